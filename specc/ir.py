@@ -1,0 +1,30 @@
+"""IR stage: a checked-to-be spec as typed data. Layer kinds live in specc.layers; this module holds models and files."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from specc.diagnostics import Span
+from specc.layers import Layer, Shape
+
+
+class Model(BaseModel):
+    """One `model NAME { ... }` block: its input and its layers in order."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    span: Span
+    name_span: Span
+    # None when the block has no usable `input` line; the checker then infers nothing.
+    input_shape: Shape | None
+    input_span: Span | None
+    layers: tuple[Layer, ...]
+
+
+class SpecFile(BaseModel):
+    """Every model a spec file declares, in order."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    models: tuple[Model, ...]

@@ -1,0 +1,405 @@
+"""IR stage: every layer kind specc knows, each a pydantic model with its shape rule and parameter count.
+
+A layer kind is one class here and nothing else: the fields are its normalised arguments
+(a 3 becomes (3, 3) at lowering), the class variables say how it is spelt in a spec, and
+`infer` is the one place that computes its output shape and parameters. The checker,
+the summary, the editor's hover and the backends' verification all call `infer`.
+Shapes leave out the batch axis and are channels-last, as in Keras.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, ClassVar, Literal, NamedTuple, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from specc.arithmetic import AxisPadding, explain_window_length, window_output_length
+from specc.diagnostics import Span
+
+# Larger extents are rejected before any arithmetic; Keras and PyTorch index with 32-bit ints.
+MAX_EXTENT = 2**31 - 1
+
+Shape = tuple[int, ...]
+Extent = Annotated[int, Field(gt=0, le=MAX_EXTENT)]
+Pair = tuple[Extent, Extent]
+Amount = Annotated[int, Field(ge=0, le=MAX_EXTENT)]
+ExplicitPadding = tuple[tuple[Amount, Amount], tuple[Amount, Amount]]
+WindowPadding = Literal["valid", "same"]
+
+# Keras activations that keep the shape of their input and take no argument.
+ACTIVATIONS: tuple[str, ...] = (
+    "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "swish",
+    "mish", "sigmoid", "hard_sigmoid", "log_sigmoid", "hard_silu", "hard_swish", "tanh",
+    "hard_tanh", "softmax", "log_softmax", "softplus", "softsign", "exponential",
+)
+Activation = Literal[ACTIVATIONS]  # type: ignore[valid-type]
+
+
+class Problem(NamedTuple):
+    """A reason a layer cannot take its input (or a warning about it), aimed at one argument."""
+
+    code: str
+    message: str
+    argument: str | None = None
+    hint: str | None = None
+
+
+class Inference(NamedTuple):
+    """What one layer makes of its input: shape, parameter counts and the arithmetic, for people."""
+
+    output_shape: Shape
+    trainable_params: int
+    non_trainable_params: int = 0
+    working: tuple[str, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+
+    @property
+    def params(self) -> int:
+        return self.trainable_params + self.non_trainable_params
+
+
+def format_shape(shape: Shape) -> str:
+    return "x".join(str(d) for d in shape) if shape else "()"
+
+
+class LayerBase(BaseModel):
+    """What every layer has: its name, where it was written, and where each argument was."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+
+    kind: str
+    name: str
+    span: Span
+    argument_spans: dict[str, Span] = Field(default_factory=dict)
+
+    # How the kind is written in a spec; the first spelling is the canonical one.
+    spellings: ClassVar[tuple[str, ...]]
+    # The Keras class the kind corresponds to, shown in summaries.
+    keras_class: ClassVar[str]
+    # Arguments that may be given without a key, in order.
+    positional: ClassVar[tuple[str, ...]] = ()
+    # Arguments a bare word can fill, tried in order (`relu` is an activation, `same` a padding).
+    word_arguments: ClassVar[tuple[str, ...]] = ()
+
+    def span_of(self, argument: str | None) -> Span:
+        """The span of an argument as written, or of the whole layer when it was defaulted."""
+        return self.argument_spans.get(argument or "", self.span)
+
+    def infer(self, input_shape: Shape) -> Inference | Problem:
+        raise NotImplementedError
+
+
+def _needs_feature_map(layer: LayerBase, input_shape: Shape) -> Problem | None:
+    if len(input_shape) == 3:
+        return None
+    return Problem(
+        "E302",
+        f"{layer.spellings[0]} expects a height x width x channels input, got {format_shape(input_shape)}",
+        hint="2-D layers come before `flatten`; the input is written `input HxWxC`",
+    )
+
+
+def _windowed(
+    layer: LayerBase,
+    input_shape: Shape,
+    window: tuple[int, int],
+    strides: tuple[int, int],
+    padding: str | ExplicitPadding,
+    dilation: tuple[int, int] = (1, 1),
+    window_argument: str = "kernel_size",
+) -> tuple[tuple[int, int], tuple[str, ...]] | Problem:
+    """Height and width after a sliding window, with the working; a Problem if either is not positive."""
+    lengths, working = [], []
+    for axis, size, f, s, d, pad in zip(
+        ("height", "width"), input_shape[:2], window, strides, dilation,
+        (padding, padding) if isinstance(padding, str) else padding,
+    ):
+        length = window_output_length(size, f, s, pad, d)
+        working.append(explain_window_length(axis, size, f, s, pad, d))
+        if length <= 0:
+            padding_text = padding if isinstance(padding, str) else f"{pad}"
+            return Problem(
+                "E301",
+                f"{layer.name} would have {axis} {length}: input {axis} {size}, {window_argument} {f}, "
+                f"strides {s}, padding {padding_text}" + (f", dilation {d}" if d != 1 else ""),
+                argument=window_argument,
+                hint=f"the {axis} has shrunk to {size}; use padding=same, a smaller window, or fewer downsampling layers",
+            )
+        lengths.append(length)
+    return (lengths[0], lengths[1]), tuple(working)
+
+
+class Conv2D(LayerBase):
+    """2-D convolution, Keras `Conv2D`.
+
+    Output: (H', W', filters) with H' and W' from `window_output_length`, dilation included.
+    Parameters: kh*kw*C_in*filters weights, plus `filters` biases when use_bias.
+    Explicit padding (amounts instead of 'valid'/'same') means zeros added before a 'valid' convolution.
+    """
+
+    kind: Literal["conv2d"] = "conv2d"
+    spellings: ClassVar = ("conv", "conv2d")
+    keras_class: ClassVar = "Conv2D"
+    positional: ClassVar = ("filters", "kernel_size")
+    word_arguments: ClassVar = ("activation", "padding")
+
+    filters: Extent = Field(description="number of output channels")
+    kernel_size: Pair = Field(description="window height x width")
+    strides: Pair = Field((1, 1), description="step of the window, height x width")
+    padding: WindowPadding | ExplicitPadding = Field("valid", description="valid, same, or zeros added: P, (PH, PW) or ((top, bottom), (left, right))")
+    dilation_rate: Pair = Field((1, 1), description="spacing between kernel taps, height x width")
+    activation: Activation = Field("linear", description="activation applied to the output")
+    use_bias: bool = Field(True, description="whether a bias is added per filter")
+
+    @model_validator(mode="after")
+    def _strides_or_dilation(self) -> Conv2D:
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise PydanticCustomError(
+                "strides_with_dilation",
+                "strides > 1 cannot be combined with dilation_rate > 1 (Keras refuses it)",
+            )
+        return self
+
+    def infer(self, input_shape: Shape) -> Inference | Problem:
+        if problem := _needs_feature_map(self, input_shape):
+            return problem
+        spatial = _windowed(self, input_shape, self.kernel_size, self.strides, self.padding, self.dilation_rate)
+        if isinstance(spatial, Problem):
+            return spatial
+        (height, width), working = spatial
+        kh, kw = self.kernel_size
+        channels = input_shape[2]
+        weights = kh * kw * channels * self.filters
+        biases = self.filters if self.use_bias else 0
+        params = f"params: {kh}*{kw}*{channels}*{self.filters}" + (f" + {self.filters}" if biases else "") + f" = {weights + biases}"
+        return Inference((height, width, self.filters), weights + biases, working=(*working, params))
+
+
+class _Pool2D(LayerBase):
+    """A pooling window; strides default to the pool size at lowering, as in Keras."""
+
+    positional: ClassVar = ("pool_size",)
+    word_arguments: ClassVar = ("padding",)
+
+    pool_size: Pair = Field((2, 2), description="window height x width")
+    strides: Pair = Field((2, 2), description="step of the window; defaults to pool_size")
+    padding: WindowPadding = Field("valid", description="valid or same")
+
+    def infer(self, input_shape: Shape) -> Inference | Problem:
+        """Output: (H', W', C) by `window_output_length` with the pool as window; no parameters."""
+        if problem := _needs_feature_map(self, input_shape):
+            return problem
+        spatial = _windowed(self, input_shape, self.pool_size, self.strides, self.padding, window_argument="pool_size")
+        if isinstance(spatial, Problem):
+            return spatial
+        (height, width), working = spatial
+        return Inference((height, width, input_shape[2]), 0, working=working)
+
+
+class MaxPool2D(_Pool2D):
+    """Max pooling, Keras `MaxPooling2D`."""
+
+    kind: Literal["maxpool2d"] = "maxpool2d"
+    spellings: ClassVar = ("maxpool", "maxpool2d", "max_pool", "maxpooling2d")
+    keras_class: ClassVar = "MaxPooling2D"
+
+
+class AvgPool2D(_Pool2D):
+    """Average pooling, Keras `AveragePooling2D`; 'same' averages only the real inputs."""
+
+    kind: Literal["avgpool2d"] = "avgpool2d"
+    spellings: ClassVar = ("avgpool", "avgpool2d", "avg_pool", "averagepooling2d")
+    keras_class: ClassVar = "AveragePooling2D"
+
+
+class MinPool2D(_Pool2D):
+    """Min pooling, which Keras lacks: the backends emit it as -maxpool(-x), so its shape is max pooling's."""
+
+    kind: Literal["minpool2d"] = "minpool2d"
+    spellings: ClassVar = ("minpool", "minpool2d", "min_pool")
+    keras_class: ClassVar = "MinPooling2D"
+
+
+class _GlobalPool2D(LayerBase):
+    def infer(self, input_shape: Shape) -> Inference | Problem:
+        """Output: (C,), one value per channel over the whole height and width; no parameters."""
+        if problem := _needs_feature_map(self, input_shape):
+            return problem
+        return Inference((input_shape[2],), 0)
+
+
+class GlobalAvgPool2D(_GlobalPool2D):
+    """Keras `GlobalAveragePooling2D`."""
+
+    kind: Literal["global_avgpool2d"] = "global_avgpool2d"
+    spellings: ClassVar = ("global_avgpool", "global_avgpool2d", "globalavgpool", "globalaveragepooling2d")
+    keras_class: ClassVar = "GlobalAveragePooling2D"
+
+
+class GlobalMaxPool2D(_GlobalPool2D):
+    """Keras `GlobalMaxPooling2D`."""
+
+    kind: Literal["global_maxpool2d"] = "global_maxpool2d"
+    spellings: ClassVar = ("global_maxpool", "global_maxpool2d", "globalmaxpool", "globalmaxpooling2d")
+    keras_class: ClassVar = "GlobalMaxPooling2D"
+
+
+class ZeroPad2D(LayerBase):
+    """Keras `ZeroPadding2D`: (H + top + bottom, W + left + right, C); no parameters."""
+
+    kind: Literal["zeropad2d"] = "zeropad2d"
+    spellings: ClassVar = ("zeropad", "zeropad2d", "zeropadding2d")
+    keras_class: ClassVar = "ZeroPadding2D"
+    positional: ClassVar = ("padding",)
+
+    padding: ExplicitPadding = Field(((1, 1), (1, 1)), description="zeros added: P, (PH, PW) or ((top, bottom), (left, right))")
+
+    def infer(self, input_shape: Shape) -> Inference | Problem:
+        if problem := _needs_feature_map(self, input_shape):
+            return problem
+        (top, bottom), (left, right) = self.padding
+        height, width, channels = input_shape
+        return Inference(
+            (height + top + bottom, width + left + right, channels),
+            0,
+            working=(f"height: {height} + {top} + {bottom} = {height + top + bottom}",
+                     f"width: {width} + {left} + {right} = {width + left + right}"),
+        )
+
+
+class BatchNorm(LayerBase):
+    """Keras `BatchNormalization` over the last axis, C channels.
+
+    Parameters: gamma (C, if scale) and beta (C, if center) are trainable; the moving mean
+    and variance (2*C) are not, so the usual total is 4*C with 2*C non-trainable.
+    """
+
+    kind: Literal["batchnorm"] = "batchnorm"
+    spellings: ClassVar = ("batchnorm", "bn", "batch_norm", "batchnormalization")
+    keras_class: ClassVar = "BatchNormalization"
+
+    epsilon: Annotated[float, Field(gt=0)] = Field(1e-3, description="added to the variance (Keras's default 1e-3)")
+    momentum: Annotated[float, Field(ge=0, le=1)] = Field(0.99, description="moving-average momentum (Keras's convention)")
+    center: bool = Field(True, description="learn an offset beta")
+    scale: bool = Field(True, description="learn a factor gamma")
+
+    def infer(self, input_shape: Shape) -> Inference | Problem:
+        channels = input_shape[-1]
+        trainable = channels * (int(self.center) + int(self.scale))
+        return Inference(
+            input_shape,
+            trainable,
+            2 * channels,
+            working=(f"params: {int(self.center) + int(self.scale)}*{channels} trainable (gamma, beta) + "
+                     f"2*{channels} non-trainable (moving mean, variance)",),
+        )
+
+
+class Dropout(LayerBase):
+    """Keras `Dropout`: the identity at inference; no parameters."""
+
+    kind: Literal["dropout"] = "dropout"
+    spellings: ClassVar = ("dropout",)
+    keras_class: ClassVar = "Dropout"
+    positional: ClassVar = ("rate",)
+
+    rate: Annotated[float, Field(ge=0, lt=1)] = Field(description="fraction of inputs zeroed while training, in [0, 1)")
+
+    def infer(self, input_shape: Shape) -> Inference | Problem:
+        return Inference(input_shape, 0)
+
+
+class Flatten(LayerBase):
+    """Keras `Flatten`: (H, W, C) -> (H*W*C,), in channels-last order; no parameters."""
+
+    kind: Literal["flatten"] = "flatten"
+    spellings: ClassVar = ("flatten",)
+    keras_class: ClassVar = "Flatten"
+
+    def infer(self, input_shape: Shape) -> Inference | Problem:
+        size = math.prod(input_shape)
+        return Inference((size,), 0, working=(f"{' * '.join(map(str, input_shape))} = {size}",))
+
+
+class Dense(LayerBase):
+    """Keras `Dense` on the last axis: (..., C_in) -> (..., units).
+
+    Parameters: C_in*units weights, plus `units` biases when use_bias. On a feature map it
+    acts per position, as Keras does, which is usually a forgotten flatten: warned about.
+    """
+
+    kind: Literal["dense"] = "dense"
+    spellings: ClassVar = ("dense", "fc", "linear")
+    keras_class: ClassVar = "Dense"
+    positional: ClassVar = ("units",)
+    word_arguments: ClassVar = ("activation",)
+
+    units: Extent = Field(description="number of outputs")
+    activation: Activation = Field("linear", description="activation applied to the output")
+    use_bias: bool = Field(True, description="whether a bias is added per unit")
+
+    def infer(self, input_shape: Shape) -> Inference | Problem:
+        features = input_shape[-1]
+        weights = features * self.units
+        biases = self.units if self.use_bias else 0
+        warnings = ()
+        if len(input_shape) > 1:
+            warnings = (Problem(
+                "W301",
+                f"dense on a {format_shape(input_shape)} input acts on its last axis only, "
+                f"giving {format_shape((*input_shape[:-1], self.units))}",
+                hint="add `flatten` (or a global pooling) before it if one vector per example is meant",
+            ),)
+        return Inference(
+            (*input_shape[:-1], self.units),
+            weights + biases,
+            working=(f"params: {features}*{self.units}" + (f" + {self.units}" if biases else "") + f" = {weights + biases}",),
+            warnings=warnings,
+        )
+
+
+class ActivationLayer(LayerBase):
+    """Keras `Activation`: a standalone activation; same shape, no parameters."""
+
+    kind: Literal["activation"] = "activation"
+    spellings: ClassVar = ("activation",)
+    keras_class: ClassVar = "Activation"
+    positional: ClassVar = ("activation",)
+    word_arguments: ClassVar = ("activation",)
+
+    activation: Activation = Field(description="the activation function")
+
+    def infer(self, input_shape: Shape) -> Inference | Problem:
+        return Inference(input_shape, 0)
+
+
+Layer = Annotated[
+    Union[Conv2D, MaxPool2D, AvgPool2D, MinPool2D, GlobalAvgPool2D, GlobalMaxPool2D,
+          ZeroPad2D, BatchNorm, Dropout, Flatten, Dense, ActivationLayer],
+    Field(discriminator="kind"),
+]
+
+LAYER_KINDS: tuple[type[LayerBase], ...] = (
+    Conv2D, MaxPool2D, AvgPool2D, MinPool2D, GlobalAvgPool2D, GlobalMaxPool2D,
+    ZeroPad2D, BatchNorm, Dropout, Flatten, Dense, ActivationLayer,
+)
+
+# Every way a layer kind may be written, lower-cased, to its class.
+KIND_BY_SPELLING: dict[str, type[LayerBase]] = {
+    spelling: cls for cls in LAYER_KINDS for spelling in (*cls.spellings, cls.keras_class.lower())
+}
+
+# Short forms of parameter names that read better in a spec; each stands for the Keras name.
+PARAMETER_SHORT_FORMS: dict[str, str] = {
+    "kernel": "kernel_size",
+    "dilation": "dilation_rate",
+    "bias": "use_bias",
+    "pool": "pool_size",
+}
+
+
+def parameter_names(cls: type[LayerBase]) -> tuple[str, ...]:
+    """The arguments a kind takes, by their Keras names."""
+    return tuple(name for name in cls.model_fields if name not in LayerBase.model_fields)

@@ -1,0 +1,409 @@
+"""IR stage: syntax tree -> typed IR (specc.ir), with a diagnostic for every argument that does not fit.
+
+Lowering gives meaning to the words of a spec: it finds each layer kind, places positional
+arguments and bare words, normalises values (3 becomes (3, 3)), and lets the pydantic
+models enforce the domain rules. Nothing here raises for a user's mistake.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import Counter
+from typing import Any, Callable
+
+from pydantic import ValidationError
+
+from specc import syntax
+from specc.diagnostics import Diagnostic, Span
+from specc.ir import Model, SpecFile
+from specc.layers import (
+    ACTIVATIONS,
+    KIND_BY_SPELLING,
+    MAX_EXTENT,
+    PARAMETER_SHORT_FORMS,
+    LayerBase,
+    _Pool2D,
+    parameter_names,
+)
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+PADDING_MODES = ("valid", "same")
+
+
+class _Unfit(Exception):
+    """A value of the wrong form for its parameter; caught within this module, reported as E203."""
+
+    def __init__(self, expected: str):
+        self.expected = expected
+
+
+def render(value: syntax.Value) -> str:
+    """A value as it would be written in a spec, for messages."""
+    if isinstance(value, syntax.Number):
+        return value.text
+    if isinstance(value, syntax.Size):
+        return "x".join(map(str, value.dims))
+    if isinstance(value, syntax.Word):
+        return value.text
+    if isinstance(value, syntax.String):
+        return '"' + value.text.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
+    return "(" + ", ".join(render(item) for item in value.items) + ")"
+
+
+def closest(word: str, candidates: list[str] | tuple[str, ...]) -> str | None:
+    matches = difflib.get_close_matches(word.lower(), [c.lower() for c in candidates], n=1, cutoff=0.6)
+    if not matches:
+        return None
+    return next(c for c in candidates if c.lower() == matches[0])
+
+
+def _did_you_mean(word: str, candidates: list[str] | tuple[str, ...]) -> str | None:
+    match = closest(word, candidates)
+    return f"did you mean `{match}`?" if match else None
+
+
+# Converters from a syntax value to the python value a layer field takes, by field form.
+
+def _integer(value: syntax.Value) -> int:
+    if isinstance(value, syntax.Number) and value.is_integer:
+        return int(value.text)
+    raise _Unfit("an integer")
+
+
+def _number(value: syntax.Value) -> float:
+    if isinstance(value, syntax.Number):
+        try:
+            return float(value.text)
+        except ValueError:
+            pass
+    raise _Unfit("a number")
+
+
+def _integers(value: syntax.Value) -> tuple[int, ...]:
+    if isinstance(value, syntax.Size):
+        return value.dims
+    if isinstance(value, syntax.Tuple):
+        return tuple(_integer(item) for item in value.items)
+    raise _Unfit("a size")
+
+
+def _pair(value: syntax.Value) -> tuple[int, int]:
+    """3 -> (3, 3); 3x5 and (3, 5) -> (3, 5)."""
+    if isinstance(value, syntax.Number):
+        n = _integer(value)
+        return (n, n)
+    try:
+        dims = _integers(value)
+    except _Unfit:
+        dims = ()
+    if len(dims) == 2:
+        return (dims[0], dims[1])
+    raise _Unfit("an integer or a height x width pair such as 3x3 or (3, 5)")
+
+
+def _explicit_padding(value: syntax.Value) -> tuple[tuple[int, int], tuple[int, int]]:
+    """P -> ((P, P), (P, P)); (PH, PW) -> ((PH, PH), (PW, PW)); ((t, b), (l, r)) as written."""
+    expected = "P, (PH, PW) or ((top, bottom), (left, right))"
+    if isinstance(value, syntax.Tuple) and value.items and all(isinstance(i, syntax.Tuple) for i in value.items):
+        if len(value.items) == 2 and all(len(i.items) == 2 for i in value.items):  # type: ignore[union-attr]
+            (top, bottom), (left, right) = (tuple(_integer(x) for x in i.items) for i in value.items)  # type: ignore[union-attr]
+            return ((top, bottom), (left, right))
+        raise _Unfit(expected)
+    try:
+        height, width = _pair(value)
+    except _Unfit:
+        raise _Unfit(expected) from None
+    return ((height, height), (width, width))
+
+
+def _padding(value: syntax.Value) -> str | tuple[tuple[int, int], tuple[int, int]]:
+    if isinstance(value, syntax.Word):
+        if value.text.lower() in PADDING_MODES:
+            return value.text.lower()
+        raise _Unfit("valid, same or explicit amounts")
+    try:
+        return _explicit_padding(value)
+    except _Unfit:
+        raise _Unfit("valid, same, or amounts P, (PH, PW) or ((top, bottom), (left, right))") from None
+
+
+def _word(value: syntax.Value) -> str:
+    if isinstance(value, (syntax.Word, syntax.String)):
+        return value.text
+    raise _Unfit("a name")
+
+
+def _boolean(value: syntax.Value) -> bool:
+    if isinstance(value, syntax.Word) and value.text.lower() in ("true", "false"):
+        return value.text.lower() == "true"
+    raise _Unfit("true or false")
+
+
+CONVERTERS: dict[str, Callable[[syntax.Value], Any]] = {
+    "filters": _integer,
+    "units": _integer,
+    "kernel_size": _pair,
+    "strides": _pair,
+    "dilation_rate": _pair,
+    "pool_size": _pair,
+    "activation": _word,
+    "use_bias": _boolean,
+    "center": _boolean,
+    "scale": _boolean,
+    "rate": _number,
+    "epsilon": _number,
+    "momentum": _number,
+    "name": _word,
+}
+
+
+def _converter(cls: type[LayerBase], argument: str) -> Callable[[syntax.Value], Any]:
+    if argument == "padding":
+        return _padding if cls.model_fields["padding"].annotation is not None and "Literal" in str(
+            cls.model_fields["padding"].annotation
+        ) else _explicit_padding
+    return CONVERTERS[argument]
+
+
+_PYDANTIC_COMPARISONS = {
+    "greater_than": ("greater than", "gt"),
+    "greater_than_equal": ("at least", "ge"),
+    "less_than": ("less than", "lt"),
+    "less_than_equal": ("at most", "le"),
+}
+
+
+class _ModelLowering:
+    """Lowers one model block, collecting diagnostics as it goes."""
+
+    def __init__(self, block: syntax.ModelBlock, diagnostics: list[Diagnostic]):
+        self.block = block
+        self.diagnostics = diagnostics
+        self.kind_counts: Counter[str] = Counter()
+        self.taken_names: set[str] = set()
+
+    def report(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(code=code, message=message, span=span, hint=hint))
+
+    def lower(self) -> Model:
+        input_shape, input_span = None, None
+        layers: list[LayerBase] = []
+        statements = self.block.statements
+        explicit_names = {
+            a.value.text for s in statements for a in s.arguments
+            if a.key == "name" and isinstance(a.value, (syntax.Word, syntax.String))
+        }
+        self.reserved_names = explicit_names
+        for index, statement in enumerate(statements):
+            if statement.kind.lower() == "input":
+                if index != 0 or input_span is not None:
+                    self.report("E210", "`input` must be the first line of a model, and appear once", statement.kind_span,
+                                hint="move it to the top of the block")
+                    continue
+                input_shape, input_span = self.lower_input(statement), statement.span
+                continue
+            layer = self.lower_layer(statement)
+            if layer is not None:
+                layers.append(layer)
+        if input_span is None:
+            self.report("E209", f"model `{self.block.name}` has no `input` line", self.block.name_span,
+                        hint="start the block with the input shape, e.g. `input 28x28x1`")
+        return Model(
+            name=self.block.name,
+            span=self.block.span,
+            name_span=self.block.name_span,
+            input_shape=input_shape,
+            input_span=input_span,
+            layers=tuple(layers),
+        )
+
+    def lower_input(self, statement: syntax.LayerStatement) -> tuple[int, ...] | None:
+        values = [a for a in statement.arguments if a.key in (None, "shape")]
+        for extra in [a for a in statement.arguments if a.key not in (None, "shape")]:
+            self.report("E202", f"input takes no parameter `{extra.key}`", extra.key_span or extra.span,
+                        hint="write the shape alone: `input 28x28x1`")
+        if not values:
+            self.report("E205", "input needs a shape", statement.kind_span, hint="e.g. `input 28x28x1` (height x width x channels)")
+            return None
+        if len(values) > 1:
+            self.report("E208", "input takes one shape", values[1].span, hint="write it as HxWxC, e.g. `input 28x28x1`")
+            return None
+        value = values[0].value
+        try:
+            shape = (_integer(value),) if isinstance(value, syntax.Number) else _integers(value)
+        except _Unfit:
+            self.report("E203", f"input shape must be sizes such as 28x28x1, got {render(value)}", value.span)
+            return None
+        if not shape or any(d <= 0 or d > MAX_EXTENT for d in shape):
+            self.report("E204", f"input sizes must be between 1 and {MAX_EXTENT}, got {render(value)}", value.span)
+            return None
+        return shape
+
+    def lower_layer(self, statement: syntax.LayerStatement) -> LayerBase | None:
+        cls = KIND_BY_SPELLING.get(statement.kind.lower())
+        if cls is None:
+            spellings = sorted({c.spellings[0] for c in KIND_BY_SPELLING.values()} | set(KIND_BY_SPELLING) | {"input"})
+            self.report("E201", f"unknown layer kind `{statement.kind}`", statement.kind_span,
+                        hint=_did_you_mean(statement.kind, spellings))
+            return None
+        values, spans, rendered, unfit = self.place_arguments(cls, statement)
+        if issubclass(cls, _Pool2D) and "strides" not in values and "pool_size" in values:
+            values["strides"] = values["pool_size"]
+        name = self.layer_name(cls, values.pop("name", None), spans.get("name"))
+        try:
+            layer = cls(name=name or "_", span=statement.span, argument_spans=spans, **values)
+        except ValidationError as error:
+            # Arguments already reported as unfit show up again as missing; say each thing once.
+            self.report_validation(cls, statement, error, spans, rendered, unfit)
+            return None
+        return layer if name is not None and not unfit else None
+
+    def place_arguments(
+        self, cls: type[LayerBase], statement: syntax.LayerStatement
+    ) -> tuple[dict[str, Any], dict[str, Span], dict[str, str], bool]:
+        """Assign each argument to a parameter and convert it; the last item says whether any did not fit."""
+        accepted = parameter_names(cls)
+        values: dict[str, Any] = {}
+        spans: dict[str, Span] = {}
+        rendered: dict[str, str] = {}
+        free_positions = list(cls.positional)
+        unfit: set[str] = set()
+        for argument in statement.arguments:
+            target = self.target_of(cls, argument, accepted, free_positions, values)
+            if target is None:
+                unfit.add("")
+                continue
+            if target in values:
+                self.report("E206", f"`{target}` is given more than once", argument.span,
+                            hint=f"keep one `{target}` on this line")
+                unfit.add("")
+                continue
+            if target in free_positions:
+                free_positions.remove(target)
+            try:
+                values[target] = _converter(cls, target)(argument.value)
+            except _Unfit as wrong:
+                self.report("E203", f"{target} expects {wrong.expected}, got {render(argument.value)}", argument.value.span)
+                unfit.add(target)
+                continue
+            spans[target] = argument.value.span
+            rendered[target] = render(argument.value)
+        return values, spans, rendered, unfit
+
+    def target_of(
+        self,
+        cls: type[LayerBase],
+        argument: syntax.Argument,
+        accepted: tuple[str, ...],
+        free_positions: list[str],
+        values: dict[str, Any],
+    ) -> str | None:
+        """The parameter an argument fills, or None after reporting why it fills none."""
+        kind = cls.spellings[0]
+        if argument.key is not None:
+            key = PARAMETER_SHORT_FORMS.get(argument.key, argument.key)
+            if key in accepted or key == "name":
+                return key
+            known = [*accepted, "name", *(s for s, full in PARAMETER_SHORT_FORMS.items() if full in accepted)]
+            self.report("E202", f"{kind} has no parameter `{argument.key}`", argument.key_span or argument.span,
+                        hint=_did_you_mean(argument.key, known) or f"{kind} takes: {', '.join(accepted) or 'no arguments'}")
+            return None
+        value = argument.value
+        if isinstance(value, syntax.Word) and value.text.lower() not in ("true", "false"):
+            word = value.text
+            if "activation" in cls.word_arguments and word in ACTIVATIONS:
+                return "activation"
+            if "padding" in cls.word_arguments and word.lower() in PADDING_MODES:
+                return "padding"
+            choices = [*(ACTIVATIONS if "activation" in cls.word_arguments else ()),
+                       *(PADDING_MODES if "padding" in cls.word_arguments else ())]
+            if not choices:
+                self.report("E207", f"{kind} takes no bare word here, got `{word}`", value.span,
+                            hint=f"name the parameter: {', '.join(a + '=...' for a in accepted) or kind + ' takes no arguments'}")
+            else:
+                roles = " or ".join("an activation" if r == "activation" else "a padding mode" for r in cls.word_arguments)
+                self.report("E207", f"`{word}` is not {roles} {kind} accepts", value.span,
+                            hint=_did_you_mean(word, choices) or f"choose from: {', '.join(choices)}")
+            return None
+        if not free_positions:
+            if cls.positional:
+                hint = f"{kind} takes {', '.join(cls.positional)} in that order; name the others, e.g. strides=2"
+            else:
+                hint = f"{kind} takes no positional arguments" + (f"; name them: {', '.join(a + '=...' for a in accepted)}" if accepted else "")
+            self.report("E208", f"too many positional arguments for {kind}: {render(value)}", value.span, hint=hint)
+            return None
+        return free_positions[0]
+
+    def layer_name(self, cls: type[LayerBase], given: str | None, span: Span | None) -> str | None:
+        """The given name, validated, or the next free `kind_N`, counted per kind from 1."""
+        if given is not None:
+            if not IDENTIFIER.match(given):
+                self.report("E212", f"layer name {given!r} is not a valid name", span or self.block.name_span,
+                            hint="use ASCII letters, digits and underscores, starting with a letter")
+                return None
+            if given in self.taken_names:
+                self.report("E211", f"a layer named `{given}` already exists in model `{self.block.name}`",
+                            span or self.block.name_span, hint="give each layer its own name")
+                return None
+            self.taken_names.add(given)
+            return given
+        while True:
+            self.kind_counts[cls.__name__] += 1
+            candidate = f"{cls.model_fields['kind'].default}_{self.kind_counts[cls.__name__]}"
+            if candidate not in self.reserved_names and candidate not in self.taken_names:
+                self.taken_names.add(candidate)
+                return candidate
+
+    def report_validation(
+        self,
+        cls: type[LayerBase],
+        statement: syntax.LayerStatement,
+        error: ValidationError,
+        spans: dict[str, Span],
+        rendered: dict[str, str],
+        unfit: set[str],
+    ) -> None:
+        """Turn pydantic's errors into specc diagnostics at the arguments they are about."""
+        kind = cls.spellings[0]
+        missing = [str(e["loc"][0]) for e in error.errors() if e["type"] == "missing" and e["loc"][0] not in unfit]
+        if missing:
+            self.report("E205", f"{kind} needs {', '.join(missing)}", statement.kind_span,
+                        hint=f"write it as `{kind} " + " ".join(f"<{m}>" for m in missing) + "`" if all(
+                            m in cls.positional for m in missing) else f"add {', '.join(m + '=...' for m in missing)}")
+        for item in error.errors():
+            argument = str(item["loc"][0]) if item["loc"] else None
+            span = spans.get(argument or "", statement.kind_span)
+            shown = rendered.get(argument or "", "")
+            kind_of_error = item["type"]
+            if kind_of_error == "missing":
+                continue
+            if kind_of_error == "strides_with_dilation":
+                self.report("E213", f"{kind}: strides > 1 cannot be combined with dilation_rate > 1 (Keras refuses it)",
+                            spans.get("strides", statement.kind_span),
+                            hint="use strides=1 with dilation, or follow the dilated layer with a pooling layer")
+            elif kind_of_error in _PYDANTIC_COMPARISONS:
+                words, key = _PYDANTIC_COMPARISONS[kind_of_error]
+                limit = item["ctx"][key]
+                limit = int(limit) if isinstance(limit, float) and limit.is_integer() else limit
+                self.report("E204", f"{argument} must be {words} {limit}, got {shown}", span)
+            elif kind_of_error == "finite_number":
+                self.report("E204", f"{argument} must be a finite number, got {shown}", span)
+            elif kind_of_error == "literal_error":
+                self.report("E203", f"{argument} does not accept {shown}", span)
+            else:
+                self.report("E203", f"{argument} has a value of the wrong form: {shown}", span)
+
+
+def lower(source: syntax.SourceFile) -> tuple[SpecFile, list[Diagnostic]]:
+    """Lower a syntax tree to the IR; returns the models that could be built and the diagnostics."""
+    diagnostics: list[Diagnostic] = []
+    models: list[Model] = []
+    seen: set[str] = set()
+    for block in source.models:
+        if block.name in seen:
+            diagnostics.append(Diagnostic(code="E211", message=f"a model named `{block.name}` is already defined",
+                                          span=block.name_span, hint="give each model in a file its own name"))
+        seen.add(block.name)
+        models.append(_ModelLowering(block, diagnostics).lower())
+    return SpecFile(models=tuple(models)), diagnostics

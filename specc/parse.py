@@ -1,0 +1,216 @@
+"""Parse stage: spec text -> syntax tree (specc.syntax) and syntax diagnostics. The only module that imports lark."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, v_args
+from lark.exceptions import UnexpectedEOF
+
+from specc import syntax
+from specc.diagnostics import Diagnostic, Span
+
+GRAMMAR_NAME = "specc.cnn.lark"
+
+# Terminal names as a reader would say them, for "expected ..." messages.
+_TERMINAL_WORDS = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "SIZE": "a size such as 3x3",
+    "STRING": "a quoted string",
+    "_NEWLINE": "end of line",
+    "SEMICOLON": "`;`",
+    "LBRACE": "`{`",
+    "RBRACE": "`}`",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "COMMA": "`,`",
+    "EQUAL": "`=`",
+    "MODEL": "`model`",
+    "$END": "end of file",
+}
+
+# Recovery re-parses with the offending line blanked out; past this many errors the rest is noise.
+_MAX_SYNTAX_ERRORS = 20
+
+
+def grammar_path() -> Path:
+    """The grammar file: shipped inside the package when installed, at the repository root when not."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "grammars" / GRAMMAR_NAME, here.parent / "grammars" / GRAMMAR_NAME):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"grammar {GRAMMAR_NAME} is missing from the installation")
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    # Built once per process; lark's cache keeps the LALR tables on disk between processes.
+    return Lark(
+        grammar_path().read_text(encoding="utf-8"),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=False,
+        cache=True,
+    )
+
+
+def _span(item: Token | object) -> Span:
+    meta = item if isinstance(item, Token) else item.meta  # type: ignore[attr-defined]
+    return Span(line=meta.line, column=meta.column, end_line=meta.end_line, end_column=meta.end_column)
+
+
+_ESCAPE = re.compile(r"\\(.)")
+_ESCAPED = {"n": "\n", "t": "\t"}
+
+
+@v_args(meta=False, inline=True)
+class _ToSyntaxTree(Transformer):
+    """Builds specc.syntax nodes; runs as its own pass so that positions are complete."""
+
+    def number(self, token: Token) -> syntax.Number:
+        return syntax.Number(text=str(token), span=_span(token))
+
+    def size(self, token: Token) -> syntax.Size:
+        return syntax.Size(dims=tuple(int(part) for part in token.split("x")), span=_span(token))
+
+    def word(self, token: Token) -> syntax.Word:
+        return syntax.Word(text=str(token), span=_span(token))
+
+    def string(self, token: Token) -> syntax.String:
+        text = _ESCAPE.sub(lambda m: _ESCAPED.get(m.group(1), m.group(1)), token[1:-1])
+        return syntax.String(text=text, span=_span(token))
+
+    @v_args(meta=True, inline=False)
+    def tuple(self, meta, items) -> syntax.Tuple:
+        return syntax.Tuple(items=tuple(items), span=_span_of_meta(meta))
+
+    pair_of_tuples = tuple
+
+    @v_args(meta=True, inline=False)
+    def keyword(self, meta, children) -> syntax.Argument:
+        key, value = children
+        return syntax.Argument(value=value, span=_span_of_meta(meta), key=str(key), key_span=_span(key))
+
+    @v_args(meta=True, inline=False)
+    def layer(self, meta, children) -> syntax.LayerStatement:
+        kind, *arguments = children
+        return syntax.LayerStatement(
+            kind=str(kind),
+            kind_span=_span(kind),
+            arguments=tuple(a if isinstance(a, syntax.Argument) else syntax.Argument(value=a, span=a.span) for a in arguments),
+            span=_span_of_meta(meta),
+        )
+
+    def body(self, *statements) -> tuple[syntax.LayerStatement, ...]:
+        return statements
+
+    @v_args(meta=True, inline=False)
+    def model(self, meta, children) -> syntax.ModelBlock:
+        name, statements = children
+        return syntax.ModelBlock(name=str(name), name_span=_span(name), statements=statements, span=_span_of_meta(meta))
+
+    def start(self, *models) -> syntax.SourceFile:
+        return syntax.SourceFile(models=models)
+
+
+def _span_of_meta(meta) -> Span:
+    return Span(line=meta.line, column=meta.column, end_line=meta.end_line, end_column=meta.end_column)
+
+
+_VALUE_STARTS = {"NUMBER", "SIZE", "STRING", "LPAR"}
+
+
+def _describe_expected(expected: set[str]) -> str:
+    expected = set(expected)
+    value_word = []
+    if _VALUE_STARTS <= expected:
+        expected -= _VALUE_STARTS | {"NAME"}
+        value_word = ["a value or key=value"]
+    words = sorted({_TERMINAL_WORDS.get(name, f"`{name.lower()}`") for name in expected}) + value_word
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _describe_token(token: Token) -> str:
+    if token.type == "$END":
+        return "end of file"
+    if token.type == "_NEWLINE":
+        return "end of line"
+    return f"`{token}`"
+
+
+def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
+    if isinstance(error, UnexpectedCharacters):
+        char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
+        shown = repr(char) if not char.isprintable() or char.isspace() else f"`{char}`"
+        hint = None
+        if ord(char or " ") > 127:
+            hint = "specc source is ASCII outside strings and comments; look for a look-alike character"
+        return Diagnostic(
+            code="E101",
+            message=f"unexpected character {shown}",
+            span=Span.point(error.line, error.column),
+            hint=hint,
+        )
+    if isinstance(error, UnexpectedToken) and error.token.type != "$END":
+        token = error.token
+        expected = set(error.accepts or error.expected)
+        span = _span(token) if token.line is not None else Span.point(error.line, error.column)
+        if token.type == "_NEWLINE":
+            span = Span.point(token.line, token.column)
+        return Diagnostic(
+            code="E102",
+            message=f"unexpected {_describe_token(token)}; expected {_describe_expected(expected)}",
+            span=span,
+            hint=_hint_for_token(token, expected),
+        )
+    expected = getattr(error, "expected", None) or set()
+    last_line = text.count("\n") + 1
+    last_column = len(text) - (text.rfind("\n") + 1) + 1
+    return Diagnostic(
+        code="E103",
+        message="unexpected end of file" + (f"; expected {_describe_expected(set(expected))}" if expected else ""),
+        span=Span.point(last_line, last_column),
+        hint="close every `{` with `}` and every `(` with `)`",
+    )
+
+
+def _hint_for_token(token: Token, expected: set[str]) -> str | None:
+    if token.type == "NAME" and "MODEL" in expected:
+        return "layers live inside a block: `model NAME { ... }`"
+    if token.type in ("NUMBER", "SIZE") and "NAME" in expected and "MODEL" not in expected:
+        return "a line starts with a layer kind, such as `conv 32 3x3`"
+    if token.type == "EQUAL":
+        return "a keyword argument is a parameter name, `=`, then a value: `strides=2`"
+    if token.type == "LBRACE":
+        return "a model block is written `model NAME {`"
+    return None
+
+
+def parse(text: str) -> tuple[syntax.SourceFile, list[Diagnostic]]:
+    """Parse spec text; returns the syntax tree (of what could be parsed) and syntax diagnostics.
+
+    On a syntax error the offending line is blanked and parsing starts again, so one run
+    reports each broken line and the editor still sees the models around it.
+    """
+    diagnostics: list[Diagnostic] = []
+    lines = text.split("\n")
+    for _ in range(_MAX_SYNTAX_ERRORS):
+        try:
+            tree = _parser().parse("\n".join(lines))
+        except UnexpectedInput as error:
+            diagnostic = _syntax_diagnostic(error, "\n".join(lines))
+            diagnostics.append(diagnostic)
+            line_index = diagnostic.span.line - 1
+            broken = lines[line_index] if line_index < len(lines) else ""
+            if isinstance(error, UnexpectedEOF) or diagnostic.code == "E103" or "{" in broken or "}" in broken:
+                return syntax.SourceFile(), diagnostics
+            lines[line_index] = " " * len(broken)
+            continue
+        return _ToSyntaxTree().transform(tree), diagnostics
+    return syntax.SourceFile(), diagnostics

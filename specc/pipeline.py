@@ -1,0 +1,69 @@
+"""The whole check path in one call: bytes -> text -> syntax tree -> IR -> reports and diagnostics.
+
+The command line, the language server and the backends start here, so each of them sees the
+same diagnostics for the same input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from specc.check import ModelReport, check
+from specc.diagnostics import Diagnostic, Span, has_errors
+from specc.ir import SpecFile
+from specc.lower import lower
+from specc.parse import parse
+
+
+@dataclass(frozen=True)
+class CheckedSource:
+    """Everything known about one spec text."""
+
+    text: str
+    spec: SpecFile
+    reports: list[ModelReport]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+
+def decode(data: bytes) -> tuple[str | None, Diagnostic | None]:
+    """Spec bytes as text; a NUL byte or invalid UTF-8 gives a diagnostic at the first bad byte instead."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        good = data[: error.start].decode("utf-8", errors="replace")
+        return None, Diagnostic(code="E100", message=f"the file is not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start})",
+                                span=_position_after(good), hint="save the spec as UTF-8 text")
+    if "\x00" in text:
+        return None, Diagnostic(code="E100", message="the file contains a NUL byte, so it is not text",
+                                span=_position_after(text[: text.index("\x00")]), hint="save the spec as UTF-8 text")
+    return text, None
+
+
+def _position_after(prefix: str) -> Span:
+    line = prefix.count("\n") + 1
+    return Span.point(line, len(prefix) - (prefix.rfind("\n") + 1) + 1)
+
+
+def check_text(text: str) -> CheckedSource:
+    """Parse, lower and check spec text; collects every diagnostic of every stage, sorted by position."""
+    tree, diagnostics = parse(text)
+    spec, lowering = lower(tree)
+    reports, checking = check(spec)
+    diagnostics = diagnostics + lowering + checking
+    if not tree.models and not diagnostics:
+        diagnostics.append(Diagnostic(code="E104", message="the file declares no model", span=Span.point(1, 1),
+                                      hint="write a block: `model mnist { input 28x28x1 ... }`"))
+    diagnostics.sort(key=lambda d: (d.span.line, d.span.column))
+    return CheckedSource(text=text, spec=spec, reports=reports, diagnostics=diagnostics)
+
+
+def check_bytes(data: bytes) -> CheckedSource:
+    """check_text for raw file contents, which may not be text at all."""
+    text, problem = decode(data)
+    if problem is not None:
+        return CheckedSource(text="", spec=SpecFile(models=()), reports=[], diagnostics=[problem])
+    return check_text(text)

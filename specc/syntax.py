@@ -1,0 +1,92 @@
+"""Parse stage, output: the syntax tree of a spec file, free of any parser library's types.
+
+The tree records what was written and where; it gives no meaning to layer kinds or
+parameter names. Lowering (specc.lower) turns it into the typed IR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from specc.diagnostics import Span
+
+
+@dataclass(frozen=True)
+class Number:
+    """An integer or decimal literal; `text` is kept so that 1.0 and 1 can be told apart."""
+
+    text: str
+    span: Span
+
+    @property
+    def is_integer(self) -> bool:
+        return all(c.isdigit() or c in "+-" for c in self.text)
+
+
+@dataclass(frozen=True)
+class Size:
+    """`28x28x1`: a shape or a window written with x between its extents."""
+
+    dims: tuple[int, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Word:
+    """A bare identifier used as a value: `relu`, `same`, `true`."""
+
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class String:
+    """A double-quoted literal, already unescaped."""
+
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Tuple:
+    """`(1, 2)` or `((1, 1), (2, 2))`."""
+
+    items: tuple[Value, ...]
+    span: Span
+
+
+Value = Union[Number, Size, Word, String, Tuple]
+
+
+@dataclass(frozen=True)
+class Argument:
+    """A positional value, or a `key=value` pair when `key` is set."""
+
+    value: Value
+    span: Span
+    key: str | None = None
+    key_span: Span | None = None
+
+
+@dataclass(frozen=True)
+class LayerStatement:
+    """One line of a model body: the kind word and its arguments."""
+
+    kind: str
+    kind_span: Span
+    arguments: tuple[Argument, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class ModelBlock:
+    name: str
+    name_span: Span
+    statements: tuple[LayerStatement, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    models: tuple[ModelBlock, ...] = field(default_factory=tuple)
