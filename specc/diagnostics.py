@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 
-from pydantic import BaseModel, ConfigDict
+# Plain dataclasses rather than pydantic models: every stage passes these around, and the
+# check path should not pay for validating what specc itself builds.
 
 
-class Span(BaseModel):
+@dataclass(frozen=True)
+class Span:
     """A stretch of source text: 1-based line and column; end_column is one past the last character."""
-
-    model_config = ConfigDict(frozen=True)
 
     line: int
     column: int
@@ -33,10 +34,9 @@ class Severity(str, Enum):
     WARNING = "warning"
 
 
-class Code(BaseModel):
+@dataclass(frozen=True)
+class Code:
     """One entry of the catalogue: a stable code, its severity and the help text tools show."""
-
-    model_config = ConfigDict(frozen=True)
 
     id: str
     severity: Severity
@@ -76,10 +76,9 @@ CODES: dict[str, Code] = _catalogue(
 )
 
 
-class Diagnostic(BaseModel):
+@dataclass(frozen=True)
+class Diagnostic:
     """One finding about a spec, pinned to the span it is about."""
-
-    model_config = ConfigDict(frozen=True)
 
     code: str
     message: str

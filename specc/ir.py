@@ -11,7 +11,7 @@ from specc.layers import Layer, Shape
 class Model(BaseModel):
     """One `model NAME { ... }` block: its input and its layers in order."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str
     span: Span
@@ -25,6 +25,6 @@ class Model(BaseModel):
 class SpecFile(BaseModel):
     """Every model a spec file declares, in order."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     models: tuple[Model, ...]

@@ -67,7 +67,7 @@ def format_shape(shape: Shape) -> str:
 class LayerBase(BaseModel):
     """What every layer has: its name, where it was written, and where each argument was."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False, defer_build=True)
 
     kind: str
     name: str
@@ -120,12 +120,14 @@ def _windowed(
         working.append(explain_window_length(axis, size, f, s, pad, d))
         if length <= 0:
             padding_text = padding if isinstance(padding, str) else f"{pad}"
+            extent = "high" if axis == "height" else "wide"
             return Problem(
                 "E301",
-                f"{layer.name} would have {axis} {length}: input {axis} {size}, {window_argument} {f}, "
-                f"strides {s}, padding {padding_text}" + (f", dilation {d}" if d != 1 else ""),
+                f"output {axis} would be {length}: input {axis} {size}, {window_argument} {f}, "
+                f"strides {s}, padding {padding_text}" + (f", dilation_rate {d}" if d != 1 else ""),
                 argument=window_argument,
-                hint=f"the {axis} has shrunk to {size}; use padding=same, a smaller window, or fewer downsampling layers",
+                hint=f"the input is only {size} {extent} at this layer; use padding=same, "
+                f"a smaller {window_argument}, or fewer downsampling layers before it",
             )
         lengths.append(length)
     return (lengths[0], lengths[1]), tuple(working)

@@ -1,0 +1,126 @@
+"""Command line: `specc check` and `specc summary`. Exit codes: 0 clean, 1 errors in a spec, 2 usage errors.
+
+Only the check path is imported at start-up; rich is imported by `summary` alone, and no
+framework is imported by any command here.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from specc import __version__
+from specc.pipeline import CheckedSource, check_bytes
+from specc.render import count_by_severity, file_record, format_diagnostic, format_result_line, use_color
+
+EXIT_CLEAN, EXIT_SPEC_ERRORS, EXIT_USAGE = 0, 1, 2
+
+app = typer.Typer(
+    name="specc",
+    help="Check and compile CNN specs (*.cnn): every shape and parameter count before any framework runs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def _usage_error(message: str) -> typer.Exit:
+    typer.echo(f"specc: error: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _read(path: Path) -> bytes:
+    """The file's bytes; a path that cannot be read is a usage error, not a spec error."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise _usage_error(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise _usage_error(f"{path} is a directory; name the .cnn files, e.g. {path}/*.cnn") from None
+    except OSError as error:
+        raise _usage_error(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _print_diagnostics(path: str, checked: CheckedSource, color: bool) -> None:
+    lines = checked.text.splitlines()
+    for diagnostic in checked.diagnostics:
+        typer.echo(format_diagnostic(path, lines, diagnostic, color))
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"specc {__version__}")
+        raise typer.Exit(EXIT_CLEAN)
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """specc: a shape checker and compiler for CNN specs."""
+
+
+@app.command()
+def check(
+    files: list[Path] = typer.Argument(..., help="Spec files to check.", show_default=False),
+    output_format: Format = typer.Option(Format.text, "--format", "-f", help="text for people, json for tools."),
+) -> None:
+    """Check specs: every layer's output shape and parameters, or where and why the network does not fit."""
+    contents = [(path, _read(path)) for path in files]
+    results = [(str(path), check_bytes(data)) for path, data in contents]
+    failed = any(not checked.ok for _, checked in results)
+    if output_format is Format.json:
+        typer.echo(json.dumps({"version": __version__, "files": [file_record(p, c) for p, c in results]}, indent=2))
+        raise typer.Exit(EXIT_SPEC_ERRORS if failed else EXIT_CLEAN)
+    color = use_color()
+    total_errors = total_warnings = 0
+    for path, checked in results:
+        _print_diagnostics(path, checked, color)
+        errors, warnings = count_by_severity(checked.diagnostics)
+        total_errors, total_warnings = total_errors + errors, total_warnings + warnings
+        if checked.ok:
+            typer.echo(format_result_line(path, checked))
+    noun = "file" if len(results) == 1 else "files"
+    verdict = f"{total_errors} error{'s' * (total_errors != 1)}, {total_warnings} warning{'s' * (total_warnings != 1)}"
+    typer.echo(f"checked {len(results)} {noun}: {verdict}", err=True)
+    raise typer.Exit(EXIT_SPEC_ERRORS if failed else EXIT_CLEAN)
+
+
+@app.command()
+def summary(
+    file: Path = typer.Argument(..., help="The spec file.", show_default=False),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Only this model of the file."),
+) -> None:
+    """Print a table like Keras's model.summary(): each layer's output shape and parameters, and the totals."""
+    checked = check_bytes(_read(file))
+    if not checked.ok:
+        _print_diagnostics(str(file), checked, use_color())
+        raise typer.Exit(EXIT_SPEC_ERRORS)
+    reports = checked.reports
+    if model is not None:
+        reports = [r for r in reports if r.model.name == model]
+        if not reports:
+            names = ", ".join(r.model.name for r in checked.reports)
+            raise _usage_error(f"{file} has no model `{model}`; it has: {names}")
+    from specc.summary import print_summaries  # rich is loaded only when a table is drawn
+
+    print_summaries(reports)
+    raise typer.Exit(EXIT_CLEAN)
+
+
+def run() -> None:
+    """Console entry point; a usage error from click exits 2 and nothing reaches the user as a traceback."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,119 @@
+"""Output edge of the check path: diagnostics as text with a caret, and checked files as one JSON document.
+
+Spans are 1-based inside specc; this module prints them as they are (editors and compilers
+count lines and columns from 1 too). The language server converts them for LSP itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from specc.diagnostics import Diagnostic, Severity
+from specc.layers import format_shape
+from specc.pipeline import CheckedSource
+
+_STYLES = {"error": "1;31", "warning": "1;33", "hint": "1;36", "caret": "1;31", "path": "1", "ok": "32"}
+
+
+def use_color(stream: Any = None) -> bool:
+    stream = stream or sys.stdout
+    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+
+
+def _paint(text: str, style: str, color: bool) -> str:
+    return f"\x1b[{_STYLES[style]}m{text}\x1b[0m" if color else text
+
+
+def format_diagnostic(path: str, text_lines: list[str], diagnostic: Diagnostic, color: bool = False) -> str:
+    """`path:line:col: severity[CODE]: message`, the source line with a caret under the span, then the hint."""
+    span = diagnostic.span
+    severity = diagnostic.severity.value
+    head = (f"{_paint(f'{path}:{span.line}:{span.column}:', 'path', color)} "
+            f"{_paint(f'{severity}[{diagnostic.code}]', severity, color)}: {diagnostic.message}")
+    lines = [head]
+    if 1 <= span.line <= len(text_lines):
+        source = text_lines[span.line - 1].rstrip("\r\n")
+        gutter = " " * len(str(span.line))
+        start = min(max(span.column - 1, 0), len(source))
+        end = span.end_column - 1 if span.end_line == span.line else len(source)
+        width = max(end - start, 1)
+        # Keep tabs in the caret line so the caret sits under the same column as in the source.
+        lead = "".join(c if c == "\t" else " " for c in source[:start])
+        printable = "".join(c if c.isprintable() or c == "\t" else "\ufffd" for c in source)
+        lines += [f"{gutter} |", f"{span.line} | {printable}", f"{gutter} | {lead}{_paint('^' * width, 'caret', color)}"]
+    if diagnostic.hint:
+        lines.append(f"{' ' * len(str(span.line))} = {_paint('hint', 'hint', color)}: {diagnostic.hint}")
+    return "\n".join(lines)
+
+
+def format_result_line(path: str, checked: CheckedSource) -> str:
+    """One line per model for a file that checked clean: input -> output and parameter totals."""
+    lines = []
+    for report in checked.reports:
+        if report.output_shape is None or report.model.input_shape is None:
+            continue
+        lines.append(
+            f"{path}: model {report.model.name}: {format_shape(report.model.input_shape)} -> "
+            f"{format_shape(report.output_shape)}, {report.total_params:,} params "
+            f"({report.trainable_params:,} trainable, {report.non_trainable_params:,} non-trainable)"
+        )
+    return "\n".join(lines)
+
+
+def diagnostic_record(diagnostic: Diagnostic) -> dict[str, Any]:
+    span = diagnostic.span
+    record: dict[str, Any] = {
+        "severity": diagnostic.severity.value,
+        "code": diagnostic.code,
+        "message": diagnostic.message,
+        "line": span.line,
+        "column": span.column,
+        "end_line": span.end_line,
+        "end_column": span.end_column,
+    }
+    if diagnostic.hint:
+        record["hint"] = diagnostic.hint
+    return record
+
+
+def file_record(path: str, checked: CheckedSource) -> dict[str, Any]:
+    """The JSON form of one checked file; shapes leave out the batch axis, lines count from 1."""
+    models = []
+    for report in checked.reports:
+        model = report.model
+        models.append({
+            "name": model.name,
+            "line": model.span.line,
+            "input_shape": list(model.input_shape) if model.input_shape is not None else None,
+            "layers": [
+                {
+                    "name": layer_report.layer.name,
+                    "kind": layer_report.layer.kind,
+                    "line": layer_report.layer.span.line,
+                    "input_shape": list(layer_report.input_shape),
+                    "output_shape": list(layer_report.inference.output_shape),
+                    "params": layer_report.inference.params,
+                    "trainable_params": layer_report.inference.trainable_params,
+                    "non_trainable_params": layer_report.inference.non_trainable_params,
+                }
+                for layer_report in report.layers
+            ],
+            "complete": report.complete,
+            "output_shape": list(report.output_shape) if report.output_shape is not None else None,
+            "total_params": report.total_params,
+            "trainable_params": report.trainable_params,
+            "non_trainable_params": report.non_trainable_params,
+        })
+    return {
+        "path": path,
+        "ok": checked.ok,
+        "models": models,
+        "diagnostics": [diagnostic_record(d) for d in checked.diagnostics],
+    }
+
+
+def count_by_severity(diagnostics: list[Diagnostic]) -> tuple[int, int]:
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    return errors, len(diagnostics) - errors
