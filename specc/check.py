@@ -59,12 +59,10 @@ def check_model(model: Model) -> tuple[ModelReport, list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     if model.input_shape is None:
         return ModelReport(model=model, layers=(), complete=False), diagnostics
-    if not model.layers:
-        diagnostics.append(Diagnostic(code="W302", message=f"model `{model.name}` has no layers after its input",
-                                      span=model.name_span, hint="add layers after `input`, one per line"))
     reports: list[LayerReport] = []
     shape = model.input_shape
-    for layer in model.layers:
+    chained = model.layers if model.chain_ends_at is None else model.layers[: model.chain_ends_at]
+    for layer in chained:
         outcome = layer.infer(shape)
         if isinstance(outcome, Problem):
             diagnostics.append(_diagnostic(outcome, layer))
@@ -72,7 +70,7 @@ def check_model(model: Model) -> tuple[ModelReport, list[Diagnostic]]:
         diagnostics.extend(_diagnostic(warning, layer) for warning in outcome.warnings)
         reports.append(LayerReport(layer=layer, input_shape=shape, inference=outcome))
         shape = outcome.output_shape
-    return ModelReport(model=model, layers=tuple(reports), complete=True), diagnostics
+    return ModelReport(model=model, layers=tuple(reports), complete=model.chain_ends_at is None), diagnostics
 
 
 def check(spec: SpecFile) -> tuple[list[ModelReport], list[Diagnostic]]:

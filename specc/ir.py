@@ -20,6 +20,9 @@ class Model(BaseModel):
     input_shape: Shape | None
     input_span: Span | None
     layers: tuple[Layer, ...]
+    # How many leading layers follow on from each other: a line that failed to lower breaks the
+    # chain there, and shapes after it would be guesses. None when every line lowered.
+    chain_ends_at: int | None = None
 
 
 class SpecFile(BaseModel):

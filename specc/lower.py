@@ -189,6 +189,7 @@ class _ModelLowering:
     def lower(self) -> Model:
         input_shape, input_span = None, None
         layers: list[LayerBase] = []
+        chain_ends_at: int | None = None
         statements = self.block.statements
         explicit_names = {
             a.value.text for s in statements for a in s.arguments
@@ -206,6 +207,11 @@ class _ModelLowering:
             layer = self.lower_layer(statement)
             if layer is not None:
                 layers.append(layer)
+            elif chain_ends_at is None:
+                chain_ends_at = len(layers)
+        if not any(s.kind.lower() != "input" for s in statements) and input_span is not None:
+            self.report("W302", f"model `{self.block.name}` has no layers after its input", self.block.name_span,
+                        hint="add layers after `input`, one per line")
         if input_span is None:
             self.report("E209", f"model `{self.block.name}` has no `input` line", self.block.name_span,
                         hint="start the block with the input shape, e.g. `input 28x28x1`")
@@ -216,6 +222,7 @@ class _ModelLowering:
             input_shape=input_shape,
             input_span=input_span,
             layers=tuple(layers),
+            chain_ends_at=chain_ends_at,
         )
 
     def lower_input(self, statement: syntax.LayerStatement) -> tuple[int, ...] | None:
