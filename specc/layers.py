@@ -82,6 +82,9 @@ class LayerBase(BaseModel):
     positional: ClassVar[tuple[str, ...]] = ()
     # Arguments a bare word can fill, tried in order (`relu` is an activation, `same` a padding).
     word_arguments: ClassVar[tuple[str, ...]] = ()
+    # What `padding` may be for this kind: these words, and amounts of zeros when explicit_padding.
+    padding_modes: ClassVar[tuple[str, ...]] = ()
+    explicit_padding: ClassVar[bool] = False
 
     def span_of(self, argument: str | None) -> Span:
         """The span of an argument as written, or of the whole layer when it was defaulted."""
@@ -146,6 +149,8 @@ class Conv2D(LayerBase):
     keras_class: ClassVar = "Conv2D"
     positional: ClassVar = ("filters", "kernel_size")
     word_arguments: ClassVar = ("activation", "padding")
+    padding_modes: ClassVar = ("valid", "same")
+    explicit_padding: ClassVar = True
 
     filters: Extent = Field(description="number of output channels")
     kernel_size: Pair = Field(description="window height x width")
@@ -184,6 +189,7 @@ class _Pool2D(LayerBase):
 
     positional: ClassVar = ("pool_size",)
     word_arguments: ClassVar = ("padding",)
+    padding_modes: ClassVar = ("valid", "same")
 
     pool_size: Pair = Field((2, 2), description="window height x width")
     strides: Pair = Field((2, 2), description="step of the window; defaults to pool_size")
@@ -255,6 +261,7 @@ class ZeroPad2D(LayerBase):
     spellings: ClassVar = ("zeropad", "zeropad2d", "zeropadding2d")
     keras_class: ClassVar = "ZeroPadding2D"
     positional: ClassVar = ("padding",)
+    explicit_padding: ClassVar = True
 
     padding: ExplicitPadding = Field(((1, 1), (1, 1)), description="zeros added: P, (PH, PW) or ((top, bottom), (left, right))")
 

@@ -28,7 +28,6 @@ from specc.layers import (
 )
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-PADDING_MODES = ("valid", "same")
 
 
 class _Unfit(Exception):
@@ -117,15 +116,22 @@ def _explicit_padding(value: syntax.Value) -> tuple[tuple[int, int], tuple[int, 
     return ((height, height), (width, width))
 
 
-def _padding(value: syntax.Value) -> str | tuple[tuple[int, int], tuple[int, int]]:
+def _padding(cls: type[LayerBase], value: syntax.Value) -> str | tuple[tuple[int, int], tuple[int, int]]:
+    """A padding mode word the kind accepts, or amounts of zeros when the kind takes explicit padding."""
+    modes = " or ".join(cls.padding_modes)
+    expected = (f"{modes}, or amounts " if modes else "amounts ") + "P, (PH, PW) or ((top, bottom), (left, right))"
+    if not cls.explicit_padding:
+        expected = modes
     if isinstance(value, syntax.Word):
-        if value.text.lower() in PADDING_MODES:
+        if value.text.lower() in cls.padding_modes:
             return value.text.lower()
-        raise _Unfit("valid, same or explicit amounts")
+        raise _Unfit(expected)
+    if not cls.explicit_padding:
+        raise _Unfit(expected)
     try:
         return _explicit_padding(value)
     except _Unfit:
-        raise _Unfit("valid, same, or amounts P, (PH, PW) or ((top, bottom), (left, right))") from None
+        raise _Unfit(expected) from None
 
 
 def _word(value: syntax.Value) -> str:
@@ -160,9 +166,7 @@ CONVERTERS: dict[str, Callable[[syntax.Value], Any]] = {
 
 def _converter(cls: type[LayerBase], argument: str) -> Callable[[syntax.Value], Any]:
     if argument == "padding":
-        return _padding if cls.model_fields["padding"].annotation is not None and "Literal" in str(
-            cls.model_fields["padding"].annotation
-        ) else _explicit_padding
+        return lambda value: _padding(cls, value)
     return CONVERTERS[argument]
 
 
@@ -321,10 +325,10 @@ class _ModelLowering:
             word = value.text
             if "activation" in cls.word_arguments and word in ACTIVATIONS:
                 return "activation"
-            if "padding" in cls.word_arguments and word.lower() in PADDING_MODES:
+            if "padding" in cls.word_arguments and word.lower() in cls.padding_modes:
                 return "padding"
             choices = [*(ACTIVATIONS if "activation" in cls.word_arguments else ()),
-                       *(PADDING_MODES if "padding" in cls.word_arguments else ())]
+                       *(cls.padding_modes if "padding" in cls.word_arguments else ())]
             if not choices:
                 self.report("E207", f"{kind} takes no bare word here, got `{word}`", value.span,
                             hint=f"name the parameter: {', '.join(a + '=...' for a in accepted) or kind + ' takes no arguments'}")
