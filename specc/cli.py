@@ -51,10 +51,17 @@ def _read(path: Path) -> bytes:
         raise _usage_error(f"cannot read {path}: {error.strerror or error}") from None
 
 
+# Past this many diagnostics in one file the rest are counted, not printed; --format json has them all.
+MAX_PRINTED_DIAGNOSTICS = 100
+
+
 def _print_diagnostics(path: str, checked: CheckedSource, color: bool) -> None:
-    lines = checked.text.splitlines()
-    for diagnostic in checked.diagnostics:
+    lines = checked.lines
+    for diagnostic in checked.diagnostics[:MAX_PRINTED_DIAGNOSTICS]:
         typer.echo(format_diagnostic(path, lines, diagnostic, color))
+    hidden = len(checked.diagnostics) - MAX_PRINTED_DIAGNOSTICS
+    if hidden > 0:
+        typer.echo(f"{path}: {hidden} more diagnostics not shown; `specc check --format json` lists them all")
 
 
 def _version(value: bool) -> None:

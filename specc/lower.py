@@ -28,6 +28,8 @@ from specc.layers import (
 )
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# Enough for any image or sequence layout; it also keeps flattened sizes small enough to print.
+MAX_INPUT_RANK = 8
 
 
 class _Unfit(Exception):
@@ -37,12 +39,16 @@ class _Unfit(Exception):
         self.expected = expected
 
 
+def _shortened(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else f"{text[:limit - 4]}... ({len(text)} characters)"
+
+
 def render(value: syntax.Value) -> str:
-    """A value as it would be written in a spec, for messages."""
+    """A value as it would be written in a spec, for messages; very long numbers are shortened."""
     if isinstance(value, syntax.Number):
-        return value.text
+        return _shortened(value.text)
     if isinstance(value, syntax.Size):
-        return "x".join(map(str, value.dims))
+        return _shortened(value.text or "x".join(map(str, value.dims)))
     if isinstance(value, syntax.Word):
         return value.text
     if isinstance(value, syntax.String):
@@ -66,7 +72,7 @@ def _did_you_mean(word: str, candidates: list[str] | tuple[str, ...]) -> str | N
 
 def _integer(value: syntax.Value) -> int:
     if isinstance(value, syntax.Number) and value.is_integer:
-        return int(value.text)
+        return value.integer
     raise _Unfit("an integer")
 
 
@@ -181,8 +187,11 @@ _PYDANTIC_COMPARISONS = {
 class _ModelLowering:
     """Lowers one model block, collecting diagnostics as it goes."""
 
-    def __init__(self, block: syntax.ModelBlock, diagnostics: list[Diagnostic]):
+    def __init__(self, block: syntax.ModelBlock, diagnostics: list[Diagnostic], broken_lines: frozenset[int]):
         self.block = block
+        # Lines of this block that had a syntax error: whatever stood there is unknown, so the
+        # chain of shapes ends at the first one and nothing is reported as missing because of it.
+        self.broken_lines = sorted(line for line in broken_lines if block.span.line <= line <= block.span.end_line)
         self.diagnostics = diagnostics
         self.kind_counts: Counter[str] = Counter()
         self.taken_names: set[str] = set()
@@ -200,7 +209,10 @@ class _ModelLowering:
             if a.key == "name" and isinstance(a.value, (syntax.Word, syntax.String))
         }
         self.reserved_names = explicit_names
+        first_broken = self.broken_lines[0] if self.broken_lines else None
         for index, statement in enumerate(statements):
+            if first_broken is not None and statement.span.line > first_broken and chain_ends_at is None:
+                chain_ends_at = len(layers)
             if statement.kind.lower() == "input":
                 if index != 0 or input_span is not None:
                     self.report("E210", "`input` must be the first line of a model, and appear once", statement.kind_span,
@@ -213,12 +225,15 @@ class _ModelLowering:
                 layers.append(layer)
             elif chain_ends_at is None:
                 chain_ends_at = len(layers)
-        if not any(s.kind.lower() != "input" for s in statements) and input_span is not None:
-            self.report("W302", f"model `{self.block.name}` has no layers after its input", self.block.name_span,
-                        hint="add layers after `input`, one per line")
-        if input_span is None:
+        if first_broken is not None and chain_ends_at is None:
+            chain_ends_at = len(layers)
+        # Broken lines may have held the input or the layers: then neither is reported missing.
+        if first_broken is None and input_span is None:
             self.report("E209", f"model `{self.block.name}` has no `input` line", self.block.name_span,
                         hint="start the block with the input shape, e.g. `input 28x28x1`")
+        elif first_broken is None and not any(s.kind.lower() != "input" for s in statements):
+            self.report("W302", f"model `{self.block.name}` has no layers after its input", self.block.name_span,
+                        hint="add layers after `input`, one per line")
         return Model(
             name=self.block.name,
             span=self.block.span,
@@ -248,6 +263,10 @@ class _ModelLowering:
             return None
         if not shape or any(d <= 0 or d > MAX_EXTENT for d in shape):
             self.report("E204", f"input sizes must be between 1 and {MAX_EXTENT}, got {render(value)}", value.span)
+            return None
+        if len(shape) > MAX_INPUT_RANK:
+            self.report("E204", f"input has {len(shape)} axes; specc takes at most {MAX_INPUT_RANK}", value.span,
+                        hint="image inputs are height x width x channels, e.g. `input 28x28x1`")
             return None
         return shape
 
@@ -284,6 +303,9 @@ class _ModelLowering:
             target = self.target_of(cls, argument, accepted, free_positions, values)
             if target is None:
                 unfit.add("")
+                if argument.key is None and isinstance(argument.value, syntax.Word):
+                    # The word was meant for one of these; it has been reported, so is not also missing.
+                    unfit.update(cls.word_arguments)
                 continue
             if target in values:
                 self.report("E206", f"`{target}` is given more than once", argument.span,
@@ -330,16 +352,19 @@ class _ModelLowering:
             choices = [*(ACTIVATIONS if "activation" in cls.word_arguments else ()),
                        *(cls.padding_modes if "padding" in cls.word_arguments else ())]
             if not choices:
-                self.report("E207", f"{kind} takes no bare word here, got `{word}`", value.span,
-                            hint=f"name the parameter: {', '.join(a + '=...' for a in accepted) or kind + ' takes no arguments'}")
+                hint = (f"name the parameter: {', '.join(a + '=...' for a in accepted)}" if accepted
+                        else f"{kind} takes no arguments")
+                self.report("E207", f"{kind} takes no bare word here, got `{word}`", value.span, hint=hint)
             else:
-                roles = " or ".join("an activation" if r == "activation" else "a padding mode" for r in cls.word_arguments)
-                self.report("E207", f"`{word}` is not {roles} {kind} accepts", value.span,
+                roles = " or ".join("activation" if r == "activation" else "padding mode" for r in cls.word_arguments)
+                self.report("E207", f"`{word}` is not a known {roles}", value.span,
                             hint=_did_you_mean(word, choices) or f"choose from: {', '.join(choices)}")
             return None
         if not free_positions:
+            named = [a for a in accepted if a not in cls.positional]
             if cls.positional:
-                hint = f"{kind} takes {', '.join(cls.positional)} in that order; name the others, e.g. strides=2"
+                hint = f"{kind} takes {', '.join(cls.positional)} in that order" + (
+                    f"; name the others, e.g. {named[0]}=..." if named else "")
             else:
                 hint = f"{kind} takes no positional arguments" + (f"; name them: {', '.join(a + '=...' for a in accepted)}" if accepted else "")
             self.report("E208", f"too many positional arguments for {kind}: {render(value)}", value.span, hint=hint)
@@ -379,16 +404,23 @@ class _ModelLowering:
         kind = cls.spellings[0]
         missing = [str(e["loc"][0]) for e in error.errors() if e["type"] == "missing" and e["loc"][0] not in unfit]
         if missing:
-            self.report("E205", f"{kind} needs {', '.join(missing)}", statement.kind_span,
-                        hint=f"write it as `{kind} " + " ".join(f"<{m}>" for m in missing) + "`" if all(
-                            m in cls.positional for m in missing) else f"add {', '.join(m + '=...' for m in missing)}")
-        for item in error.errors():
+            if all(m in cls.positional for m in missing):
+                hint = f"write it as `{kind} " + " ".join(f"<{p}>" for p in cls.positional) + "`"
+            else:
+                hint = f"add {', '.join(m + '=...' for m in missing)}"
+            self.report("E205", f"{kind} needs {', '.join(missing)}", statement.kind_span, hint=hint)
+        reported: set[str | None] = set()
+        # Sort range errors first: for `padding=-1` the union's literal branch also fails, but
+        # the range is what the user needs to hear, once per argument.
+        errors = sorted(error.errors(), key=lambda e: e["type"] not in _PYDANTIC_COMPARISONS)
+        for item in errors:
             argument = str(item["loc"][0]) if item["loc"] else None
+            if item["type"] == "missing" or argument in reported:
+                continue
+            reported.add(argument)
             span = spans.get(argument or "", statement.kind_span)
             shown = rendered.get(argument or "", "")
             kind_of_error = item["type"]
-            if kind_of_error == "missing":
-                continue
             if kind_of_error == "strides_with_dilation":
                 self.report("E213", f"{kind}: strides > 1 cannot be combined with dilation_rate > 1 (Keras refuses it)",
                             spans.get("strides", statement.kind_span),
@@ -416,5 +448,5 @@ def lower(source: syntax.SourceFile) -> tuple[SpecFile, list[Diagnostic]]:
             diagnostics.append(Diagnostic(code="E211", message=f"a model named `{block.name}` is already defined",
                                           span=block.name_span, hint="give each model in a file its own name"))
         seen.add(block.name)
-        models.append(_ModelLowering(block, diagnostics).lower())
+        models.append(_ModelLowering(block, diagnostics, source.broken_lines).lower())
     return SpecFile(models=tuple(models)), diagnostics

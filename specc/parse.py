@@ -28,7 +28,7 @@ _TERMINAL_WORDS = {
     "RPAR": "`)`",
     "COMMA": "`,`",
     "EQUAL": "`=`",
-    "MODEL": "`model`",
+    "_MODEL": "`model`",
     "$END": "end of file",
 }
 
@@ -63,6 +63,8 @@ def _span(item: Token | object) -> Span:
     return Span(line=meta.line, column=meta.column, end_line=meta.end_line, end_column=meta.end_column)
 
 
+# A number run into letters or dots, such as `32relu`, `3.5.5` or `3x3x`.
+_GLUED = re.compile(r"[0-9][A-Za-z0-9_.]*")
 _ESCAPE = re.compile(r"\\(.)")
 _ESCAPED = {"n": "\n", "t": "\t"}
 
@@ -75,7 +77,7 @@ class _ToSyntaxTree(Transformer):
         return syntax.Number(text=str(token), span=_span(token))
 
     def size(self, token: Token) -> syntax.Size:
-        return syntax.Size(dims=tuple(int(part) for part in token.split("x")), span=_span(token))
+        return syntax.Size(dims=tuple(syntax.bounded_int(part) for part in token.split("x")), span=_span(token), text=str(token))
 
     def word(self, token: Token) -> syntax.Word:
         return syntax.Word(text=str(token), span=_span(token))
@@ -128,8 +130,10 @@ def _describe_expected(expected: set[str]) -> str:
     expected = set(expected)
     value_word = []
     if _VALUE_STARTS <= expected:
+        # Where a line may end, another argument may come; right after `=` only a value may.
+        may_end = bool(expected & {"_NEWLINE", "SEMICOLON", "RBRACE"})
         expected -= _VALUE_STARTS | {"NAME"}
-        value_word = ["a value or key=value"]
+        value_word = ["a value or key=value" if may_end else "a value"]
     words = sorted({_TERMINAL_WORDS.get(name, f"`{name.lower()}`") for name in expected}) + value_word
     if len(words) == 1:
         return words[0]
@@ -146,6 +150,14 @@ def _describe_token(token: Token) -> str:
 
 def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
     if isinstance(error, UnexpectedCharacters):
+        glued = _GLUED.match(text, error.pos_in_stream)
+        if glued and glued.group()[-1:] not in "+-.":
+            return Diagnostic(
+                code="E101",
+                message=f"`{glued.group()}` is neither a number nor a size",
+                span=Span(line=error.line, column=error.column, end_line=error.line, end_column=error.column + len(glued.group())),
+                hint="separate numbers from words with a space, as in `conv 32 3x3 relu`; sizes are written 3x3",
+            )
         char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
         shown = repr(char) if not char.isprintable() or char.isspace() else f"`{char}`"
         hint = None
@@ -170,8 +182,10 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
             hint=_hint_for_token(token, expected),
         )
     expected = getattr(error, "expected", None) or set()
-    last_line = text.count("\n") + 1
-    last_column = len(text) - (text.rfind("\n") + 1) + 1
+    # Point just after the last thing written, so the caret lands on a line that exists.
+    content = text.rstrip()
+    last_line = content.count("\n") + 1
+    last_column = len(content) - (content.rfind("\n") + 1) + 1
     return Diagnostic(
         code="E103",
         message="unexpected end of file" + (f"; expected {_describe_expected(set(expected))}" if expected else ""),
@@ -181,9 +195,11 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
 
 
 def _hint_for_token(token: Token, expected: set[str]) -> str | None:
-    if token.type == "NAME" and "MODEL" in expected:
+    if token.type == "NAME" and "_MODEL" in expected:
+        if token.startswith("model") and len(token) > len("model"):
+            return f"did you mean `model {token[len('model'):]}`?"
         return "layers live inside a block: `model NAME { ... }`"
-    if token.type in ("NUMBER", "SIZE") and "NAME" in expected and "MODEL" not in expected:
+    if token.type in ("NUMBER", "SIZE") and "NAME" in expected and "_MODEL" not in expected:
         return "a line starts with a layer kind, such as `conv 32 3x3`"
     if token.type == "EQUAL":
         return "a keyword argument is a parameter name, `=`, then a value: `strides=2`"
@@ -200,6 +216,7 @@ def parse(text: str) -> tuple[syntax.SourceFile, list[Diagnostic]]:
     """
     diagnostics: list[Diagnostic] = []
     lines = text.split("\n")
+    broken: set[int] = set()
     for _ in range(_MAX_SYNTAX_ERRORS):
         try:
             tree = _parser().parse("\n".join(lines))
@@ -207,10 +224,12 @@ def parse(text: str) -> tuple[syntax.SourceFile, list[Diagnostic]]:
             diagnostic = _syntax_diagnostic(error, "\n".join(lines))
             diagnostics.append(diagnostic)
             line_index = diagnostic.span.line - 1
-            broken = lines[line_index] if line_index < len(lines) else ""
-            if isinstance(error, UnexpectedEOF) or diagnostic.code == "E103" or "{" in broken or "}" in broken:
+            broken_line = lines[line_index] if line_index < len(lines) else ""
+            if isinstance(error, UnexpectedEOF) or diagnostic.code == "E103" or "{" in broken_line or "}" in broken_line:
                 return syntax.SourceFile(), diagnostics
-            lines[line_index] = " " * len(broken)
+            lines[line_index] = " " * len(broken_line)
+            broken.add(diagnostic.span.line)
             continue
-        return _ToSyntaxTree().transform(tree), diagnostics
+        source = _ToSyntaxTree().transform(tree)
+        return syntax.SourceFile(models=source.models, broken_lines=frozenset(broken)), diagnostics
     return syntax.SourceFile(), diagnostics

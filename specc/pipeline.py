@@ -6,6 +6,7 @@ same diagnostics for the same input.
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass, field
 
 from specc.check import ModelReport, check
@@ -28,17 +29,31 @@ class CheckedSource:
     def ok(self) -> bool:
         return not has_errors(self.diagnostics)
 
+    @property
+    def lines(self) -> list[str]:
+        """The source lines as the parser counts them: split at \\n only, never at \\f or U+2028."""
+        return self.text.split("\n")
 
-def decode(data: bytes) -> tuple[str | None, Diagnostic | None]:
-    """Spec bytes as text; a NUL byte or invalid UTF-8 gives a diagnostic at the first bad byte instead."""
+
+def decode(data: bytes) -> tuple[str, Diagnostic | None]:
+    """Spec bytes as text, without a leading BOM; bytes that are not UTF-8 text give a diagnostic.
+
+    The text is returned either way (bad bytes replaced) so that the diagnostic can quote its line.
+    """
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    body = data[bom:]
     try:
-        text = data.decode("utf-8-sig")
+        text = body.decode("utf-8")
     except UnicodeDecodeError as error:
-        good = data[: error.start].decode("utf-8", errors="replace")
-        return None, Diagnostic(code="E100", message=f"the file is not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start})",
-                                span=_position_after(good), hint="save the spec as UTF-8 text")
+        good = body[: error.start].decode("utf-8")
+        return body.decode("utf-8", errors="replace"), Diagnostic(
+            code="E100",
+            message=f"the file is not UTF-8 text (byte 0x{body[error.start]:02x} at offset {bom + error.start})",
+            span=_position_after(good),
+            hint="save the spec as UTF-8 text",
+        )
     if "\x00" in text:
-        return None, Diagnostic(code="E100", message="the file contains a NUL byte, so it is not text",
+        return text, Diagnostic(code="E100", message="the file contains a NUL byte, so it is not text",
                                 span=_position_after(text[: text.index("\x00")]), hint="save the spec as UTF-8 text")
     return text, None
 
@@ -65,5 +80,5 @@ def check_bytes(data: bytes) -> CheckedSource:
     """check_text for raw file contents, which may not be text at all."""
     text, problem = decode(data)
     if problem is not None:
-        return CheckedSource(text="", spec=SpecFile(models=()), reports=[], diagnostics=[problem])
+        return CheckedSource(text=text, spec=SpecFile(models=()), reports=[], diagnostics=[problem])
     return check_text(text)

@@ -26,6 +26,21 @@ def _paint(text: str, style: str, color: bool) -> str:
     return f"\x1b[{_STYLES[style]}m{text}\x1b[0m" if color else text
 
 
+# A quoted source line is cut to this many characters around the caret, so long lines stay readable.
+_SHOWN_WIDTH = 100
+
+
+def _window(source: str, start: int, width: int) -> tuple[str, int]:
+    """The part of a long line around the span, marked with ... at the cuts, and the span's start in it."""
+    if len(source) <= _SHOWN_WIDTH:
+        return source, start
+    left = max(0, min(start - 30, len(source) - _SHOWN_WIDTH))
+    shown = source[left : left + _SHOWN_WIDTH]
+    prefix = "..." if left else ""
+    suffix = "..." if left + _SHOWN_WIDTH < len(source) else ""
+    return prefix + shown + suffix, start - left + len(prefix)
+
+
 def format_diagnostic(path: str, text_lines: list[str], diagnostic: Diagnostic, color: bool = False) -> str:
     """`path:line:col: severity[CODE]: message`, the source line with a caret under the span, then the hint."""
     span = diagnostic.span
@@ -34,14 +49,16 @@ def format_diagnostic(path: str, text_lines: list[str], diagnostic: Diagnostic, 
             f"{_paint(f'{severity}[{diagnostic.code}]', severity, color)}: {diagnostic.message}")
     lines = [head]
     if 1 <= span.line <= len(text_lines):
-        source = text_lines[span.line - 1].rstrip("\r\n")
+        source = text_lines[span.line - 1].rstrip("\r")
         gutter = " " * len(str(span.line))
         start = min(max(span.column - 1, 0), len(source))
         end = span.end_column - 1 if span.end_line == span.line else len(source)
-        width = max(end - start, 1)
+        width = max(min(end, len(source)) - start, 1)
+        shown, start = _window(source, start, width)
+        width = min(width, _SHOWN_WIDTH)
         # Keep tabs in the caret line so the caret sits under the same column as in the source.
-        lead = "".join(c if c == "\t" else " " for c in source[:start])
-        printable = "".join(c if c.isprintable() or c == "\t" else "\ufffd" for c in source)
+        lead = "".join(c if c == "\t" else " " for c in shown[:start])
+        printable = "".join(c if c.isprintable() or c == "\t" else "\ufffd" for c in shown)
         lines += [f"{gutter} |", f"{span.line} | {printable}", f"{gutter} | {lead}{_paint('^' * width, 'caret', color)}"]
     if diagnostic.hint:
         lines.append(f"{' ' * len(str(span.line))} = {_paint('hint', 'hint', color)}: {diagnostic.hint}")

@@ -23,6 +23,23 @@ class Number:
     def is_integer(self) -> bool:
         return all(c.isdigit() or c in "+-" for c in self.text)
 
+    @property
+    def integer(self) -> int:
+        """The value of an integer literal, capped: past 18 digits it only matters that it is too large."""
+        return bounded_int(self.text)
+
+
+# Python refuses int() of strings over 4,300 digits; no extent is anywhere near 18 digits.
+_LARGEST_DIGITS = 18
+
+
+def bounded_int(text: str) -> int:
+    """int(text) for a signed run of digits, with anything longer than 18 digits read as +-10**18."""
+    digits = text.lstrip("+-")
+    if len(digits.lstrip("0")) > _LARGEST_DIGITS:
+        return -(10**_LARGEST_DIGITS) if text.startswith("-") else 10**_LARGEST_DIGITS
+    return int(text)
+
 
 @dataclass(frozen=True)
 class Size:
@@ -30,6 +47,7 @@ class Size:
 
     dims: tuple[int, ...]
     span: Span
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,3 +108,5 @@ class ModelBlock:
 @dataclass(frozen=True)
 class SourceFile:
     models: tuple[ModelBlock, ...] = field(default_factory=tuple)
+    # Lines that had a syntax error and were left out; what stood there is unknown.
+    broken_lines: frozenset[int] = frozenset()

