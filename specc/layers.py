@@ -86,6 +86,11 @@ class LayerBase(BaseModel):
     padding_modes: ClassVar[tuple[str, ...]] = ()
     explicit_padding: ClassVar[bool] = False
 
+    @classmethod
+    def fill_defaults(cls, given: dict[str, object]) -> dict[str, object]:
+        """The arguments with defaults that depend on other arguments filled in; most kinds have none."""
+        return given
+
     def span_of(self, argument: str | None) -> Span:
         """The span of an argument as written, or of the whole layer when it was defaulted."""
         return self.argument_spans.get(argument or "", self.span)
@@ -194,6 +199,13 @@ class _Pool2D(LayerBase):
     pool_size: Pair = Field((2, 2), description="window height x width")
     strides: Pair = Field((2, 2), description="step of the window; defaults to pool_size")
     padding: WindowPadding = Field("valid", description="valid or same")
+
+    @classmethod
+    def fill_defaults(cls, given: dict[str, object]) -> dict[str, object]:
+        """Strides default to the pool size, as in Keras."""
+        if "pool_size" in given and "strides" not in given:
+            return {**given, "strides": given["pool_size"]}
+        return given
 
     def infer(self, input_shape: Shape) -> Inference | Problem:
         """Output: (H', W', C) by `window_output_length` with the pool as window; no parameters."""

@@ -23,7 +23,6 @@ from specc.layers import (
     MAX_EXTENT,
     PARAMETER_SHORT_FORMS,
     LayerBase,
-    _Pool2D,
     parameter_names,
 )
 
@@ -195,6 +194,11 @@ class _ModelLowering:
         self.diagnostics = diagnostics
         self.kind_counts: Counter[str] = Counter()
         self.taken_names: set[str] = set()
+        # Names written in the block, so that a generated name never takes one a later line gives.
+        self.reserved_names = {
+            argument.value.text for statement in block.statements for argument in statement.arguments
+            if argument.key == "name" and isinstance(argument.value, (syntax.Word, syntax.String))
+        }
 
     def report(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code=code, message=message, span=span, hint=hint))
@@ -204,11 +208,6 @@ class _ModelLowering:
         layers: list[LayerBase] = []
         chain_ends_at: int | None = None
         statements = self.block.statements
-        explicit_names = {
-            a.value.text for s in statements for a in s.arguments
-            if a.key == "name" and isinstance(a.value, (syntax.Word, syntax.String))
-        }
-        self.reserved_names = explicit_names
         first_broken = self.broken_lines[0] if self.broken_lines else None
         for index, statement in enumerate(statements):
             if first_broken is not None and statement.span.line > first_broken and chain_ends_at is None:
@@ -278,8 +277,7 @@ class _ModelLowering:
                         hint=_did_you_mean(statement.kind, spellings))
             return None
         values, spans, rendered, unfit = self.place_arguments(cls, statement)
-        if issubclass(cls, _Pool2D) and "strides" not in values and "pool_size" in values:
-            values["strides"] = values["pool_size"]
+        values = cls.fill_defaults(values)
         name = self.layer_name(cls, values.pop("name", None), spans.get("name"))
         try:
             layer = cls(name=name or "_", span=statement.span, argument_spans=spans, **values)

@@ -58,9 +58,8 @@ def _parser() -> Lark:
     )
 
 
-def _span(item: Token | object) -> Span:
-    meta = item if isinstance(item, Token) else item.meta  # type: ignore[attr-defined]
-    return Span(line=meta.line, column=meta.column, end_line=meta.end_line, end_column=meta.end_column)
+def _span(token: Token) -> Span:
+    return Span(line=token.line, column=token.column, end_line=token.end_line, end_column=token.end_column)
 
 
 # A number run into letters or dots, such as `32relu`, `3.5.5` or `3x3x`.
