@@ -43,15 +43,24 @@ model.summary()
 """
 
 
-def wall_times(command: list[str], runs: int) -> list[float]:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        completed = subprocess.run(command, cwd=ROOT, capture_output=True, env={**os.environ, "NO_COLOR": "1"})
-        times.append(time.perf_counter() - start)
-        if completed.returncode != 0:
-            sys.exit(f"{' '.join(command)} exited {completed.returncode}:\n{completed.stderr.decode()[-2000:]}")
-    return times
+def wall_time(command: list[str]) -> float:
+    start = time.perf_counter()
+    completed = subprocess.run(command, cwd=ROOT, capture_output=True, env={**os.environ, "NO_COLOR": "1"})
+    elapsed = time.perf_counter() - start
+    if completed.returncode != 0:
+        sys.exit(f"{' '.join(command)} exited {completed.returncode}:\n{completed.stderr.decode()[-2000:]}")
+    return elapsed
+
+
+def interleaved_medians(commands: dict[str, list[str]], runs: dict[str, int]) -> dict[str, float]:
+    """Median wall time of each command, taking the runs in rounds so that drift in the machine's
+    speed during the benchmark falls on every command alike."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for round_number in range(max(runs.values())):
+        for name, command in commands.items():
+            if round_number < runs[name]:
+                times[name].append(wall_time(command))
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def framework_imports() -> list[str]:
@@ -70,11 +79,15 @@ def main() -> None:
     args = parser.parse_args()
 
     python = sys.executable
+    commands = {
+        "pass": [python, "-c", "pass"],
+        "check": [python, "-m", "specc", "check", str(SPEC)],
+        "keras": [python, "-c", KERAS_SUMMARY],
+    }
     # Warm the lark grammar cache and the file-system cache so that every timed run is alike.
-    wall_times([python, "-m", "specc", "check", str(SPEC)], 1)
-    baseline = statistics.median(wall_times([python, "-c", "pass"], args.runs))
-    check = statistics.median(wall_times([python, "-m", "specc", "check", str(SPEC)], args.runs))
-    keras = statistics.median(wall_times([python, "-c", KERAS_SUMMARY], args.keras_runs))
+    wall_time(commands["check"])
+    medians = interleaved_medians(commands, {"pass": args.runs, "check": args.runs, "keras": args.keras_runs})
+    baseline, check, keras = medians["pass"], medians["check"], medians["keras"]
     imported = framework_imports()
 
     print(f"specc check examples/mnist.cnn, whole process, median of {args.runs} (keras: {args.keras_runs}) runs")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, ClassVar, Literal, NamedTuple, Union
 
-from pydantic import BaseModel, ConfigDict, Field, InstanceOf, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from specc.arithmetic import AxisPadding, explain_window_length, window_output_length
@@ -71,8 +71,8 @@ class LayerBase(BaseModel):
 
     kind: str
     name: str
-    span: InstanceOf[Span]
-    argument_spans: dict[str, InstanceOf[Span]] = Field(default_factory=dict)
+    span: Span
+    argument_spans: dict[str, Span] = Field(default_factory=dict)
 
     # How the kind is written in a spec; the first spelling is the canonical one.
     spellings: ClassVar[tuple[str, ...]]
