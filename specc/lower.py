@@ -34,8 +34,9 @@ MAX_INPUT_RANK = 8
 class _Unfit(Exception):
     """A value of the wrong form for its parameter; caught within this module, reported as E203."""
 
-    def __init__(self, expected: str):
+    def __init__(self, expected: str, hint: str | None = None):
         self.expected = expected
+        self.hint = hint
 
 
 def _shortened(text: str, limit: int = 40) -> str:
@@ -145,6 +146,13 @@ def _word(value: syntax.Value) -> str:
     raise _Unfit("a name")
 
 
+def _activation(value: syntax.Value) -> str:
+    name = _word(value)
+    if name in ACTIVATIONS:
+        return name
+    raise _Unfit("the name of a Keras activation", hint=_did_you_mean(name, ACTIVATIONS) or f"choose from: {', '.join(ACTIVATIONS)}")
+
+
 def _boolean(value: syntax.Value) -> bool:
     if isinstance(value, syntax.Word) and value.text.lower() in ("true", "false"):
         return value.text.lower() == "true"
@@ -158,7 +166,7 @@ CONVERTERS: dict[str, Callable[[syntax.Value], Any]] = {
     "strides": _pair,
     "dilation_rate": _pair,
     "pool_size": _pair,
-    "activation": _word,
+    "activation": _activation,
     "use_bias": _boolean,
     "center": _boolean,
     "scale": _boolean,
@@ -315,7 +323,11 @@ class _ModelLowering:
             try:
                 values[target] = _converter(cls, target)(argument.value)
             except _Unfit as wrong:
-                self.report("E203", f"{target} expects {wrong.expected}, got {render(argument.value)}", argument.value.span)
+                hint = wrong.hint
+                if hint is None and isinstance(argument.value, syntax.Tuple) and len(argument.value.items) == 1:
+                    hint = "parentheses make a tuple; write the value alone, as in `dropout 0.25`"
+                self.report("E203", f"{target} expects {wrong.expected}, got {render(argument.value)}",
+                            argument.value.span, hint=hint)
                 unfit.add(target)
                 continue
             spans[target] = argument.value.span
@@ -337,8 +349,11 @@ class _ModelLowering:
             if key in accepted or key == "name":
                 return key
             known = [*accepted, "name", *(s for s, full in PARAMETER_SHORT_FORMS.items() if full in accepted)]
-            self.report("E202", f"{kind} has no parameter `{argument.key}`", argument.key_span or argument.span,
-                        hint=_did_you_mean(argument.key, known) or f"{kind} takes: {', '.join(accepted) or 'no arguments'}")
+            if argument.key in ("input_shape", "input_dim", "shape"):
+                hint = "the input shape is a line of its own at the top of the model: `input 28x28x1`"
+            else:
+                hint = _did_you_mean(argument.key, known) or f"{kind} takes: {', '.join(accepted) or 'no arguments'}"
+            self.report("E202", f"{kind} has no parameter `{argument.key}`", argument.key_span or argument.span, hint=hint)
             return None
         value = argument.value
         if isinstance(value, syntax.Word) and value.text.lower() not in ("true", "false"):

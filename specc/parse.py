@@ -160,7 +160,9 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
         char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
         shown = repr(char) if not char.isprintable() or char.isspace() else f"`{char}`"
         hint = None
-        if ord(char or " ") > 127:
+        if char == "'":
+            hint = "strings take double quotes, and words such as same or relu take none: padding=same"
+        elif ord(char or " ") > 127:
             hint = "specc source is ASCII outside strings and comments; look for a look-alike character"
         return Diagnostic(
             code="E101",
@@ -174,11 +176,12 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
         span = _span(token) if token.line is not None else Span.point(error.line, error.column)
         if token.type == "_NEWLINE":
             span = Span.point(token.line, token.column)
+        line = text.split("\n")[token.line - 1] if token.line else ""
         return Diagnostic(
             code="E102",
             message=f"unexpected {_describe_token(token)}; expected {_describe_expected(expected)}",
             span=span,
-            hint=_hint_for_token(token, expected),
+            hint=_hint_for_call(line) or _hint_for_token(token, expected),
         )
     expected = getattr(error, "expected", None) or set()
     # Point just after the last thing written, so the caret lands on a line that exists.
@@ -191,6 +194,16 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
         span=Span.point(last_line, last_column),
         hint="close every `{` with `}` and every `(` with `)`",
     )
+
+
+_PYTHON_CALL = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*\(")
+
+
+def _hint_for_call(line: str) -> str | None:
+    """Keras habits: `Conv2D(32, (3, 3), ...)` is a call in Python but not a line of specc."""
+    if _PYTHON_CALL.match(line):
+        return "a layer line is not a Python call: write the kind, then its arguments separated by spaces, e.g. `conv 32 3x3 activation=relu`"
+    return None
 
 
 def _hint_for_token(token: Token, expected: set[str]) -> str | None:

@@ -544,3 +544,29 @@ def test_shapes_are_not_inferred_past_a_layer_that_failed_to_lower():
     (report,) = checked.reports
     assert report.complete is False
     assert report.output_shape is None
+
+
+# --- Keras habits get hints that say how specc writes the same thing -----------------------------
+
+
+def test_input_shape_on_a_layer_hints_at_the_input_line():
+    diagnostic = only_diagnostic("conv 32 3x3 input_shape=(28, 28, 1)")
+    assert diagnostic.code == "E202"
+    assert "`input 28x28x1`" in diagnostic.hint
+
+
+def test_a_one_value_tuple_hints_to_drop_the_parentheses():
+    diagnostic = only_diagnostic("dropout(0.25)")
+    assert (diagnostic.code, diagnostic.span) == ("E203", Span(3, 10, 3, 16))
+    assert "write the value alone" in diagnostic.hint
+
+
+def test_an_activation_in_the_wrong_case_is_e203_with_the_keras_name_as_hint():
+    diagnostic = only_diagnostic("conv 8 3 activation=ReLU")
+    assert diagnostic.code == "E203"
+    assert diagnostic.hint == "did you mean `relu`?"
+
+
+def test_an_activation_given_as_a_double_quoted_string_is_accepted():
+    checked = check_text("model m {\n  input 8x8x1\n  dense 10 activation=\"softmax\"\n}\n")
+    assert [d.code for d in checked.diagnostics] == ["W301"]

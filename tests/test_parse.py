@@ -407,3 +407,17 @@ def test_a_syntax_error_on_the_only_layer_does_not_also_warn_of_an_empty_model()
 
 def test_shape_inference_does_not_continue_past_a_line_with_a_syntax_error():
     assert _pipeline_codes("model m {\n  input 4x4x1\n  zeropad 2 @\n  conv 8 5x5\n}\n") == ["E101"]
+
+
+def test_a_keras_call_written_as_a_layer_line_hints_at_the_specc_form():
+    _, diagnostics = parse("model m {\n  input 28x28x1\n  Conv2D(32, (3, 3), activation=relu)\n}\n")
+    (diagnostic,) = diagnostics
+    assert diagnostic.code == "E102"
+    assert "not a Python call" in diagnostic.hint
+
+
+def test_a_single_quoted_string_hints_at_double_quotes_or_none():
+    _, diagnostics = parse("model m {\n  input 28x28x1\n  conv 32 3x3 padding='same'\n}\n")
+    (diagnostic,) = diagnostics
+    assert (diagnostic.code, diagnostic.span.line, diagnostic.span.column) == ("E101", 3, 23)
+    assert "padding=same" in diagnostic.hint
