@@ -45,8 +45,13 @@ def explain_window_length(
     """The formula of window_output_length written out with this axis's numbers, for people."""
     result = window_output_length(size, window, stride, padding, dilation)
     if padding == "same":
-        return f"{axis}: ceil({size} / {stride}) = {result}"
+        before, after = same_padding_amounts(size, window, stride, dilation)
+        sides = ("top", "bottom") if axis == "height" else ("left", "right")
+        return f"{axis}: ceil({size} / {stride}) = {result} (zeros: {before} {sides[0]}, {after} {sides[1]})"
     before, after = (0, 0) if padding == "valid" else padding
     padded = f"{size} + {before + after}" if before + after else f"{size}"
-    effective = f"{dilation}*({window}-1) + 1" if dilation != 1 else f"{window}"
-    return f"{axis}: floor(({padded} - {effective}) / {stride}) + 1 = {result}"
+    effective = dilation * (window - 1) + 1
+    working = f"{axis}: floor(({padded} - {effective}) / {stride}) + 1 = {result}"
+    if dilation != 1:
+        working += f" (dilated window {dilation}*({window}-1) + 1 = {effective})"
+    return working
