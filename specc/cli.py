@@ -112,6 +112,7 @@ def check(
 def summary(
     file: Path = typer.Argument(..., help="The spec file.", show_default=False),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Only this model of the file."),
+    explain: bool = typer.Option(False, "--explain", "-e", help="Show the arithmetic behind each shape and count."),
 ) -> None:
     """Print a table like Keras's model.summary(): each layer's output shape and parameters, and the totals."""
     checked = check_bytes(_read(file))
@@ -126,7 +127,7 @@ def summary(
             raise _usage_error(f"{file} has no model `{model}`; it has: {names}")
     from specc.summary import print_summaries  # rich is loaded only when a table is drawn
 
-    print_summaries(reports)
+    print_summaries(reports, explain)
     raise typer.Exit(EXIT_CLEAN)
 
 

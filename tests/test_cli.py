@@ -232,6 +232,14 @@ def test_summary_of_mnist_prints_every_layer_and_the_keras_totals():
     assert "Non-trainable params: 0" in out
 
 
+def test_summary_explain_shows_the_arithmetic_behind_each_shape_and_count():
+    result = CliRunner().invoke(app, ["summary", str(MNIST), "--explain"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "height: floor((28 - 3) / 1) + 1 = 26" in result.stdout
+    assert "params: 3*3*1*32 + 32 = 320" in result.stdout
+    assert "3 * 3 * 64 = 576" in result.stdout
+
+
 def test_summary_with_model_selects_that_model():
     result = invoke("summary", MNIST, "--model", "mnist")
     assert result.exit_code == 0
