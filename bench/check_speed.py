@@ -66,9 +66,14 @@ def interleaved_medians(commands: dict[str, list[str]], runs: dict[str, int]) ->
 def framework_imports() -> list[str]:
     """Framework modules that `specc check` imports, from python -X importtime."""
     completed = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "specc", "check", str(SPEC)], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-X", "importtime", "-m", "specc", "check", str(SPEC)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
-    modules = [line.rsplit("|", 1)[-1].strip() for line in completed.stderr.splitlines() if line.startswith("import time:")]
+    modules = [
+        line.rsplit("|", 1)[-1].strip() for line in completed.stderr.splitlines() if line.startswith("import time:")
+    ]
     return sorted({m for m in modules if m.split(".")[0] in FRAMEWORKS})
 
 

@@ -12,9 +12,7 @@ import math
 AxisPadding = tuple[int, int]
 
 
-def window_output_length(
-    size: int, window: int, stride: int, padding: str | AxisPadding, dilation: int = 1
-) -> int:
+def window_output_length(size: int, window: int, stride: int, padding: str | AxisPadding, dilation: int = 1) -> int:
     """Output length along one axis of a sliding window (convolution or pooling).
 
     With the effective window E = D*(F-1) + 1 for window F and dilation D:

@@ -51,7 +51,9 @@ class ModelReport:
 
 
 def _diagnostic(problem: Problem, layer: Layer) -> Diagnostic:
-    return Diagnostic(code=problem.code, message=problem.message, span=layer.span_of(problem.argument), hint=problem.hint)
+    return Diagnostic(
+        code=problem.code, message=problem.message, span=layer.span_of(problem.argument), hint=problem.hint
+    )
 
 
 def check_model(model: Model) -> tuple[ModelReport, list[Diagnostic]]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 # specc's IR uses no pydantic plugin, and looking for them scans every installed distribution's
 # entry points when the first model class is built: tens of milliseconds of each `specc check`.
@@ -34,7 +34,7 @@ app = typer.Typer(
 )
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     text = "text"
     json = "json"
 
@@ -77,15 +77,19 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     """specc: a shape checker and compiler for CNN specs."""
 
 
 @app.command()
 def check(
-    files: list[Path] = typer.Argument(..., help="Spec files to check.", show_default=False),
-    output_format: Format = typer.Option(Format.text, "--format", "-f", help="text for people, json for tools."),
+    files: Annotated[list[Path], typer.Argument(help="Spec files to check.", show_default=False)],
+    output_format: Annotated[
+        Format, typer.Option("--format", "-f", help="text for people, json for tools.")
+    ] = Format.text,
 ) -> None:
     """Check specs: every layer's output shape and parameters, or where and why the network does not fit."""
     contents = [(path, _read(path)) for path in files]
@@ -110,9 +114,11 @@ def check(
 
 @app.command()
 def summary(
-    file: Path = typer.Argument(..., help="The spec file.", show_default=False),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Only this model of the file."),
-    explain: bool = typer.Option(False, "--explain", "-e", help="Show the arithmetic behind each shape and count."),
+    file: Annotated[Path, typer.Argument(help="The spec file.", show_default=False)],
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Only this model of the file.")] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", "-e", help="Show the arithmetic behind each shape and count.")
+    ] = False,
 ) -> None:
     """Print a table like Keras's model.summary(): each layer's output shape and parameters, and the totals."""
     checked = check_bytes(_read(file))

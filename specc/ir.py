@@ -1,4 +1,4 @@
-"""IR stage: a checked-to-be spec as typed data. Layer kinds live in specc.layers; this module holds models and files."""
+"""IR stage: a spec as typed data. Layer kinds live in specc.layers; this module holds models and files."""
 
 from __future__ import annotations
 

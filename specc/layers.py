@@ -10,12 +10,12 @@ Shapes leave out the batch axis and are channels-last, as in Keras.
 from __future__ import annotations
 
 import math
-from typing import Annotated, ClassVar, Literal, NamedTuple, Union
+from typing import Annotated, ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from specc.arithmetic import AxisPadding, explain_window_length, window_output_length
+from specc.arithmetic import explain_window_length, window_output_length
 from specc.diagnostics import Span
 
 # Larger extents are rejected before any arithmetic; Keras and PyTorch index with 32-bit ints.
@@ -30,9 +30,29 @@ WindowPadding = Literal["valid", "same"]
 
 # Keras activations that keep the shape of their input and take no argument.
 ACTIVATIONS: tuple[str, ...] = (
-    "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "swish",
-    "mish", "sigmoid", "hard_sigmoid", "log_sigmoid", "hard_silu", "hard_swish", "tanh",
-    "hard_tanh", "softmax", "log_softmax", "softplus", "softsign", "exponential",
+    "linear",
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "celu",
+    "gelu",
+    "silu",
+    "swish",
+    "mish",
+    "sigmoid",
+    "hard_sigmoid",
+    "log_sigmoid",
+    "hard_silu",
+    "hard_swish",
+    "tanh",
+    "hard_tanh",
+    "softmax",
+    "log_softmax",
+    "softplus",
+    "softsign",
+    "exponential",
 )
 Activation = Literal[ACTIVATIONS]  # type: ignore[valid-type]
 
@@ -121,8 +141,13 @@ def _windowed(
     """Height and width after a sliding window, with the working; a Problem if either is not positive."""
     lengths, working = [], []
     for axis, size, f, s, d, pad in zip(
-        ("height", "width"), input_shape[:2], window, strides, dilation,
+        ("height", "width"),
+        input_shape[:2],
+        window,
+        strides,
+        dilation,
         (padding, padding) if isinstance(padding, str) else padding,
+        strict=True,
     ):
         length = window_output_length(size, f, s, pad, d)
         working.append(explain_window_length(axis, size, f, s, pad, d))
@@ -160,7 +185,9 @@ class Conv2D(LayerBase):
     filters: Extent = Field(description="number of output channels")
     kernel_size: Pair = Field(description="window height x width")
     strides: Pair = Field((1, 1), description="step of the window, height x width")
-    padding: WindowPadding | ExplicitPadding = Field("valid", description="valid, same, or zeros added: P, (PH, PW) or ((top, bottom), (left, right))")
+    padding: WindowPadding | ExplicitPadding = Field(
+        "valid", description="valid, same, or zeros added: P, (PH, PW) or ((top, bottom), (left, right))"
+    )
     dilation_rate: Pair = Field((1, 1), description="spacing between kernel taps, height x width")
     activation: Activation = Field("linear", description="activation applied to the output")
     use_bias: bool = Field(True, description="whether a bias is added per filter")
@@ -185,7 +212,11 @@ class Conv2D(LayerBase):
         channels = input_shape[2]
         weights = kh * kw * channels * self.filters
         biases = self.filters if self.use_bias else 0
-        params = f"params: {kh}*{kw}*{channels}*{self.filters}" + (f" + {self.filters}" if biases else "") + f" = {weights + biases}"
+        params = (
+            f"params: {kh}*{kw}*{channels}*{self.filters}"
+            + (f" + {self.filters}" if biases else "")
+            + f" = {weights + biases}"
+        )
         return Inference((height, width, self.filters), weights + biases, working=(*working, params))
 
 
@@ -275,7 +306,9 @@ class ZeroPad2D(LayerBase):
     positional: ClassVar = ("padding",)
     explicit_padding: ClassVar = True
 
-    padding: ExplicitPadding = Field(((1, 1), (1, 1)), description="zeros added: P, (PH, PW) or ((top, bottom), (left, right))")
+    padding: ExplicitPadding = Field(
+        ((1, 1), (1, 1)), description="zeros added: P, (PH, PW) or ((top, bottom), (left, right))"
+    )
 
     def infer(self, input_shape: Shape) -> Inference | Problem:
         if problem := _needs_feature_map(self, input_shape):
@@ -285,8 +318,10 @@ class ZeroPad2D(LayerBase):
         return Inference(
             (height + top + bottom, width + left + right, channels),
             0,
-            working=(f"height: {height} + {top} + {bottom} = {height + top + bottom}",
-                     f"width: {width} + {left} + {right} = {width + left + right}"),
+            working=(
+                f"height: {height} + {top} + {bottom} = {height + top + bottom}",
+                f"width: {width} + {left} + {right} = {width + left + right}",
+            ),
         )
 
 
@@ -302,7 +337,9 @@ class BatchNorm(LayerBase):
     keras_class: ClassVar = "BatchNormalization"
 
     epsilon: Annotated[float, Field(gt=0)] = Field(1e-3, description="added to the variance (Keras's default 1e-3)")
-    momentum: Annotated[float, Field(ge=0, le=1)] = Field(0.99, description="moving-average momentum (Keras's convention)")
+    momentum: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.99, description="moving-average momentum (Keras's convention)"
+    )
     center: bool = Field(True, description="learn an offset beta")
     scale: bool = Field(True, description="learn a factor gamma")
 
@@ -313,8 +350,12 @@ class BatchNorm(LayerBase):
             input_shape,
             trainable,
             2 * channels,
-            working=(f"params: {int(self.center) + int(self.scale)}*{channels} trainable (gamma, beta) + "
-                     f"2*{channels} non-trainable (moving mean, variance)",),
+            working=(
+                (
+                    f"params: {int(self.center) + int(self.scale)}*{channels} trainable (gamma, beta) + "
+                    f"2*{channels} non-trainable (moving mean, variance)"
+                ),
+            ),
         )
 
 
@@ -367,16 +408,20 @@ class Dense(LayerBase):
         biases = self.units if self.use_bias else 0
         warnings = ()
         if len(input_shape) > 1:
-            warnings = (Problem(
-                "W301",
-                f"dense on a {format_shape(input_shape)} input acts on its last axis only, "
-                f"giving {format_shape((*input_shape[:-1], self.units))}",
-                hint="add `flatten` (or a global pooling) before it if one vector per example is meant",
-            ),)
+            warnings = (
+                Problem(
+                    "W301",
+                    f"dense on a {format_shape(input_shape)} input acts on its last axis only, "
+                    f"giving {format_shape((*input_shape[:-1], self.units))}",
+                    hint="add `flatten` (or a global pooling) before it if one vector per example is meant",
+                ),
+            )
         return Inference(
             (*input_shape[:-1], self.units),
             weights + biases,
-            working=(f"params: {features}*{self.units}" + (f" + {self.units}" if biases else "") + f" = {weights + biases}",),
+            working=(
+                f"params: {features}*{self.units}" + (f" + {self.units}" if biases else "") + f" = {weights + biases}",
+            ),
             warnings=warnings,
         )
 
@@ -397,14 +442,34 @@ class ActivationLayer(LayerBase):
 
 
 Layer = Annotated[
-    Union[Conv2D, MaxPool2D, AvgPool2D, MinPool2D, GlobalAvgPool2D, GlobalMaxPool2D,
-          ZeroPad2D, BatchNorm, Dropout, Flatten, Dense, ActivationLayer],
+    Conv2D
+    | MaxPool2D
+    | AvgPool2D
+    | MinPool2D
+    | GlobalAvgPool2D
+    | GlobalMaxPool2D
+    | ZeroPad2D
+    | BatchNorm
+    | Dropout
+    | Flatten
+    | Dense
+    | ActivationLayer,
     Field(discriminator="kind"),
 ]
 
 LAYER_KINDS: tuple[type[LayerBase], ...] = (
-    Conv2D, MaxPool2D, AvgPool2D, MinPool2D, GlobalAvgPool2D, GlobalMaxPool2D,
-    ZeroPad2D, BatchNorm, Dropout, Flatten, Dense, ActivationLayer,
+    Conv2D,
+    MaxPool2D,
+    AvgPool2D,
+    MinPool2D,
+    GlobalAvgPool2D,
+    GlobalMaxPool2D,
+    ZeroPad2D,
+    BatchNorm,
+    Dropout,
+    Flatten,
+    Dense,
+    ActivationLayer,
 )
 
 # Every way a layer kind may be written, lower-cased, to its class.

@@ -10,7 +10,8 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -40,7 +41,7 @@ class _Unfit(Exception):
 
 
 def _shortened(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else f"{text[:limit - 4]}... ({len(text)} characters)"
+    return text if len(text) <= limit else f"{text[: limit - 4]}... ({len(text)} characters)"
 
 
 def render(value: syntax.Value) -> str:
@@ -69,6 +70,7 @@ def _did_you_mean(word: str, candidates: list[str] | tuple[str, ...]) -> str | N
 
 
 # Converters from a syntax value to the python value a layer field takes, by field form.
+
 
 def _integer(value: syntax.Value) -> int:
     if isinstance(value, syntax.Number) and value.is_integer:
@@ -150,7 +152,10 @@ def _activation(value: syntax.Value) -> str:
     name = _word(value)
     if name in ACTIVATIONS:
         return name
-    raise _Unfit("the name of a Keras activation", hint=_did_you_mean(name, ACTIVATIONS) or f"choose from: {', '.join(ACTIVATIONS)}")
+    raise _Unfit(
+        "the name of a Keras activation",
+        hint=_did_you_mean(name, ACTIVATIONS) or f"choose from: {', '.join(ACTIVATIONS)}",
+    )
 
 
 def _boolean(value: syntax.Value) -> bool:
@@ -204,7 +209,9 @@ class _ModelLowering:
         self.taken_names: set[str] = set()
         # Names written in the block, so that a generated name never takes one a later line gives.
         self.reserved_names = {
-            argument.value.text for statement in block.statements for argument in statement.arguments
+            argument.value.text
+            for statement in block.statements
+            for argument in statement.arguments
             if argument.key == "name" and isinstance(argument.value, (syntax.Word, syntax.String))
         }
 
@@ -222,8 +229,12 @@ class _ModelLowering:
                 chain_ends_at = len(layers)
             if statement.kind.lower() == "input":
                 if index != 0 or input_span is not None:
-                    self.report("E210", "`input` must be the first line of a model, and appear once", statement.kind_span,
-                                hint="move it to the top of the block")
+                    self.report(
+                        "E210",
+                        "`input` must be the first line of a model, and appear once",
+                        statement.kind_span,
+                        hint="move it to the top of the block",
+                    )
                     continue
                 input_shape, input_span = self.lower_input(statement), statement.span
                 continue
@@ -236,11 +247,19 @@ class _ModelLowering:
             chain_ends_at = len(layers)
         # Broken lines may have held the input or the layers: then neither is reported missing.
         if first_broken is None and input_span is None:
-            self.report("E209", f"model `{self.block.name}` has no `input` line", self.block.name_span,
-                        hint="start the block with the input shape, e.g. `input 28x28x1`")
+            self.report(
+                "E209",
+                f"model `{self.block.name}` has no `input` line",
+                self.block.name_span,
+                hint="start the block with the input shape, e.g. `input 28x28x1`",
+            )
         elif first_broken is None and not any(s.kind.lower() != "input" for s in statements):
-            self.report("W302", f"model `{self.block.name}` has no layers after its input", self.block.name_span,
-                        hint="add layers after `input`, one per line")
+            self.report(
+                "W302",
+                f"model `{self.block.name}` has no layers after its input",
+                self.block.name_span,
+                hint="add layers after `input`, one per line",
+            )
         return Model(
             name=self.block.name,
             span=self.block.span,
@@ -254,10 +273,19 @@ class _ModelLowering:
     def lower_input(self, statement: syntax.LayerStatement) -> tuple[int, ...] | None:
         values = [a for a in statement.arguments if a.key in (None, "shape")]
         for extra in [a for a in statement.arguments if a.key not in (None, "shape")]:
-            self.report("E202", f"input takes no parameter `{extra.key}`", extra.key_span or extra.span,
-                        hint="write the shape alone: `input 28x28x1`")
+            self.report(
+                "E202",
+                f"input takes no parameter `{extra.key}`",
+                extra.key_span or extra.span,
+                hint="write the shape alone: `input 28x28x1`",
+            )
         if not values:
-            self.report("E205", "input needs a shape", statement.kind_span, hint="e.g. `input 28x28x1` (height x width x channels)")
+            self.report(
+                "E205",
+                "input needs a shape",
+                statement.kind_span,
+                hint="e.g. `input 28x28x1` (height x width x channels)",
+            )
             return None
         if len(values) > 1:
             self.report("E208", "input takes one shape", values[1].span, hint="write it as HxWxC, e.g. `input 28x28x1`")
@@ -272,8 +300,12 @@ class _ModelLowering:
             self.report("E204", f"input sizes must be between 1 and {MAX_EXTENT}, got {render(value)}", value.span)
             return None
         if len(shape) > MAX_INPUT_RANK:
-            self.report("E204", f"input has {len(shape)} axes; specc takes at most {MAX_INPUT_RANK}", value.span,
-                        hint="image inputs are height x width x channels, e.g. `input 28x28x1`")
+            self.report(
+                "E204",
+                f"input has {len(shape)} axes; specc takes at most {MAX_INPUT_RANK}",
+                value.span,
+                hint="image inputs are height x width x channels, e.g. `input 28x28x1`",
+            )
             return None
         return shape
 
@@ -281,8 +313,12 @@ class _ModelLowering:
         cls = KIND_BY_SPELLING.get(statement.kind.lower())
         if cls is None:
             spellings = sorted({c.spellings[0] for c in KIND_BY_SPELLING.values()} | set(KIND_BY_SPELLING) | {"input"})
-            self.report("E201", f"unknown layer kind `{statement.kind}`", statement.kind_span,
-                        hint=_did_you_mean(statement.kind, spellings))
+            self.report(
+                "E201",
+                f"unknown layer kind `{statement.kind}`",
+                statement.kind_span,
+                hint=_did_you_mean(statement.kind, spellings),
+            )
             return None
         values, spans, rendered, unfit = self.place_arguments(cls, statement)
         values = cls.fill_defaults(values)
@@ -314,8 +350,12 @@ class _ModelLowering:
                     unfit.update(cls.word_arguments)
                 continue
             if target in values:
-                self.report("E206", f"`{target}` is given more than once", argument.span,
-                            hint=f"keep one `{target}` on this line")
+                self.report(
+                    "E206",
+                    f"`{target}` is given more than once",
+                    argument.span,
+                    hint=f"keep one `{target}` on this line",
+                )
                 unfit.add("")
                 continue
             if target in free_positions:
@@ -326,8 +366,12 @@ class _ModelLowering:
                 hint = wrong.hint
                 if hint is None and isinstance(argument.value, syntax.Tuple) and len(argument.value.items) == 1:
                     hint = "parentheses make a tuple; write the value alone, as in `dropout 0.25`"
-                self.report("E203", f"{target} expects {wrong.expected}, got {render(argument.value)}",
-                            argument.value.span, hint=hint)
+                self.report(
+                    "E203",
+                    f"{target} expects {wrong.expected}, got {render(argument.value)}",
+                    argument.value.span,
+                    hint=hint,
+                )
                 unfit.add(target)
                 continue
             spans[target] = argument.value.span
@@ -353,7 +397,9 @@ class _ModelLowering:
                 hint = "the input shape is a line of its own at the top of the model: `input 28x28x1`"
             else:
                 hint = _did_you_mean(argument.key, known) or f"{kind} takes: {', '.join(accepted) or 'no arguments'}"
-            self.report("E202", f"{kind} has no parameter `{argument.key}`", argument.key_span or argument.span, hint=hint)
+            self.report(
+                "E202", f"{kind} has no parameter `{argument.key}`", argument.key_span or argument.span, hint=hint
+            )
             return None
         value = argument.value
         if isinstance(value, syntax.Word) and value.text.lower() not in ("true", "false"):
@@ -362,24 +408,36 @@ class _ModelLowering:
                 return "activation"
             if "padding" in cls.word_arguments and word.lower() in cls.padding_modes:
                 return "padding"
-            choices = [*(ACTIVATIONS if "activation" in cls.word_arguments else ()),
-                       *(cls.padding_modes if "padding" in cls.word_arguments else ())]
+            choices = [
+                *(ACTIVATIONS if "activation" in cls.word_arguments else ()),
+                *(cls.padding_modes if "padding" in cls.word_arguments else ()),
+            ]
             if not choices:
-                hint = (f"name the parameter: {', '.join(a + '=...' for a in accepted)}" if accepted
-                        else f"{kind} takes no arguments")
+                hint = (
+                    f"name the parameter: {', '.join(a + '=...' for a in accepted)}"
+                    if accepted
+                    else f"{kind} takes no arguments"
+                )
                 self.report("E207", f"{kind} takes no bare word here, got `{word}`", value.span, hint=hint)
             else:
                 roles = " or ".join("activation" if r == "activation" else "padding mode" for r in cls.word_arguments)
-                self.report("E207", f"`{word}` is not a known {roles}", value.span,
-                            hint=_did_you_mean(word, choices) or f"choose from: {', '.join(choices)}")
+                self.report(
+                    "E207",
+                    f"`{word}` is not a known {roles}",
+                    value.span,
+                    hint=_did_you_mean(word, choices) or f"choose from: {', '.join(choices)}",
+                )
             return None
         if not free_positions:
             named = [a for a in accepted if a not in cls.positional]
             if cls.positional:
                 hint = f"{kind} takes {', '.join(cls.positional)} in that order" + (
-                    f"; name the others, e.g. {named[0]}=..." if named else "")
+                    f"; name the others, e.g. {named[0]}=..." if named else ""
+                )
             else:
-                hint = f"{kind} takes no positional arguments" + (f"; name them: {', '.join(a + '=...' for a in accepted)}" if accepted else "")
+                hint = f"{kind} takes no positional arguments" + (
+                    f"; name them: {', '.join(a + '=...' for a in accepted)}" if accepted else ""
+                )
             self.report("E208", f"too many positional arguments for {kind}: {render(value)}", value.span, hint=hint)
             return None
         return free_positions[0]
@@ -388,12 +446,20 @@ class _ModelLowering:
         """The given name, validated, or the next free `kind_N`, counted per kind from 1."""
         if given is not None:
             if not IDENTIFIER.match(given):
-                self.report("E212", f"layer name {given!r} is not a valid name", span or self.block.name_span,
-                            hint="use ASCII letters, digits and underscores, starting with a letter")
+                self.report(
+                    "E212",
+                    f"layer name {given!r} is not a valid name",
+                    span or self.block.name_span,
+                    hint="use ASCII letters, digits and underscores, starting with a letter",
+                )
                 return None
             if given in self.taken_names:
-                self.report("E211", f"a layer named `{given}` already exists in model `{self.block.name}`",
-                            span or self.block.name_span, hint="give each layer its own name")
+                self.report(
+                    "E211",
+                    f"a layer named `{given}` already exists in model `{self.block.name}`",
+                    span or self.block.name_span,
+                    hint="give each layer its own name",
+                )
                 return None
             self.taken_names.add(given)
             return given
@@ -435,9 +501,12 @@ class _ModelLowering:
             shown = rendered.get(argument or "", "")
             kind_of_error = item["type"]
             if kind_of_error == "strides_with_dilation":
-                self.report("E213", f"{kind}: strides > 1 cannot be combined with dilation_rate > 1 (Keras refuses it)",
-                            spans.get("strides", statement.kind_span),
-                            hint="use strides=1 with dilation, or follow the dilated layer with a pooling layer")
+                self.report(
+                    "E213",
+                    f"{kind}: strides > 1 cannot be combined with dilation_rate > 1 (Keras refuses it)",
+                    spans.get("strides", statement.kind_span),
+                    hint="use strides=1 with dilation, or follow the dilated layer with a pooling layer",
+                )
             elif kind_of_error in _PYDANTIC_COMPARISONS:
                 words, key = _PYDANTIC_COMPARISONS[kind_of_error]
                 limit = item["ctx"][key]
@@ -458,8 +527,14 @@ def lower(source: syntax.SourceFile) -> tuple[SpecFile, list[Diagnostic]]:
     seen: set[str] = set()
     for block in source.models:
         if block.name in seen:
-            diagnostics.append(Diagnostic(code="E211", message=f"a model named `{block.name}` is already defined",
-                                          span=block.name_span, hint="give each model in a file its own name"))
+            diagnostics.append(
+                Diagnostic(
+                    code="E211",
+                    message=f"a model named `{block.name}` is already defined",
+                    span=block.name_span,
+                    hint="give each model in a file its own name",
+                )
+            )
         seen.add(block.name)
         models.append(_ModelLowering(block, diagnostics, source.broken_lines).lower())
     return SpecFile(models=tuple(models)), diagnostics

@@ -76,7 +76,9 @@ class _ToSyntaxTree(Transformer):
         return syntax.Number(text=str(token), span=_span(token))
 
     def size(self, token: Token) -> syntax.Size:
-        return syntax.Size(dims=tuple(syntax.bounded_int(part) for part in token.split("x")), span=_span(token), text=str(token))
+        return syntax.Size(
+            dims=tuple(syntax.bounded_int(part) for part in token.split("x")), span=_span(token), text=str(token)
+        )
 
     def word(self, token: Token) -> syntax.Word:
         return syntax.Word(text=str(token), span=_span(token))
@@ -102,7 +104,9 @@ class _ToSyntaxTree(Transformer):
         return syntax.LayerStatement(
             kind=str(kind),
             kind_span=_span(kind),
-            arguments=tuple(a if isinstance(a, syntax.Argument) else syntax.Argument(value=a, span=a.span) for a in arguments),
+            arguments=tuple(
+                a if isinstance(a, syntax.Argument) else syntax.Argument(value=a, span=a.span) for a in arguments
+            ),
             span=_span_of_meta(meta),
         )
 
@@ -154,7 +158,12 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
             return Diagnostic(
                 code="E101",
                 message=f"`{glued.group()}` is neither a number nor a size",
-                span=Span(line=error.line, column=error.column, end_line=error.line, end_column=error.column + len(glued.group())),
+                span=Span(
+                    line=error.line,
+                    column=error.column,
+                    end_line=error.line,
+                    end_column=error.column + len(glued.group()),
+                ),
                 hint="separate numbers from words with a space, as in `conv 32 3x3 relu`; sizes are written 3x3",
             )
         char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
@@ -202,14 +211,17 @@ _PYTHON_CALL = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*\(")
 def _hint_for_call(line: str) -> str | None:
     """Keras habits: `Conv2D(32, (3, 3), ...)` is a call in Python but not a line of specc."""
     if _PYTHON_CALL.match(line):
-        return "a layer line is not a Python call: write the kind, then its arguments separated by spaces, e.g. `conv 32 3x3 activation=relu`"
+        return (
+            "a layer line is not a Python call: write the kind, then its arguments separated by spaces, "
+            "e.g. `conv 32 3x3 activation=relu`"
+        )
     return None
 
 
 def _hint_for_token(token: Token, expected: set[str]) -> str | None:
     if token.type == "NAME" and "_MODEL" in expected:
         if token.startswith("model") and len(token) > len("model"):
-            return f"did you mean `model {token[len('model'):]}`?"
+            return f"did you mean `model {token[len('model') :]}`?"
         return "layers live inside a block: `model NAME { ... }`"
     if token.type in ("NUMBER", "SIZE") and "NAME" in expected and "_MODEL" not in expected:
         return "a line starts with a layer kind, such as `conv 32 3x3`"
@@ -237,7 +249,12 @@ def parse(text: str) -> tuple[syntax.SourceFile, list[Diagnostic]]:
             diagnostics.append(diagnostic)
             line_index = diagnostic.span.line - 1
             broken_line = lines[line_index] if line_index < len(lines) else ""
-            if isinstance(error, UnexpectedEOF) or diagnostic.code == "E103" or "{" in broken_line or "}" in broken_line:
+            if (
+                isinstance(error, UnexpectedEOF)
+                or diagnostic.code == "E103"
+                or "{" in broken_line
+                or "}" in broken_line
+            ):
                 return syntax.SourceFile(), diagnostics
             lines[line_index] = " " * len(broken_line)
             broken.add(diagnostic.span.line)

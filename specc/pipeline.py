@@ -53,8 +53,12 @@ def decode(data: bytes) -> tuple[str, Diagnostic | None]:
             hint="save the spec as UTF-8 text",
         )
     if "\x00" in text:
-        return text, Diagnostic(code="E100", message="the file contains a NUL byte, so it is not text",
-                                span=_position_after(text[: text.index("\x00")]), hint="save the spec as UTF-8 text")
+        return text, Diagnostic(
+            code="E100",
+            message="the file contains a NUL byte, so it is not text",
+            span=_position_after(text[: text.index("\x00")]),
+            hint="save the spec as UTF-8 text",
+        )
     return text, None
 
 
@@ -70,8 +74,14 @@ def check_text(text: str) -> CheckedSource:
     reports, checking = check(spec)
     diagnostics = diagnostics + lowering + checking
     if not tree.models and not diagnostics:
-        diagnostics.append(Diagnostic(code="E104", message="the file declares no model", span=Span.point(1, 1),
-                                      hint="write a block: `model mnist { input 28x28x1 ... }`"))
+        diagnostics.append(
+            Diagnostic(
+                code="E104",
+                message="the file declares no model",
+                span=Span.point(1, 1),
+                hint="write a block: `model mnist { input 28x28x1 ... }`",
+            )
+        )
     diagnostics.sort(key=lambda d: (d.span.line, d.span.column))
     return CheckedSource(text=text, spec=spec, reports=reports, diagnostics=diagnostics)
 

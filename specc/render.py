@@ -45,8 +45,10 @@ def format_diagnostic(path: str, text_lines: list[str], diagnostic: Diagnostic, 
     """`path:line:col: severity[CODE]: message`, the source line with a caret under the span, then the hint."""
     span = diagnostic.span
     severity = diagnostic.severity.value
-    head = (f"{_paint(f'{path}:{span.line}:{span.column}:', 'path', color)} "
-            f"{_paint(f'{severity}[{diagnostic.code}]', severity, color)}: {diagnostic.message}")
+    head = (
+        f"{_paint(f'{path}:{span.line}:{span.column}:', 'path', color)} "
+        f"{_paint(f'{severity}[{diagnostic.code}]', severity, color)}: {diagnostic.message}"
+    )
     lines = [head]
     if 1 <= span.line <= len(text_lines):
         source = text_lines[span.line - 1].rstrip("\r")
@@ -59,7 +61,11 @@ def format_diagnostic(path: str, text_lines: list[str], diagnostic: Diagnostic, 
         # Keep tabs in the caret line so the caret sits under the same column as in the source.
         lead = "".join(c if c == "\t" else " " for c in shown[:start])
         printable = "".join(c if c.isprintable() or c == "\t" else "\ufffd" for c in shown)
-        lines += [f"{gutter} |", f"{span.line} | {printable}", f"{gutter} | {lead}{_paint('^' * width, 'caret', color)}"]
+        lines += [
+            f"{gutter} |",
+            f"{span.line} | {printable}",
+            f"{gutter} | {lead}{_paint('^' * width, 'caret', color)}",
+        ]
     if diagnostic.hint:
         lines.append(f"{' ' * len(str(span.line))} = {_paint('hint', 'hint', color)}: {diagnostic.hint}")
     return "\n".join(lines)
@@ -100,29 +106,31 @@ def file_record(path: str, checked: CheckedSource) -> dict[str, Any]:
     models = []
     for report in checked.reports:
         model = report.model
-        models.append({
-            "name": model.name,
-            "line": model.span.line,
-            "input_shape": list(model.input_shape) if model.input_shape is not None else None,
-            "layers": [
-                {
-                    "name": layer_report.layer.name,
-                    "kind": layer_report.layer.kind,
-                    "line": layer_report.layer.span.line,
-                    "input_shape": list(layer_report.input_shape),
-                    "output_shape": list(layer_report.inference.output_shape),
-                    "params": layer_report.inference.params,
-                    "trainable_params": layer_report.inference.trainable_params,
-                    "non_trainable_params": layer_report.inference.non_trainable_params,
-                }
-                for layer_report in report.layers
-            ],
-            "complete": report.complete,
-            "output_shape": list(report.output_shape) if report.output_shape is not None else None,
-            "total_params": report.total_params,
-            "trainable_params": report.trainable_params,
-            "non_trainable_params": report.non_trainable_params,
-        })
+        models.append(
+            {
+                "name": model.name,
+                "line": model.span.line,
+                "input_shape": list(model.input_shape) if model.input_shape is not None else None,
+                "layers": [
+                    {
+                        "name": layer_report.layer.name,
+                        "kind": layer_report.layer.kind,
+                        "line": layer_report.layer.span.line,
+                        "input_shape": list(layer_report.input_shape),
+                        "output_shape": list(layer_report.inference.output_shape),
+                        "params": layer_report.inference.params,
+                        "trainable_params": layer_report.inference.trainable_params,
+                        "non_trainable_params": layer_report.inference.non_trainable_params,
+                    }
+                    for layer_report in report.layers
+                ],
+                "complete": report.complete,
+                "output_shape": list(report.output_shape) if report.output_shape is not None else None,
+                "total_params": report.total_params,
+                "trainable_params": report.trainable_params,
+                "non_trainable_params": report.non_trainable_params,
+            }
+        )
     return {
         "path": path,
         "ok": checked.ok,

@@ -7,7 +7,6 @@ parameter names. Lowering (specc.lower) turns it into the typed IR.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from specc.diagnostics import Span
 
@@ -74,7 +73,7 @@ class Tuple:
     span: Span
 
 
-Value = Union[Number, Size, Word, String, Tuple]
+Value = Number | Size | Word | String | Tuple
 
 
 @dataclass(frozen=True)
