@@ -1,7 +1,8 @@
-"""Command line: `specc check` and `specc summary`. Exit codes: 0 clean, 1 errors in a spec, 2 usage errors.
+"""Command line: check, summary, build, fmt, lsp. Exit codes: 0 clean, 1 errors in a spec, 2 usage errors.
 
-Only the check path is imported at start-up; rich is imported by `summary` alone, and no
-framework is imported by any command here.
+Only the check path is imported at start-up. Each other command imports what it needs when it
+runs: rich for tables and progress, the backend for `build`, Keras only for `build --verify`,
+pygls for `lsp`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ app = typer.Typer(
 class Format(StrEnum):
     text = "text"
     json = "json"
+    gcc = "gcc"
+    sarif = "sarif"
+
+
+class Backend(StrEnum):
+    keras = "keras"
 
 
 def _usage_error(message: str) -> typer.Exit:
@@ -88,7 +95,13 @@ def main(
 def check(
     files: Annotated[list[Path], typer.Argument(help="Spec files to check.", show_default=False)],
     output_format: Annotated[
-        Format, typer.Option("--format", "-f", help="text for people, json for tools.")
+        Format,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text for people; json for tools; gcc (file:line:col: severity: message) for editors "
+            "and CI logs; sarif for code-scanning tools.",
+        ),
     ] = Format.text,
 ) -> None:
     """Check specs: every layer's output shape and parameters, or where and why the network does not fit."""
@@ -97,6 +110,18 @@ def check(
     failed = any(not checked.ok for _, checked in results)
     if output_format is Format.json:
         typer.echo(json.dumps({"version": __version__, "files": [file_record(p, c) for p, c in results]}, indent=2))
+        raise typer.Exit(EXIT_SPEC_ERRORS if failed else EXIT_CLEAN)
+    if output_format is Format.gcc:
+        from specc.render import format_gcc
+
+        for path, checked in results:
+            for diagnostic in checked.diagnostics:
+                typer.echo(format_gcc(path, diagnostic))
+        raise typer.Exit(EXIT_SPEC_ERRORS if failed else EXIT_CLEAN)
+    if output_format is Format.sarif:
+        from specc.sarif import sarif_log
+
+        typer.echo(json.dumps(sarif_log(results), indent=2))
         raise typer.Exit(EXIT_SPEC_ERRORS if failed else EXIT_CLEAN)
     color = use_color()
     total_errors = total_warnings = 0
@@ -135,6 +160,58 @@ def summary(
 
     print_summaries(reports, explain)
     raise typer.Exit(EXIT_CLEAN)
+
+
+@app.command()
+def fmt(
+    files: Annotated[
+        list[Path], typer.Argument(help="Spec files to format in place; - reads stdin, writes stdout.", show_default=False)
+    ],
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Change nothing; exit 1 if a file would be reformatted.")
+    ] = False,
+) -> None:
+    """Rewrite specs in the one canonical layout; comments are kept and the meaning never changes."""
+    from specc.fmt import format_text
+    from specc.pipeline import decode
+    from specc.write import write_atomically
+
+    color = use_color()
+    failed = would_change = False
+    for path in files:
+        from_stdin = str(path) == "-"
+        data = sys.stdin.buffer.read() if from_stdin else _read(path)
+        name = "<stdin>" if from_stdin else str(path)
+        text, problem = decode(data)
+        formatted, diagnostics = format_text(text) if problem is None else (None, [problem])
+        if formatted is None:
+            lines = text.split("\n")
+            for diagnostic in diagnostics[:MAX_PRINTED_DIAGNOSTICS]:
+                typer.echo(format_diagnostic(name, lines, diagnostic, color), err=True)
+            typer.echo(f"specc: {name} has syntax errors; it was left as it is", err=True)
+            failed = True
+            continue
+        if from_stdin:
+            sys.stdout.write(formatted)
+            would_change |= check_only and formatted != text
+            continue
+        if formatted == text:
+            continue
+        would_change = True
+        if check_only:
+            typer.echo(f"would reformat {path}")
+        else:
+            write_atomically(path, formatted)
+            typer.echo(f"reformatted {path}")
+    raise typer.Exit(EXIT_SPEC_ERRORS if failed or (check_only and would_change) else EXIT_CLEAN)
+
+
+@app.command()
+def lsp() -> None:
+    """Run the language server on stdin and stdout, for editors (diagnostics, hover, shape hints...)."""
+    from specc.lsp import serve
+
+    serve()
 
 
 def run() -> None:
