@@ -165,7 +165,8 @@ def summary(
 @app.command()
 def fmt(
     files: Annotated[
-        list[Path], typer.Argument(help="Spec files to format in place; - reads stdin, writes stdout.", show_default=False)
+        list[Path],
+        typer.Argument(help="Spec files to format in place; - reads stdin, writes stdout.", show_default=False),
     ],
     check_only: Annotated[
         bool, typer.Option("--check", help="Change nothing; exit 1 if a file would be reformatted.")
