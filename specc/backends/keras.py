@@ -1,0 +1,284 @@
+"""Emit stage: checked IR -> Keras 3 functional-API source, one `build_<model>()` function per model.
+
+Each layer kind has one emitter here (KERAS_EMITTERS), which turns the IR layer into the Keras
+layers that compute it; arguments equal to Keras's defaults are left out, so the code reads as
+a person would write it. Explicit convolution padding becomes ZeroPadding2D then a 'valid'
+Conv2D, and min pooling, which Keras lacks, becomes a small MaxPooling2D subclass defined at
+the top of the module. This module imports no framework: it only writes text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+from specc import __version__
+from specc.backends.python_source import MAX_LINE, SourceWriter, call, identifier, literal
+from specc.check import ModelReport
+from specc.layers import (
+    ActivationLayer,
+    AvgPool2D,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Dropout,
+    ExplicitPadding,
+    Flatten,
+    GlobalAvgPool2D,
+    GlobalMaxPool2D,
+    LayerBase,
+    MaxPool2D,
+    MinPool2D,
+    ZeroPad2D,
+    format_shape,
+)
+from specc.write import GENERATED_MARK
+
+MIN_POOLING_CLASS = "MinPooling2D"
+MIN_POOLING_SOURCE = '''\
+@keras.saving.register_keras_serializable(package='specc')
+class MinPooling2D(layers.MaxPooling2D):
+    """Min pooling, which Keras lacks: the max pool of the negated input, negated."""
+
+    def call(self, inputs):
+        return -super().call(-inputs)'''
+
+# Keras's own defaults, left out of emitted calls.
+KERAS_BATCHNORM_DEFAULTS = {"epsilon": 1e-3, "momentum": 0.99, "center": True, "scale": True}
+
+
+@dataclass(frozen=True)
+class KerasCall:
+    """One Keras layer to construct: the class (as source text) and its arguments (as source text)."""
+
+    constructor: str
+    arguments: tuple[str, ...]
+
+
+@dataclass
+class _Names:
+    """Layer names taken in one model, so that helper layers get names no spec layer has."""
+
+    taken: set[str] = field(default_factory=set)
+
+    def free(self, wanted: str) -> str:
+        name, suffix = wanted, 1
+        while name in self.taken:
+            name, suffix = f"{wanted}_{suffix}", suffix + 1
+        self.taken.add(name)
+        return name
+
+
+def _keyword(key: str, value) -> str:
+    return f"{identifier(key)}={literal(value)}"
+
+
+def _named(*arguments: str, name: str) -> tuple[str, ...]:
+    return (*arguments, _keyword("name", name))
+
+
+def _padding_amounts(padding: ExplicitPadding) -> int | tuple:
+    """The shortest form Keras's ZeroPadding2D accepts for these amounts."""
+    (top, bottom), (left, right) = padding
+    if top == bottom == left == right:
+        return top
+    if top == bottom and left == right:
+        return (top, left)
+    return padding
+
+
+def _activation(activation: str) -> tuple[str, ...]:
+    return () if activation == "linear" else (_keyword("activation", activation),)
+
+
+def _conv2d(layer: Conv2D, names: _Names) -> list[KerasCall]:
+    arguments = [literal(layer.filters), literal(layer.kernel_size)]
+    if layer.strides != (1, 1):
+        arguments.append(_keyword("strides", layer.strides))
+    if layer.padding == "same":
+        arguments.append(_keyword("padding", "same"))
+    if layer.dilation_rate != (1, 1):
+        arguments.append(_keyword("dilation_rate", layer.dilation_rate))
+    arguments.extend(_activation(layer.activation))
+    if not layer.use_bias:
+        arguments.append(_keyword("use_bias", False))
+    conv = KerasCall("layers.Conv2D", _named(*arguments, name=layer.name))
+    if isinstance(layer.padding, str) or layer.padding == ((0, 0), (0, 0)):
+        return [conv]
+    pad = KerasCall(
+        "layers.ZeroPadding2D",
+        _named(literal(_padding_amounts(layer.padding)), name=names.free(f"{layer.name}_pad")),
+    )
+    return [pad, conv]
+
+
+def _pool2d(constructor: str) -> Callable[[MaxPool2D | AvgPool2D | MinPool2D, _Names], list[KerasCall]]:
+    def emit(layer: MaxPool2D | AvgPool2D | MinPool2D, names: _Names) -> list[KerasCall]:
+        arguments = [literal(layer.pool_size)]
+        if layer.strides != layer.pool_size:
+            arguments.append(_keyword("strides", layer.strides))
+        if layer.padding == "same":
+            arguments.append(_keyword("padding", "same"))
+        return [KerasCall(constructor, _named(*arguments, name=layer.name))]
+
+    return emit
+
+
+def _without_arguments(constructor: str) -> Callable[[LayerBase, _Names], list[KerasCall]]:
+    def emit(layer: LayerBase, names: _Names) -> list[KerasCall]:
+        return [KerasCall(constructor, _named(name=layer.name))]
+
+    return emit
+
+
+def _zeropad2d(layer: ZeroPad2D, names: _Names) -> list[KerasCall]:
+    return [KerasCall("layers.ZeroPadding2D", _named(literal(_padding_amounts(layer.padding)), name=layer.name))]
+
+
+def _batchnorm(layer: BatchNorm, names: _Names) -> list[KerasCall]:
+    arguments = [
+        _keyword(key, getattr(layer, key))
+        for key, default in KERAS_BATCHNORM_DEFAULTS.items()
+        if getattr(layer, key) != default
+    ]
+    return [KerasCall("layers.BatchNormalization", _named(*arguments, name=layer.name))]
+
+
+def _dropout(layer: Dropout, names: _Names) -> list[KerasCall]:
+    return [KerasCall("layers.Dropout", _named(literal(layer.rate), name=layer.name))]
+
+
+def _dense(layer: Dense, names: _Names) -> list[KerasCall]:
+    arguments = [literal(layer.units), *_activation(layer.activation)]
+    if not layer.use_bias:
+        arguments.append(_keyword("use_bias", False))
+    return [KerasCall("layers.Dense", _named(*arguments, name=layer.name))]
+
+
+def _activation_layer(layer: ActivationLayer, names: _Names) -> list[KerasCall]:
+    return [KerasCall("layers.Activation", _named(literal(layer.activation), name=layer.name))]
+
+
+KERAS_EMITTERS: dict[type[LayerBase], Callable] = {
+    Conv2D: _conv2d,
+    MaxPool2D: _pool2d("layers.MaxPooling2D"),
+    AvgPool2D: _pool2d("layers.AveragePooling2D"),
+    MinPool2D: _pool2d(MIN_POOLING_CLASS),
+    GlobalAvgPool2D: _without_arguments("layers.GlobalAveragePooling2D"),
+    GlobalMaxPool2D: _without_arguments("layers.GlobalMaxPooling2D"),
+    ZeroPad2D: _zeropad2d,
+    BatchNorm: _batchnorm,
+    Dropout: _dropout,
+    Flatten: _without_arguments("layers.Flatten"),
+    Dense: _dense,
+    ActivationLayer: _activation_layer,
+}
+
+
+def keras_calls(layer: LayerBase, names: _Names | None = None) -> list[KerasCall]:
+    """The Keras layers, in order, that compute one specc layer."""
+    emitter = KERAS_EMITTERS.get(type(layer))
+    if emitter is None:
+        raise NotImplementedError(f"the Keras backend cannot emit layer kind `{layer.kind}`")
+    return emitter(layer, names or _Names({layer.name}))
+
+
+# Paths written into comments as they are when they hold only these characters, else by repr().
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_./-]+\Z")
+
+
+def _path_text(path: str) -> str:
+    return path if _PLAIN_PATH.match(path) else repr(path)
+
+
+def build_function_name(model_name: str) -> str:
+    return identifier(f"build_{model_name}")
+
+
+def _model_docstring(report: ModelReport) -> str:
+    model = report.model
+    if model.input_shape is None or report.output_shape is None:
+        return f'"""Model {identifier(model.name)}."""'
+    return (
+        f'"""Model {identifier(model.name)}: {format_shape(model.input_shape)} -> '
+        f"{format_shape(report.output_shape)}, {report.total_params:,} parameters "
+        f'({report.non_trainable_params:,} non-trainable)."""'
+    )
+
+
+def _emit_model(writer: SourceWriter, report: ModelReport, source_label: str) -> None:
+    model = report.model
+    names = _Names({layer.name for layer in model.layers})
+    input_name = names.free("input")
+    writer.line(f"def {build_function_name(model.name)}() -> keras.Model:")
+    writer.indent()
+    writer.line(_model_docstring(report))
+    input_shape = model.input_shape if model.input_shape is not None else ()
+    writer.lines(
+        call("inputs = keras.Input", [_keyword("shape", input_shape), _keyword("name", input_name)], indent=1),
+        comment=f"{source_label}:{model.input_span.line}" if model.input_span else None,
+    )
+    tensor = "inputs"
+    for layer in model.layers:
+        for keras_call in keras_calls(layer, names):
+            writer.lines(
+                call(f"x = {keras_call.constructor}", keras_call.arguments, indent=1, trailer=f"({tensor})"),
+                comment=f"{source_label}:{layer.span.line}",
+            )
+            tensor = "x"
+    writer.line(f"return keras.Model(inputs, {tensor}, name={literal(model.name)})")
+    writer.dedent()
+
+
+def emit_keras(reports: Sequence[ModelReport], source_path: str) -> str:
+    """A Python module that builds every model of a checked spec with Keras 3.
+
+    `source_path` is the spec's path as the user gave it; it appears only in comments, plainly
+    when it is made of ordinary path characters, by repr() otherwise.
+    """
+    path = PurePath(source_path).as_posix()
+    label = _path_text(PurePath(source_path).name)
+    uses_layers = any(report.model.layers for report in reports)
+    uses_min_pooling = any(isinstance(layer, MinPool2D) for report in reports for layer in report.model.layers)
+
+    writer = SourceWriter()
+    writer.line(f"{GENERATED_MARK} {__version__} from {_path_text(path)}; edit the spec, not this file.")
+    writer.line(f"# Rebuild: specc build {_path_text(path)} --backend keras")
+    writer.line('"""Keras 3 models generated from a specc spec: one build function per model, and MODELS by name."""')
+    writer.line()
+    writer.line("import keras")
+    if uses_layers:
+        writer.line("from keras import layers")
+    if uses_min_pooling:
+        writer.line()
+        writer.line()
+        for source_line in MIN_POOLING_SOURCE.splitlines():
+            writer.line(source_line)
+    for report in reports:
+        writer.line()
+        writer.line()
+        _emit_model(writer, report, label)
+    writer.line()
+    writer.line()
+    entries = [f"{literal(r.model.name)}: {build_function_name(r.model.name)}" for r in reports]
+    one_line = f"MODELS = {{{', '.join(entries)}}}"
+    if len(one_line) <= MAX_LINE:
+        writer.line(one_line)
+    else:
+        writer.line("MODELS = {")
+        writer.indent()
+        for entry in entries:
+            writer.line(f"{entry},")
+        writer.dedent()
+        writer.line("}")
+    writer.line()
+    writer.line("if __name__ == '__main__':")
+    writer.indent()
+    writer.line("for build in MODELS.values():")
+    writer.indent()
+    writer.line("build().summary()")
+    writer.dedent()
+    writer.dedent()
+    return writer.text()
