@@ -68,7 +68,7 @@ def _errors(checked: CheckedSource) -> list[str]:
     return [f"{d.code} line {d.span.line}: {d.message}" for d in checked.diagnostics if d.severity is Severity.ERROR]
 
 
-def _compare(report: ModelReport, keras: ModelFigures) -> None:
+def assert_figures_equal(report: ModelReport, keras: ModelFigures) -> None:
     model = report.model.name
     assert len(report.layers) == len(keras.layers), (
         f"model `{model}`: specc reports {len(report.layers)} layers, Keras has {len(keras.layers)} of those names"
@@ -112,7 +112,7 @@ def assert_matches_keras(spec_text: str) -> CheckedSource:
             figures = keras_model_figures(report)
         except KerasRefused as refusal:
             raise AssertionError(f"specc accepts the spec but {refusal}\nspec:\n{spec_text}") from refusal
-        _compare(report, figures)
+        assert_figures_equal(report, figures)
     return checked
 
 
@@ -125,7 +125,7 @@ def assert_keras_refuses(spec_text: str, code: str = "E301") -> CheckedSource:
     )
     for report in checked.reports:
         if report.complete:
-            _compare(report, keras_model_figures(report))
+            assert_figures_equal(report, keras_model_figures(report))
             continue
         blamed = report.model.layers[len(report.layers)]
         try:
