@@ -10,12 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from keras_reference import (
-    assert_figures_equal,
-    assert_keras_refuses,
-    assert_matches_keras,
-    keras_model_figures,
-)
 from typer.testing import CliRunner
 
 from specc.backends.keras import KERAS_EMITTERS, emit_keras
@@ -25,6 +19,13 @@ from specc.diagnostics import Severity
 from specc.layers import LAYER_KINDS, Conv2D, Inference
 from specc.pipeline import check_text
 from specc.write import GENERATED_MARK
+
+from keras_reference import (
+    assert_figures_equal,
+    assert_keras_refuses,
+    assert_matches_keras,
+    keras_model_figures,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((REPO / "examples").glob("*.cnn"))
