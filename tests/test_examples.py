@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from keras_reference import assert_matches_keras
 from specc.pipeline import check_text
+
+from keras_reference import assert_matches_keras
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

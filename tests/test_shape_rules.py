@@ -12,10 +12,11 @@ import random
 
 import pytest
 
-from keras_reference import assert_keras_refuses, assert_matches_keras, keras_layer_refuses
 from specc.diagnostics import Severity
 from specc.layers import ACTIVATIONS
 from specc.pipeline import check_text
+
+from keras_reference import assert_keras_refuses, assert_matches_keras, keras_layer_refuses
 
 
 def spec(input_shape: str, *lines: str) -> str:
