@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from specc import __version__
-from specc.backends.python_source import MAX_LINE, SourceWriter, call, identifier, literal
+from specc.backends.python_source import MAX_LINE, SourceWriter, call, identifier, literal, word
 from specc.check import ModelReport
 from specc.layers import (
     ActivationLayer,
@@ -200,9 +200,9 @@ def build_function_name(model_name: str) -> str:
 def _model_docstring(report: ModelReport) -> str:
     model = report.model
     if model.input_shape is None or report.output_shape is None:
-        return f'"""Model {identifier(model.name)}."""'
+        return f'"""Model {word(model.name)}."""'
     return (
-        f'"""Model {identifier(model.name)}: {format_shape(model.input_shape)} -> '
+        f'"""Model {word(model.name)}: {format_shape(model.input_shape)} -> '
         f"{format_shape(report.output_shape)}, {report.total_params:,} parameters "
         f'({report.non_trainable_params:,} non-trainable)."""'
     )

@@ -33,6 +33,13 @@ def identifier(name: str) -> str:
     return name
 
 
+def word(text: str) -> str:
+    """`text` if it is made of ASCII letters, digits and underscores only, so it may sit inside a docstring."""
+    if not IDENTIFIER.match(text):
+        raise UnsafeSource(f"{text!r} is not a plain word")
+    return text
+
+
 def literal(value: Literal) -> str:
     """The Python literal for `value`, by repr(); only None, bool, int, finite float, str and tuples of them."""
     if value is None or isinstance(value, bool | int | str):

@@ -1,0 +1,172 @@
+"""Nothing from a spec reaches emitted source except validated identifiers and repr()'d literals.
+
+A corpus of hostile specs (names and strings that try to close a string, open a comment,
+import os, or pass Unicode look-alikes for ASCII) is each either rejected with a diagnostic
+or emitted harmlessly: the source parses with ast.parse, imports only Keras, and calls and
+names nothing but what the backend itself writes. Hostile spec paths reach only comments.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from specc.backends.keras import emit_keras
+from specc.backends.python_source import UnsafeSource, identifier, literal
+from specc.cli import app
+from specc.pipeline import check_text
+
+INJECTIONS = (
+    "x'); import os; ('",
+    'x"); import os; ("',
+    "x''' + __import__('os').system('id') + '''",
+    'x""" + __import__("os").system("id") + """',
+    "x\nimport os",
+    "x\r import os",
+    "x # comment",
+    "x\\",
+    "x\u2028import os",
+    "x\x00",
+)
+LOOKALIKES = (
+    "ｍodel",  # fullwidth m
+    "сonv",  # Cyrillic es
+    "ԁense",  # Cyrillic komi de
+    "re\u200blu",  # zero-width space
+)
+
+
+def _spec(*lines: str, model: str = "m") -> str:
+    return f"model {model} {{\n  input 8x8x1\n" + "".join(f"  {line}\n" for line in lines) + "}\n"
+
+
+HOSTILE_SPECS = [
+    *(_spec("flatten", f"dense 2 name={text!r}") for text in INJECTIONS),
+    *(_spec("flatten", f'dense 2 name="{text}"') for text in INJECTIONS),
+    *(_spec("flatten", f'dense 2 activation="{text}"') for text in INJECTIONS),
+    *(_spec("flatten", f"dense 2 {text}") for text in INJECTIONS),
+    *(_spec(f"conv 2 3 padding={text!r}") for text in INJECTIONS),
+    *(f"model {text} {{\n  input 8x8x1\n  flatten\n}}\n" for text in INJECTIONS),
+    *(_spec(f"flatten # {text}") for text in INJECTIONS),
+    *(_spec(f"{text} 2") for text in LOOKALIKES),
+    *(_spec("flatten", f"dense 2 {text}") for text in LOOKALIKES),
+    *(_spec("flatten", f"dense 2 name={text}") for text in LOOKALIKES),
+    f"{LOOKALIKES[0]} m {{\n  input 8x8x1\n}}\n",
+    # Legal names that are Python keywords, builtins or the module's own names.
+    *(_spec("flatten", "dense 2", model=name) for name in ("class", "None", "True", "import", "__import__", "keras")),
+    *(_spec("flatten", "dense 2", model=name) for name in ("layers", "MODELS", "inputs", "x", "build", "_")),
+    _spec("flatten name=input", "dense 2 name=input_1", "dense 2 name=__import__", "dense 2 name=os"),
+    _spec("conv 2 3 padding=1 name=c", "conv 2 3 name=c_pad", "flatten name=x", "dense 2 name=inputs"),
+    _spec("minpool 2 name=MinPooling2D", "flatten name=keras", "dense 2 name=layers"),
+    _spec("flatten", "dense 2 name=" + "a" * 5_000),
+    _spec("dropout 1e-400", "batchnorm epsilon=1e-300 momentum=0.123456789012345678901"),
+    _spec("batchnorm epsilon=1e400"),
+    _spec("dropout nan"),
+]
+
+# Everything a generated module may import, call or refer to by name.
+IMPORTS = {"keras", "keras.layers"}
+NAMES = {"keras", "layers", "inputs", "x", "MODELS", "MinPooling2D", "super", "build", "__name__", "self"}
+
+
+def _assert_harmless(source: str) -> None:
+    tree = ast.parse(source)
+    functions = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.ClassDef)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            assert {alias.name for alias in node.names} <= IMPORTS, ast.dump(node)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.module == "keras" and [a.name for a in node.names] == ["layers"], ast.dump(node)
+        elif isinstance(node, ast.Name):
+            assert node.id in NAMES or node.id in functions, f"unexpected name {node.id!r}"
+        elif isinstance(node, ast.Attribute):
+            root = node
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            assert isinstance(root, ast.Name | ast.Call), ast.dump(node)
+        elif isinstance(node, ast.arg):
+            assert node.arg in {"self", "inputs"}, node.arg
+    assert all(name.startswith("build_") or name in {"MinPooling2D", "call"} for name in functions), functions
+
+
+@pytest.mark.parametrize("text", HOSTILE_SPECS, ids=[f"hostile{i}" for i in range(len(HOSTILE_SPECS))])
+def test_hostile_spec_is_rejected_with_a_diagnostic_or_emitted_harmlessly(text):
+    checked = check_text(text)
+    if not checked.ok:
+        assert checked.diagnostics and all(d.code and d.span.line >= 1 for d in checked.diagnostics)
+        return
+    _assert_harmless(emit_keras(checked.reports, "spec.cnn"))
+
+
+def test_the_corpus_has_specs_of_both_fates():
+    fates = [check_text(text).ok for text in HOSTILE_SPECS]
+    assert fates.count(True) >= 10 and fates.count(False) >= 40
+
+
+HOSTILE_PATHS = [
+    "evil\nimport os.cnn",
+    "evil\rimport os.cnn",
+    "evil\u2028import os.cnn",
+    "evil\x0cimport os.cnn",
+    "'''.cnn",
+    '""".cnn',
+    "dir/#.cnn",
+    "ünïcödé/spéc.cnn",
+    "a\\b.cnn",
+]
+
+
+@pytest.mark.parametrize("path", HOSTILE_PATHS)
+def test_a_hostile_spec_path_reaches_only_comments_and_the_module_still_parses(path):
+    checked = check_text(_spec("flatten", "dense 2"))
+    source = emit_keras(checked.reports, path)
+    _assert_harmless(source)
+    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+    code = [token.string for token in tokens if token.type != tokenize.COMMENT]
+    assert not any("evil" in text or ".cnn" in text for text in code), code
+
+
+def test_build_of_a_spec_whose_file_name_tries_to_inject_code_writes_a_harmless_module(tmp_path):
+    spec = tmp_path / "x'); import os; ('.cnn"
+    spec.write_text(_spec("flatten", "dense 2"), encoding="utf-8")
+    result = CliRunner().invoke(app, ["build", str(spec), "--backend", "keras"])
+    assert result.exit_code == 0, result.output
+    _assert_harmless((tmp_path / "x'); import os; ('_keras.py").read_text(encoding="utf-8"))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    model=st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True),
+    names=st.lists(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True), min_size=1, max_size=4),
+)
+def test_any_legal_model_and_layer_names_emit_a_module_that_compiles(model, names):
+    lines = ["conv 2 3 padding=1"] + [f"dense 2 name={name}" for name in names]
+    checked = check_text(_spec(*lines, model=model))
+    if checked.ok:
+        source = emit_keras(checked.reports, "spec.cnn")
+        compile(source, "<generated>", "exec")
+        _assert_harmless(source)
+
+
+@pytest.mark.parametrize("name", ["class", "not an identifier", "ｍodel", "1x", "", "a-b", "match"])
+def test_identifier_refuses_keywords_non_ascii_and_non_identifiers(name):
+    with pytest.raises(UnsafeSource):
+        identifier(name)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), object(), [1, 2], {"a": 1}, (1, [2])])
+def test_literal_refuses_values_without_a_safe_literal(value):
+    with pytest.raises(UnsafeSource):
+        literal(value)
+
+
+def test_literal_writes_repr_of_safe_values():
+    assert literal('it\'s "quoted"\n') == repr('it\'s "quoted"\n')
+    assert literal(((0, 1), (2, 3))) == "((0, 1), (2, 3))"
+    assert literal(1e-05) == "1e-05" and literal(False) == "False" and literal(None) == "None"
