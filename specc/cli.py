@@ -187,7 +187,8 @@ def _verify(source: str, filename: str, checked: CheckedSource) -> list:
 
     found = []
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    console = Console(stderr=True)
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("loading TensorFlow and Keras", total=len(checked.reports) + 1)
         keras = load_keras()
         module = run_module(source, filename)
