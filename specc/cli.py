@@ -190,7 +190,13 @@ def _verify(source: str, filename: str, checked: CheckedSource) -> list:
     console = Console(stderr=True)
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("loading TensorFlow and Keras", total=len(checked.reports) + 1)
-        keras = load_keras()
+        try:
+            keras = load_keras()
+        except ImportError as error:
+            raise _usage_error(
+                f"--verify needs Keras, which is not installed ({error}); "
+                "install it with: pip install 'specc[keras]' (from a clone: pip install -e '.[keras]')"
+            ) from None
         module = run_module(source, filename)
         progress.advance(task)
         for report in checked.reports:

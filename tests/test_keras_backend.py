@@ -289,3 +289,11 @@ def test_build_without_verify_imports_no_framework(spec):
     assert result.returncode == 0, result.stderr
     imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines() if "|" in line}
     assert not imported & {"tensorflow", "keras", "torch"}
+
+
+def test_verify_without_keras_installed_is_a_usage_error_that_says_how_to_install_it(spec, monkeypatch):
+    monkeypatch.setitem(sys.modules, "keras", None)  # what `import keras` sees when it is not installed
+    result = invoke("build", spec, "--backend", "keras", "--verify")
+    assert result.exit_code == 2, result.output
+    assert "--verify needs Keras" in result.stderr and "pip install 'specc[keras]'" in result.stderr
+    assert spec.with_name("mnist_keras.py").exists()
