@@ -297,3 +297,20 @@ def test_verify_without_keras_installed_is_a_usage_error_that_says_how_to_instal
     assert result.exit_code == 2, result.output
     assert "--verify needs Keras" in result.stderr and "pip install 'specc[keras]'" in result.stderr
     assert spec.with_name("mnist_keras.py").exists()
+
+
+@pytest.mark.keras
+def test_a_file_of_several_models_gives_one_build_function_each_and_all_verify(tmp_path):
+    spec = tmp_path / "two.cnn"
+    spec.write_text(
+        "model small {\n  input 8x8x1\n  conv 2 3\n}\nmodel empty {\n  input 4x4x2\n}\n"
+        "model vector {\n  input 16\n  dense 4 relu\n  batchnorm\n  dense 2\n}\n",
+        encoding="utf-8",
+    )
+    result = invoke("build", spec, "--backend", "keras", "--verify")
+    assert result.exit_code == 0, result.output
+    source = (tmp_path / "two_keras.py").read_text(encoding="utf-8")
+    for name in ("small", "empty", "vector"):
+        assert f"def build_{name}() -> keras.Model:" in source
+        assert f"verified model {name} with Keras" in result.stderr
+    assert "MODELS = {'small': build_small, 'empty': build_empty, 'vector': build_vector}" in source
