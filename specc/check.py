@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from specc.diagnostics import Diagnostic
+from specc.diagnostics import Diagnostic, Fix, Span
 from specc.ir import Model, SpecFile
 from specc.layers import Inference, Layer, Problem, Shape
 
@@ -50,10 +50,26 @@ class ModelReport:
         return self.trainable_params + self.non_trainable_params
 
 
-def _diagnostic(problem: Problem, layer: Layer) -> Diagnostic:
+def _diagnostic(problem: Problem, layer: Layer, shares_line: bool = False) -> Diagnostic:
+    """A layer's problem as a diagnostic at the argument it is about, with its fixes where they are mechanical."""
+    fixes: tuple[Fix, ...] = ()
+    if problem.code == "W301":
+        fixes = (_flatten_before(layer, shares_line),)
     return Diagnostic(
-        code=problem.code, message=problem.message, span=layer.span_of(problem.argument), hint=problem.hint
+        code=problem.code,
+        message=problem.message,
+        span=layer.span_of(problem.argument),
+        hint=problem.hint,
+        fixes=fixes,
     )
+
+
+def _flatten_before(layer: Layer, shares_line: bool) -> Fix:
+    """Insert `flatten` just before the layer: as a line of its own, or with `;` when the layer does not
+    start its line. The new line is indented to the layer's column (with spaces)."""
+    at = Span.empty(layer.span.line, layer.span.column)
+    new_text = "flatten; " if shares_line else "flatten\n" + " " * (layer.span.column - 1)
+    return Fix(title="Insert `flatten` before this layer", span=at, new_text=new_text)
 
 
 def check_model(model: Model) -> tuple[ModelReport, list[Diagnostic]]:
@@ -64,14 +80,18 @@ def check_model(model: Model) -> tuple[ModelReport, list[Diagnostic]]:
     reports: list[LayerReport] = []
     shape = model.input_shape
     chained = model.layers if model.chain_ends_at is None else model.layers[: model.chain_ends_at]
+    # The line where the statement before the current one ends, so a fix knows if they share a line.
+    previous_end = model.input_span.end_line if model.input_span is not None else 0
     for layer in chained:
         outcome = layer.infer(shape)
+        shares_line = previous_end == layer.span.line
         if isinstance(outcome, Problem):
-            diagnostics.append(_diagnostic(outcome, layer))
+            diagnostics.append(_diagnostic(outcome, layer, shares_line))
             return ModelReport(model=model, layers=tuple(reports), complete=False), diagnostics
-        diagnostics.extend(_diagnostic(warning, layer) for warning in outcome.warnings)
+        diagnostics.extend(_diagnostic(warning, layer, shares_line) for warning in outcome.warnings)
         reports.append(LayerReport(layer=layer, input_shape=shape, inference=outcome))
         shape = outcome.output_shape
+        previous_end = layer.span.end_line
     return ModelReport(model=model, layers=tuple(reports), complete=model.chain_ends_at is None), diagnostics
 
 

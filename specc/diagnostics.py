@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 # Plain dataclasses rather than pydantic models: every stage passes these around, and the
@@ -21,6 +21,11 @@ class Span:
     @classmethod
     def point(cls, line: int, column: int) -> Span:
         return cls(line=line, column=column, end_line=line, end_column=column + 1)
+
+    @classmethod
+    def empty(cls, line: int, column: int) -> Span:
+        """A span of no characters: where a fix inserts text."""
+        return cls(line=line, column=column, end_line=line, end_column=column)
 
 
 class Severity(StrEnum):
@@ -74,13 +79,27 @@ CODES: dict[str, Code] = {id_: Code(id=id_, title=title, help=help_) for id_, ti
 
 
 @dataclass(frozen=True)
+class Fix:
+    """A mechanical repair: put `new_text` in place of `span` (an empty span inserts, empty text deletes)."""
+
+    title: str
+    span: Span
+    new_text: str
+
+
+@dataclass(frozen=True)
 class Diagnostic:
-    """One finding about a spec, pinned to the span it is about."""
+    """One finding about a spec, pinned to the span it is about, with the edits that would repair it.
+
+    `fixes` are structured so that an editor can apply them without reading the hint; they take
+    no part in equality, since they follow from the finding.
+    """
 
     code: str
     message: str
     span: Span
     hint: str | None = None
+    fixes: tuple[Fix, ...] = field(default=(), compare=False)
 
     @property
     def severity(self) -> Severity:

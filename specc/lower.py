@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from specc import syntax
-from specc.diagnostics import Diagnostic, Span
+from specc.diagnostics import Diagnostic, Fix, Span
 from specc.ir import Model, SpecFile
 from specc.layers import (
     ACTIVATIONS,
@@ -33,11 +33,15 @@ MAX_INPUT_RANK = 8
 
 
 class _Unfit(Exception):
-    """A value of the wrong form for its parameter; caught within this module, reported as E203."""
+    """A value of the wrong form for its parameter; caught within this module, reported as E203.
 
-    def __init__(self, expected: str, hint: str | None = None):
+    `replacement` is the value that was probably meant, when there is one to offer as a fix.
+    """
+
+    def __init__(self, expected: str, hint: str | None = None, replacement: str | None = None):
         self.expected = expected
         self.hint = hint
+        self.replacement = replacement
 
 
 def _shortened(text: str, limit: int = 40) -> str:
@@ -64,9 +68,11 @@ def closest(word: str, candidates: list[str] | tuple[str, ...]) -> str | None:
     return next(c for c in candidates if c.lower() == matches[0])
 
 
-def _did_you_mean(word: str, candidates: list[str] | tuple[str, ...]) -> str | None:
-    match = closest(word, candidates)
-    return f"did you mean `{match}`?" if match else None
+def _replace(span: Span, old: str, new: str | None) -> tuple[Fix, ...]:
+    """The fix that writes `new` where `old` stands, for a "did you mean" suggestion; none without one."""
+    if new is None:
+        return ()
+    return (Fix(title=f"Replace `{old}` with `{new}`", span=span, new_text=new),)
 
 
 # Converters from a syntax value to the python value a layer field takes, by field form.
@@ -152,9 +158,11 @@ def _activation(value: syntax.Value) -> str:
     name = _word(value)
     if name in ACTIVATIONS:
         return name
+    match = closest(name, ACTIVATIONS)
     raise _Unfit(
         "the name of a Keras activation",
-        hint=_did_you_mean(name, ACTIVATIONS) or f"choose from: {', '.join(ACTIVATIONS)}",
+        hint=f"did you mean `{match}`?" if match else f"choose from: {', '.join(ACTIVATIONS)}",
+        replacement=match,
     )
 
 
@@ -215,8 +223,8 @@ class _ModelLowering:
             if argument.key == "name" and isinstance(argument.value, (syntax.Word, syntax.String))
         }
 
-    def report(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
-        self.diagnostics.append(Diagnostic(code=code, message=message, span=span, hint=hint))
+    def report(self, code: str, message: str, span: Span, hint: str | None = None, fixes: tuple[Fix, ...] = ()) -> None:
+        self.diagnostics.append(Diagnostic(code=code, message=message, span=span, hint=hint, fixes=fixes))
 
     def lower(self) -> Model:
         input_shape, input_span = None, None
@@ -313,11 +321,13 @@ class _ModelLowering:
         cls = KIND_BY_SPELLING.get(statement.kind.lower())
         if cls is None:
             spellings = sorted({c.spellings[0] for c in KIND_BY_SPELLING.values()} | set(KIND_BY_SPELLING) | {"input"})
+            match = closest(statement.kind, spellings)
             self.report(
                 "E201",
                 f"unknown layer kind `{statement.kind}`",
                 statement.kind_span,
-                hint=_did_you_mean(statement.kind, spellings),
+                hint=f"did you mean `{match}`?" if match else None,
+                fixes=_replace(statement.kind_span, statement.kind, match),
             )
             return None
         values, spans, rendered, unfit = self.place_arguments(cls, statement)
@@ -341,7 +351,7 @@ class _ModelLowering:
         rendered: dict[str, str] = {}
         free_positions = list(cls.positional)
         unfit: set[str] = set()
-        for argument in statement.arguments:
+        for index, argument in enumerate(statement.arguments):
             target = self.target_of(cls, argument, accepted, free_positions, values)
             if target is None:
                 unfit.add("")
@@ -350,11 +360,21 @@ class _ModelLowering:
                     unfit.update(cls.word_arguments)
                 continue
             if target in values:
+                # Deleting from the end of what precedes it takes the separating blank with it.
+                before = statement.arguments[index - 1].span if index else statement.kind_span
+                end = argument.span
                 self.report(
                     "E206",
                     f"`{target}` is given more than once",
                     argument.span,
                     hint=f"keep one `{target}` on this line",
+                    fixes=(
+                        Fix(
+                            title=f"Remove this `{target}`",
+                            span=Span(before.end_line, before.end_column, end.end_line, end.end_column),
+                            new_text="",
+                        ),
+                    ),
                 )
                 unfit.add("")
                 continue
@@ -371,6 +391,7 @@ class _ModelLowering:
                     f"{target} expects {wrong.expected}, got {render(argument.value)}",
                     argument.value.span,
                     hint=hint,
+                    fixes=_replace(argument.value.span, render(argument.value), wrong.replacement),
                 )
                 unfit.add(target)
                 continue
@@ -393,12 +414,19 @@ class _ModelLowering:
             if key in accepted or key == "name":
                 return key
             known = [*accepted, "name", *(s for s, full in PARAMETER_SHORT_FORMS.items() if full in accepted)]
+            match = None
             if argument.key in ("input_shape", "input_dim", "shape"):
                 hint = "the input shape is a line of its own at the top of the model: `input 28x28x1`"
             else:
-                hint = _did_you_mean(argument.key, known) or f"{kind} takes: {', '.join(accepted) or 'no arguments'}"
+                match = closest(argument.key, known)
+                hint = f"did you mean `{match}`?" if match else f"{kind} takes: {', '.join(accepted) or 'no arguments'}"
+            span = argument.key_span or argument.span
             self.report(
-                "E202", f"{kind} has no parameter `{argument.key}`", argument.key_span or argument.span, hint=hint
+                "E202",
+                f"{kind} has no parameter `{argument.key}`",
+                span,
+                hint=hint,
+                fixes=_replace(span, argument.key, match) if argument.key_span else (),
             )
             return None
         value = argument.value
@@ -421,11 +449,13 @@ class _ModelLowering:
                 self.report("E207", f"{kind} takes no bare word here, got `{word}`", value.span, hint=hint)
             else:
                 roles = " or ".join("activation" if r == "activation" else "padding mode" for r in cls.word_arguments)
+                match = closest(word, choices)
                 self.report(
                     "E207",
                     f"`{word}` is not a known {roles}",
                     value.span,
-                    hint=_did_you_mean(word, choices) or f"choose from: {', '.join(choices)}",
+                    hint=f"did you mean `{match}`?" if match else f"choose from: {', '.join(choices)}",
+                    fixes=_replace(value.span, word, match),
                 )
             return None
         if not free_positions:
