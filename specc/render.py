@@ -1,4 +1,5 @@
-"""Output edge of the check path: diagnostics as text with a caret, and checked files as one JSON document.
+"""Output edge of the check path: diagnostics as text with a caret or as gcc-style lines, and checked files as
+one JSON document (SARIF lives in specc.sarif).
 
 Spans are 1-based inside specc; this module prints them as they are (editors and compilers
 count lines and columns from 1 too). The language server converts them for LSP itself.
@@ -69,6 +70,25 @@ def format_diagnostic(path: str, text_lines: list[str], diagnostic: Diagnostic, 
     if diagnostic.hint:
         lines.append(f"{' ' * len(str(span.line))} = {_paint('hint', 'hint', color)}: {diagnostic.hint}")
     return "\n".join(lines)
+
+
+def _one_line(text: str) -> str:
+    """Text with line breaks and other control characters escaped, so it cannot split a one-line record."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def format_gcc(path: str, diagnostic: Diagnostic) -> str:
+    """One line as gcc and clang print them, which editors and CI problem matchers already parse:
+    `path:line:col: severity: message; hint [CODE]`.
+
+    The code goes last in brackets, where gcc puts its `[-Wflag]`; a hint joins the message after
+    `; ` as gcc's own "did you mean" does, and only when it is one printable line.
+    """
+    span = diagnostic.span
+    message = _one_line(diagnostic.message)
+    if diagnostic.hint and diagnostic.hint.isprintable():
+        message = f"{message}; {diagnostic.hint}"
+    return f"{_one_line(path)}:{span.line}:{span.column}: {diagnostic.severity.value}: {message} [{diagnostic.code}]"
 
 
 def format_result_line(path: str, checked: CheckedSource) -> str:

@@ -1,0 +1,343 @@
+"""`specc check --format gcc` and `--format sarif`: one parsable line per diagnostic, and SARIF 2.1.0 logs
+that the official schema accepts, with every code a rule and spans carried over unchanged."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from typer.testing import CliRunner
+
+from specc import __version__
+from specc.cli import app
+from specc.diagnostics import CODES, Diagnostic, Span
+from specc.pipeline import check_bytes, check_text
+from specc.render import format_gcc
+from specc.sarif import sarif_log
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+BAD = Path(__file__).resolve().parent / "bad"
+EXPECTED = json.loads((BAD / "expected.json").read_text(encoding="utf-8"))
+FIXTURES = sorted(name for name in EXPECTED if not name.startswith("_"))
+
+# The official schema is kept beside the repository, not in it; SPECC_SARIF_SCHEMA may name another copy.
+SARIF_SCHEMA = Path(
+    os.environ.get(
+        "SPECC_SARIF_SCHEMA", Path(__file__).resolve().parents[2] / "shared" / "schemas" / "sarif-schema-2.1.0.json"
+    )
+)
+
+BAD_SPEC = "model b {\n  input 28x28x1\n  conv 32 3x3 stride=2\n  maxpol 2x2\n  flatten\n}\n"
+WARNING_SPEC = "model w {\n  input 8x8x3\n  dense 4\n}\n"
+
+# What a gcc-style problem matcher (GitHub's, Vim's errorformat, Emacs's compilation mode) expects.
+GCC_LINE = re.compile(
+    r"^(?P<file>.+?):(?P<line>\d+):(?P<column>\d+): (?P<severity>error|warning): "
+    r"(?P<message>.+) \[(?P<code>[EW]\d{3})\]$"
+)
+
+
+def invoke(*args: object):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def write(tmp_path):
+    def write(name: str, content: str | bytes) -> Path:
+        path = tmp_path / name
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        return path
+
+    return write
+
+
+# --- gcc ----------------------------------------------------------------------------------------
+
+
+def test_gcc_prints_one_line_per_diagnostic_with_the_code_last_and_the_hint_joined_to_the_message(write):
+    path = write("bad.cnn", BAD_SPEC)
+    result = invoke("check", "--format", "gcc", path)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{path}:3:15: error: conv has no parameter `stride`; did you mean `strides`? [E202]",
+        f"{path}:4:3: error: unknown layer kind `maxpol`; did you mean `maxpool`? [E201]",
+    ]
+    assert result.stderr == ""
+
+
+def test_gcc_on_a_clean_file_prints_nothing_and_exits_0():
+    result = invoke("check", "--format", "gcc", EXAMPLES / "mnist.cnn")
+    assert result.exit_code == 0, result.output
+    assert result.output == ""
+
+
+def test_gcc_warnings_only_exit_0(write):
+    path = write("warn.cnn", WARNING_SPEC)
+    result = invoke("check", "-f", "gcc", path)
+    assert result.exit_code == 0, result.output
+    [line] = result.stdout.splitlines()
+    assert line.startswith(f"{path}:3:3: warning: dense on a 8x8x3 input")
+    assert line.endswith(" [W301]")
+
+
+def test_gcc_over_every_fixture_at_once_matches_the_expected_codes_and_positions():
+    paths = [BAD / name for name in FIXTURES]
+    result = invoke("check", "--format", "gcc", *paths)
+    assert result.exit_code == 1
+    found: dict[str, list[list[object]]] = {}
+    for line in result.stdout.splitlines():
+        match = GCC_LINE.match(line)
+        assert match, f"not a gcc-style line: {line!r}"
+        assert match["severity"] == CODES[match["code"]].severity.value
+        found.setdefault(Path(match["file"]).name, []).append([match["code"], int(match["line"]), int(match["column"])])
+    assert found == {name: EXPECTED[name]["diagnostics"] for name in FIXTURES}
+
+
+def test_gcc_keeps_a_diagnostic_on_one_line_and_drops_a_hint_that_would_break_it():
+    diagnostic = Diagnostic("E207", "unknown word `a\nb`\tafter\x1b[31m", Span(2, 4, 2, 7), hint="first line\nsecond")
+    line = format_gcc("dir/we\nird.cnn", diagnostic)
+    assert "\n" not in line and "\t" not in line and "\x1b" not in line
+    assert line == r"dir/we\nird.cnn:2:4: error: unknown word `a\nb`\tafter\x1b[31m [E207]"
+
+
+def test_gcc_uses_the_path_as_given_and_the_span_start():
+    diagnostic = Diagnostic("W302", "model `m` has no layers", Span(5, 7, 5, 8))
+    assert format_gcc("specs/a b.cnn", diagnostic) == "specs/a b.cnn:5:7: warning: model `m` has no layers [W302]"
+
+
+# --- SARIF --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def validator():
+    """A validator for the official SARIF 2.1.0 schema, with uri formats checked even without rfc3987."""
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is a test dependency: pip install -e '.[test]'")
+    if not SARIF_SCHEMA.is_file():
+        pytest.skip(f"the official SARIF 2.1.0 schema is not at {SARIF_SCHEMA} (set SPECC_SARIF_SCHEMA to a copy)")
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    formats = jsonschema.FormatChecker()
+
+    @formats.checks("uri", raises=ValueError)
+    def is_uri(value: object) -> bool:
+        return not isinstance(value, str) or (bool(urlsplit(value).scheme) and is_uri_reference(value))
+
+    @formats.checks("uri-reference", raises=ValueError)
+    def is_uri_reference(value: object) -> bool:
+        return not isinstance(value, str) or not re.search(r"[\s\x00-\x1f\\]", value)
+
+    return cls(schema, format_checker=formats)
+
+
+def assert_valid(validator, log: dict) -> None:
+    errors = sorted(validator.iter_errors(log), key=lambda e: list(e.absolute_path))
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:10])
+
+
+def sarif_from_cli(*paths: object) -> tuple[int, dict]:
+    result = invoke("check", "--format", "sarif", *paths)
+    assert result.stderr == ""
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_sarif_of_every_fixture_in_one_run_is_valid_and_has_each_expected_result(validator, monkeypatch):
+    monkeypatch.chdir(REPO)
+    paths = [Path("tests", "bad", name) for name in FIXTURES]
+    exit_code, log = sarif_from_cli(*paths)
+    assert exit_code == 1
+    assert_valid(validator, log)
+    assert log["version"] == "2.1.0"
+    [run] = log["runs"]
+    uris = [artifact["location"]["uri"] for artifact in run["artifacts"]]
+    assert uris == [f"tests/bad/{name}" for name in FIXTURES]
+    found: dict[str, list[list[object]]] = {}
+    for sarif_result in run["results"]:
+        [location] = sarif_result["locations"]
+        physical = location["physicalLocation"]
+        artifact = run["artifacts"][physical["artifactLocation"]["index"]]
+        assert artifact["location"]["uri"] == physical["artifactLocation"]["uri"]
+        region = physical["region"]
+        name = physical["artifactLocation"]["uri"].rsplit("/", 1)[1]
+        found.setdefault(name, []).append([sarif_result["ruleId"], region["startLine"], region["startColumn"]])
+    assert found == {name: EXPECTED[name]["diagnostics"] for name in FIXTURES if EXPECTED[name]["diagnostics"]}
+
+
+def test_sarif_driver_lists_every_code_as_a_rule_in_catalogue_order(validator):
+    log = sarif_log([("mnist.cnn", check_bytes((EXAMPLES / "mnist.cnn").read_bytes()))])
+    assert_valid(validator, log)
+    driver = log["runs"][0]["tool"]["driver"]
+    assert driver["name"] == "specc"
+    assert driver["version"] == __version__
+    assert [rule["id"] for rule in driver["rules"]] == list(CODES)
+    for rule, code in zip(driver["rules"], CODES.values(), strict=True):
+        assert rule["name"] == code.title
+        assert rule["fullDescription"]["text"] == code.help
+        assert rule["help"]["text"] == code.help
+        assert rule["shortDescription"]["text"]
+        assert rule["defaultConfiguration"]["level"] == code.severity.value
+
+
+def test_sarif_information_uri_is_the_project_home_page_when_packaging_names_one():
+    from importlib import metadata
+
+    urls = metadata.metadata("specc").get_all("Project-URL") or []
+    driver = sarif_log([])["runs"][0]["tool"]["driver"]
+    homes = [u.partition(",")[2].strip() for u in urls if u.partition(",")[0].strip().lower() in ("homepage", "home")]
+    if homes:
+        assert driver["informationUri"] == homes[0]
+    if "informationUri" in driver:
+        assert urlsplit(driver["informationUri"]).scheme == "https"
+
+
+def test_sarif_of_a_clean_file_is_a_valid_log_with_no_results_and_exit_0(validator, monkeypatch):
+    monkeypatch.chdir(REPO)
+    exit_code, log = sarif_from_cli(Path("examples", "mnist.cnn"), Path("examples", "tour.cnn"))
+    assert exit_code == 0
+    assert_valid(validator, log)
+    [run] = log["runs"]
+    assert run["results"] == []
+    assert [a["location"]["uri"] for a in run["artifacts"]] == ["examples/mnist.cnn", "examples/tour.cnn"]
+
+
+def test_sarif_with_no_files_at_all_is_still_valid(validator):
+    log = sarif_log([])
+    assert_valid(validator, log)
+    assert log["runs"][0]["results"] == [] and log["runs"][0]["artifacts"] == []
+
+
+def test_sarif_warnings_only_exit_0_with_warning_level_results(validator, write, monkeypatch, tmp_path):
+    write("warn.cnn", WARNING_SPEC)
+    monkeypatch.chdir(tmp_path)
+    exit_code, log = sarif_from_cli("warn.cnn")
+    assert exit_code == 0
+    assert_valid(validator, log)
+    [sarif_result] = log["runs"][0]["results"]
+    assert (sarif_result["ruleId"], sarif_result["level"]) == ("W301", "warning")
+    rules = log["runs"][0]["tool"]["driver"]["rules"]
+    assert rules[sarif_result["ruleIndex"]]["id"] == "W301"
+
+
+def test_sarif_regions_are_specc_spans_unchanged_and_results_name_their_rule(validator, write, monkeypatch, tmp_path):
+    path = write("bad.cnn", BAD_SPEC)
+    monkeypatch.chdir(tmp_path)
+    exit_code, log = sarif_from_cli("bad.cnn")
+    assert exit_code == 1
+    assert_valid(validator, log)
+    [run] = log["runs"]
+    assert run["columnKind"] == "unicodeCodePoints"
+    checked = check_bytes(path.read_bytes())
+    assert len(run["results"]) == len(checked.diagnostics) == 2
+    for sarif_result, diagnostic in zip(run["results"], checked.diagnostics, strict=True):
+        assert sarif_result["ruleId"] == diagnostic.code
+        assert run["tool"]["driver"]["rules"][sarif_result["ruleIndex"]]["id"] == diagnostic.code
+        assert sarif_result["level"] == "error"
+        assert sarif_result["message"]["text"] == f"{diagnostic.message}\nhint: {diagnostic.hint}"
+        location = sarif_result["locations"][0]["physicalLocation"]
+        assert location["artifactLocation"] == {"uri": "bad.cnn", "uriBaseId": "%SRCROOT%", "index": 0}
+        span = diagnostic.span
+        assert location["region"] == {
+            "startLine": span.line,
+            "startColumn": span.column,
+            "endLine": span.end_line,
+            "endColumn": span.end_column,
+        }
+    # The E202 region covers exactly `stride` (line 3, columns 15 to 20 inclusive: endColumn 21).
+    assert run["results"][0]["locations"][0]["physicalLocation"]["region"]["endColumn"] == 21
+
+
+def apply_fix(text: str, fix: dict) -> str:
+    """The text after a SARIF fix's single-line replacements (what an editor or GitHub would do)."""
+    lines = text.split("\n")
+    for change in fix["artifactChanges"]:
+        for replacement in change["replacements"]:
+            region = replacement["deletedRegion"]
+            assert region["startLine"] == region["endLine"]
+            line = lines[region["startLine"] - 1]
+            start, end = region["startColumn"] - 1, region["endColumn"] - 1
+            lines[region["startLine"] - 1] = line[:start] + replacement["insertedContent"]["text"] + line[end:]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("spec", "code", "fixed"),
+    [
+        (BAD_SPEC, "E202", "conv 32 3x3 strides=2"),
+        (BAD_SPEC, "E201", "maxpool 2x2"),
+        ("model m {\n  input 8x8x3\n  conv 8 3x3 relu7\n  flatten\n}\n", "E207", "conv 8 3x3 relu\n"),
+        ("model m {\n  input 8x8x3\n  dense 4 activation=sigmod\n}\n", "E203", "activation=sigmoid"),
+        ("model a {\n  input 2x2x1\n}\nmodelb {\n  input 2x2x1\n}\n", "E102", "\nmodel b {"),
+    ],
+)
+def test_a_did_you_mean_hint_becomes_a_fix_that_removes_its_diagnostic(spec, code, fixed):
+    checked = check_text(spec)
+    log = sarif_log([("m.cnn", checked)])
+    [with_fix] = [r for r in log["runs"][0]["results"] if r["ruleId"] == code]
+    [fix] = with_fix["fixes"]
+    assert fix["artifactChanges"][0]["artifactLocation"]["uri"] == "m.cnn"
+    repaired = apply_fix(spec, fix)
+    assert fixed in repaired
+    assert code not in [d.code for d in check_text(repaired).diagnostics]
+
+
+def test_a_hint_that_is_advice_not_a_replacement_gives_no_fix():
+    checked = check_text("model m {\n  input 8x8x3 channels=3\n  dense 4\n}\n")
+    [sarif_result] = [r for r in sarif_log([("m.cnn", checked)])["runs"][0]["results"] if r["ruleId"] == "E202"]
+    assert "fixes" not in sarif_result
+    assert sarif_result["properties"]["hint"] == "write the shape alone: `input 28x28x1`"
+
+
+def test_sarif_paths_absolute_inside_the_working_directory_become_relative_and_outside_file_uris(
+    validator, write, monkeypatch, tmp_path
+):
+    inside = write("bad.cnn", BAD_SPEC)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    log = sarif_log([(str(inside), check_text(BAD_SPEC)), ("sub/../bad.cnn", check_text(BAD_SPEC))])
+    assert_valid(validator, log)
+    assert log["runs"][0]["artifacts"][0]["location"] == {"uri": "bad.cnn", "uriBaseId": "%SRCROOT%"}
+    monkeypatch.chdir(tmp_path / "sub")
+    log = sarif_log([(str(inside), check_text(BAD_SPEC)), ("a dir/x#1.cnn", check_text(BAD_SPEC))])
+    assert_valid(validator, log)
+    assert log["runs"][0]["artifacts"][0]["location"] == {"uri": inside.resolve().as_uri()}
+    assert log["runs"][0]["artifacts"][1]["location"]["uri"] == "a%20dir/x%231.cnn"
+
+
+def test_sarif_of_a_file_that_is_not_text_is_valid(validator, write, monkeypatch, tmp_path):
+    write("binary.cnn", b"model m {\n  input \xff\xfe 28x28x1\n}\n")
+    monkeypatch.chdir(tmp_path)
+    exit_code, log = sarif_from_cli("binary.cnn")
+    assert exit_code == 1
+    assert_valid(validator, log)
+    assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["E100"]
+
+
+def test_sarif_output_is_deterministic(monkeypatch):
+    monkeypatch.chdir(REPO)
+    paths = [Path("tests", "bad", name) for name in FIXTURES]
+    assert invoke("check", "-f", "sarif", *paths).stdout == invoke("check", "-f", "sarif", *paths).stdout
+
+
+def test_check_start_up_imports_neither_sarif_nor_jsonschema():
+    code = "import sys, specc.cli; print(sorted(m for m in sys.modules if m in ('specc.sarif', 'jsonschema')))"
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "[]"
+
+
+def test_the_schema_check_is_not_vacuous(validator):
+    log = sarif_log([("bad.cnn", check_text(BAD_SPEC))])
+    del log["version"]
+    assert list(validator.iter_errors(log))
+    log = sarif_log([("bad.cnn", check_text(BAD_SPEC))])
+    log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startColumn"] = 0
+    assert list(validator.iter_errors(log))
+    log = sarif_log([("bad.cnn", check_text(BAD_SPEC))])
+    log["runs"][0]["results"][0]["level"] = "fatal"
+    assert list(validator.iter_errors(log))
