@@ -341,3 +341,21 @@ def test_the_schema_check_is_not_vacuous(validator):
     log = sarif_log([("bad.cnn", check_text(BAD_SPEC))])
     log["runs"][0]["results"][0]["level"] = "fatal"
     assert list(validator.iter_errors(log))
+
+
+# --- pre-commit ---------------------------------------------------------------------------------
+
+
+def test_pre_commit_hooks_run_specc_commands_that_exist_on_cnn_files():
+    yaml = pytest.importorskip("yaml", reason="PyYAML is needed to read .pre-commit-hooks.yaml")
+    import typer.main
+
+    hooks = {hook["id"]: hook for hook in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))}
+    assert set(hooks) == {"specc-check", "specc-fmt"}
+    commands = {command.name for command in typer.main.get_command(app).commands.values()}
+    for hook in hooks.values():
+        assert hook["language"] == "python"
+        assert re.search(hook["files"], "models/mnist.cnn") and not re.search(hook["files"], "mnist.cnn.py")
+        program, command, *_ = hook["entry"].split()
+        assert program == "specc" and command in commands
+    assert hooks["specc-fmt"]["args"] == ["--check"]
