@@ -8,13 +8,12 @@ last character, as in specc; columns count Unicode code points, which the run de
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from specc import __version__
-from specc.diagnostics import CODES, Code, Diagnostic, Severity
+from specc.diagnostics import CODES, Code, Diagnostic, Fix, Severity, Span
 from specc.pipeline import CheckedSource
 
 SARIF_VERSION = "2.1.0"
@@ -22,11 +21,6 @@ SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schem
 
 _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning"}
 _RULE_INDEX = {code: index for index, code in enumerate(CODES)}
-
-# A hint that names one replacement for the word under the caret ("did you mean `strides`?") becomes
-# a SARIF fix; any other hint stays advice in the message.
-_SUGGESTION = re.compile(r"did you mean `([^`\n]+)`\?")
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _information_uri() -> str | None:
@@ -79,39 +73,25 @@ def artifact_uri(path: str) -> tuple[str, str | None]:
     return quote(candidate.as_posix(), safe="/-._~"), "%SRCROOT%"
 
 
-def _region(diagnostic: Diagnostic) -> dict[str, int]:
-    span = diagnostic.span
-    return {
-        "startLine": span.line,
-        "startColumn": span.column,
-        "endLine": span.end_line,
-        "endColumn": max(span.end_column, span.column + 1) if span.end_line == span.line else span.end_column,
-    }
+def _region(span: Span) -> dict[str, int]:
+    """A SARIF region: the same numbers as the span, since both count from 1 and end one past the last column."""
+    return {"startLine": span.line, "startColumn": span.column, "endLine": span.end_line, "endColumn": span.end_column}
 
 
-def _fix(diagnostic: Diagnostic, lines: list[str], location: dict[str, Any]) -> dict[str, Any] | None:
-    """A replacement for the word under the caret when the hint suggests exactly one, else None."""
-    match = _SUGGESTION.fullmatch(diagnostic.hint or "")
-    span = diagnostic.span
-    if match is None or span.end_line != span.line or not 1 <= span.line <= len(lines):
-        return None
-    written = lines[span.line - 1][span.column - 1 : span.end_column - 1]
-    if not _WORD.fullmatch(written):
-        return None
+def _fix(fix: Fix, location: dict[str, Any]) -> dict[str, Any]:
+    """A diagnostic's structured fix as a SARIF fix: one replacement (an empty region inserts, empty text deletes)."""
     return {
-        "description": {"text": f"Replace `{written}` with `{match.group(1)}`"},
+        "description": {"text": fix.title},
         "artifactChanges": [
             {
                 "artifactLocation": location,
-                "replacements": [
-                    {"deletedRegion": _region(diagnostic), "insertedContent": {"text": match.group(1)}},
-                ],
+                "replacements": [{"deletedRegion": _region(fix.span), "insertedContent": {"text": fix.new_text}}],
             }
         ],
     }
 
 
-def result(diagnostic: Diagnostic, location: dict[str, Any], lines: list[str]) -> dict[str, Any]:
+def result(diagnostic: Diagnostic, location: dict[str, Any]) -> dict[str, Any]:
     """The SARIF result of one diagnostic; the hint follows the message on its own line and in properties."""
     text = diagnostic.message + (f"\nhint: {diagnostic.hint}" if diagnostic.hint else "")
     record: dict[str, Any] = {
@@ -119,11 +99,10 @@ def result(diagnostic: Diagnostic, location: dict[str, Any], lines: list[str]) -
         "ruleIndex": _RULE_INDEX[diagnostic.code],
         "level": _LEVELS[diagnostic.severity],
         "message": {"text": text},
-        "locations": [{"physicalLocation": {"artifactLocation": location, "region": _region(diagnostic)}}],
+        "locations": [{"physicalLocation": {"artifactLocation": location, "region": _region(diagnostic.span)}}],
     }
-    fix = _fix(diagnostic, lines, location)
-    if fix is not None:
-        record["fixes"] = [fix]
+    if diagnostic.fixes:
+        record["fixes"] = [_fix(fix, location) for fix in diagnostic.fixes]
     if diagnostic.hint:
         record["properties"] = {"hint": diagnostic.hint}
     return record
@@ -143,8 +122,7 @@ def sarif_log(results: list[tuple[str, CheckedSource]]) -> dict[str, Any]:
             location["uriBaseId"] = base
         location["index"] = len(artifacts)
         artifacts.append({"location": {k: v for k, v in location.items() if k != "index"}, "sourceLanguage": "cnn"})
-        lines = checked.lines
-        sarif_results.extend(result(diagnostic, location, lines) for diagnostic in checked.diagnostics)
+        sarif_results.extend(result(diagnostic, location) for diagnostic in checked.diagnostics)
     driver: dict[str, Any] = {"name": "specc", "version": __version__, "semanticVersion": __version__}
     information_uri = _information_uri()
     if information_uri is not None:

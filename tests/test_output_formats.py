@@ -254,16 +254,21 @@ def test_sarif_regions_are_specc_spans_unchanged_and_results_name_their_rule(val
 
 
 def apply_fix(text: str, fix: dict) -> str:
-    """The text after a SARIF fix's single-line replacements (what an editor or GitHub would do)."""
+    """The text after a SARIF fix's replacements, applied from the last to the first (as an editor would)."""
     lines = text.split("\n")
-    for change in fix["artifactChanges"]:
-        for replacement in change["replacements"]:
-            region = replacement["deletedRegion"]
-            assert region["startLine"] == region["endLine"]
-            line = lines[region["startLine"] - 1]
-            start, end = region["startColumn"] - 1, region["endColumn"] - 1
-            lines[region["startLine"] - 1] = line[:start] + replacement["insertedContent"]["text"] + line[end:]
-    return "\n".join(lines)
+
+    def offset(line: int, column: int) -> int:
+        return sum(len(before) + 1 for before in lines[: line - 1]) + column - 1
+
+    replacements = [r for change in fix["artifactChanges"] for r in change["replacements"]]
+    for replacement in sorted(
+        replacements, key=lambda r: (r["deletedRegion"]["startLine"], r["deletedRegion"]["startColumn"]), reverse=True
+    ):
+        region = replacement["deletedRegion"]
+        start = offset(region["startLine"], region["startColumn"])
+        end = offset(region["endLine"], region["endColumn"])
+        text = text[:start] + replacement["insertedContent"]["text"] + text[end:]
+    return text
 
 
 @pytest.mark.parametrize(
@@ -273,21 +278,26 @@ def apply_fix(text: str, fix: dict) -> str:
         (BAD_SPEC, "E201", "maxpool 2x2"),
         ("model m {\n  input 8x8x3\n  conv 8 3x3 relu7\n  flatten\n}\n", "E207", "conv 8 3x3 relu\n"),
         ("model m {\n  input 8x8x3\n  dense 4 activation=sigmod\n}\n", "E203", "activation=sigmoid"),
-        ("model a {\n  input 2x2x1\n}\nmodelb {\n  input 2x2x1\n}\n", "E102", "\nmodel b {"),
+        ("model m {\n  input 8x8x3\n  conv 8 3x3 filters=4\n  flatten\n}\n", "E206", "  conv 8 3x3\n"),
+        (WARNING_SPEC, "W301", "  input 8x8x3\n  flatten\n  dense 4\n"),
+        ("model m { input 8x8x3; dense 4 }\n", "W301", "input 8x8x3; flatten; dense 4"),
     ],
 )
-def test_a_did_you_mean_hint_becomes_a_fix_that_removes_its_diagnostic(spec, code, fixed):
+def test_a_diagnostic_fix_becomes_a_sarif_fix_that_removes_the_diagnostic(validator, spec, code, fixed):
     checked = check_text(spec)
     log = sarif_log([("m.cnn", checked)])
+    assert_valid(validator, log)
     [with_fix] = [r for r in log["runs"][0]["results"] if r["ruleId"] == code]
+    [diagnostic] = [d for d in checked.diagnostics if d.code == code]
     [fix] = with_fix["fixes"]
-    assert fix["artifactChanges"][0]["artifactLocation"]["uri"] == "m.cnn"
+    assert fix["description"]["text"] == diagnostic.fixes[0].title
+    assert fix["artifactChanges"][0]["artifactLocation"] == {"uri": "m.cnn", "uriBaseId": "%SRCROOT%", "index": 0}
     repaired = apply_fix(spec, fix)
     assert fixed in repaired
     assert code not in [d.code for d in check_text(repaired).diagnostics]
 
 
-def test_a_hint_that_is_advice_not_a_replacement_gives_no_fix():
+def test_a_hint_without_a_fix_stays_advice():
     checked = check_text("model m {\n  input 8x8x3 channels=3\n  dense 4\n}\n")
     [sarif_result] = [r for r in sarif_log([("m.cnn", checked)])["runs"][0]["results"] if r["ruleId"] == "E202"]
     assert "fixes" not in sarif_result
