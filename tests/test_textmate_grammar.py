@@ -1,0 +1,226 @@
+"""The VS Code TextMate grammar (editors/vscode/syntaxes/cnn.tmLanguage.json): generated from specc's own tables
+of kinds and parameters, and tokenized by the real engine VS Code uses (vscode-textmate on vscode-oniguruma).
+
+The engine tests need node and the extension's npm packages, installed by `npm ci --prefix editors/vscode`;
+without them they are skipped, and the drift tests still run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from specc.layers import ACTIVATIONS, KIND_BY_SPELLING, LAYER_KINDS, PARAMETER_SHORT_FORMS, parameter_names
+
+REPO = Path(__file__).resolve().parent.parent
+VSCODE = REPO / "editors" / "vscode"
+GRAMMAR_PATH = VSCODE / "syntaxes" / "cnn.tmLanguage.json"
+GRAMMAR = json.loads(GRAMMAR_PATH.read_text(encoding="utf-8"))
+TOKENIZE = VSCODE / "scripts" / "tokenize.js"
+EXAMPLES = sorted((REPO / "examples").glob("*.cnn"))
+BAD = sorted((REPO / "tests" / "bad").glob("*.cnn"))
+
+KIND = "support.class.layer.cnn"
+PARAMETER = "variable.parameter.cnn"
+ACTIVATION = "support.function.activation.cnn"
+
+
+def _load_generator():
+    spec = importlib.util.spec_from_file_location("generate_grammar", VSCODE / "scripts" / "generate_grammar.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _alternation(rule: str) -> set[str]:
+    """The words of the one alternation (a|b|c) in a repository rule's regex."""
+    [words] = re.findall(r"[A-Za-z0-9_]+(?:\|[A-Za-z0-9_]+)+", GRAMMAR["repository"][rule]["match"])
+    return set(words.split("|"))
+
+
+# --- drift: the grammar is specc's tables, written out ------------------------------------------
+
+
+def test_the_committed_grammar_is_what_the_generator_writes():
+    assert GRAMMAR_PATH.read_text(encoding="utf-8") == _load_generator().render(), (
+        "the grammar is out of date: run python editors/vscode/scripts/generate_grammar.py"
+    )
+
+
+def test_the_grammar_knows_every_layer_kind_spelling_and_no_other():
+    assert _alternation("layer-kind") == set(KIND_BY_SPELLING)
+
+
+def test_the_grammar_knows_every_parameter_name_short_form_and_name():
+    names = {name for cls in LAYER_KINDS for name in parameter_names(cls)}
+    assert _alternation("parameter") == names | set(PARAMETER_SHORT_FORMS) | {"name"}
+
+
+def test_the_grammar_knows_every_activation_and_padding_mode():
+    assert _alternation("activation") == set(ACTIVATIONS)
+    assert _alternation("padding-mode") == {mode for cls in LAYER_KINDS for mode in cls.padding_modes}
+
+
+def test_the_package_manifest_contributes_the_grammar_for_cnn_files():
+    manifest = json.loads((VSCODE / "package.json").read_text(encoding="utf-8"))
+    [language] = manifest["contributes"]["languages"]
+    assert language["id"] == "cnn" and language["extensions"] == [".cnn"]
+    assert (VSCODE / language["configuration"]).is_file()
+    [grammar] = manifest["contributes"]["grammars"]
+    assert grammar["language"] == "cnn" and grammar["scopeName"] == GRAMMAR["scopeName"] == "source.cnn"
+    assert (VSCODE / grammar["path"]).resolve() == GRAMMAR_PATH
+    assert "onLanguage:cnn" in manifest["activationEvents"]
+    assert manifest["contributes"]["configuration"]["properties"]["specc.server.path"]["default"] == "specc"
+    configuration = json.loads((VSCODE / "language-configuration.json").read_text(encoding="utf-8"))
+    assert configuration["comments"]["lineComment"] == "#"
+
+
+# --- the real engine ----------------------------------------------------------------------------
+
+
+def _tokenize(paths: list[Path]) -> dict[str, list[list[dict]]]:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed; the TextMate grammar is tested with VS Code's engine on node")
+    if (
+        not (VSCODE / "node_modules" / "vscode-textmate").is_dir()
+        or not (VSCODE / "node_modules" / "vscode-oniguruma").is_dir()
+    ):
+        pytest.skip("vscode-textmate and vscode-oniguruma are not installed: run `npm ci --prefix editors/vscode`")
+    done = subprocess.run([node, str(TOKENIZE), *map(str, paths)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    """Every example and bad fixture, tokenized in one run of node."""
+    return {Path(path).name: lines for path, lines in _tokenize([*EXAMPLES, *BAD]).items()}
+
+
+@pytest.fixture
+def tokenize_text(tmp_path):
+    def tokenize_text(text: str) -> list[list[dict]]:
+        path = tmp_path / "t.cnn"
+        path.write_text(text, encoding="utf-8")
+        return _tokenize([path])[str(path)]
+
+    return tokenize_text
+
+
+def scopes_of(lines: list[list[dict]], line: int, text: str) -> list[str]:
+    """The scopes of the first token with this text on a 1-based line, innermost last."""
+    matches = [token["scopes"] for token in lines[line - 1] if token["text"] == text]
+    assert matches, f"no token {text!r} on line {line}: {[t['text'] for t in lines[line - 1]]}"
+    return matches[0]
+
+
+@pytest.mark.parametrize(
+    ("line", "text", "scope"),
+    [
+        (1, "#", "punctuation.definition.comment.cnn"),
+        (2, "model", "keyword.other.model.cnn"),
+        (2, "tour", "entity.name.type.model.cnn"),
+        (2, "{", "punctuation.section.block.begin.cnn"),
+        (3, "input", "keyword.other.input.cnn"),
+        (3, "64x64x3", "constant.numeric.size.cnn"),
+        (4, "conv", KIND),
+        (4, "filters", PARAMETER),
+        (4, "=", "keyword.operator.assignment.cnn"),
+        (4, "16", "constant.numeric.integer.cnn"),
+        (4, "5x5", "constant.numeric.size.cnn"),
+        (4, "same", "support.constant.padding.cnn"),
+        (4, "relu", ACTIVATION),
+        (4, "false", "constant.language.boolean.cnn"),
+        (5, "batchnorm", KIND),
+        (5, "0.9", "constant.numeric.float.cnn"),
+        (6, " dilation=2 is the short form", "comment.line.number-sign.cnn"),
+        (7, "(", "punctuation.section.parens.begin.cnn"),
+        (7, ",", "punctuation.separator.comma.cnn"),
+        (7, ")", "punctuation.section.parens.end.cnn"),
+        (7, "name", PARAMETER),
+        (7, "tall", "entity.name.function.layer.cnn"),
+        (8, "zeropad", KIND),
+        (12, "dropout", KIND),
+        (12, "0.25", "constant.numeric.float.cnn"),
+        (13, "global_avgpool", KIND),
+        (14, "softmax", ACTIVATION),
+        (15, "}", "punctuation.section.block.end.cnn"),
+    ],
+)
+def test_the_tour_example_gets_the_expected_scopes(shipped, line, text, scope):
+    scopes = scopes_of(shipped["tour.cnn"], line, text)
+    assert scopes[0] == "source.cnn"
+    assert scopes[-1] == scope
+
+
+def test_every_word_number_and_mark_of_the_examples_has_a_scope(shipped):
+    for example in EXAMPLES:
+        for number, line in enumerate(shipped[example.name], start=1):
+            for token in line:
+                if token["text"].strip():
+                    assert len(token["scopes"]) > 1, f"{example.name}:{number}: {token['text']!r} has no scope"
+                assert "variable.other.key.cnn" not in token["scopes"], f"{example.name}:{number}: unknown key"
+
+
+def test_the_tokens_of_every_fixture_cover_each_line_exactly(shipped):
+    for path in [*EXAMPLES, *BAD]:
+        lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+        tokenized = shipped[path.name]
+        assert len(tokenized) == len(lines)
+        for line, tokens in zip(lines, tokenized, strict=True):
+            assert "".join(t["text"] for t in tokens) == line.rstrip("\r")
+
+
+def test_misspellings_in_the_fixtures_are_not_highlighted_as_known(shipped):
+    lines = shipped["e202_unknown_parameter.cnn"]
+    assert scopes_of(lines, 3, "stride")[-1] == "variable.other.key.cnn"
+    assert scopes_of(lines, 3, "=")[-1] == "keyword.operator.assignment.cnn"
+    [maxpol] = [t for t in shipped["e201_unknown_layer.cnn"][3] if "maxpol" in t["text"]]
+    assert maxpol["scopes"] == ["source.cnn"]
+
+
+def test_every_spelling_of_every_kind_starts_a_statement_in_any_case(tokenize_text):
+    spellings = sorted(KIND_BY_SPELLING) + sorted({cls.keras_class for cls in LAYER_KINDS})
+    lines = tokenize_text("\n".join(f"  {spelling} 3" for spelling in spellings))
+    for number, spelling in enumerate(spellings, start=1):
+        assert scopes_of(lines, number, spelling)[-1] == KIND
+
+
+def test_every_parameter_and_activation_is_highlighted(tokenize_text):
+    keys = sorted({name for cls in LAYER_KINDS for name in parameter_names(cls)} | set(PARAMETER_SHORT_FORMS))
+    lines = tokenize_text("\n".join([*(f"conv {key}=3" for key in keys), *(f"dense 4 {a}" for a in ACTIVATIONS)]))
+    for number, key in enumerate(keys, start=1):
+        assert scopes_of(lines, number, key)[-1] == PARAMETER
+    for number, activation in enumerate(ACTIVATIONS, start=len(keys) + 1):
+        assert scopes_of(lines, number, activation)[-1] == ACTIVATION
+
+
+def test_statements_on_one_line_strings_and_continuations(tokenize_text):
+    lines = tokenize_text(
+        "model m { input 8x8x3; dense 4 linear; activation relu }\n"
+        'conv 8 3 name="a # \\"b\\"" \\\n'
+        "  relu\n"
+        "dense +4 activation=linear 1e-3 .5\n"
+    )
+    assert scopes_of(lines, 1, "input")[-1] == "keyword.other.input.cnn"
+    assert scopes_of(lines, 1, "dense")[-1] == KIND
+    # `linear` is a kind at the start of a statement and an activation after one.
+    assert scopes_of(lines, 1, "linear")[-1] == ACTIVATION
+    assert scopes_of(lines, 1, "activation")[-1] == KIND
+    assert scopes_of(lines, 1, ";")[-1] == "punctuation.terminator.statement.cnn"
+    string = [t for t in lines[1] if "string.quoted.double.cnn" in t["scopes"]]
+    assert "".join(t["text"] for t in string) == '"a # \\"b\\""'
+    assert not any("comment" in scope for t in lines[1] for scope in t["scopes"])
+    assert scopes_of(lines, 2, '\\"')[-1] == "constant.character.escape.cnn"
+    assert scopes_of(lines, 2, "\\")[-1] == "punctuation.separator.continuation.line.cnn"
+    assert scopes_of(lines, 4, "+4")[-1] == "constant.numeric.integer.cnn"
+    assert scopes_of(lines, 4, "linear")[-1] == ACTIVATION
+    assert scopes_of(lines, 4, "1e-3")[-1] == "constant.numeric.float.cnn"
+    assert scopes_of(lines, 4, ".5")[-1] == "constant.numeric.float.cnn"
