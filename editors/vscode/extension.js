@@ -7,6 +7,7 @@ const vscode = require("vscode");
 const { LanguageClient, TransportKind } = require("vscode-languageclient/node");
 
 let client;
+let traceChannel;
 
 function serverOptions() {
   const config = vscode.workspace.getConfiguration("specc");
@@ -18,14 +19,14 @@ function serverOptions() {
   return { run: executable, debug: executable };
 }
 
-async function start(context) {
+async function start() {
   const clientOptions = {
     documentSelector: [
       { scheme: "file", language: "cnn" },
       { scheme: "untitled", language: "cnn" },
     ],
     outputChannelName: "specc",
-    traceOutputChannel: vscode.window.createOutputChannel("specc trace"),
+    traceOutputChannel: traceChannel,
   };
   client = new LanguageClient("specc", "specc language server", serverOptions(), clientOptions);
   try {
@@ -53,19 +54,22 @@ async function stop() {
 }
 
 async function activate(context) {
+  // One trace channel for the session, reused across restarts of the server.
+  traceChannel = vscode.window.createOutputChannel("specc trace");
   context.subscriptions.push(
+    traceChannel,
     vscode.commands.registerCommand("specc.restartServer", async () => {
       await stop();
-      await start(context);
+      await start();
     }),
     vscode.workspace.onDidChangeConfiguration(async (event) => {
       if (event.affectsConfiguration("specc.server")) {
         await stop();
-        await start(context);
+        await start();
       }
     }),
   );
-  await start(context);
+  await start();
 }
 
 function deactivate() {
