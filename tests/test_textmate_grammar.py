@@ -224,3 +224,38 @@ def test_statements_on_one_line_strings_and_continuations(tokenize_text):
     assert scopes_of(lines, 4, "linear")[-1] == ACTIVATION
     assert scopes_of(lines, 4, "1e-3")[-1] == "constant.numeric.float.cnn"
     assert scopes_of(lines, 4, ".5")[-1] == "constant.numeric.float.cnn"
+
+
+# --- the extension's client ---------------------------------------------------------------------
+
+
+def _activate(settings: dict, workspace: str | None = None) -> list[dict]:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed; the extension's client is tested on node")
+    if not (VSCODE / "node_modules" / "vscode-languageclient").is_dir():
+        pytest.skip("vscode-languageclient is not installed: run `npm ci --prefix editors/vscode`")
+    script = VSCODE / "scripts" / "activate_smoke.js"
+    done = subprocess.run(
+        [node, str(script), json.dumps(settings), *([workspace] if workspace else [])],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_extension_starts_specc_lsp_over_stdio_for_cnn_documents():
+    [client] = _activate({})
+    assert client["id"] == "specc"
+    assert (client["server"]["command"], client["server"]["args"]) == ("specc", ["lsp"])
+    assert {"scheme": "file", "language": "cnn"} in client["selector"]
+
+
+def test_the_extension_runs_the_server_path_setting_with_the_workspace_folder_filled_in(tmp_path):
+    settings = {"server.path": "${workspaceFolder}/.venv/bin/specc", "server.args": ["-v", "lsp"]}
+    [client] = _activate(settings, str(tmp_path))
+    assert client["server"]["command"] == f"{tmp_path}/.venv/bin/specc"
+    assert client["server"]["args"] == ["-v", "lsp"]
+    assert client["server"]["options"]["cwd"] == str(tmp_path)
