@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,9 +46,25 @@ def grammar_path() -> Path:
     raise FileNotFoundError(f"grammar {GRAMMAR_NAME} is missing from the installation")
 
 
+class _CommentTokens(threading.local):
+    """The COMMENT tokens lexed by this thread's current parse; the grammar ignores them, the formatter keeps them."""
+
+    def __init__(self) -> None:
+        self.tokens: list[Token] = []
+
+
+_comments = _CommentTokens()
+
+
+def _collect_comment(token: Token) -> Token:
+    _comments.tokens.append(token)
+    return token
+
+
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    # Built once per process; lark's cache keeps the LALR tables on disk between processes.
+    # Built once per process; lark's cache keeps the LALR tables on disk between processes
+    # (lexer callbacks are not part of the cached analysis).
     return Lark(
         grammar_path().read_text(encoding="utf-8"),
         parser="lalr",
@@ -55,6 +72,7 @@ def _parser() -> Lark:
         propagate_positions=True,
         maybe_placeholders=False,
         cache=True,
+        lexer_callbacks={"COMMENT": _collect_comment},
     )
 
 
@@ -85,7 +103,7 @@ class _ToSyntaxTree(Transformer):
 
     def string(self, token: Token) -> syntax.String:
         text = _ESCAPE.sub(lambda m: _ESCAPED.get(m.group(1), m.group(1)), token[1:-1])
-        return syntax.String(text=text, span=_span(token))
+        return syntax.String(text=text, span=_span(token), raw=str(token))
 
     @v_args(meta=True, inline=False)
     def tuple(self, meta, items) -> syntax.Tuple:
@@ -115,8 +133,14 @@ class _ToSyntaxTree(Transformer):
 
     @v_args(meta=True, inline=False)
     def model(self, meta, children) -> syntax.ModelBlock:
-        name, statements = children
-        return syntax.ModelBlock(name=str(name), name_span=_span(name), statements=statements, span=_span_of_meta(meta))
+        name, brace, statements = children
+        return syntax.ModelBlock(
+            name=str(name),
+            name_span=_span(name),
+            statements=statements,
+            span=_span_of_meta(meta),
+            open_span=_span(brace),
+        )
 
     def start(self, *models) -> syntax.SourceFile:
         return syntax.SourceFile(models=models)
@@ -242,6 +266,7 @@ def parse(text: str) -> tuple[syntax.SourceFile, list[Diagnostic]]:
     lines = text.split("\n")
     broken: set[int] = set()
     for _ in range(_MAX_SYNTAX_ERRORS):
+        _comments.tokens = []
         try:
             tree = _parser().parse("\n".join(lines))
         except UnexpectedInput as error:
@@ -260,5 +285,7 @@ def parse(text: str) -> tuple[syntax.SourceFile, list[Diagnostic]]:
             broken.add(diagnostic.span.line)
             continue
         source = _ToSyntaxTree().transform(tree)
-        return syntax.SourceFile(models=source.models, broken_lines=frozenset(broken)), diagnostics
+        comments = tuple(syntax.Comment(text=t.removesuffix("\r"), span=_span(t)) for t in _comments.tokens)
+        _comments.tokens = []
+        return syntax.SourceFile(models=source.models, broken_lines=frozenset(broken), comments=comments), diagnostics
     return syntax.SourceFile(), diagnostics

@@ -59,10 +59,11 @@ class Word:
 
 @dataclass(frozen=True)
 class String:
-    """A double-quoted literal, already unescaped."""
+    """A double-quoted literal, already unescaped; `raw` is the literal as written, quotes and escapes included."""
 
     text: str
     span: Span
+    raw: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,20 @@ class LayerStatement:
 
 @dataclass(frozen=True)
 class ModelBlock:
+    """`model NAME { ... }`; `span` runs from `model` to the closing brace, `open_span` is the opening brace."""
+
     name: str
     name_span: Span
     statements: tuple[LayerStatement, ...]
+    span: Span
+    open_span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A `#` comment as written, `#` included, without its line break (nor the \\r of a CRLF line end)."""
+
+    text: str
     span: Span
 
 
@@ -109,3 +121,6 @@ class SourceFile:
     models: tuple[ModelBlock, ...] = field(default_factory=tuple)
     # Lines that had a syntax error and were left out; what stood there is unknown.
     broken_lines: frozenset[int] = frozenset()
+    # Every comment of the text that parsed, in order. Comments mean nothing to the language;
+    # they are kept for the formatter, which must put each back where it was.
+    comments: tuple[Comment, ...] = field(default=(), compare=False)
