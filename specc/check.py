@@ -72,7 +72,29 @@ def _flatten_before(layer: Layer, shares_line: bool) -> Fix:
     return Fix(title="Insert `flatten` before this layer", span=at, new_text=new_text)
 
 
-def check_model(model: Model) -> tuple[ModelReport, list[Diagnostic]]:
+class InferenceCache:
+    """Remembers each layer's inference for the input it was given, so that checking the next version
+    of a text infers only the layers that changed or whose input did. The editor re-checks a whole
+    spec on every keystroke, and lowering with a LoweringCache hands back the same layer objects
+    for unchanged lines. Layers are matched by identity; entries not used by a run are dropped."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[int, Shape], tuple[Layer, Inference | Problem]] = {}
+        self._used: dict[tuple[int, Shape], tuple[Layer, Inference | Problem]] = {}
+
+    def infer(self, layer: Layer, shape: Shape) -> Inference | Problem:
+        key = (id(layer), shape)
+        entry = self._entries.get(key) or self._used.get(key)
+        if entry is None or entry[0] is not layer:
+            entry = (layer, layer.infer(shape))
+        self._used[key] = entry
+        return entry[1]
+
+    def finish_run(self) -> None:
+        self._entries, self._used = self._used, {}
+
+
+def check_model(model: Model, cache: InferenceCache | None = None) -> tuple[ModelReport, list[Diagnostic]]:
     """Infer every layer of a model in order; stops at the first layer that cannot take its input."""
     diagnostics: list[Diagnostic] = []
     if model.input_shape is None:
@@ -83,7 +105,7 @@ def check_model(model: Model) -> tuple[ModelReport, list[Diagnostic]]:
     # The line where the statement before the current one ends, so a fix knows if they share a line.
     previous_end = model.input_span.end_line if model.input_span is not None else 0
     for layer in chained:
-        outcome = layer.infer(shape)
+        outcome = layer.infer(shape) if cache is None else cache.infer(layer, shape)
         shares_line = previous_end == layer.span.line
         if isinstance(outcome, Problem):
             diagnostics.append(_diagnostic(outcome, layer, shares_line))
@@ -95,11 +117,16 @@ def check_model(model: Model) -> tuple[ModelReport, list[Diagnostic]]:
     return ModelReport(model=model, layers=tuple(reports), complete=model.chain_ends_at is None), diagnostics
 
 
-def check(spec: SpecFile) -> tuple[list[ModelReport], list[Diagnostic]]:
-    """Check every model of a file; returns one report per model and all diagnostics."""
+def check(spec: SpecFile, cache: InferenceCache | None = None) -> tuple[list[ModelReport], list[Diagnostic]]:
+    """Check every model of a file; returns one report per model and all diagnostics.
+
+    With a cache, layers inferred by an earlier call on the same input are not inferred again.
+    """
     reports, diagnostics = [], []
     for model in spec.models:
-        report, found = check_model(model)
+        report, found = check_model(model, cache)
         reports.append(report)
         diagnostics.extend(found)
+    if cache is not None:
+        cache.finish_run()
     return reports, diagnostics

@@ -8,9 +8,11 @@ models enforce the domain rules. Nothing here raises for a user's mistake.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,6 +28,17 @@ from specc.layers import (
     LayerBase,
     parameter_names,
 )
+
+# Per-kind facts asked for on every layer line; pydantic's model_fields is slow to read, and a
+# 1,000-layer spec is re-lowered on each keystroke in the editor.
+_accepted_parameters = functools.cache(parameter_names)
+
+
+@functools.cache
+def _kind_name(cls: type[LayerBase]) -> str:
+    """The IR kind of a class (`conv2d`), the stem of its generated layer names."""
+    return cls.model_fields["kind"].default
+
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # Enough for any image or sequence layout; it also keeps flattened sizes small enough to print.
@@ -204,11 +217,60 @@ _PYDANTIC_COMPARISONS = {
 }
 
 
+@dataclass
+class _Placed:
+    """What lowering made of one statement's arguments, and the layers built from them, by name."""
+
+    statement: syntax.LayerStatement
+    values: dict[str, Any]
+    spans: dict[str, Span]
+    rendered: dict[str, str]
+    unfit: frozenset[str]
+    reported: tuple[Diagnostic, ...]
+    # name -> the layer built (None when validation failed) and what building it reported.
+    built: dict[str | None, tuple[LayerBase | None, tuple[Diagnostic, ...]]] = field(default_factory=dict)
+
+
+class LoweringCache:
+    """Remembers how each statement was lowered, so that lowering the next version of a text redoes
+    only the statements that changed. The editor re-lowers a whole spec on every keystroke.
+
+    Statements are matched by identity (syntax nodes are immutable, and an incremental parse keeps
+    the unchanged ones), and only what depends on the statement alone is kept: placed and converted
+    arguments, and the layer built for a given name. Generated names, duplicate names and the chain
+    of shapes are worked out afresh on every run. Entries not used by a run are dropped after it.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[int, _Placed] = {}
+        self._used: dict[int, _Placed] = {}
+
+    def get(self, statement: syntax.LayerStatement) -> _Placed | None:
+        entry = self._entries.get(id(statement)) or self._used.get(id(statement))
+        if entry is None or entry.statement is not statement:
+            return None
+        self._used[id(statement)] = entry
+        return entry
+
+    def put(self, entry: _Placed) -> None:
+        self._used[id(entry.statement)] = entry
+
+    def finish_run(self) -> None:
+        self._entries, self._used = self._used, {}
+
+
 class _ModelLowering:
     """Lowers one model block, collecting diagnostics as it goes."""
 
-    def __init__(self, block: syntax.ModelBlock, diagnostics: list[Diagnostic], broken_lines: frozenset[int]):
+    def __init__(
+        self,
+        block: syntax.ModelBlock,
+        diagnostics: list[Diagnostic],
+        broken_lines: frozenset[int],
+        cache: LoweringCache | None = None,
+    ):
         self.block = block
+        self.cache = cache
         # Lines of this block that had a syntax error: whatever stood there is unknown, so the
         # chain of shapes ends at the first one and nothing is reported as missing because of it.
         self.broken_lines = sorted(line for line in broken_lines if block.span.line <= line <= block.span.end_line)
@@ -330,22 +392,39 @@ class _ModelLowering:
                 fixes=_replace(statement.kind_span, statement.kind, match),
             )
             return None
-        values, spans, rendered, unfit = self.place_arguments(cls, statement)
-        values = cls.fill_defaults(values)
-        name = self.layer_name(cls, values.pop("name", None), spans.get("name"))
-        try:
-            layer = cls(name=name or "_", span=statement.span, argument_spans=spans, **values)
-        except ValidationError as error:
-            # Arguments already reported as unfit show up again as missing; say each thing once.
-            self.report_validation(cls, statement, error, spans, rendered, unfit)
-            return None
-        return layer if name is not None and not unfit else None
+        placed = self.cache.get(statement) if self.cache is not None else None
+        if placed is None:
+            mark = len(self.diagnostics)
+            values, spans, rendered, unfit = self.place_arguments(cls, statement)
+            placed = _Placed(
+                statement, cls.fill_defaults(values), spans, rendered, frozenset(unfit), tuple(self.diagnostics[mark:])
+            )
+            if self.cache is not None:
+                self.cache.put(placed)
+        else:
+            self.diagnostics.extend(placed.reported)
+        values = dict(placed.values)
+        name = self.layer_name(cls, values.pop("name", None), placed.spans.get("name"))
+        built = placed.built.get(name)
+        if built is None:
+            mark = len(self.diagnostics)
+            try:
+                layer = cls(name=name or "_", span=statement.span, argument_spans=placed.spans, **values)
+            except ValidationError as error:
+                # Arguments already reported as unfit show up again as missing; say each thing once.
+                self.report_validation(cls, statement, error, placed.spans, placed.rendered, set(placed.unfit))
+                layer = None
+            built = placed.built[name] = (layer, tuple(self.diagnostics[mark:]))
+        else:
+            self.diagnostics.extend(built[1])
+        layer = built[0]
+        return layer if layer is not None and name is not None and not placed.unfit else None
 
     def place_arguments(
         self, cls: type[LayerBase], statement: syntax.LayerStatement
     ) -> tuple[dict[str, Any], dict[str, Span], dict[str, str], bool]:
         """Assign each argument to a parameter and convert it; the last item says whether any did not fit."""
-        accepted = parameter_names(cls)
+        accepted = _accepted_parameters(cls)
         values: dict[str, Any] = {}
         spans: dict[str, Span] = {}
         rendered: dict[str, str] = {}
@@ -495,7 +574,7 @@ class _ModelLowering:
             return given
         while True:
             self.kind_counts[cls.__name__] += 1
-            candidate = f"{cls.model_fields['kind'].default}_{self.kind_counts[cls.__name__]}"
+            candidate = f"{_kind_name(cls)}_{self.kind_counts[cls.__name__]}"
             if candidate not in self.reserved_names and candidate not in self.taken_names:
                 self.taken_names.add(candidate)
                 return candidate
@@ -550,8 +629,11 @@ class _ModelLowering:
                 self.report("E203", f"{argument} has a value of the wrong form: {shown}", span)
 
 
-def lower(source: syntax.SourceFile) -> tuple[SpecFile, list[Diagnostic]]:
-    """Lower a syntax tree to the IR; returns the models that could be built and the diagnostics."""
+def lower(source: syntax.SourceFile, cache: LoweringCache | None = None) -> tuple[SpecFile, list[Diagnostic]]:
+    """Lower a syntax tree to the IR; returns the models that could be built and the diagnostics.
+
+    With a cache, statements lowered by an earlier call with the same cache are not lowered again.
+    """
     diagnostics: list[Diagnostic] = []
     models: list[Model] = []
     seen: set[str] = set()
@@ -566,5 +648,7 @@ def lower(source: syntax.SourceFile) -> tuple[SpecFile, list[Diagnostic]]:
                 )
             )
         seen.add(block.name)
-        models.append(_ModelLowering(block, diagnostics, source.broken_lines).lower())
+        models.append(_ModelLowering(block, diagnostics, source.broken_lines, cache).lower())
+    if cache is not None:
+        cache.finish_run()
     return SpecFile(models=tuple(models)), diagnostics
