@@ -18,6 +18,7 @@ from specc.diagnostics import Span
 from specc.lsp import features
 from specc.lsp.incremental import IncrementalChecker
 from specc.lsp.positions import Lines
+from specc.parse import parse
 from specc.pipeline import check_text
 
 # One server for the module (its loop lives as long); each test opens its own document.
@@ -411,5 +412,6 @@ def test_incremental_recheck_agrees_with_checking_the_whole_text(seed: int):
         assert incremental.diagnostics == whole.diagnostics, text
         assert [d.fixes for d in incremental.diagnostics] == [d.fixes for d in whole.diagnostics], text
         assert (incremental.spec, incremental.reports) == (whole.spec, whole.reports), text
+        assert repr(checker.tree) == repr(parse(text)[0]), text  # repr shows the fields equality leaves out
         partial += checker.reparsed_lines is not None
     assert partial >= 5  # the shortcut was taken, not just the fallback

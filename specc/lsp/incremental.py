@@ -70,6 +70,11 @@ class IncrementalChecker:
         self._inference = InferenceCache()
         self.reparsed_lines: int | None = None  # for tests: lines parsed by the last check, None for all
 
+    @property
+    def tree(self) -> syntax.SourceFile | None:
+        """The syntax tree of the last text checked."""
+        return self._last.tree if self._last is not None else None
+
     def check(self, text: str) -> CheckedSource:
         lines = text.split("\n")
         self.reparsed_lines = None
@@ -139,8 +144,14 @@ class IncrementalChecker:
             *(_shift_diagnostic(d, offset) for d in found),
             *(_shift_diagnostic(d, delta) for d in kept if d.span.line > last_line),
         ]
+        comments = (
+            *(c for c in last.tree.comments if c.span.line < first),
+            *(replace(c, span=_shift_span(c.span, offset)) for c in tree.comments),
+            *(replace(c, span=_shift_span(c.span, delta)) for c in last.tree.comments if c.span.line > last_line),
+        )
         self.reparsed_lines = len(fragment)
-        return _Parsed(lines, syntax.SourceFile(models=tuple(blocks), broken_lines=frozenset(broken)), diagnostics)
+        source = syntax.SourceFile(models=tuple(blocks), broken_lines=frozenset(broken), comments=comments)
+        return _Parsed(lines, source, diagnostics)
 
 
 # Moving syntax nodes by whole lines; columns never change, since only whole lines were edited.
@@ -159,6 +170,8 @@ def _shift_value(value: syntax.Value, delta: int) -> syntax.Value:
         return syntax.Tuple(tuple(_shift_value(v, delta) for v in value.items), span)
     if isinstance(value, syntax.Size):
         return syntax.Size(value.dims, span, value.text)
+    if isinstance(value, syntax.String):
+        return syntax.String(value.text, span, value.raw)
     return type(value)(value.text, span)
 
 
@@ -189,6 +202,7 @@ def _shift_block(block: syntax.ModelBlock, delta: int) -> syntax.ModelBlock:
         name_span=_shift_span(block.name_span, delta),
         statements=tuple(_shift_statement(s, delta) for s in block.statements),
         span=_shift_span(block.span, delta),
+        open_span=_shift_span(block.open_span, delta) if block.open_span is not None else None,
     )
 
 
