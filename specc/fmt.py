@@ -1,0 +1,148 @@
+"""Format stage: spec text -> the same spec in specc's one canonical layout, comments kept (`specc fmt`).
+
+The formatter works from the syntax tree, so it sees exactly what the checker sees, and it only
+formats text that parses: with a syntax error it returns the parser's diagnostics and no text.
+The layout, which docs/fmt.md shows with examples:
+
+- `model NAME {` on a line of its own, the body indented two spaces, `}` alone at column 0.
+  An empty model is `model NAME {` then `}`. One exception: a first statement whose kind is the
+  word `model` (an unknown kind, but well-formed right after `{`) stays on the `model NAME {`
+  line, because at the start of a line the parser reads `model` as the start of a new model.
+- One statement per line: statements separated by `;` are split onto lines of their own, and
+  lines joined by a backslash continuation are written as one line. Lines are never wrapped.
+- Within a statement: single spaces between the kind and each argument; `key=value` without
+  spaces; tuples as `(a, b)` and `((a, b), (c, d))`, without a trailing comma.
+- Every word, number, size and string is written as it was (3x3 stays 3x3, 0.50 stays 0.50,
+  `kernel=` stays `kernel=`, a string keeps its escapes): only the layout changes.
+- Every comment is kept, in order, with its text as written less trailing whitespace. A comment
+  that followed code on its line follows the same code, two spaces after it: after a statement,
+  after `model NAME {`, or after `}`. A comment alone on its line stays alone, indented like the
+  body inside a model and at column 0 outside.
+- Blank lines: a run of blank lines becomes one; none at the start or end of a body or of the
+  file; exactly one after each model's `}` when anything follows.
+- LF line endings and exactly one final newline; a text with nothing but whitespace formats to
+  the empty text.
+
+Formatting never changes what a spec means (the IR of the output equals the input's, spans left
+out) and is idempotent. Specs with semantic errors, such as unknown layer kinds or shapes that do
+not fit, format like any other: they are well-formed text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from specc import syntax
+from specc.diagnostics import Diagnostic
+from specc.parse import parse
+
+INDENT = "  "
+# Between code and the comment that follows it on its line.
+COMMENT_GAP = "  "
+# Whitespace that the grammar ignores, and the \r of a CRLF line end: a line of only these is blank.
+_BLANK = " \t\f\r"
+_KEYWORD = "model"
+
+
+def format_text(text: str) -> tuple[str | None, list[Diagnostic]]:
+    """Returns (`text` in the canonical layout, []), or (None, the syntax diagnostics) when `text` does not parse."""
+    tree, diagnostics = parse(text)
+    if diagnostics:
+        return None, diagnostics
+    blank_lines = {number for number, line in enumerate(text.split("\n"), start=1) if not line.strip(_BLANK)}
+    return _layout(tree, blank_lines), []
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One line of output in the making: where its source starts and ends, its depth and its text."""
+
+    line: int
+    column: int
+    end_line: int
+    depth: int
+    text: str
+    # A model's opening or closing line, which blank-line rules treat apart from the body.
+    role: str = "line"
+
+
+def _entries(tree: syntax.SourceFile) -> list[_Entry]:
+    """The models' header, statement and closing lines, in source order (comments are merged in later)."""
+    entries: list[_Entry] = []
+    for model in tree.models:
+        header = f"model {model.name} {{"
+        header_end = model.open_span.end_line if model.open_span is not None else model.name_span.end_line
+        statements = model.statements
+        if statements and statements[0].kind == _KEYWORD:
+            # The parser takes the word `model` for a layer kind only right after `{`; at the start of a
+            # line of its own it opens a model, a syntax error. So such a statement stays where it was.
+            header = f"{header} {_statement(statements[0])}"
+            header_end, statements = statements[0].span.end_line, statements[1:]
+        entries.append(_Entry(model.span.line, model.span.column, header_end, 0, header, role="open"))
+        for statement in statements:
+            span = statement.span
+            entries.append(_Entry(span.line, span.column, span.end_line, 1, _statement(statement)))
+        end_line, end_column = model.span.end_line, model.span.end_column - 1
+        entries.append(_Entry(end_line, end_column, end_line, 0, "}", role="close"))
+    return entries
+
+
+def _layout(tree: syntax.SourceFile, blank_lines: set[int]) -> str:
+    entries = _entries(tree)
+    comments = list(tree.comments)
+    out: list[str] = []
+    previous: _Entry | None = None  # the last entry written, a full-line comment included
+    code_end_line = 0  # the source line on which the last code entry (not comment) ends
+    depth = 0
+    i = j = 0
+    while i < len(entries) or j < len(comments):
+        comment = comments[j] if j < len(comments) else None
+        entry = entries[i] if i < len(entries) else None
+        if comment is not None and (
+            entry is None or (comment.span.line, comment.span.column) < (entry.line, entry.column)
+        ):
+            j += 1
+            text = comment.text.rstrip()
+            if previous is not None and previous.role != "comment" and code_end_line == comment.span.line:
+                out[-1] += COMMENT_GAP + text
+                continue
+            entry = _Entry(comment.span.line, comment.span.column, comment.span.line, depth, text, role="comment")
+        else:
+            assert entry is not None
+            i += 1
+            code_end_line = entry.end_line
+        if previous is not None and _blank_line_between(previous, entry, blank_lines):
+            out.append("")
+        out.append(INDENT * entry.depth + entry.text)
+        if entry.role == "open":
+            depth = 1
+        elif entry.role == "close":
+            depth = 0
+        previous = entry
+    return "".join(line + "\n" for line in out)
+
+
+def _blank_line_between(previous: _Entry, entry: _Entry, blank_lines: set[int]) -> bool:
+    if entry.role == "close" or previous.role == "open":
+        return False  # no blank line at the start or end of a body
+    if previous.role == "close":
+        return True  # one after each model
+    return any(line in blank_lines for line in range(previous.end_line + 1, entry.line))
+
+
+def _statement(statement: syntax.LayerStatement) -> str:
+    return " ".join([statement.kind, *(_argument(argument) for argument in statement.arguments)])
+
+
+def _argument(argument: syntax.Argument) -> str:
+    value = _value(argument.value)
+    return value if argument.key is None else f"{argument.key}={value}"
+
+
+def _value(value: syntax.Value) -> str:
+    """A value as written, in canonical spacing; tuples nest at most two levels (the grammar's limit)."""
+    if isinstance(value, syntax.Tuple):
+        return "(" + ", ".join(_value(item) for item in value.items) + ")"
+    if isinstance(value, syntax.String):
+        return value.raw
+    return value.text

@@ -1,0 +1,521 @@
+"""`specc fmt` (specc.fmt.format_text and the CLI command): one canonical layout, idempotent, the IR before
+and after equal (spans left out), every comment kept on its line, and no input that makes it raise."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from specc import syntax
+from specc.cli import app
+from specc.fmt import format_text
+from specc.lower import lower
+from specc.parse import parse
+from specc.pipeline import check_text
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_TEXTS = {p.name: p.read_text(encoding="utf-8") for p in sorted((REPO / "examples").glob("*.cnn"))}
+
+PROPERTIES = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def formatted(text: str) -> str:
+    result, diagnostics = format_text(text)
+    assert diagnostics == [], [(d.code, d.span, d.message) for d in diagnostics]
+    assert result is not None
+    return result
+
+
+def _without_spans(value):
+    if isinstance(value, dict):
+        return {k: _without_spans(v) for k, v in value.items() if "span" not in k}
+    if isinstance(value, list | tuple):
+        return [_without_spans(v) for v in value]
+    return value
+
+
+def meaning(text: str) -> tuple[dict, list[str]]:
+    """What a spec means: its lowered IR with every span left out, and the codes that lowering and checking report."""
+    tree, _ = parse(text)
+    spec, _ = lower(tree)
+    return _without_spans(spec.model_dump()), sorted(d.code for d in check_text(text).diagnostics)
+
+
+def comment_places(text: str) -> list[tuple[str, str | None]]:
+    """Each comment's text (less trailing whitespace) and the code it follows on its line: the statement
+    (kind and its arguments' count), `model NAME {` or the closing `}`; None for a comment alone on its line."""
+    tree, diagnostics = parse(text)
+    assert diagnostics == []
+    ends: dict[int, list[tuple[tuple[int, int], str]]] = {}
+    for model in tree.models:
+        assert model.open_span is not None
+        ends.setdefault(model.open_span.line, []).append(((model.open_span.column,), f"model {model.name} {{"))
+        for statement in model.statements:
+            place = f"{statement.kind}/{len(statement.arguments)}"
+            ends.setdefault(statement.span.end_line, []).append(((statement.span.end_column,), place))
+        ends.setdefault(model.span.end_line, []).append(((model.span.end_column,), f"}} of {model.name}"))
+    places = []
+    for comment in tree.comments:
+        before = [place for (column,), place in ends.get(comment.span.line, []) if column <= comment.span.column]
+        places.append((comment.text.rstrip(), before[-1] if before else None))
+    return places
+
+
+def assert_canonical_layout(text: str) -> None:
+    """The layout rules that hold for any formatted text, whatever it came from."""
+    if text == "":
+        return
+    assert text.endswith("\n") and not text.endswith("\n\n")
+    assert "\r\n" not in text
+    lines = text.split("\n")[:-1]
+    assert lines[0] != ""
+    assert "\n\n\n" not in text
+    depth = 0
+    for number, line in enumerate(lines):
+        if line == "":
+            assert lines[number - 1] and not lines[number - 1].startswith("model "), "blank line at a body's start"
+            assert lines[number + 1] != "}", "blank line at a body's end"
+            continue
+        assert line == line.rstrip(), f"trailing whitespace in {line!r}"
+        if line.startswith("model "):
+            assert depth == 0 and re.match(r"model \w+ \{( model\b.*)?(  #.*)?\Z", line), line
+            if number:
+                assert lines[number - 1] == "" or lines[number - 1].startswith("#"), "a model follows a blank line"
+            depth = 1
+        elif line.startswith("}"):
+            assert depth == 1 and re.match(r"\}(  #.*)?\Z", line), line
+            if number + 1 < len(lines):
+                assert lines[number + 1] == "", "one blank line after each model"
+            depth = 0
+        elif depth == 1:
+            assert line.startswith("  ") and not line[2].isspace(), f"body line not indented by two spaces: {line!r}"
+        else:
+            assert line.startswith("#"), f"only comments stand outside models: {line!r}"
+
+
+def assert_formats_faithfully(text: str) -> str:
+    """format_text of a text that parses: canonical, idempotent, same meaning, same comments in the same places."""
+    result = formatted(text)
+    assert_canonical_layout(result)
+    assert formatted(result) == result, "formatting is not idempotent"
+    assert meaning(result) == meaning(text)
+    assert comment_places(result) == comment_places(text)
+    return result
+
+
+# --- the layout, rule by rule -------------------------------------------------------------------
+
+LAYOUT_CASES = [
+    pytest.param("model m {\n  input 4\n}\n", "model m {\n  input 4\n}\n", id="canonical-is-left-alone"),
+    pytest.param("model   m{input 4}", "model m {\n  input 4\n}\n", id="header-on-its-own-line"),
+    pytest.param("model m {\n\tinput 4\n      flatten\n}\n", "model m {\n  input 4\n  flatten\n}\n", id="indent-two"),
+    pytest.param(
+        "model m { input 4; flatten ;dense 2;; }", "model m {\n  input 4\n  flatten\n  dense 2\n}\n", id="split-semis"
+    ),
+    pytest.param(
+        "model m {\n  conv 8 \\\n     3x3 \\\n  relu\n}\n", "model m {\n  conv 8 3x3 relu\n}\n", id="join-continuation"
+    ),
+    pytest.param(
+        "model m {\n  conv   8\t3x3 \f relu   strides = 2\n}\n",
+        "model m {\n  conv 8 3x3 relu strides=2\n}\n",
+        id="single-spaces-and-key=value",
+    ),
+    pytest.param(
+        "model m {\n  conv 8 (3,3) padding=( ( 1,2 ),(3 , 4), )\n}\n",
+        "model m {\n  conv 8 (3, 3) padding=((1, 2), (3, 4))\n}\n",
+        id="tuples",
+    ),
+    pytest.param(
+        "model m {\n  dropout (0.5,)\n}\n", "model m {\n  dropout (0.5)\n}\n", id="one-value-tuple-loses-its-comma"
+    ),
+    pytest.param(
+        'model m {\n  Conv2D filters=+08 kernel=3x3 dilation=1 bias=False name="a\\"b\\\\"\n  dense 1e1 .50\n}\n',
+        'model m {\n  Conv2D filters=+08 kernel=3x3 dilation=1 bias=False name="a\\"b\\\\"\n  dense 1e1 .50\n}\n',
+        id="spelling-kept",
+    ),
+    pytest.param(
+        "\n\n\nmodel m {\n\n\n  input 4\n\n\n\n  flatten\n\n\n}\n\n\n",
+        "model m {\n  input 4\n\n  flatten\n}\n",
+        id="blank-lines",
+    ),
+    pytest.param(
+        "model a { input 4 } model b {\n  input 4\n}\n\n\n\nmodel c {}",
+        "model a {\n  input 4\n}\n\nmodel b {\n  input 4\n}\n\nmodel c {\n}\n",
+        id="one-blank-line-between-models",
+    ),
+    pytest.param("model m {\r\n  input 4\r\n}\r\n", "model m {\n  input 4\n}\n", id="crlf-to-lf"),
+    pytest.param("model m {\n  input 4\n}", "model m {\n  input 4\n}\n", id="final-newline-added"),
+    pytest.param("", "", id="empty"),
+    pytest.param(" \n\t\n \r\n", "", id="only-whitespace"),
+    pytest.param(";;\n;", "", id="only-semicolons"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), LAYOUT_CASES)
+def test_format_text_writes_the_canonical_layout(text, expected):
+    assert format_text(text) == (expected, [])
+    assert format_text(expected) == (expected, [])
+
+
+COMMENT_CASES = [
+    pytest.param(
+        "# top\n\n\n# second\nmodel m {   # header\n  # first line\n  input 4       # trailing\n}   # closing\n#end",
+        "# top\n\n# second\nmodel m {  # header\n  # first line\n  input 4  # trailing\n}  # closing\n\n#end\n",
+        id="every-place",
+    ),
+    pytest.param(
+        "model m { input 4; flatten  # after flatten\n}",
+        "model m {\n  input 4\n  flatten  # after flatten\n}\n",
+        id="trailing-follows-the-last-statement-of-a-split-line",
+    ),
+    pytest.param(
+        "model m { input 4  # after input\n  flatten }  # after brace",
+        "model m {\n  input 4  # after input\n  flatten\n}  # after brace\n",
+        id="statement-and-brace-on-one-line",
+    ),
+    pytest.param(
+        "model m {\n  input 4\n  ; # after a lone semicolon\n}\n",
+        "model m {\n  input 4\n  # after a lone semicolon\n}\n",
+        id="no-code-before-it-makes-a-full-line-comment",
+    ),
+    pytest.param(
+        "model m {\n  conv 8 \\\n    3x3  # on the continued line\n}\n",
+        "model m {\n  conv 8 3x3  # on the continued line\n}\n",
+        id="continuation",
+    ),
+    pytest.param(
+        'model m {\n  dense 2 name="#not a comment; }"  #   a comment \t \n}\n',
+        'model m {\n  dense 2 name="#not a comment; }"  #   a comment\n}\n',
+        id="hash-in-a-string-and-trailing-whitespace",
+    ),
+    pytest.param(
+        "model a {\n  input 4\n}\n# about b\nmodel b {\n  input 4\n}\n",
+        "model a {\n  input 4\n}\n\n# about b\nmodel b {\n  input 4\n}\n",
+        id="between-models",
+    ),
+    pytest.param("#\n   #x\r\n", "#\n#x\n", id="only-comments"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), COMMENT_CASES)
+def test_format_text_keeps_every_comment_on_its_line(text, expected):
+    assert format_text(text) == (expected, [])
+    assert comment_places(expected) == comment_places(text)
+    assert format_text(expected) == (expected, [])
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLE_TEXTS))
+def test_every_example_formats_faithfully(name):
+    assert_formats_faithfully(EXAMPLE_TEXTS[name])
+
+
+def test_examples_whose_only_difference_is_aligned_comments_change_only_in_comment_spacing():
+    for text in EXAMPLE_TEXTS.values():
+        squeezed = re.sub(r"(\S) {2,}#", r"\1  #", text)
+        assert formatted(text) == squeezed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("model m {\n  input 4\n  kaboom 3 x=1\n}\n", id="unknown-kind"),
+        pytest.param("model m {\n  input 28x28x1\n  conv -3 0x0 stride=2 relu relu\n}\n", id="bad-values"),
+        pytest.param("model m {\n  input 2x2x1\n  conv 8 5x5\n  maxpool 9\n}\n", id="shape-errors"),
+        pytest.param("model m {\n  conv 8 3\n  input 4\n}\n\nmodel m {\n}\n", id="misplaced-input-duplicate-model"),
+        pytest.param("model model { model model=model  # c\n  input 4 model\n}\n", id="the-keyword-as-names"),
+    ],
+)
+def test_specs_with_semantic_errors_still_format(text):
+    _, codes = meaning(text)
+    assert codes, "the case should have errors"
+    assert assert_formats_faithfully(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        pytest.param("model m {\n  conv 8 3x3 (\n}\n", "E102", id="open-tuple"),
+        pytest.param("model m {\n  input 4\n", "E103", id="unclosed-model"),
+        pytest.param("model m {\n  input 4 @\n}\n", "E101", id="bad-character"),
+        pytest.param("conv 8\n", "E102", id="layer-outside-model"),
+        pytest.param("\ufeffmodel m {\n}\n", "E101", id="bom-inside-the-text"),
+    ],
+)
+def test_text_with_a_syntax_error_is_not_formatted(text, code):
+    result, diagnostics = format_text(text)
+    assert result is None
+    assert code in [d.code for d in diagnostics]
+    assert all(d.code in ("E101", "E102", "E103") for d in diagnostics)
+
+
+def test_format_text_of_ten_thousand_layers_and_a_megabyte_comment_is_quick_and_whole():
+    text = "#" + "x" * 1_000_000 + "\nmodel m { input 4; " + "dense 4 relu; " * 10_000 + "}"
+    result = formatted(text)
+    assert result.count("\n  dense 4 relu") == 10_000
+    assert result.startswith("#" + "x" * 1_000_000 + "\nmodel m {\n  input 4\n")
+
+
+# --- generated specs ----------------------------------------------------------------------------
+
+GAP = st.sampled_from([" ", "  ", "\t", " \f ", " \\\n  ", " \\\r\n\t"])
+OPTIONAL_GAP = st.one_of(st.just(""), GAP)
+COMMENT = st.one_of(
+    st.sampled_from(["#", "# a comment", "#;{}()=", '# "quoted', "#\tx  ", "# # twice", "#\\"]),
+    st.text(st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)), max_size=12).map("#".__add__),
+)
+NUMBER = st.sampled_from(["0", "3", "8", "32", "+4", "-1", "-0", "0.5", ".25", "1.", "1e3", "2E-2", "0.50", "007"])
+SIZE = st.sampled_from(["3x3", "2x2", "1x1", "28x28x1", "4x4x3", "0x3", "3x1"])
+WORD = st.sampled_from(["relu", "softmax", "same", "valid", "true", "false", "True", "foo", "tall", "model", "x"])
+STRING = st.sampled_from(['"a"', '""', '"a b"', '"#x"', '"\\"q\\""', '"\\\\"', '"{;}"', '"\\t"'])
+SCALAR = st.one_of(NUMBER, SIZE, WORD, STRING)
+KIND = st.sampled_from(
+    ["input", "conv", "Conv2D", "maxpool", "avgpool", "minpool", "dense", "flatten", "dropout", "batchnorm"]
+    + ["zeropad", "activation", "global_avgpool", "MaxPooling2D", "kaboom", "Model"]
+)
+KEY = st.sampled_from(
+    ["filters", "kernel_size", "kernel", "strides", "padding", "activation", "name", "use_bias", "bias", "rate"]
+    + ["dilation", "dilation_rate", "pool", "pool_size", "units", "momentum", "epsilon", "nope", "model"]
+)
+
+
+@st.composite
+def tuples(draw, item=SCALAR) -> str:
+    items = draw(st.lists(item, min_size=1, max_size=3))
+    out = "(" + draw(OPTIONAL_GAP)
+    for index, value in enumerate(items):
+        if index:
+            out += draw(OPTIONAL_GAP) + "," + draw(OPTIONAL_GAP)
+        out += value
+    if draw(st.booleans()):
+        out += draw(OPTIONAL_GAP) + ","
+    return out + draw(OPTIONAL_GAP) + ")"
+
+
+VALUE = st.one_of(SCALAR, SCALAR, tuples(), tuples(tuples()))
+
+
+@st.composite
+def statements(draw, kind=KIND) -> str:
+    out = draw(kind)
+    for _ in range(draw(st.integers(min_value=0, max_value=4))):
+        out += draw(GAP)
+        if draw(st.booleans()):
+            out += draw(KEY) + draw(OPTIONAL_GAP) + "=" + draw(OPTIONAL_GAP)
+        out += draw(VALUE)
+    return out
+
+
+END_OF_STATEMENT = st.sampled_from(["\n", "\n", "\n", ";", " ; ", ";\n", "\n\n", "\n\n\n", "\r\n", "\n \t\n", ";;"])
+
+
+@st.composite
+def models(draw) -> str:
+    out = "model" + draw(GAP) + draw(st.sampled_from(["m", "net_1", "model", "A"])) + draw(OPTIONAL_GAP) + "{"
+    if draw(st.integers(min_value=0, max_value=5)) == 0:
+        # `model` is read as a layer kind only right after `{` (at the start of a line it opens a model)
+        out += draw(OPTIONAL_GAP) + draw(statements(kind=st.just("model"))) + draw(END_OF_STATEMENT)
+    else:
+        out += draw(st.sampled_from(["", " ", "\n", "\n\n"]))
+    for _ in range(draw(st.integers(min_value=0, max_value=6))):
+        out += draw(st.sampled_from(["", "  ", "\t"]))
+        if draw(st.integers(min_value=0, max_value=4)) == 0:
+            out += draw(COMMENT) + "\n"
+            continue
+        out += draw(statements())
+        if draw(st.integers(min_value=0, max_value=3)) == 0:
+            out += draw(OPTIONAL_GAP) + draw(st.sampled_from(["", ";"])) + draw(OPTIONAL_GAP) + draw(COMMENT) + "\n"
+        else:
+            out += draw(END_OF_STATEMENT)
+    out += draw(st.sampled_from(["", " ", "\n"])) + "}"
+    if draw(st.booleans()):
+        out += draw(OPTIONAL_GAP) + draw(COMMENT) + draw(st.sampled_from(["\n", "\r\n"]))
+    return out
+
+
+@st.composite
+def spec_files(draw) -> str:
+    parts = []
+    for _ in range(draw(st.integers(min_value=0, max_value=3))):
+        parts.append(draw(st.one_of(models(), models(), COMMENT.map(lambda c: c + "\n"))))
+        parts.append(draw(st.sampled_from(["\n", " ", "\n\n", "\n\n\n", ";", "\r\n", "\n  \n"])))
+    return "".join(parts)
+
+
+@PROPERTIES
+@given(spec_files())
+def test_generated_specs_format_faithfully(text):
+    tree, diagnostics = parse(text)
+    assert diagnostics == [], "the generator writes only text that parses"
+    assert_formats_faithfully(text)
+
+
+@PROPERTIES
+@given(spec_files())
+def test_formatting_changes_only_whitespace_semicolons_and_tuple_commas(text):
+    result = formatted(text)
+    # Outside comments and strings, the same characters in the same order, less layout.
+    layout = re.compile(r'("(?:[^"\\\n]|\\.)*")|(#[^\n]*)|[\s;,\\]')
+
+    def tokens(source: str) -> str:
+        return layout.sub(lambda m: m.group(1) or (m.group(2) or "").rstrip() or "", source)
+
+    assert tokens(result) == tokens(text)
+
+
+# --- any input whatsoever -----------------------------------------------------------------------
+
+SPEC_WORDS = st.sampled_from(
+    ["model m {", "}", "input 28x28x1", "conv 8 3", "dense 10", "flatten", "relu", "strides=2", "name=a", "(", ")"]
+    + [",", ";", "\n", "\r\n", "=", "\\\n", "#", "# c\n", '"s"', '"#"', "\f", "\t", "model", "{", "((1, 2), (3, 4))"]
+)
+
+
+@st.composite
+def mutated_examples(draw) -> str:
+    text = draw(st.sampled_from(sorted(EXAMPLE_TEXTS.values())))
+    for _ in range(draw(st.integers(min_value=1, max_value=5))):
+        position = draw(st.integers(min_value=0, max_value=len(text)))
+        if draw(st.booleans()):
+            text = text[:position] + draw(st.one_of(SPEC_WORDS, st.characters())) + text[position:]
+        else:
+            text = text[:position] + text[position + draw(st.integers(min_value=1, max_value=10)) :]
+    return text
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(
+        st.text(max_size=500),
+        st.lists(SPEC_WORDS, max_size=40).map(" ".join),
+        st.lists(SPEC_WORDS, max_size=40).map("".join),
+        mutated_examples(),
+    )
+)
+def test_any_text_formats_faithfully_or_gives_syntax_errors_without_raising(text):
+    result, diagnostics = format_text(text)
+    if result is None:
+        assert diagnostics and all(d.code in ("E101", "E102", "E103") for d in diagnostics)
+        return
+    assert diagnostics == []
+    assert_formats_faithfully(text)
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+MESSY = "model m { input 28x28x1; conv 8 3x3   relu   # the only conv\n flatten ; dense 10 }"
+TIDY = "model m {\n  input 28x28x1\n  conv 8 3x3 relu  # the only conv\n  flatten\n  dense 10\n}\n"
+BROKEN = "model m {\n  input 28x28x1\n  conv 8 = 3\n}\n"
+
+
+def invoke(*args: str, input: bytes | None = None):
+    return CliRunner().invoke(app, [str(a) for a in args], input=input)
+
+
+@pytest.fixture
+def write(tmp_path):
+    def write(name: str, content: str | bytes) -> Path:
+        path = tmp_path / name
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        return path
+
+    return write
+
+
+def test_cli_fmt_rewrites_a_file_in_place_and_says_so(write):
+    path = write("messy.cnn", MESSY)
+    result = invoke("fmt", path)
+    assert result.exit_code == 0, result.output
+    assert path.read_bytes() == TIDY.encode()
+    assert f"reformatted {path}" in result.stdout
+
+
+def test_cli_fmt_leaves_a_tidy_file_untouched_and_silent(write):
+    path = write("tidy.cnn", TIDY)
+    before = path.stat().st_mtime_ns
+    result = invoke("fmt", path)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert path.read_bytes() == TIDY.encode() and path.stat().st_mtime_ns == before
+
+
+def test_cli_fmt_check_exits_1_and_changes_nothing_when_a_file_would_be_reformatted(write):
+    messy, tidy = write("messy.cnn", MESSY), write("tidy.cnn", TIDY)
+    result = invoke("fmt", "--check", messy, tidy)
+    assert result.exit_code == 1
+    assert f"would reformat {messy}" in result.stdout and str(tidy) not in result.stdout
+    assert messy.read_bytes() == MESSY.encode()
+
+
+def test_cli_fmt_check_exits_0_when_every_file_is_canonical(write):
+    result = invoke("fmt", "--check", write("a.cnn", TIDY), write("b.cnn", formatted(EXAMPLE_TEXTS["tour.cnn"])))
+    assert result.exit_code == 0, result.output
+
+
+def test_cli_fmt_dash_reads_stdin_and_writes_stdout(write):
+    result = invoke("fmt", "-", input=MESSY.encode())
+    assert result.exit_code == 0, result.output
+    assert result.stdout == TIDY
+
+
+def test_cli_fmt_check_dash_exits_1_when_stdin_would_change(write):
+    assert invoke("fmt", "--check", "-", input=MESSY.encode()).exit_code == 1
+    assert invoke("fmt", "--check", "-", input=TIDY.encode()).exit_code == 0
+
+
+def test_cli_fmt_leaves_a_file_with_syntax_errors_untouched_exits_1_and_reports_on_stderr(write):
+    broken, messy = write("broken.cnn", BROKEN), write("messy.cnn", MESSY)
+    result = invoke("fmt", broken, messy)
+    assert result.exit_code == 1
+    assert broken.read_bytes() == BROKEN.encode()
+    assert f"{broken}:3:10: error[E102]" in result.stderr
+    assert f"specc: {broken} has syntax errors; it was left as it is" in result.stderr
+    assert "error[" not in result.stdout
+    assert messy.read_bytes() == TIDY.encode(), "the other files are still formatted"
+
+
+def test_cli_fmt_of_bytes_that_are_not_text_reports_e100_and_writes_nothing(write):
+    path = write("latin1.cnn", "# caf\u00e9\n".encode("latin-1") + TIDY.encode())
+    result = invoke("fmt", path)
+    assert result.exit_code == 1
+    assert "error[E100]" in result.stderr
+    assert path.read_bytes() == "# caf\u00e9\n".encode("latin-1") + TIDY.encode()
+
+
+def test_cli_fmt_drops_a_bom_and_crlf(write):
+    path = write("bom.cnn", b"\xef\xbb\xbf" + TIDY.replace("\n", "\r\n").encode())
+    assert invoke("fmt", path).exit_code == 0
+    assert path.read_bytes() == TIDY.encode()
+
+
+def test_cli_fmt_of_a_missing_file_is_a_usage_error(tmp_path):
+    assert invoke("fmt", tmp_path / "nowhere.cnn").exit_code == 2
+
+
+def test_python_m_specc_fmt_dash_formats_stdin_in_a_real_process():
+    result = subprocess.run(
+        [sys.executable, "-m", "specc", "fmt", "-"], input=MESSY.encode(), capture_output=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == TIDY.encode()
+
+
+def test_syntax_tree_keeps_comments_in_order_and_the_raw_text_of_strings():
+    tree, _ = parse('# a\r\nmodel m {  # b\n  dense 2 name="x\\ty"  # c\n}\n')
+    assert [c.text for c in tree.comments] == ["# a", "# b", "# c"]
+    assert [(c.span.line, c.span.column) for c in tree.comments] == [(1, 1), (2, 12), (3, 24)]
+    (value,) = [a.value for a in tree.models[0].statements[0].arguments if a.key == "name"]
+    assert isinstance(value, syntax.String) and value.text == "x\ty" and value.raw == '"x\\ty"'
+    assert tree.models[0].open_span is not None and tree.models[0].open_span.column == 9
+
+
+def test_the_example_in_docs_fmt_md_formats_to_the_text_it_shows():
+    before, after = re.findall(r"```cnn\n(.*?)```", (REPO / "docs" / "fmt.md").read_text(encoding="utf-8"), re.S)
+    assert format_text(before) == (after, [])
+    assert_formats_faithfully(before)
