@@ -6,7 +6,7 @@ A small JSON-RPC client starts `python -m specc lsp`, opens a generated spec, an
 one at a time (full-document sync, as the server asks), each time waiting for the diagnostics
 of that version. The edits are what typing does: a number changed, a kind misspelt and
 repaired, a line inserted and removed, a half-written argument. It prints the median and the
-95th percentile, and the same figures for the same round trip on a 9-line spec measured in
+95th percentile, and the same figures for the same round trip on an 8-line spec measured in
 this run, so numbers from different machines compare as ratios. Target: p95 under 50 ms.
 """
 
