@@ -30,7 +30,8 @@ not fit, format like any other: they are well-formed text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import heapq
+from dataclasses import dataclass, replace
 
 from specc import syntax
 from specc.diagnostics import Diagnostic
@@ -62,7 +63,7 @@ class _Entry:
     end_line: int
     depth: int
     text: str
-    # A model's opening or closing line, which blank-line rules treat apart from the body.
+    # "open" and "close" for a model's first and last line, "comment" for a comment, "line" for a statement.
     role: str = "line"
 
 
@@ -88,36 +89,23 @@ def _entries(tree: syntax.SourceFile) -> list[_Entry]:
 
 
 def _layout(tree: syntax.SourceFile, blank_lines: set[int]) -> str:
-    entries = _entries(tree)
-    comments = list(tree.comments)
+    comments = [_Entry(c.span.line, c.span.column, c.span.line, 0, c.text.rstrip(), "comment") for c in tree.comments]
     out: list[str] = []
-    previous: _Entry | None = None  # the last entry written, a full-line comment included
-    code_end_line = 0  # the source line on which the last code entry (not comment) ends
+    previous: _Entry | None = None  # the last entry given a line of its own
+    code_end_line = 0  # the source line on which the last entry of code (not a comment) ends
     depth = 0
-    i = j = 0
-    while i < len(entries) or j < len(comments):
-        comment = comments[j] if j < len(comments) else None
-        entry = entries[i] if i < len(entries) else None
-        if comment is not None and (
-            entry is None or (comment.span.line, comment.span.column) < (entry.line, entry.column)
-        ):
-            j += 1
-            text = comment.text.rstrip()
-            if previous is not None and previous.role != "comment" and code_end_line == comment.span.line:
-                out[-1] += COMMENT_GAP + text
+    for entry in heapq.merge(_entries(tree), comments, key=lambda e: (e.line, e.column)):
+        if entry.role == "comment":
+            if entry.line == code_end_line:  # code came before it on its line: it follows that code
+                out[-1] += COMMENT_GAP + entry.text
                 continue
-            entry = _Entry(comment.span.line, comment.span.column, comment.span.line, depth, text, role="comment")
+            entry = replace(entry, depth=depth)
         else:
-            assert entry is not None
-            i += 1
             code_end_line = entry.end_line
         if previous is not None and _blank_line_between(previous, entry, blank_lines):
             out.append("")
         out.append(INDENT * entry.depth + entry.text)
-        if entry.role == "open":
-            depth = 1
-        elif entry.role == "close":
-            depth = 0
+        depth = {"open": 1, "close": 0}.get(entry.role, depth)
         previous = entry
     return "".join(line + "\n" for line in out)
 
