@@ -9,6 +9,7 @@ Shapes leave out the batch axis and are channels-last, as in Keras.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Annotated, ClassVar, Literal, NamedTuple
 
@@ -486,6 +487,7 @@ PARAMETER_SHORT_FORMS: dict[str, str] = {
 }
 
 
+@functools.cache
 def parameter_names(cls: type[LayerBase]) -> tuple[str, ...]:
     """The arguments a kind takes, by their Keras names."""
     return tuple(name for name in cls.model_fields if name not in LayerBase.model_fields)

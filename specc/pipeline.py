@@ -9,11 +9,12 @@ from __future__ import annotations
 import codecs
 from dataclasses import dataclass, field
 
-from specc.check import ModelReport, check
+from specc.check import InferenceCache, ModelReport, check
 from specc.diagnostics import Diagnostic, Span, has_errors
 from specc.ir import SpecFile
-from specc.lower import lower
+from specc.lower import LoweringCache, lower
 from specc.parse import parse
+from specc.syntax import SourceFile
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,21 @@ def _position_after(prefix: str) -> Span:
 def check_text(text: str) -> CheckedSource:
     """Parse, lower and check spec text; collects every diagnostic of every stage, sorted by position."""
     tree, diagnostics = parse(text)
-    spec, lowering = lower(tree)
-    reports, checking = check(spec)
-    diagnostics = diagnostics + lowering + checking
+    return check_tree(text, tree, diagnostics)
+
+
+def check_tree(
+    text: str,
+    tree: SourceFile,
+    parse_diagnostics: list[Diagnostic],
+    lowering_cache: LoweringCache | None = None,
+    inference_cache: InferenceCache | None = None,
+) -> CheckedSource:
+    """Lower and check an already parsed text: the rest of check_text, for the language server, which
+    parses only the lines an edit touched and keeps caches of lowered statements and inferences."""
+    spec, lowering = lower(tree, lowering_cache)
+    reports, checking = check(spec, inference_cache)
+    diagnostics = parse_diagnostics + lowering + checking
     if not tree.models and not diagnostics:
         diagnostics.append(
             Diagnostic(

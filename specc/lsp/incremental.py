@@ -20,11 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from specc import syntax
-from specc.check import InferenceCache, check
+from specc.check import InferenceCache
 from specc.diagnostics import Diagnostic, Span
-from specc.lower import LoweringCache, lower
+from specc.lower import LoweringCache
 from specc.parse import parse
-from specc.pipeline import CheckedSource
+from specc.pipeline import CheckedSource, check_tree
 
 # parse() gives up (an empty tree) after this many syntax errors; stay well clear of it.
 _MAX_KEPT_ERRORS = 15
@@ -35,30 +35,6 @@ class _Parsed:
     lines: list[str]
     tree: syntax.SourceFile
     diagnostics: list[Diagnostic]
-
-
-def finish(
-    text: str,
-    tree: syntax.SourceFile,
-    diagnostics: list[Diagnostic],
-    lowering_cache: LoweringCache | None = None,
-    inference_cache: InferenceCache | None = None,
-) -> CheckedSource:
-    """Lower and check a parsed text: the rest of specc.pipeline.check_text, on a tree parsed here."""
-    spec, lowering = lower(tree, lowering_cache)
-    reports, checking = check(spec, inference_cache)
-    diagnostics = diagnostics + lowering + checking
-    if not tree.models and not diagnostics:
-        diagnostics.append(
-            Diagnostic(
-                code="E104",
-                message="the file declares no model",
-                span=Span.point(1, 1),
-                hint="write a block: `model mnist { input 28x28x1 ... }`",
-            )
-        )
-    diagnostics.sort(key=lambda d: (d.span.line, d.span.column))
-    return CheckedSource(text=text, spec=spec, reports=reports, diagnostics=diagnostics)
 
 
 class IncrementalChecker:
@@ -84,7 +60,7 @@ class IncrementalChecker:
             tree, diagnostics = parse(text)
             parsed = _Parsed(lines, tree, diagnostics)
         self._last = parsed
-        return finish(text, parsed.tree, list(parsed.diagnostics), self._lowering, self._inference)
+        return check_tree(text, parsed.tree, list(parsed.diagnostics), self._lowering, self._inference)
 
     def _reparse(self, lines: list[str]) -> _Parsed | None:
         """The parse of `lines` from the last one and the changed lines only; None when that is not safe."""
