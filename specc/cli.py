@@ -295,11 +295,14 @@ def fmt(
             typer.echo(f"specc: {name} has syntax errors; it was left as it is", err=True)
             failed = True
             continue
+        # Compared as bytes, so a byte order mark or CRLF line ends alone make a file change.
+        changed = formatted.encode("utf-8") != data
         if from_stdin:
-            sys.stdout.write(formatted)
-            would_change |= check_only and formatted != text
+            if not check_only:
+                sys.stdout.write(formatted)
+            would_change |= changed
             continue
-        if formatted == text:
+        if not changed:
             continue
         would_change = True
         if check_only:

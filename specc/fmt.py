@@ -15,9 +15,12 @@ The layout, which docs/fmt.md shows with examples:
 - Every word, number, size and string is written as it was (3x3 stays 3x3, 0.50 stays 0.50,
   `kernel=` stays `kernel=`, a string keeps its escapes): only the layout changes.
 - Every comment is kept, in order, with its text as written less trailing whitespace. A comment
-  that followed code on its line follows the same code, two spaces after it: after a statement,
-  after `model NAME {`, or after `}`. A comment alone on its line stays alone, indented like the
-  body inside a model and at column 0 outside.
+  that followed code on its line follows the same code: after a statement, after `model NAME {`,
+  or after `}`. The trailing comments of consecutive statement lines start in one column, two
+  spaces after the longest statement among them (as gofmt aligns them); any other line ends the
+  run, and a model's first and last lines keep their comment two spaces after the brace. A
+  comment alone on its line stays alone, indented like the body inside a model and at column 0
+  outside.
 - Blank lines: a run of blank lines becomes one; none at the start or end of a body or of the
   file; exactly one after each model's `}` when anything follows.
 - LF line endings and exactly one final newline; a text with nothing but whitespace formats to
@@ -31,7 +34,7 @@ not fit, format like any other: they are well-formed text.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from specc import syntax
 from specc.diagnostics import Diagnostic
@@ -90,24 +93,54 @@ def _entries(tree: syntax.SourceFile) -> list[_Entry]:
 
 def _layout(tree: syntax.SourceFile, blank_lines: set[int]) -> str:
     comments = [_Entry(c.span.line, c.span.column, c.span.line, 0, c.text.rstrip(), "comment") for c in tree.comments]
-    out: list[str] = []
+    out: list[_Line] = []
     previous: _Entry | None = None  # the last entry given a line of its own
     code_end_line = 0  # the source line on which the last entry of code (not a comment) ends
     depth = 0
     for entry in heapq.merge(_entries(tree), comments, key=lambda e: (e.line, e.column)):
         if entry.role == "comment":
             if entry.line == code_end_line:  # code came before it on its line: it follows that code
-                out[-1] += COMMENT_GAP + entry.text
+                out[-1].comments.append(entry.text)
                 continue
             entry = replace(entry, depth=depth)
         else:
             code_end_line = entry.end_line
         if previous is not None and _blank_line_between(previous, entry, blank_lines):
-            out.append("")
-        out.append(INDENT * entry.depth + entry.text)
+            out.append(_Line(""))
+        out.append(_Line(INDENT * entry.depth + entry.text, in_body=entry.role == "line"))
         depth = {"open": 1, "close": 0}.get(entry.role, depth)
         previous = entry
-    return "".join(line + "\n" for line in out)
+    return "".join(line + "\n" for line in _aligned(out))
+
+
+@dataclass
+class _Line:
+    """A line of output: its code (or a comment alone) and the comments that follow the code."""
+
+    code: str
+    # Statement lines align their comments with each other; a model's first and last lines do not.
+    in_body: bool = False
+    comments: list[str] = field(default_factory=list)
+
+
+def _aligned(lines: list[_Line]) -> list[str]:
+    """The lines as text, the trailing comments of consecutive statement lines in one column, as gofmt does."""
+    texts: list[str] = []
+    run: list[_Line] = []
+
+    def flush() -> None:
+        width = max((len(line.code) for line in run), default=0)
+        texts.extend(line.code.ljust(width) + COMMENT_GAP + COMMENT_GAP.join(line.comments) for line in run)
+        run.clear()
+
+    for line in lines:
+        if line.comments and line.in_body:
+            run.append(line)
+            continue
+        flush()
+        texts.append(COMMENT_GAP.join([line.code, *line.comments]))
+    flush()
+    return texts
 
 
 def _blank_line_between(previous: _Entry, entry: _Entry, blank_lines: set[int]) -> bool:

@@ -216,10 +216,39 @@ def test_every_example_formats_faithfully(name):
     assert_formats_faithfully(EXAMPLE_TEXTS[name])
 
 
-def test_examples_whose_only_difference_is_aligned_comments_change_only_in_comment_spacing():
-    for text in EXAMPLE_TEXTS.values():
-        squeezed = re.sub(r"(\S) {2,}#", r"\1  #", text)
-        assert formatted(text) == squeezed
+def test_every_example_is_already_in_the_canonical_layout():
+    for name, text in EXAMPLE_TEXTS.items():
+        assert formatted(text) == text, f"examples/{name} is not formatted; run specc fmt on it"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "model m {\n  input 4 # a\n  dense 10 softmax # b\n  flatten    # c\n}\n",
+            "model m {\n  input 4           # a\n  dense 10 softmax  # b\n  flatten           # c\n}\n",
+            id="a-run-aligns-two-spaces-after-its-longest-code",
+        ),
+        pytest.param(
+            "model m {\n  input 4 # a\n  dense 10\n  flatten # c\n  dense 100 relu # d\n}\n",
+            "model m {\n  input 4  # a\n  dense 10\n  flatten         # c\n  dense 100 relu  # d\n}\n",
+            id="a-line-without-a-comment-ends-the-run",
+        ),
+        pytest.param(
+            "model m {\n  input 4 # a\n\n  dense 100 relu # d\n}\n",
+            "model m {\n  input 4  # a\n\n  dense 100 relu  # d\n}\n",
+            id="a-blank-line-ends-the-run",
+        ),
+        pytest.param(
+            "model m { # top\n  input 28x28x1 # in\n} # end\n",
+            "model m {  # top\n  input 28x28x1  # in\n}  # end\n",
+            id="lines-at-another-depth-are-not-aligned-with-the-body",
+        ),
+    ],
+)
+def test_trailing_comments_of_consecutive_lines_start_in_one_column(text, expected):
+    assert formatted(text) == expected
+    assert_formats_faithfully(text)
 
 
 @pytest.mark.parametrize(
@@ -464,9 +493,19 @@ def test_cli_fmt_dash_reads_stdin_and_writes_stdout(write):
     assert result.stdout == TIDY
 
 
-def test_cli_fmt_check_dash_exits_1_when_stdin_would_change(write):
-    assert invoke("fmt", "--check", "-", input=MESSY.encode()).exit_code == 1
-    assert invoke("fmt", "--check", "-", input=TIDY.encode()).exit_code == 0
+def test_cli_fmt_check_dash_exits_1_when_stdin_would_change_and_writes_nothing(write):
+    changed = invoke("fmt", "--check", "-", input=MESSY.encode())
+    assert changed.exit_code == 1 and changed.stdout == ""
+    unchanged = invoke("fmt", "--check", "-", input=TIDY.encode())
+    assert unchanged.exit_code == 0 and unchanged.stdout == ""
+
+
+def test_cli_fmt_check_counts_a_bom_alone_as_a_change(write):
+    path = write("bom.cnn", b"\xef\xbb\xbf" + TIDY.encode())
+    result = invoke("fmt", "--check", path)
+    assert result.exit_code == 1 and f"would reformat {path}" in result.stdout
+    assert invoke("fmt", path).exit_code == 0
+    assert path.read_bytes() == TIDY.encode()
 
 
 def test_cli_fmt_leaves_a_file_with_syntax_errors_untouched_exits_1_and_reports_on_stderr(write):

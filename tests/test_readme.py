@@ -51,3 +51,10 @@ def test_readme_diagnostic_example_matches_what_specc_prints():
     checked = check_text(spec)
     printed = "\n".join(format_diagnostic("bad.cnn", spec.splitlines(), d) for d in checked.diagnostics)
     assert printed == block.rstrip("\n")
+
+
+@pytest.mark.parametrize("spec", SPEC_BLOCKS, ids=[f"spec{i + 1}" for i in range(len(SPEC_BLOCKS))])
+def test_every_readme_spec_is_in_the_layout_specc_fmt_writes(spec):
+    from specc.fmt import format_text
+
+    assert format_text(spec) == (spec, [])
