@@ -72,6 +72,10 @@ def _flatten_before(layer: Layer, shares_line: bool) -> Fix:
     return Fix(title="Insert `flatten` before this layer", span=at, new_text=new_text)
 
 
+# A layer whose input keeps changing (an edit above it) would otherwise collect every shape it saw.
+_SHAPES_KEPT_PER_LAYER = 4
+
+
 class InferenceCache:
     """Remembers each layer's inference for the input it was given, so that checking the next version
     of a text infers only the layers that changed or whose input did. The editor re-checks a whole
@@ -79,16 +83,26 @@ class InferenceCache:
     for unchanged lines. Layers are matched by identity; entries not used by a run are dropped."""
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[int, Shape], tuple[Layer, Inference | Problem]] = {}
-        self._used: dict[tuple[int, Shape], tuple[Layer, Inference | Problem]] = {}
+        self._entries: dict[int, tuple[Layer, dict[Shape, Inference | Problem]]] = {}
+        self._used: dict[int, tuple[Layer, dict[Shape, Inference | Problem]]] = {}
 
     def infer(self, layer: Layer, shape: Shape) -> Inference | Problem:
-        key = (id(layer), shape)
-        entry = self._entries.get(key) or self._used.get(key)
+        entry = self._used.get(id(layer)) or self._entries.get(id(layer))
         if entry is None or entry[0] is not layer:
-            entry = (layer, layer.infer(shape))
-        self._used[key] = entry
-        return entry[1]
+            entry = (layer, {})
+        self._used[id(layer)] = entry
+        outcome = entry[1].get(shape)
+        if outcome is None:
+            if len(entry[1]) >= _SHAPES_KEPT_PER_LAYER:
+                entry[1].clear()
+            outcome = entry[1][shape] = layer.infer(shape)
+        return outcome
+
+    def carry(self, old: Layer, new: Layer) -> None:
+        """Let `new`, a copy of `old` with its spans moved, reuse `old`'s inferences (which hold no spans)."""
+        entry = self._entries.get(id(old))
+        if entry is not None and entry[0] is old:
+            self._entries[id(new)] = (new, entry[1])
 
     def finish_run(self) -> None:
         self._entries, self._used = self._used, {}

@@ -27,6 +27,19 @@ class Span:
         """A span of no characters: where a fix inserts text."""
         return cls(line=line, column=column, end_line=line, end_column=column)
 
+    def shifted(self, lines: int) -> Span:
+        """The same span `lines` lines further down (up when negative): where it is after lines above
+        it were inserted or deleted. Columns do not change."""
+        if lines == 0:
+            return self
+        # The language server moves every span below an inserted line on each keystroke; filling
+        # the instance's dict directly is several times faster than a frozen dataclass's __init__.
+        moved = object.__new__(Span)
+        fields = moved.__dict__
+        fields["line"], fields["column"] = self.line + lines, self.column
+        fields["end_line"], fields["end_column"] = self.end_line + lines, self.end_column
+        return moved
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -104,6 +117,13 @@ class Diagnostic:
     @property
     def severity(self) -> Severity:
         return CODES[self.code].severity
+
+    def shifted(self, lines: int) -> Diagnostic:
+        """The same finding `lines` lines further down, fixes included (see Span.shifted)."""
+        if lines == 0:
+            return self
+        fixes = tuple(Fix(fix.title, fix.span.shifted(lines), fix.new_text) for fix in self.fixes)
+        return Diagnostic(self.code, self.message, self.span.shifted(lines), self.hint, fixes)
 
 
 def has_errors(diagnostics: list[Diagnostic]) -> bool:

@@ -255,6 +255,35 @@ class LoweringCache:
     def put(self, entry: _Placed) -> None:
         self._used[id(entry.statement)] = entry
 
+    def carry(
+        self, old: syntax.LayerStatement, new: syntax.LayerStatement, lines: int
+    ) -> list[tuple[LayerBase, LayerBase]]:
+        """Let `new`, which is `old` moved `lines` lines down by an edit above it, reuse what `old` was
+        lowered to, with every span moved; returns the (old, new) layer pairs so that the inference
+        cache can follow. Copying a built layer skips validating it again, most of lowering's cost."""
+        entry = self._entries.get(id(old))
+        if entry is None or entry.statement is not old:
+            return []
+        spans = {key: span.shifted(lines) for key, span in entry.spans.items()}
+        moved: list[tuple[LayerBase, LayerBase]] = []
+        built: dict[str | None, tuple[LayerBase | None, tuple[Diagnostic, ...]]] = {}
+        for name, (layer, reported) in entry.built.items():
+            copy = None
+            if layer is not None:
+                copy = layer.model_copy(update={"span": new.span, "argument_spans": spans})
+                moved.append((layer, copy))
+            built[name] = (copy, tuple(d.shifted(lines) for d in reported))
+        self._entries[id(new)] = _Placed(
+            new,
+            entry.values,
+            spans,
+            entry.rendered,
+            entry.unfit,
+            tuple(d.shifted(lines) for d in entry.reported),
+            built,
+        )
+        return moved
+
     def finish_run(self) -> None:
         self._entries, self._used = self._used, {}
 

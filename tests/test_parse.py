@@ -421,3 +421,12 @@ def test_a_single_quoted_string_hints_at_double_quotes_or_none():
     (diagnostic,) = diagnostics
     assert (diagnostic.code, diagnostic.span.line, diagnostic.span.column) == ("E101", 3, 23)
     assert "padding=same" in diagnostic.hint
+
+
+def test_a_statement_shifted_by_n_lines_equals_the_same_statement_parsed_n_lines_lower():
+    line = 'conv 8 (3, 1) padding=((0, 1), (2, 0)) name="c" relu'
+    (high,) = parse(f"model m {{\n  {line}\n}}\n")[0].models
+    (low,) = parse(f"model m {{\n\n\n\n  {line}\n}}\n")[0].models
+    assert high.statements[0].shifted(3) == low.statements[0]
+    assert high.statements[0].shifted(3).shifted(-3) == high.statements[0]
+    assert high.statements[0].shifted(0) is high.statements[0]

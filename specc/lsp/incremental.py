@@ -103,13 +103,13 @@ class IncrementalChecker:
         block = last.tree.models[block_index]
         statements = (
             *(s for s in block.statements if s.span.end_line < first),
-            *(_shift_statement(s, offset) for s in tree.models[0].statements),
-            *(_shift_statement(s, delta) for s in block.statements if s.span.line > last_line),
+            *(s.shifted(offset) for s in tree.models[0].statements),
+            *(self._moved(s, delta) for s in block.statements if s.span.line > last_line),
         )
         blocks = [
             *last.tree.models[:block_index],
             replace(block, statements=statements, span=_shift_span(block.span, delta, only_end=True)),
-            *(_shift_block(b, delta) for b in last.tree.models[block_index + 1 :]),
+            *(self._moved_block(b, delta) for b in last.tree.models[block_index + 1 :]),
         ]
         broken = {n for n in last.tree.broken_lines if n < first} | {
             n + delta for n in last.tree.broken_lines if n > last_line
@@ -117,73 +117,42 @@ class IncrementalChecker:
         broken |= {n + offset for n in tree.broken_lines}
         diagnostics = [
             *(d for d in kept if d.span.line < first),
-            *(_shift_diagnostic(d, offset) for d in found),
-            *(_shift_diagnostic(d, delta) for d in kept if d.span.line > last_line),
+            *(d.shifted(offset) for d in found),
+            *(d.shifted(delta) for d in kept if d.span.line > last_line),
         ]
         comments = (
             *(c for c in last.tree.comments if c.span.line < first),
-            *(replace(c, span=_shift_span(c.span, offset)) for c in tree.comments),
-            *(replace(c, span=_shift_span(c.span, delta)) for c in last.tree.comments if c.span.line > last_line),
+            *(c.shifted(offset) for c in tree.comments),
+            *(c.shifted(delta) for c in last.tree.comments if c.span.line > last_line),
         )
         self.reparsed_lines = len(fragment)
         source = syntax.SourceFile(models=tuple(blocks), broken_lines=frozenset(broken), comments=comments)
         return _Parsed(lines, source, diagnostics)
+
+    def _moved(self, statement: syntax.LayerStatement, delta: int) -> syntax.LayerStatement:
+        """`statement` moved `delta` lines, keeping what it was lowered and inferred to (moved too)."""
+        moved = statement.shifted(delta)
+        if moved is not statement:
+            for old_layer, new_layer in self._lowering.carry(statement, moved, delta):
+                self._inference.carry(old_layer, new_layer)
+        return moved
+
+    def _moved_block(self, block: syntax.ModelBlock, delta: int) -> syntax.ModelBlock:
+        if delta == 0:
+            return block
+        return syntax.ModelBlock(
+            name=block.name,
+            name_span=_shift_span(block.name_span, delta),
+            statements=tuple(self._moved(s, delta) for s in block.statements),
+            span=_shift_span(block.span, delta),
+            open_span=_shift_span(block.open_span, delta) if block.open_span is not None else None,
+        )
 
 
 # Moving syntax nodes by whole lines; columns never change, since only whole lines were edited.
 
 
 def _shift_span(span: Span, delta: int, only_end: bool = False) -> Span:
-    if delta == 0:
-        return span
-    return Span(span.line + (0 if only_end else delta), span.column, span.end_line + delta, span.end_column)
-
-
-def _shift_value(value: syntax.Value, delta: int) -> syntax.Value:
-    # Built directly rather than with dataclasses.replace, which is several times slower.
-    span = _shift_span(value.span, delta)
-    if isinstance(value, syntax.Tuple):
-        return syntax.Tuple(tuple(_shift_value(v, delta) for v in value.items), span)
-    if isinstance(value, syntax.Size):
-        return syntax.Size(value.dims, span, value.text)
-    if isinstance(value, syntax.String):
-        return syntax.String(value.text, span, value.raw)
-    return type(value)(value.text, span)
-
-
-def _shift_statement(statement: syntax.LayerStatement, delta: int) -> syntax.LayerStatement:
-    if delta == 0:
-        return statement
-    return syntax.LayerStatement(
-        kind=statement.kind,
-        kind_span=_shift_span(statement.kind_span, delta),
-        arguments=tuple(
-            syntax.Argument(
-                value=_shift_value(a.value, delta),
-                span=_shift_span(a.span, delta),
-                key=a.key,
-                key_span=_shift_span(a.key_span, delta) if a.key_span is not None else None,
-            )
-            for a in statement.arguments
-        ),
-        span=_shift_span(statement.span, delta),
-    )
-
-
-def _shift_block(block: syntax.ModelBlock, delta: int) -> syntax.ModelBlock:
-    if delta == 0:
-        return block
-    return syntax.ModelBlock(
-        name=block.name,
-        name_span=_shift_span(block.name_span, delta),
-        statements=tuple(_shift_statement(s, delta) for s in block.statements),
-        span=_shift_span(block.span, delta),
-        open_span=_shift_span(block.open_span, delta) if block.open_span is not None else None,
-    )
-
-
-def _shift_diagnostic(diagnostic: Diagnostic, delta: int) -> Diagnostic:
-    if delta == 0:
-        return diagnostic
-    fixes = tuple(replace(f, span=_shift_span(f.span, delta)) for f in diagnostic.fixes)
-    return replace(diagnostic, span=_shift_span(diagnostic.span, delta), fixes=fixes)
+    if only_end:
+        return Span(span.line, span.column, span.end_line + delta, span.end_column) if delta else span
+    return span.shifted(delta)
