@@ -39,7 +39,8 @@ def test_the_working_for_same_padding_names_the_zeros_on_each_side():
     assert explain_window_length("height", 7, 4, 2, "same") == "height: ceil(7 / 2) = 4 (zeros: 1 top, 2 bottom)"
     assert explain_window_length("width", 28, 3, 1, "valid") == "width: floor((28 - 3) / 1) + 1 = 26"
     assert explain_window_length("width", 9, 3, 1, "valid", 2) == (
-        "width: floor((9 - 5) / 1) + 1 = 5 (dilated window 2*(3-1) + 1 = 5)")
+        "width: floor((9 - 5) / 1) + 1 = 5 (dilated window 2*(3-1) + 1 = 5)"
+    )
     assert explain_window_length("height", 5, 3, 2, (1, 1)) == "height: floor((5 + 2 - 3) / 2) + 1 = 3"
 
 

@@ -160,7 +160,14 @@ def test_json_output_for_mnist_is_one_document_with_every_layer_and_the_totals()
     assert first["output_shape"] == [26, 26, 32]
     assert (first["params"], first["trainable_params"]) == (320, 320)
     assert [layer["name"] for layer in model["layers"]] == [
-        "conv2d_1", "maxpool2d_1", "conv2d_2", "maxpool2d_2", "conv2d_3", "flatten_1", "dense_1", "dense_2",
+        "conv2d_1",
+        "maxpool2d_1",
+        "conv2d_2",
+        "maxpool2d_2",
+        "conv2d_3",
+        "flatten_1",
+        "dense_1",
+        "dense_2",
     ]
     assert [layer["line"] for layer in model["layers"]] == list(range(5, 13))
     assert sum(layer["params"] for layer in model["layers"]) == 93322
@@ -176,10 +183,26 @@ def test_json_output_for_a_bad_file_lists_diagnostics_with_positions_and_exits_1
     assert file["path"] == str(path)
     assert file["ok"] is False
     assert file["diagnostics"] == [
-        {"severity": "error", "code": "E202", "message": "conv has no parameter `stride`",
-         "line": 3, "column": 15, "end_line": 3, "end_column": 21, "hint": "did you mean `strides`?"},
-        {"severity": "error", "code": "E201", "message": "unknown layer kind `maxpol`",
-         "line": 4, "column": 3, "end_line": 4, "end_column": 9, "hint": "did you mean `maxpool`?"},
+        {
+            "severity": "error",
+            "code": "E202",
+            "message": "conv has no parameter `stride`",
+            "line": 3,
+            "column": 15,
+            "end_line": 3,
+            "end_column": 21,
+            "hint": "did you mean `strides`?",
+        },
+        {
+            "severity": "error",
+            "code": "E201",
+            "message": "unknown layer kind `maxpol`",
+            "line": 4,
+            "column": 3,
+            "end_line": 4,
+            "end_column": 9,
+            "hint": "did you mean `maxpool`?",
+        },
     ]
     (model,) = file["models"]
     assert model["name"] == "b"
@@ -281,8 +304,28 @@ def test_the_fixtures_cover_every_diagnostic_code_family():
     codes = {code for name in FIXTURES for code, _, _ in EXPECTED[name]["diagnostics"]}
     assert len(FIXTURES) >= 12
     assert codes >= {
-        "E100", "E101", "E102", "E103", "E104", "E201", "E202", "E203", "E204", "E205", "E206", "E207",
-        "E208", "E209", "E210", "E211", "E212", "E213", "E301", "E302", "W301", "W302",
+        "E100",
+        "E101",
+        "E102",
+        "E103",
+        "E104",
+        "E201",
+        "E202",
+        "E203",
+        "E204",
+        "E205",
+        "E206",
+        "E207",
+        "E208",
+        "E209",
+        "E210",
+        "E211",
+        "E212",
+        "E213",
+        "E301",
+        "E302",
+        "W301",
+        "W302",
     }
     assert sorted(p.name for p in BAD.glob("*.cnn")) == FIXTURES
 
@@ -308,7 +351,7 @@ def _assert_rendered(out_lines: list[str], path: str, source_lines: list[str], d
     caret_line = out_lines[at + 3]
     prefix = f"{gutter} | "
     assert caret_line.startswith(prefix)
-    carets = caret_line[len(prefix):]
+    carets = caret_line[len(prefix) :]
     assert carets.lstrip(" ").startswith("^") and set(carets.strip()) == {"^"}
     assert len(carets) - len(carets.lstrip(" ")) == span.column - 1, "caret under the wrong column"
     if span.end_line == span.line:
@@ -358,7 +401,9 @@ def test_an_unclosed_block_in_a_file_ending_with_a_newline_still_shows_a_source_
         pytest.param("\x1c", id="file-separator"),
     ],
 )
-def test_the_quoted_source_line_is_the_line_the_diagnostic_is_on_after_a_comment_with_a_line_break_lookalike(write, separator):
+def test_the_quoted_source_line_is_the_line_the_diagnostic_is_on_after_a_comment_with_a_line_break_lookalike(
+    write, separator
+):
     path = write("ff.cnn", f"model m {{  # a{separator}b\n  input 28x28x1\n  maxpol 2x2\n  flatten\n}}\n")
     result = invoke("check", path)
     assert result.exit_code == 1
@@ -377,8 +422,14 @@ def test_the_too_many_arguments_hint_suggests_only_parameters_the_layer_has(writ
 
 
 def run_specc(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *kwargs.pop("python_flags", ()), "-m", "specc", *map(str, args)],
-                          capture_output=True, text=True, cwd=REPO, timeout=120, **kwargs)
+    return subprocess.run(
+        [sys.executable, *kwargs.pop("python_flags", ()), "-m", "specc", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        **kwargs,
+    )
 
 
 def test_python_m_specc_check_exits_0_on_mnist_and_1_on_a_bad_spec_and_2_on_a_missing_file(tmp_path):

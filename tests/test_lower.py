@@ -53,7 +53,9 @@ def test_unknown_layer_kind_is_e201_on_the_kind_with_a_did_you_mean_hint():
     assert diagnostic.hint == "did you mean `maxpool`?"
 
 
-@pytest.mark.parametrize(("typo", "meant"), [("cnov", "conv"), ("flaten", "flatten"), ("dropuot", "dropout"), ("Dens", "dense")])
+@pytest.mark.parametrize(
+    ("typo", "meant"), [("cnov", "conv"), ("flaten", "flatten"), ("dropuot", "dropout"), ("Dens", "dense")]
+)
 def test_unknown_layer_kind_hint_names_the_closest_kind(typo, meant):
     diagnostic = only_diagnostic(f"{typo} 3")
     assert diagnostic.code == "E201"
@@ -102,7 +104,11 @@ def test_input_with_a_keyword_other_than_shape_is_e202():
         ("conv 3.5 3x3", 8, "filters expects an integer, got 3.5"),
         ('conv filters="32" kernel=3x3', 16, 'filters expects an integer, got "32"'),
         ("dense 1e5", 9, "units expects an integer, got 1e5"),
-        ("conv 8 3x3x3", 10, "kernel_size expects an integer or a height x width pair such as 3x3 or (3, 5), got 3x3x3"),
+        (
+            "conv 8 3x3x3",
+            10,
+            "kernel_size expects an integer or a height x width pair such as 3x3 or (3, 5), got 3x3x3",
+        ),
         ("conv 8 3 use_bias=1", 21, "use_bias expects true or false, got 1"),
         ("dropout rate=half", 16, "rate expects a number, got half"),
         ("dense units=(1, 2)", 15, "units expects an integer, got (1, 2)"),
@@ -352,32 +358,43 @@ def test_strides_with_dilation_one_is_fine():
 
 def test_every_error_of_a_file_is_reported_in_one_run():
     text = (
-        "model a {\n"                    # 1
-        "  input 28x28x1\n"              # 2
-        "  maxpol 2x2\n"                 # 3 E201
-        "  conv 32 3x3 stride=2\n"       # 4 E202
-        "  conv 3.5 3x3\n"               # 5 E203
-        "  dropout 1.0\n"                # 6 E204
-        "  dense\n"                      # 7 E205
-        "  conv 8 3 filters=4\n"         # 8 E206
-        "  conv 8 3 rleu\n"              # 9 E207
-        "  conv 8 3 3\n"                 # 10 E208
-        "  input 2x2x1\n"                # 11 E210
-        "  flatten name=f\n"             # 12
-        "  dense 3 name=f\n"             # 13 E211
-        '  dense 3 name="a b"\n'         # 14 E212
+        "model a {\n"  # 1
+        "  input 28x28x1\n"  # 2
+        "  maxpol 2x2\n"  # 3 E201
+        "  conv 32 3x3 stride=2\n"  # 4 E202
+        "  conv 3.5 3x3\n"  # 5 E203
+        "  dropout 1.0\n"  # 6 E204
+        "  dense\n"  # 7 E205
+        "  conv 8 3 filters=4\n"  # 8 E206
+        "  conv 8 3 rleu\n"  # 9 E207
+        "  conv 8 3 3\n"  # 10 E208
+        "  input 2x2x1\n"  # 11 E210
+        "  flatten name=f\n"  # 12
+        "  dense 3 name=f\n"  # 13 E211
+        '  dense 3 name="a b"\n'  # 14 E212
         "  conv 8 3 strides=2 dilation=2\n"  # 15 E213
-        "  dense 10\n"                   # 16
+        "  dense 10\n"  # 16
         "}\n"
-        "model b {\n"                    # 18
-        "  dense 10\n"                   # 19 (E209 on line 18)
+        "model b {\n"  # 18
+        "  dense 10\n"  # 19 (E209 on line 18)
         "}\n"
     )
     checked = check_text(text)
     found = [(d.code, d.span.line) for d in checked.diagnostics]
     assert found == [
-        ("E201", 3), ("E202", 4), ("E203", 5), ("E204", 6), ("E205", 7), ("E206", 8), ("E207", 9),
-        ("E208", 10), ("E210", 11), ("E211", 13), ("E212", 14), ("E213", 15), ("E209", 18),
+        ("E201", 3),
+        ("E202", 4),
+        ("E203", 5),
+        ("E204", 6),
+        ("E205", 7),
+        ("E206", 8),
+        ("E207", 9),
+        ("E208", 10),
+        ("E210", 11),
+        ("E211", 13),
+        ("E212", 14),
+        ("E213", 15),
+        ("E209", 18),
     ]
     assert not checked.ok
 
@@ -397,7 +414,11 @@ def test_kernel_sizes_as_size_and_as_tuple_are_the_same_pair():
 def test_conv_defaults_follow_keras():
     layer = one_layer("conv 8 3")
     assert (layer.strides, layer.padding, layer.dilation_rate, layer.activation, layer.use_bias) == (
-        (1, 1), "valid", (1, 1), "linear", True,
+        (1, 1),
+        "valid",
+        (1, 1),
+        "linear",
+        True,
     )
 
 
@@ -431,7 +452,10 @@ def test_explicit_conv_padding_normalises_to_top_bottom_left_right(written, norm
     assert one_layer(f"conv 8 3 padding={written}").padding == normalised
 
 
-@pytest.mark.parametrize(("written", "normalised"), [("1", ((1, 1), (1, 1))), ("(1, 2)", ((1, 1), (2, 2))), ("((0, 1), (2, 3))", ((0, 1), (2, 3)))])
+@pytest.mark.parametrize(
+    ("written", "normalised"),
+    [("1", ((1, 1), (1, 1))), ("(1, 2)", ((1, 1), (2, 2))), ("((0, 1), (2, 3))", ((0, 1), (2, 3)))],
+)
 def test_zeropad_padding_normalises_the_same_way(written, normalised):
     assert one_layer(f"zeropad {written}").padding == normalised
 
@@ -457,7 +481,12 @@ def test_numbers_for_float_parameters_accept_integers_and_exponents():
 
 
 def test_input_shape_accepts_size_tuple_single_number_and_shape_keyword():
-    for line, shape in [("input 28x28x1", (28, 28, 1)), ("input (4, 4, 2)", (4, 4, 2)), ("input 16", (16,)), ("input shape=2x3x4", (2, 3, 4))]:
+    for line, shape in [
+        ("input 28x28x1", (28, 28, 1)),
+        ("input (4, 4, 2)", (4, 4, 2)),
+        ("input 16", (16,)),
+        ("input shape=2x3x4", (2, 3, 4)),
+    ]:
         models, diagnostics = lowered(in_model("flatten", input_line=line))
         assert diagnostics == []
         assert models[0].input_shape == shape
@@ -468,11 +497,20 @@ def test_input_shape_accepts_size_tuple_single_number_and_shape_keyword():
 
 def test_generated_names_count_per_kind_from_one():
     models, _ = lowered(in_model("conv 8 3", "conv 8 3", "maxpool", "flatten", "dense 10", "dense 2"))
-    assert [layer.name for layer in models[0].layers] == ["conv2d_1", "conv2d_2", "maxpool2d_1", "flatten_1", "dense_1", "dense_2"]
+    assert [layer.name for layer in models[0].layers] == [
+        "conv2d_1",
+        "conv2d_2",
+        "maxpool2d_1",
+        "flatten_1",
+        "dense_1",
+        "dense_2",
+    ]
 
 
 def test_an_explicit_name_is_not_reused_by_a_generated_one_even_when_written_later():
-    models, diagnostics = lowered(in_model("dense 4", "dense 3 name=dense_1", "dense 2", "dense 1 name=\"dense_3\"", "dense 1"))
+    models, diagnostics = lowered(
+        in_model("dense 4", "dense 3 name=dense_1", "dense 2", 'dense 1 name="dense_3"', "dense 1")
+    )
     assert diagnostics == []
     assert [layer.name for layer in models[0].layers] == ["dense_2", "dense_1", "dense_4", "dense_3", "dense_5"]
 
@@ -568,5 +606,5 @@ def test_an_activation_in_the_wrong_case_is_e203_with_the_keras_name_as_hint():
 
 
 def test_an_activation_given_as_a_double_quoted_string_is_accepted():
-    checked = check_text("model m {\n  input 8x8x1\n  dense 10 activation=\"softmax\"\n}\n")
+    checked = check_text('model m {\n  input 8x8x1\n  dense 10 activation="softmax"\n}\n')
     assert [d.code for d in checked.diagnostics] == ["W301"]

@@ -132,7 +132,9 @@ def test_tuples_nested_three_levels_deep_are_a_syntax_error_not_a_deep_tree():
 
 
 def test_strings_are_unquoted_and_unescaped():
-    statement = only_model(r'model m {' '\n' r'  flatten name="a\"b" other="tab\there" nl="x\ny" plain="c 1"' '\n}').statements[0]
+    statement = only_model(
+        r"model m {" "\n" r'  flatten name="a\"b" other="tab\there" nl="x\ny" plain="c 1"' "\n}"
+    ).statements[0]
     assert [a.value.text for a in statement.arguments] == ['a"b', "tab\there", "x\ny", "c 1"]
     assert all(isinstance(a.value, syntax.String) for a in statement.arguments)
 
@@ -170,12 +172,12 @@ def test_the_keyword_model_may_be_a_model_name_and_a_value():
 
 
 SPAN_SOURCE = (
-    "# header\n"                                              # line 1
-    "model net {\n"                                           # line 2
-    "  input 28x28x1\n"                                       # line 3
+    "# header\n"  # line 1
+    "model net {\n"  # line 2
+    "  input 28x28x1\n"  # line 3
     '  conv 32 (3, 5) name="c1" padding=((1, 2), (3, 4))\n'  # line 4
-    "  dense 10 relu; flatten\n"                              # line 5
-    "}\n"                                                     # line 6
+    "  dense 10 relu; flatten\n"  # line 5
+    "}\n"  # line 6
 )
 
 
@@ -332,20 +334,23 @@ def test_a_file_that_stops_after_the_model_keyword_is_e103_expecting_a_name():
 
 def test_recovery_reports_one_error_per_broken_line_and_keeps_the_good_lines():
     text = (
-        "model m {\n"        # 1
+        "model m {\n"  # 1
         "  input 28x28x1\n"  # 2
-        "  conv 8 3 $\n"     # 3  E101
-        "  conv 8 3x3\n"     # 4
-        "  dense = 2\n"      # 5  E102
-        "  flatten )\n"      # 6  E102
-        "  flatten\n"        # 7
-        "  conv 8 3 !\n"     # 8  E101
-        "  dense 10\n"       # 9
+        "  conv 8 3 $\n"  # 3  E101
+        "  conv 8 3x3\n"  # 4
+        "  dense = 2\n"  # 5  E102
+        "  flatten )\n"  # 6  E102
+        "  flatten\n"  # 7
+        "  conv 8 3 !\n"  # 8  E101
+        "  dense 10\n"  # 9
         "}\n"
     )
     tree, diagnostics = parse(text)
     assert [(d.code, d.span.line, d.span.column) for d in diagnostics] == [
-        ("E101", 3, 12), ("E102", 5, 9), ("E102", 6, 11), ("E101", 8, 12),
+        ("E101", 3, 12),
+        ("E102", 5, 9),
+        ("E102", 6, 11),
+        ("E101", 8, 12),
     ]
     assert kinds(tree.models[0]) == ["input", "conv", "flatten", "dense"]
 

@@ -33,8 +33,11 @@ def test_readme_mnist_spec_has_the_keras_parameter_count():
 
 def test_quick_start_has_exactly_two_commands_and_ci_runs_the_test_one():
     quick_start = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    commands = [line for block in re.findall(r"```sh\n(.*?)```", quick_start, flags=re.DOTALL)
-                for line in block.strip().splitlines()]
+    commands = [
+        line
+        for block in re.findall(r"```sh\n(.*?)```", quick_start, flags=re.DOTALL)
+        for line in block.strip().splitlines()
+    ]
     assert len(commands) == 2
     install_and_check, install_and_test = commands
     assert "specc check examples/" in install_and_check

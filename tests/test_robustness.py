@@ -23,8 +23,12 @@ from specc.render import file_record, format_diagnostic
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_TEXTS = {p.name: p.read_text(encoding="utf-8") for p in sorted((REPO / "examples").glob("*.cnn"))}
 
-FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-CLI_FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+CLI_FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 
 def assert_well_formed(checked: CheckedSource, data: bytes | None = None) -> None:
@@ -72,13 +76,48 @@ def test_check_bytes_never_raises_on_arbitrary_text_encoded_as_utf8(text):
     assert_well_formed(check_bytes(data), data)
 
 
-SPEC_ALPHABET = st.sampled_from(list("model{}();,=x#\"\\\n\r\t 0123456789.-+eE_abcdefghijklmnopqrstuvwxyz"))
-SPEC_WORDS = st.sampled_from([
-    "model m {", "}", "input 28x28x1", "input", "conv", "conv 8 3", "dense 10", "flatten", "maxpool 2x2",
-    "avgpool", "dropout 0.5", "batchnorm", "zeropad 1", "activation relu", "global_avgpool", "relu", "same",
-    "valid", "strides=2", "dilation=2", "padding=((1, 2), (3, 4))", "padding=(1, 2)", "name=a", 'name="x y"',
-    "use_bias=false", "pool=3", "kernel=5", "(", ")", ",", ";", "\n", "=", "1e999", "-1", "0", "3x0",
-])
+SPEC_ALPHABET = st.sampled_from(list('model{}();,=x#"\\\n\r\t 0123456789.-+eE_abcdefghijklmnopqrstuvwxyz'))
+SPEC_WORDS = st.sampled_from(
+    [
+        "model m {",
+        "}",
+        "input 28x28x1",
+        "input",
+        "conv",
+        "conv 8 3",
+        "dense 10",
+        "flatten",
+        "maxpool 2x2",
+        "avgpool",
+        "dropout 0.5",
+        "batchnorm",
+        "zeropad 1",
+        "activation relu",
+        "global_avgpool",
+        "relu",
+        "same",
+        "valid",
+        "strides=2",
+        "dilation=2",
+        "padding=((1, 2), (3, 4))",
+        "padding=(1, 2)",
+        "name=a",
+        'name="x y"',
+        "use_bias=false",
+        "pool=3",
+        "kernel=5",
+        "(",
+        ")",
+        ",",
+        ";",
+        "\n",
+        "=",
+        "1e999",
+        "-1",
+        "0",
+        "3x0",
+    ]
+)
 
 
 @FUZZ
@@ -96,19 +135,25 @@ LOOK_ALIKES = [
     "\u00d7",  # multiplication sign, as in 28×28
     "\uff58",  # fullwidth x
     "\uff1d",  # fullwidth =
-    "\uff08", "\uff09",  # fullwidth parentheses
+    "\uff08",
+    "\uff09",  # fullwidth parentheses
     "\u2212",  # minus sign
     "\u00a0",  # no-break space
     "\u200b",  # zero-width space
     "\ufeff",  # BOM inside the text
     "\u2028",  # line separator
-    "\u201c", "\u201d",  # curly quotes
+    "\u201c",
+    "\u201d",  # curly quotes
     "\uff1b",  # fullwidth semicolon
-    "\x0b", "\x0c", "\x1c", "\x85", "\r",
+    "\x0b",
+    "\x0c",
+    "\x1c",
+    "\x85",
+    "\r",
 ]
 INSERTIONS = st.one_of(
     st.sampled_from(LOOK_ALIKES),
-    st.sampled_from(list("{}()[],;=x#\"\\\n\t -+.e") + ["\r\n", "\\\n", "((", "))", "x0", "0x", "1e999", "-0"]),
+    st.sampled_from(list('{}()[],;=x#"\\\n\t -+.e') + ["\r\n", "\\\n", "((", "))", "x0", "0x", "1e999", "-0"]),
     st.characters(),
     # Huge numbers: 10**30 and the like, written out. Numbers past Python's 4,300-digit int/str
     # limit have tests of their own below; keeping these shorter keeps the examples quick.
@@ -121,7 +166,9 @@ INSERTIONS = st.one_of(
 def mutated_examples(draw) -> bytes:
     text = draw(st.sampled_from(sorted(EXAMPLE_TEXTS.values())))
     for _ in range(draw(st.integers(min_value=1, max_value=6))):
-        operation = draw(st.sampled_from(["insert", "delete", "replace", "duplicate_line", "delete_line", "swap_tokens"]))
+        operation = draw(
+            st.sampled_from(["insert", "delete", "replace", "duplicate_line", "delete_line", "swap_tokens"])
+        )
         position = draw(st.integers(min_value=0, max_value=len(text)))
         if operation == "insert":
             text = text[:position] + draw(INSERTIONS) + text[position:]
@@ -183,11 +230,14 @@ def _assert_cli_ends_cleanly(path: Path, data: bytes, *extra: str) -> None:
         assert len(document["files"][0]["diagnostics"]) == len(checked.diagnostics)
     else:
         for diagnostic in checked.diagnostics:
-            assert f"{path}:{diagnostic.span.line}:{diagnostic.span.column}: {diagnostic.severity.value}[{diagnostic.code}]" in result.stdout
+            position = f"{path}:{diagnostic.span.line}:{diagnostic.span.column}"
+            assert f"{position}: {diagnostic.severity.value}[{diagnostic.code}]" in result.stdout
 
 
 @CLI_FUZZ
-@given(data=st.one_of(mutated_examples(), st.binary(max_size=500), st.text(max_size=500).map(lambda t: t.encode("utf-8"))))
+@given(
+    data=st.one_of(mutated_examples(), st.binary(max_size=500), st.text(max_size=500).map(lambda t: t.encode("utf-8")))
+)
 def test_cli_check_exits_0_or_1_without_an_exception_on_any_file(spec_file, data):
     _assert_cli_ends_cleanly(spec_file, data)
 
@@ -258,7 +308,9 @@ def test_a_thousand_broken_lines_stop_at_twenty_syntax_errors():
 
 
 def test_a_shape_of_many_large_extents_checks_without_overflow():
-    checked = check_text(_model("flatten", "dense 2147483647", "dense 2147483647").replace("28x28x1", "2147483647x2147483647x3"))
+    checked = check_text(
+        _model("flatten", "dense 2147483647", "dense 2147483647").replace("28x28x1", "2147483647x2147483647x3")
+    )
     assert_well_formed(checked)
 
 
@@ -388,7 +440,9 @@ def test_cli_check_of_one_long_line_with_twenty_thousand_errors_prints_a_bounded
     path = tmp_path / "long.cnn"
     path.write_text(_model("conv 8 3 " + "relu " * 20_000), encoding="utf-8")
     # The timeout only guards against a hang; it is not a performance assertion.
-    result = subprocess.run([sys.executable, "-m", "specc", "check", str(path)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "specc", "check", str(path)], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 1
     assert result.stdout.count("error[E206]") == MAX_PRINTED_DIAGNOSTICS
     assert f"{19_999 - MAX_PRINTED_DIAGNOSTICS} more diagnostics not shown" in result.stdout

@@ -282,8 +282,12 @@ SIZE_NOT_POSITIVE = [
     pytest.param("6x6x1", ["conv 2 3x3 dilation=3"], 3, id="dilated-kernel-larger-than-input"),
     pytest.param("3x3x1", ["conv 2 5x5 padding=((0,1),(0,1))"], 3, id="explicit-padding-too-small"),
     pytest.param("8x8x1", ["conv 4 3x3", "maxpool", "conv 4 3x3", "conv 4 3x3"], 6, id="conv-stack-shrinks-to-zero"),
-    pytest.param("9x9x1", ["conv 2 3x3 strides=2", "conv 2 3x3 strides=2", "conv 2 3x3"], 5,
-                 id="strided-stack-shrinks-below-kernel"),
+    pytest.param(
+        "9x9x1",
+        ["conv 2 3x3 strides=2", "conv 2 3x3 strides=2", "conv 2 3x3"],
+        5,
+        id="strided-stack-shrinks-below-kernel",
+    ),
     pytest.param("8x8x1", ["maxpool", "maxpool", "maxpool", "maxpool"], 6, id="pools-halve-to-nothing"),
     pytest.param("1x1x3", ["maxpool"], 3, id="maxpool-on-1x1"),
     pytest.param("2x2x1", ["avgpool 3"], 3, id="avgpool-window-larger-than-input"),
@@ -458,7 +462,11 @@ def generate_spec(rng: random.Random, index: int) -> str:
             make = VECTOR_LAYERS[kind][1]
         lines.append(make(rng))
     height, width, channels = rng.randint(1, 20), rng.randint(1, 20), rng.randint(1, 4)
-    return f"model sweep{index} {{\n  input {height}x{width}x{channels}\n" + "".join(f"  {line}\n" for line in lines) + "}\n"
+    return (
+        f"model sweep{index} {{\n  input {height}x{width}x{channels}\n"
+        + "".join(f"  {line}\n" for line in lines)
+        + "}\n"
+    )
 
 
 @functools.cache
@@ -490,8 +498,9 @@ def _run_all(specs, check) -> None:
             check(text)
         except (AssertionError, ValueError) as failure:
             failures.append(f"{failure}\n{text}")
-    assert not failures, (f"{len(failures)} of {len(specs)} generated specs disagree with Keras:\n\n"
-                          + "\n\n".join(failures[:5]))
+    assert not failures, f"{len(failures)} of {len(specs)} generated specs disagree with Keras:\n\n" + "\n\n".join(
+        failures[:5]
+    )
 
 
 @pytest.mark.keras
