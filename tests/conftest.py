@@ -1,9 +1,23 @@
-"""Shared test set-up: Keras, where a test builds it, runs quietly on the TensorFlow backend."""
+"""Shared test set-up: Keras, where a test builds it, runs quietly on the TensorFlow backend; and the
+`write` fixture, which puts a spec file (text or raw bytes) in the test's own folder."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+import pytest
 
 # Before anything imports keras or tensorflow (tests/keras_reference.py sets them again when it does).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ["KERAS_BACKEND"] = "tensorflow"
+
+
+@pytest.fixture
+def write(tmp_path):
+    def write(name: str, content: str | bytes) -> Path:
+        path = tmp_path / name
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        return path
+
+    return write

@@ -16,6 +16,8 @@ from specc import __version__
 from specc.cli import app
 from specc.pipeline import check_bytes
 
+from cli_helpers import invoke
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 MNIST = EXAMPLES / "mnist.cnn"
@@ -25,20 +27,6 @@ FIXTURES = sorted(name for name in EXPECTED if not name.startswith("_"))
 
 BAD_SPEC = "model b {\n  input 28x28x1\n  conv 32 3x3 stride=2\n  maxpol 2x2\n  flatten\n}\n"
 WARNING_SPEC = "model w {\n  input 8x8x3\n  dense 4\n}\n"
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-@pytest.fixture
-def write(tmp_path):
-    def write(name: str, content: str | bytes) -> Path:
-        path = tmp_path / name
-        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-        return path
-
-    return write
 
 
 def assert_not_a_crash(result) -> None:

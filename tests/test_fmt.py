@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from specc import syntax
-from specc.cli import app
 from specc.fmt import format_text
 from specc.lower import lower
 from specc.parse import parse
 from specc.pipeline import check_text
+
+from cli_helpers import invoke
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_TEXTS = {p.name: p.read_text(encoding="utf-8") for p in sorted((REPO / "examples").glob("*.cnn"))}
@@ -441,20 +441,6 @@ def test_any_text_formats_faithfully_or_gives_syntax_errors_without_raising(text
 MESSY = "model m { input 28x28x1; conv 8 3x3   relu   # the only conv\n flatten ; dense 10 }"
 TIDY = "model m {\n  input 28x28x1\n  conv 8 3x3 relu  # the only conv\n  flatten\n  dense 10\n}\n"
 BROKEN = "model m {\n  input 28x28x1\n  conv 8 = 3\n}\n"
-
-
-def invoke(*args: str, input: bytes | None = None):
-    return CliRunner().invoke(app, [str(a) for a in args], input=input)
-
-
-@pytest.fixture
-def write(tmp_path):
-    def write(name: str, content: str | bytes) -> Path:
-        path = tmp_path / name
-        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-        return path
-
-    return write
 
 
 def test_cli_fmt_rewrites_a_file_in_place_and_says_so(write):

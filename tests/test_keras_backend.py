@@ -10,16 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from specc.backends.keras import KERAS_EMITTERS, emit_keras
 from specc.backends.keras_verify import build_and_compare, compare, load_keras, run_module
-from specc.cli import app
 from specc.diagnostics import Severity
 from specc.layers import LAYER_KINDS, Conv2D, Inference
 from specc.pipeline import check_text
 from specc.write import GENERATED_MARK
 
+from cli_helpers import invoke
 from keras_reference import (
     assert_figures_equal,
     assert_keras_refuses,
@@ -30,10 +29,6 @@ from keras_reference import (
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((REPO / "examples").glob("*.cnn"))
 GOLDEN = Path(__file__).resolve().parent / "golden" / "keras"
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def emitted(path: Path) -> str:

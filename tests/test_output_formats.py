@@ -12,7 +12,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from typer.testing import CliRunner
 
 from specc import __version__
 from specc.cli import app
@@ -20,6 +19,8 @@ from specc.diagnostics import CODES, Diagnostic, Span
 from specc.pipeline import check_bytes, check_text
 from specc.render import format_gcc
 from specc.sarif import sarif_log
+
+from cli_helpers import invoke
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -41,20 +42,6 @@ GCC_LINE = re.compile(
     r"^(?P<file>.+?):(?P<line>\d+):(?P<column>\d+): (?P<severity>error|warning): "
     r"(?P<message>.+) \[(?P<code>[EW]\d{3})\]$"
 )
-
-
-def invoke(*args: object):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-@pytest.fixture
-def write(tmp_path):
-    def write(name: str, content: str | bytes) -> Path:
-        path = tmp_path / name
-        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-        return path
-
-    return write
 
 
 # --- gcc ----------------------------------------------------------------------------------------
