@@ -270,7 +270,9 @@ class LoweringCache:
         for name, (layer, reported) in entry.built.items():
             copy = None
             if layer is not None:
-                copy = layer.model_copy(update={"span": new.span, "argument_spans": spans})
+                # pydantic's own shallow copy (a new __dict__, no validation), then the moved spans.
+                copy = layer.__copy__()
+                copy.__dict__.update(span=new.span, argument_spans=spans)
                 moved.append((layer, copy))
             built[name] = (copy, tuple(d.shifted(lines) for d in reported))
         self._entries[id(new)] = _Placed(

@@ -123,6 +123,64 @@ class Argument:
         return _moved(self, value=self.value.shifted(lines), span=self.span.shifted(lines), key_span=key_span)
 
 
+class _MovedArgument(Argument):
+    """An argument moved by whole lines whose value and span are moved when first read.
+
+    The language server moves every statement below an inserted line on each keystroke, and
+    lowering reuses what it made of them without reading their arguments' positions; moving
+    those on demand keeps an edit from costing a copy of every value below it. It compares,
+    hashes and prints as the Argument it stands for.
+    """
+
+    def __init__(self, source: Argument, lines: int) -> None:
+        # `key` and `key_span` have class-level defaults, so they are set here; `value` and `span`
+        # have none, and reading them reaches __getattr__. The frozen dataclass's __setattr__ is
+        # bypassed on purpose: this is the hot path the class exists for.
+        key_span = source.key_span
+        self.__dict__.update(
+            key=source.key,
+            key_span=key_span.shifted(lines) if key_span is not None else None,
+            _source=source,
+            _lines=lines,
+        )
+
+    @staticmethod
+    def of(argument: Argument, lines: int) -> Argument:
+        """`argument` moved `lines` lines, lazily; a move of a move not yet read is one move."""
+        if lines == 0:
+            return argument
+        state = argument.__dict__
+        if "_source" in state:
+            return _MovedArgument(state["_source"], state["_lines"] + lines)
+        return _MovedArgument(argument, lines)
+
+    def __getattr__(self, name: str):
+        if name not in ("value", "span"):
+            raise AttributeError(name)
+        state = self.__dict__
+        source, lines = state.pop("_source"), state.pop("_lines")
+        state["value"] = source.value.shifted(lines)
+        state["span"] = source.span.shifted(lines)
+        return state[name]
+
+    def _fields(self) -> tuple:
+        return (self.value, self.span, self.key, self.key_span)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Argument):
+            return self._fields() == (other.value, other.span, other.key, other.key_span)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return repr(Argument(*self._fields()))
+
+    def shifted(self, lines: int) -> Argument:
+        return _MovedArgument.of(self, lines)
+
+
 @dataclass(frozen=True)
 class LayerStatement:
     """One line of a model body: the kind word and its arguments."""
@@ -139,7 +197,7 @@ class LayerStatement:
         return _moved(
             self,
             kind_span=self.kind_span.shifted(lines),
-            arguments=tuple(argument.shifted(lines) for argument in self.arguments),
+            arguments=tuple([_MovedArgument.of(argument, lines) for argument in self.arguments]),
             span=self.span.shifted(lines),
         )
 

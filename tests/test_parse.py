@@ -435,3 +435,23 @@ def test_a_statement_shifted_by_n_lines_equals_the_same_statement_parsed_n_lines
     assert high.statements[0].shifted(3) == low.statements[0]
     assert high.statements[0].shifted(3).shifted(-3) == high.statements[0]
     assert high.statements[0].shifted(0) is high.statements[0]
+
+
+def test_a_moved_statement_compares_hashes_and_prints_as_the_statement_parsed_there():
+    line = 'conv 8 (3, 1) padding=((0, 1), (2, 0)) name="c" relu'
+    (high,) = parse(f"model m {{\n  {line}\n}}\n")[0].models
+    (low,) = parse(f"model m {{\n\n\n\n\n  {line}\n}}\n")[0].models
+    moved = high.statements[0].shifted(1).shifted(3)
+    assert moved == low.statements[0] and low.statements[0] == moved
+    assert [hash(a) for a in moved.arguments] == [hash(a) for a in low.statements[0].arguments]
+    assert repr(moved) == repr(low.statements[0])
+    assert [a.value.span for a in moved.arguments] == [a.value.span for a in low.statements[0].arguments]
+
+
+def test_moving_a_moved_argument_again_does_not_chain_moves():
+    (model,) = parse("model m {\n  dense 2 name=d\n}\n")[0].models
+    once = model.statements[0].shifted(1)
+    twice = once.shifted(1)
+    assert all(a.__dict__["_source"] is b for a, b in zip(twice.arguments, model.statements[0].arguments, strict=True))
+    assert [a.span.line for a in twice.arguments] == [4, 4]
+    assert "_source" not in twice.arguments[0].__dict__, "a read argument lets go of the one it was moved from"
