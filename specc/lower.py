@@ -434,11 +434,11 @@ class _ModelLowering:
                 self.cache.put(placed)
         else:
             self.diagnostics.extend(placed.reported)
-        values = dict(placed.values)
-        name = self.layer_name(cls, values.pop("name", None), placed.spans.get("name"))
+        name = self.layer_name(cls, placed.values.get("name"), placed.spans.get("name"))
         built = placed.built.get(name)
         if built is None:
             mark = len(self.diagnostics)
+            values = {key: value for key, value in placed.values.items() if key != "name"}
             try:
                 layer = cls(name=name or "_", span=statement.span, argument_spans=placed.spans, **values)
             except ValidationError as error:
