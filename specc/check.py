@@ -7,15 +7,17 @@ for its output; it never computes a shape itself. It imports no framework.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from specc.diagnostics import Diagnostic, Fix, Span
 from specc.ir import Model, SpecFile
 from specc.layers import Inference, Layer, Problem, Shape
 
 
-@dataclass(frozen=True)
-class LayerReport:
-    """One layer as the checker saw it: what came in and what it made of it."""
+class LayerReport(NamedTuple):
+    """One layer as the checker saw it: what came in and what it made of it.
+
+    A named tuple, like Inference, because the editor builds one per layer on every keystroke."""
 
     layer: Layer
     input_shape: Shape
@@ -124,8 +126,9 @@ def check_model(model: Model, cache: InferenceCache | None = None) -> tuple[Mode
         if isinstance(outcome, Problem):
             diagnostics.append(_diagnostic(outcome, layer, shares_line))
             return ModelReport(model=model, layers=tuple(reports), complete=False), diagnostics
-        diagnostics.extend(_diagnostic(warning, layer, shares_line) for warning in outcome.warnings)
-        reports.append(LayerReport(layer=layer, input_shape=shape, inference=outcome))
+        if outcome.warnings:
+            diagnostics.extend(_diagnostic(warning, layer, shares_line) for warning in outcome.warnings)
+        reports.append(LayerReport(layer, shape, outcome))
         shape = outcome.output_shape
         previous_end = layer.span.end_line
     return ModelReport(model=model, layers=tuple(reports), complete=model.chain_ends_at is None), diagnostics

@@ -432,7 +432,7 @@ class _ModelLowering:
             )
             if self.cache is not None:
                 self.cache.put(placed)
-        else:
+        elif placed.reported:
             self.diagnostics.extend(placed.reported)
         name = self.layer_name(cls, placed.values.get("name"), placed.spans.get("name"))
         built = placed.built.get(name)
@@ -446,7 +446,7 @@ class _ModelLowering:
                 self.report_validation(cls, statement, error, placed.spans, placed.rendered, set(placed.unfit))
                 layer = None
             built = placed.built[name] = (layer, tuple(self.diagnostics[mark:]))
-        else:
+        elif built[1]:
             self.diagnostics.extend(built[1])
         layer = built[0]
         return layer if layer is not None and name is not None and not placed.unfit else None
