@@ -29,11 +29,9 @@ from specc.layers import (
     parameter_names,
 )
 
-# Per-kind facts asked for on every layer line; pydantic's model_fields is slow to read, and a
-# 1,000-layer spec is re-lowered on each keystroke in the editor.
-_accepted_parameters = functools.cache(parameter_names)
 
-
+# Per-kind facts asked for on every layer line (parameter_names is cached in specc.layers);
+# pydantic's model_fields is slow to read, and the editor re-lowers a spec on each keystroke.
 @functools.cache
 def _kind_name(cls: type[LayerBase]) -> str:
     """The IR kind of a class (`conv2d`), the stem of its generated layer names."""
@@ -455,7 +453,7 @@ class _ModelLowering:
         self, cls: type[LayerBase], statement: syntax.LayerStatement
     ) -> tuple[dict[str, Any], dict[str, Span], dict[str, str], bool]:
         """Assign each argument to a parameter and convert it; the last item says whether any did not fit."""
-        accepted = _accepted_parameters(cls)
+        accepted = parameter_names(cls)
         values: dict[str, Any] = {}
         spans: dict[str, Span] = {}
         rendered: dict[str, str] = {}
