@@ -117,10 +117,8 @@ class Argument:
     key_span: Span | None = None
 
     def shifted(self, lines: int) -> Argument:
-        if not lines:
-            return self
-        key_span = self.key_span.shifted(lines) if self.key_span is not None else None
-        return _moved(self, value=self.value.shifted(lines), span=self.span.shifted(lines), key_span=key_span)
+        """This argument `lines` lines further down; its value and span move when first read."""
+        return _MovedArgument.of(self, lines)
 
 
 class _MovedArgument(Argument):
@@ -177,9 +175,6 @@ class _MovedArgument(Argument):
     def __repr__(self) -> str:
         return repr(Argument(*self._fields()))
 
-    def shifted(self, lines: int) -> Argument:
-        return _MovedArgument.of(self, lines)
-
 
 @dataclass(frozen=True)
 class LayerStatement:
@@ -197,7 +192,7 @@ class LayerStatement:
         return _moved(
             self,
             kind_span=self.kind_span.shifted(lines),
-            arguments=tuple([_MovedArgument.of(argument, lines) for argument in self.arguments]),
+            arguments=tuple([argument.shifted(lines) for argument in self.arguments]),
             span=self.span.shifted(lines),
         )
 

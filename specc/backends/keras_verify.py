@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from specc.check import ModelReport
-from specc.diagnostics import Diagnostic
+from specc.diagnostics import Diagnostic, Span
 from specc.layers import Shape, format_shape
 
 
@@ -86,42 +86,49 @@ def keras_figures(keras_model, layer_names: Sequence[str]) -> ModelFigures:
     )
 
 
+def _disagreements(subject: str, span: Span, figures) -> list[Diagnostic]:
+    """An E401 at `span` for each (what, specc's figure, Keras's figure) that differs."""
+    return [
+        Diagnostic(
+            code="E401",
+            message=f"Keras builds {subject} with {what} {built}; specc checked {checked}",
+            span=span,
+            hint="this is a bug in specc; please report it with the spec",
+        )
+        for what, checked, built in figures
+        if checked != built
+    ]
+
+
 def compare(report: ModelReport, keras: ModelFigures) -> list[Diagnostic]:
     """One E401 per figure where Keras and the checker disagree, at the layer (or model) concerned."""
     found = []
     for layer_report in report.layers:
         layer, ours = layer_report.layer, layer_report.inference
         theirs = keras.layers[layer.name]
-        for what, checked, built in (
-            ("output shape", format_shape(ours.output_shape), format_shape(theirs.output_shape)),
-            ("trainable parameters", f"{ours.trainable_params:,}", f"{theirs.trainable_params:,}"),
-            ("non-trainable parameters", f"{ours.non_trainable_params:,}", f"{theirs.non_trainable_params:,}"),
-        ):
-            if checked != built:
-                found.append(
-                    Diagnostic(
-                        code="E401",
-                        message=f"Keras builds layer `{layer.name}` with {what} {built}; specc checked {checked}",
-                        span=layer.span,
-                        hint="this is a bug in specc; please report it with the spec",
-                    )
-                )
-    totals = (
-        ("output shape", format_shape(report.output_shape or ()), format_shape(keras.output_shape)),
-        ("parameters in total", f"{report.total_params:,}", f"{keras.total_params:,}"),
-        ("trainable parameters in total", f"{report.trainable_params:,}", f"{keras.trainable_params:,}"),
-        ("non-trainable parameters in total", f"{report.non_trainable_params:,}", f"{keras.non_trainable_params:,}"),
+        found += _disagreements(
+            f"layer `{layer.name}`",
+            layer.span,
+            (
+                ("output shape", format_shape(ours.output_shape), format_shape(theirs.output_shape)),
+                ("trainable parameters", f"{ours.trainable_params:,}", f"{theirs.trainable_params:,}"),
+                ("non-trainable parameters", f"{ours.non_trainable_params:,}", f"{theirs.non_trainable_params:,}"),
+            ),
+        )
+    found += _disagreements(
+        f"model `{report.model.name}`",
+        report.model.name_span,
+        (
+            ("output shape", format_shape(report.output_shape or ()), format_shape(keras.output_shape)),
+            ("parameters in total", f"{report.total_params:,}", f"{keras.total_params:,}"),
+            ("trainable parameters in total", f"{report.trainable_params:,}", f"{keras.trainable_params:,}"),
+            (
+                "non-trainable parameters in total",
+                f"{report.non_trainable_params:,}",
+                f"{keras.non_trainable_params:,}",
+            ),
+        ),
     )
-    for what, checked, built in totals:
-        if checked != built:
-            found.append(
-                Diagnostic(
-                    code="E401",
-                    message=f"Keras builds model `{report.model.name}` with {what} {built}; specc checked {checked}",
-                    span=report.model.name_span,
-                    hint="this is a bug in specc; please report it with the spec",
-                )
-            )
     return found
 
 
