@@ -44,6 +44,43 @@ class Format(StrEnum):
 
 class Backend(StrEnum):
     keras = "keras"
+    torch = "torch"
+
+
+# Per backend: the framework's name, what --verify loads, and how to install it.
+FRAMEWORKS = {
+    Backend.keras: (
+        "Keras",
+        "TensorFlow and Keras",
+        "pip install 'specc[keras]' (from a clone: pip install -e '.[keras]')",
+    ),
+    Backend.torch: (
+        "PyTorch",
+        "PyTorch",
+        "pip install 'specc[torch]' (from a clone, the CPU build: pip install -c constraints.txt -e '.[torch]')",
+    ),
+}
+
+
+def _emit(backend: Backend, reports, source_path: str) -> str:
+    if backend is Backend.torch:
+        from specc.backends.torch import emit_torch
+
+        return emit_torch(reports, source_path)
+    from specc.backends.keras import emit_keras
+
+    return emit_keras(reports, source_path)
+
+
+def _verifier(backend: Backend):
+    """The framework module's loader and build_and_compare for a backend, imported only for --verify."""
+    if backend is Backend.torch:
+        from specc.backends import torch_verify
+
+        return torch_verify.load_torch, torch_verify.build_and_compare
+    from specc.backends import keras_verify
+
+    return keras_verify.load_keras, keras_verify.build_and_compare
 
 
 def _usage_error(message: str) -> typer.Exit:
@@ -178,30 +215,33 @@ def _build_target(spec: Path, output: str | None, backend: Backend) -> Path | No
     return target
 
 
-def _verify(source: str, filename: str, checked: CheckedSource) -> list:
+def _verify(backend: Backend, source: str, filename: str, checked: CheckedSource) -> list:
     """Build every model of the emitted module with the framework, with progress while it loads."""
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from specc.backends.keras_verify import build_and_compare, load_keras, run_module
+    from specc.backends.verify import run_module
 
+    framework, loaded, install = FRAMEWORKS[backend]
+    load, build_and_compare = _verifier(backend)
     found = []
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     console = Console(stderr=True)
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task("loading TensorFlow and Keras", total=len(checked.reports) + 1)
+        task = progress.add_task(f"loading {loaded}", total=len(checked.reports) + 1)
         try:
-            keras = load_keras()
+            module = load()
         except ImportError as error:
             raise _usage_error(
-                f"--verify needs Keras, which is not installed ({error}); "
-                "install it with: pip install 'specc[keras]' (from a clone: pip install -e '.[keras]')"
+                f"--verify needs {framework}, which is not installed ({error}); install it with: {install}"
             ) from None
-        module = run_module(source, filename)
+        generated = run_module(source, filename)
         progress.advance(task)
         for report in checked.reports:
-            progress.update(task, description=f"building model {report.model.name} with Keras {keras.__version__}")
-            found.extend(build_and_compare(module, report))
+            progress.update(
+                task, description=f"building model {report.model.name} with {framework} {module.__version__}"
+            )
+            found.extend(build_and_compare(generated, report))
             progress.advance(task)
     return found
 
@@ -225,7 +265,6 @@ def build(
     ] = False,
 ) -> None:
     """Compile a spec that checks clean to a Python module that builds its models with the framework."""
-    from specc.backends.keras import emit_keras
     from specc.write import WouldOverwrite, write_generated
 
     checked = check_bytes(_read(file))
@@ -236,7 +275,7 @@ def build(
         typer.echo(f"specc: {file} has errors; nothing was built", err=True)
         raise typer.Exit(EXIT_SPEC_ERRORS)
     target = _build_target(file, output, backend)
-    source = emit_keras(checked.reports, str(file))
+    source = _emit(backend, checked.reports, str(file))
     if target is None:
         sys.stdout.write(source)
         sys.stdout.flush()
@@ -251,14 +290,14 @@ def build(
         typer.echo(f"wrote {target} (model{'s' * (len(checked.reports) != 1)} {models})", err=True)
     if not verify:
         raise typer.Exit(EXIT_CLEAN)
-    mismatches = _verify(source, str(target or "<stdout>"), checked)
+    mismatches = _verify(backend, source, str(target or "<stdout>"), checked)
     for diagnostic in mismatches:
         typer.echo(format_diagnostic(str(file), checked.lines, diagnostic, color), err=True)
     if mismatches:
         raise typer.Exit(EXIT_SPEC_ERRORS)
     for report in checked.reports:
         typer.echo(
-            f"verified model {report.model.name} with Keras: {len(report.layers)} layers, "
+            f"verified model {report.model.name} with {FRAMEWORKS[backend][0]}: {len(report.layers)} layers, "
             f"{report.total_params:,} params, every shape and count as checked",
             err=True,
         )

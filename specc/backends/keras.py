@@ -9,13 +9,20 @@ the top of the module. This module imports no framework: it only writes text.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import PurePath
+from dataclasses import dataclass
 
-from specc import __version__
-from specc.backends.python_source import MAX_LINE, SourceWriter, call, identifier, literal, word
+from specc.backends.python_source import (
+    FreeNames,
+    SourceWriter,
+    call,
+    identifier,
+    literal,
+    source_label,
+    word,
+    write_header,
+    write_models_table,
+)
 from specc.check import ModelReport
 from specc.layers import (
     ActivationLayer,
@@ -34,7 +41,6 @@ from specc.layers import (
     ZeroPad2D,
     format_shape,
 )
-from specc.write import GENERATED_MARK
 
 MIN_POOLING_CLASS = "MinPooling2D"
 MIN_POOLING_SOURCE = '''\
@@ -55,20 +61,6 @@ class KerasCall:
 
     constructor: str
     arguments: tuple[str, ...]
-
-
-@dataclass
-class _Names:
-    """Layer names taken in one model, so that helper layers get names no spec layer has."""
-
-    taken: set[str] = field(default_factory=set)
-
-    def free(self, wanted: str) -> str:
-        name, suffix = wanted, 1
-        while name in self.taken:
-            name, suffix = f"{wanted}_{suffix}", suffix + 1
-        self.taken.add(name)
-        return name
 
 
 def _keyword(key: str, value) -> str:
@@ -93,7 +85,7 @@ def _activation(activation: str) -> tuple[str, ...]:
     return () if activation == "linear" else (_keyword("activation", activation),)
 
 
-def _conv2d(layer: Conv2D, names: _Names) -> list[KerasCall]:
+def _conv2d(layer: Conv2D, names: FreeNames) -> list[KerasCall]:
     arguments = [literal(layer.filters), literal(layer.kernel_size)]
     if layer.strides != (1, 1):
         arguments.append(_keyword("strides", layer.strides))
@@ -114,8 +106,8 @@ def _conv2d(layer: Conv2D, names: _Names) -> list[KerasCall]:
     return [pad, conv]
 
 
-def _pool2d(constructor: str) -> Callable[[MaxPool2D | AvgPool2D | MinPool2D, _Names], list[KerasCall]]:
-    def emit(layer: MaxPool2D | AvgPool2D | MinPool2D, names: _Names) -> list[KerasCall]:
+def _pool2d(constructor: str) -> Callable[[MaxPool2D | AvgPool2D | MinPool2D, FreeNames], list[KerasCall]]:
+    def emit(layer: MaxPool2D | AvgPool2D | MinPool2D, names: FreeNames) -> list[KerasCall]:
         arguments = [literal(layer.pool_size)]
         if layer.strides != layer.pool_size:
             arguments.append(_keyword("strides", layer.strides))
@@ -126,18 +118,18 @@ def _pool2d(constructor: str) -> Callable[[MaxPool2D | AvgPool2D | MinPool2D, _N
     return emit
 
 
-def _without_arguments(constructor: str) -> Callable[[LayerBase, _Names], list[KerasCall]]:
-    def emit(layer: LayerBase, names: _Names) -> list[KerasCall]:
+def _without_arguments(constructor: str) -> Callable[[LayerBase, FreeNames], list[KerasCall]]:
+    def emit(layer: LayerBase, names: FreeNames) -> list[KerasCall]:
         return [KerasCall(constructor, _named(name=layer.name))]
 
     return emit
 
 
-def _zeropad2d(layer: ZeroPad2D, names: _Names) -> list[KerasCall]:
+def _zeropad2d(layer: ZeroPad2D, names: FreeNames) -> list[KerasCall]:
     return [KerasCall("layers.ZeroPadding2D", _named(literal(_padding_amounts(layer.padding)), name=layer.name))]
 
 
-def _batchnorm(layer: BatchNorm, names: _Names) -> list[KerasCall]:
+def _batchnorm(layer: BatchNorm, names: FreeNames) -> list[KerasCall]:
     arguments = [
         _keyword(key, getattr(layer, key))
         for key, default in KERAS_BATCHNORM_DEFAULTS.items()
@@ -146,18 +138,18 @@ def _batchnorm(layer: BatchNorm, names: _Names) -> list[KerasCall]:
     return [KerasCall("layers.BatchNormalization", _named(*arguments, name=layer.name))]
 
 
-def _dropout(layer: Dropout, names: _Names) -> list[KerasCall]:
+def _dropout(layer: Dropout, names: FreeNames) -> list[KerasCall]:
     return [KerasCall("layers.Dropout", _named(literal(layer.rate), name=layer.name))]
 
 
-def _dense(layer: Dense, names: _Names) -> list[KerasCall]:
+def _dense(layer: Dense, names: FreeNames) -> list[KerasCall]:
     arguments = [literal(layer.units), *_activation(layer.activation)]
     if not layer.use_bias:
         arguments.append(_keyword("use_bias", False))
     return [KerasCall("layers.Dense", _named(*arguments, name=layer.name))]
 
 
-def _activation_layer(layer: ActivationLayer, names: _Names) -> list[KerasCall]:
+def _activation_layer(layer: ActivationLayer, names: FreeNames) -> list[KerasCall]:
     return [KerasCall("layers.Activation", _named(literal(layer.activation), name=layer.name))]
 
 
@@ -177,20 +169,12 @@ KERAS_EMITTERS: dict[type[LayerBase], Callable] = {
 }
 
 
-def keras_calls(layer: LayerBase, names: _Names | None = None) -> list[KerasCall]:
+def keras_calls(layer: LayerBase, names: FreeNames | None = None) -> list[KerasCall]:
     """The Keras layers, in order, that compute one specc layer."""
     emitter = KERAS_EMITTERS.get(type(layer))
     if emitter is None:
         raise NotImplementedError(f"the Keras backend cannot emit layer kind `{layer.kind}`")
-    return emitter(layer, names or _Names({layer.name}))
-
-
-# Paths written into comments as they are when they hold only these characters, else by repr().
-_PLAIN_PATH = re.compile(r"[A-Za-z0-9_./-]+\Z")
-
-
-def _path_text(path: str) -> str:
-    return path if _PLAIN_PATH.match(path) else repr(path)
+    return emitter(layer, names or FreeNames({layer.name}))
 
 
 def build_function_name(model_name: str) -> str:
@@ -210,7 +194,7 @@ def _model_docstring(report: ModelReport) -> str:
 
 def _emit_model(writer: SourceWriter, report: ModelReport, source_label: str) -> None:
     model = report.model
-    names = _Names({layer.name for layer in model.layers})
+    names = FreeNames({layer.name for layer in model.layers})
     input_name = names.free("input")
     writer.line(f"def {build_function_name(model.name)}() -> keras.Model:")
     writer.indent()
@@ -238,15 +222,17 @@ def emit_keras(reports: Sequence[ModelReport], source_path: str) -> str:
     `source_path` is the spec's path as the user gave it; it appears only in comments, plainly
     when it is made of ordinary path characters, by repr() otherwise.
     """
-    path = PurePath(source_path).as_posix()
-    label = _path_text(PurePath(source_path).name)
+    label = source_label(source_path)
     uses_layers = any(report.model.layers for report in reports)
     uses_min_pooling = any(isinstance(layer, MinPool2D) for report in reports for layer in report.model.layers)
 
     writer = SourceWriter()
-    writer.line(f"{GENERATED_MARK} {__version__} from {_path_text(path)}; edit the spec, not this file.")
-    writer.line(f"# Rebuild: specc build {_path_text(path)} --backend keras")
-    writer.line('"""Keras 3 models generated from a specc spec: one build function per model, and MODELS by name."""')
+    write_header(
+        writer,
+        source_path,
+        "keras",
+        "Keras 3 models generated from a specc spec: one build function per model, and MODELS by name.",
+    )
     writer.line()
     writer.line("import keras")
     if uses_layers:
@@ -262,17 +248,7 @@ def emit_keras(reports: Sequence[ModelReport], source_path: str) -> str:
         _emit_model(writer, report, label)
     writer.line()
     writer.line()
-    entries = [f"{literal(r.model.name)}: {build_function_name(r.model.name)}" for r in reports]
-    one_line = f"MODELS = {{{', '.join(entries)}}}"
-    if len(one_line) <= MAX_LINE:
-        writer.line(one_line)
-    else:
-        writer.line("MODELS = {")
-        writer.indent()
-        for entry in entries:
-            writer.line(f"{entry},")
-        writer.dedent()
-        writer.line("}")
+    write_models_table(writer, [(r.model.name, build_function_name(r.model.name)) for r in reports])
     writer.line()
     writer.line("if __name__ == '__main__':")
     writer.indent()

@@ -11,11 +11,19 @@ import math
 import os
 import types
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from specc.backends.verify import (
+    LayerFigures,
+    ModelFigures,
+    compare_figures,
+    could_not_build,
+    run_module,
+)
 from specc.check import ModelReport
-from specc.diagnostics import Diagnostic, Span
-from specc.layers import Shape, format_shape
+from specc.diagnostics import Diagnostic
+from specc.layers import Shape
+
+__all__ = ["build_and_compare", "compare", "keras_figures", "load_keras", "run_module", "ModelFigures"]
 
 
 def load_keras() -> types.ModuleType:
@@ -25,33 +33,6 @@ def load_keras() -> types.ModuleType:
     import keras
 
     return keras
-
-
-def run_module(source: str, filename: str) -> types.ModuleType:
-    """Execute generated source as a fresh module (not registered in sys.modules) and return it."""
-    module = types.ModuleType("specc_generated")
-    module.__file__ = filename
-    exec(compile(source, filename, "exec"), module.__dict__)
-    return module
-
-
-@dataclass(frozen=True)
-class LayerFigures:
-    """What Keras reports for the Keras layer that carries one specc layer's name."""
-
-    name: str
-    output_shape: Shape
-    trainable_params: int
-    non_trainable_params: int
-
-
-@dataclass(frozen=True)
-class ModelFigures:
-    layers: dict[str, LayerFigures]
-    output_shape: Shape
-    total_params: int
-    trainable_params: int
-    non_trainable_params: int
 
 
 def _size(weights) -> int:
@@ -86,50 +67,9 @@ def keras_figures(keras_model, layer_names: Sequence[str]) -> ModelFigures:
     )
 
 
-def _disagreements(subject: str, span: Span, figures) -> list[Diagnostic]:
-    """An E401 at `span` for each (what, specc's figure, Keras's figure) that differs."""
-    return [
-        Diagnostic(
-            code="E401",
-            message=f"Keras builds {subject} with {what} {built}; specc checked {checked}",
-            span=span,
-            hint="this is a bug in specc; please report it with the spec",
-        )
-        for what, checked, built in figures
-        if checked != built
-    ]
-
-
 def compare(report: ModelReport, keras: ModelFigures) -> list[Diagnostic]:
     """One E401 per figure where Keras and the checker disagree, at the layer (or model) concerned."""
-    found = []
-    for layer_report in report.layers:
-        layer, ours = layer_report.layer, layer_report.inference
-        theirs = keras.layers[layer.name]
-        found += _disagreements(
-            f"layer `{layer.name}`",
-            layer.span,
-            (
-                ("output shape", format_shape(ours.output_shape), format_shape(theirs.output_shape)),
-                ("trainable parameters", f"{ours.trainable_params:,}", f"{theirs.trainable_params:,}"),
-                ("non-trainable parameters", f"{ours.non_trainable_params:,}", f"{theirs.non_trainable_params:,}"),
-            ),
-        )
-    found += _disagreements(
-        f"model `{report.model.name}`",
-        report.model.name_span,
-        (
-            ("output shape", format_shape(report.output_shape or ()), format_shape(keras.output_shape)),
-            ("parameters in total", f"{report.total_params:,}", f"{keras.total_params:,}"),
-            ("trainable parameters in total", f"{report.trainable_params:,}", f"{keras.trainable_params:,}"),
-            (
-                "non-trainable parameters in total",
-                f"{report.non_trainable_params:,}",
-                f"{keras.non_trainable_params:,}",
-            ),
-        ),
-    )
-    return found
+    return compare_figures(report, keras, "Keras")
 
 
 def build_and_compare(module: types.ModuleType, report: ModelReport) -> list[Diagnostic]:
@@ -141,13 +81,5 @@ def build_and_compare(module: types.ModuleType, report: ModelReport) -> list[Dia
         keras_model = module.MODELS[report.model.name]()
         figures = keras_figures(keras_model, [layer_report.layer.name for layer_report in report.layers])
     except Exception as error:  # noqa: BLE001 - whatever Keras raises is the finding to report
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        return [
-            Diagnostic(
-                code="E401",
-                message=f"Keras could not build model `{report.model.name}`: {first_line}",
-                span=report.model.name_span,
-                hint="this is a bug in specc; please report it with the spec",
-            )
-        ]
+        return [could_not_build(report, "Keras", error)]
     return compare(report, figures)

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+from specc import __version__
+from specc.write import GENERATED_MARK
 
 # ASCII only: Python accepts Unicode identifiers but folds look-alikes together (NFKC), so a
 # spec could name two things that Python sees as one.
@@ -105,3 +110,54 @@ class SourceWriter:
 
     def text(self) -> str:
         return "\n".join(self._lines).rstrip("\n") + "\n"
+
+
+@dataclass
+class FreeNames:
+    """Names taken in one scope, so that helpers a backend adds get names no spec layer has."""
+
+    taken: set[str] = field(default_factory=set)
+
+    def free(self, wanted: str) -> str:
+        name, suffix = wanted, 1
+        while name in self.taken:
+            name, suffix = f"{wanted}_{suffix}", suffix + 1
+        self.taken.add(name)
+        return name
+
+
+# Paths written into comments as they are when they hold only these characters, else by repr().
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_./-]+\Z")
+
+
+def path_text(path: str) -> str:
+    """A path as it may appear in a comment: plainly when it is made of ordinary path characters, else repr()."""
+    return path if _PLAIN_PATH.match(path) else repr(path)
+
+
+def source_label(source_path: str) -> str:
+    """The spec's file name as the `# mnist.cnn:5` comments on emitted lines show it."""
+    return path_text(PurePath(source_path).name)
+
+
+def write_header(writer: SourceWriter, source_path: str, backend: str, docstring: str) -> None:
+    """The lines every generated module starts with: specc's mark naming the spec, how to rebuild, a docstring."""
+    path = path_text(PurePath(source_path).as_posix())
+    writer.line(f"{GENERATED_MARK} {__version__} from {path}; edit the spec, not this file.")
+    writer.line(f"# Rebuild: specc build {path} --backend {word(backend)}")
+    writer.line(f'"""{docstring}"""')
+
+
+def write_models_table(writer: SourceWriter, entries: Sequence[tuple[str, str]]) -> None:
+    """`MODELS = {'name': builder, ...}` on one line when it fits, else one entry a line."""
+    items = [f"{literal(name)}: {identifier(builder)}" for name, builder in entries]
+    one_line = f"MODELS = {{{', '.join(items)}}}"
+    if len(one_line) <= MAX_LINE:
+        writer.line(one_line)
+        return
+    writer.line("MODELS = {")
+    writer.indent()
+    for item in items:
+        writer.line(f"{item},")
+    writer.dedent()
+    writer.line("}")

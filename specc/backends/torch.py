@@ -1,0 +1,609 @@
+"""Emit stage: checked IR -> PyTorch source, one `nn.Module` subclass per model, computing what Keras computes.
+
+Each layer kind has one emitter here (TORCH_EMITTERS). It turns the checked layer, with the
+input shape the checker found for it, into the modules `__init__` creates and the line `forward`
+runs. PyTorch needs the sizes Keras infers (in_channels, in_features); they come from the
+checker's shapes. Where PyTorch's defaults differ from Keras's, the emitted code says so:
+
+- Tensors are channels-first: Keras's (H, W, C) is PyTorch's (C, H, W); `channels_first` maps one to
+  the other, and `torch_shape` gives a layer's shape in PyTorch's order.
+- 'same' padding, and explicit padding, that is not the same on both sides (Keras puts the odd zero
+  at the bottom and right; PyTorch refuses padding='same' with strides) becomes an explicit pad
+  module before the layer. Max pooling pads with -inf, min pooling with +inf, and 'same' average
+  pooling averages only the real inputs, as Keras does.
+- Batch normalization takes Keras's epsilon and momentum (Keras's 0.99 is PyTorch's 0.01).
+- Dense on a feature map acts on the channels, as in Keras: a 1x1 convolution.
+- Softmax acts on the channel axis, dim=1.
+- Flatten is nn.Flatten, channels-first; specc.backends.transfer reorders the weights that read a
+  flattened feature map, so that `forward` stays as a person would write it.
+
+Layers are attributes named as in the spec, unless the name is taken by nn.Module itself (`forward`,
+`eval`...) or is a Python keyword: then `torch_attribute_names` gives `<name>_layer`. This module
+imports no framework: it only writes text.
+"""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from specc.arithmetic import AxisPadding, same_padding_amounts
+from specc.backends.python_source import (
+    FreeNames,
+    SourceWriter,
+    call,
+    identifier,
+    literal,
+    source_label,
+    word,
+    write_header,
+    write_models_table,
+)
+from specc.check import LayerReport, ModelReport
+from specc.ir import Model
+from specc.layers import (
+    ActivationLayer,
+    AvgPool2D,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAvgPool2D,
+    GlobalMaxPool2D,
+    LayerBase,
+    MaxPool2D,
+    MinPool2D,
+    Shape,
+    ZeroPad2D,
+    format_shape,
+)
+
+# Names nn.Module uses itself (torch 2.13: its methods and the attributes its __init__ sets), and the
+# class attribute specc adds; a submodule under one of these would be shadowed or would break the module.
+# tests/test_torch_backend.py checks this list against the installed torch.
+RESERVED_ATTRIBUTES = frozenset(
+    {
+        "INPUT_SHAPE",
+        "T_destination",
+        "add_module",
+        "apply",
+        "bfloat16",
+        "buffers",
+        "call_super_init",
+        "children",
+        "compile",
+        "cpu",
+        "cuda",
+        "double",
+        "dump_patches",
+        "eval",
+        "extra_repr",
+        "float",
+        "forward",
+        "get_buffer",
+        "get_extra_state",
+        "get_parameter",
+        "get_submodule",
+        "half",
+        "ipu",
+        "load_state_dict",
+        "modules",
+        "mtia",
+        "named_buffers",
+        "named_children",
+        "named_modules",
+        "named_parameters",
+        "parameters",
+        "register_backward_hook",
+        "register_buffer",
+        "register_forward_hook",
+        "register_forward_pre_hook",
+        "register_full_backward_hook",
+        "register_full_backward_pre_hook",
+        "register_load_state_dict_post_hook",
+        "register_load_state_dict_pre_hook",
+        "register_module",
+        "register_parameter",
+        "register_state_dict_post_hook",
+        "register_state_dict_pre_hook",
+        "requires_grad_",
+        "set_extra_state",
+        "set_submodule",
+        "share_memory",
+        "state_dict",
+        "to",
+        "to_empty",
+        "train",
+        "training",
+        "type",
+        "xpu",
+        "zero_grad",
+    }
+)
+
+# Helper classes a module defines when one of its models needs them; a model's class never takes these names.
+HELPER_CLASSES = {
+    "MinPool2d": '''\
+class MinPool2d(nn.MaxPool2d):
+    """Min pooling, which PyTorch lacks: the max pool of the negated input, negated."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return -super().forward(-x)''',
+    "AvgPool2dSame": '''\
+class AvgPool2dSame(nn.Module):
+    """Keras's 'same' average pooling where the zeros are uneven: each window averages its real inputs only."""
+
+    def __init__(self, kernel_size, stride, padding: tuple[int, int, int, int]) -> None:
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride
+        self.padding = padding  # (left, right, top, bottom), as F.pad takes it
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sums = F.avg_pool2d(F.pad(x, self.padding), self.kernel_size, self.stride)
+        real = F.avg_pool2d(F.pad(torch.ones_like(x[:1, :1]), self.padding), self.kernel_size, self.stride)
+        return sums / real''',
+    "Exponential": '''\
+class Exponential(nn.Module):
+    """Keras's `exponential` activation, which has no module in torch.nn."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(x)''',
+    "LinearOnChannels": '''\
+class LinearOnChannels(nn.Linear):
+    """Keras's Dense on a (N, C, ...) tensor of more than three axes: a linear map of the channels at each position."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.movedim(1, -1)).movedim(-1, 1)''',
+    "BatchNormNd": '''\
+class BatchNormNd(nn.BatchNorm1d):
+    """Batch normalization of the channels of a (N, C, ...) tensor of more than five axes."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.flatten(2)).view_as(x)''',
+}
+MODULE_NAMES = frozenset({"torch", "nn", "F", "MODELS", *HELPER_CLASSES})
+
+
+@dataclass(frozen=True)
+class ActivationForms:
+    """One Keras activation in PyTorch: as a module (a standalone layer) and as a call in forward ({} is x)."""
+
+    constructor: str
+    function: str
+    arguments: tuple[str, ...] = ()
+    helper: str | None = None
+
+
+# Keras 3's activations, with its defaults: leaky_relu's slope is 0.2, gelu is exact, softmax acts on channels.
+TORCH_ACTIVATIONS: dict[str, ActivationForms] = {
+    "linear": ActivationForms("nn.Identity", "{}"),
+    "relu": ActivationForms("nn.ReLU", "F.relu({})"),
+    "relu6": ActivationForms("nn.ReLU6", "F.relu6({})"),
+    "leaky_relu": ActivationForms("nn.LeakyReLU", "F.leaky_relu({}, 0.2)", ("0.2",)),
+    "elu": ActivationForms("nn.ELU", "F.elu({})"),
+    "selu": ActivationForms("nn.SELU", "F.selu({})"),
+    "celu": ActivationForms("nn.CELU", "F.celu({})"),
+    "gelu": ActivationForms("nn.GELU", "F.gelu({})"),
+    "silu": ActivationForms("nn.SiLU", "F.silu({})"),
+    "swish": ActivationForms("nn.SiLU", "F.silu({})"),
+    "mish": ActivationForms("nn.Mish", "F.mish({})"),
+    "sigmoid": ActivationForms("nn.Sigmoid", "torch.sigmoid({})"),
+    "hard_sigmoid": ActivationForms("nn.Hardsigmoid", "F.hardsigmoid({})"),
+    "log_sigmoid": ActivationForms("nn.LogSigmoid", "F.logsigmoid({})"),
+    "hard_silu": ActivationForms("nn.Hardswish", "F.hardswish({})"),
+    "hard_swish": ActivationForms("nn.Hardswish", "F.hardswish({})"),
+    "tanh": ActivationForms("nn.Tanh", "torch.tanh({})"),
+    "hard_tanh": ActivationForms("nn.Hardtanh", "F.hardtanh({})"),
+    "softmax": ActivationForms("nn.Softmax", "F.softmax({}, dim=1)", ("dim=1",)),
+    "log_softmax": ActivationForms("nn.LogSoftmax", "F.log_softmax({}, dim=1)", ("dim=1",)),
+    "softplus": ActivationForms("nn.Softplus", "F.softplus({})"),
+    "softsign": ActivationForms("nn.Softsign", "F.softsign({})"),
+    "exponential": ActivationForms("Exponential", "torch.exp({})", helper="Exponential"),
+}
+
+
+def channels_first(shape: Shape) -> Shape:
+    """A channels-last shape (batch axis left out) in PyTorch's order: the channels move to the front."""
+    return (shape[-1], *shape[:-1]) if len(shape) > 1 else shape
+
+
+def channels_last(shape: Shape) -> Shape:
+    """The inverse of channels_first: a PyTorch shape (batch axis left out) in the checker's order."""
+    return (*shape[1:], shape[0]) if len(shape) > 1 else shape
+
+
+def torch_attribute_names(model: Model) -> dict[str, str]:
+    """Each spec layer's attribute on the emitted module: its own name, or `<name>_layer` where that is taken."""
+    names = FreeNames({layer.name for layer in model.layers})
+    attributes = {}
+    for layer in model.layers:
+        usable = not (
+            layer.name in RESERVED_ATTRIBUTES
+            or layer.name.startswith("__")
+            or keyword.iskeyword(layer.name)
+            or keyword.issoftkeyword(layer.name)
+        )
+        attributes[layer.name] = layer.name if usable else names.free(f"{layer.name}_layer")
+    return attributes
+
+
+@dataclass(frozen=True)
+class TorchModule:
+    """One submodule `__init__` creates: `self.<attribute> = <constructor>(<arguments>)`, applied in forward."""
+
+    attribute: str
+    constructor: str
+    arguments: tuple[str, ...] = ()
+    # Why the module is there, when it is not the spec layer itself (a pad); shown beside the line.
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class TorchLayer:
+    """What one spec layer becomes: modules applied in order, then the layer's activation, in forward."""
+
+    modules: tuple[TorchModule, ...]
+    activation: str = "linear"
+    # Lines of __init__ after the modules are made (`self.bn.bias = None`), with their reasons.
+    adjustments: tuple[tuple[str, str], ...] = ()
+    helpers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What an emitter needs beyond the layer: its input shape (channels-last), its attribute, free names."""
+
+    input_shape: Shape
+    attribute: str
+    names: FreeNames
+
+
+def _keyword(key: str, value) -> str:
+    return f"{identifier(key)}={literal(value)}"
+
+
+def _compact(pair: tuple[int, int]) -> int | tuple[int, int]:
+    """An (h, w) pair as PyTorch code usually writes it: one number when both are equal."""
+    return pair[0] if pair[0] == pair[1] else pair
+
+
+def _side_padding(
+    padding: str | tuple[AxisPadding, AxisPadding],
+    input_shape: Shape,
+    window: tuple[int, int],
+    strides: tuple[int, int],
+    dilation: tuple[int, int] = (1, 1),
+) -> tuple[AxisPadding, AxisPadding]:
+    """(top, bottom), (left, right): the zeros Keras adds for this padding at this input size."""
+    if padding == "valid":
+        return (0, 0), (0, 0)
+    if padding == "same":
+        height, width = (
+            same_padding_amounts(size, f, s, d)
+            for size, f, s, d in zip(input_shape[:2], window, strides, dilation, strict=True)
+        )
+        return height, width
+    return padding
+
+
+def _is_even(amounts: tuple[AxisPadding, AxisPadding]) -> bool:
+    (top, bottom), (left, right) = amounts
+    return top == bottom and left == right
+
+
+def _pad_tuple(amounts: tuple[AxisPadding, AxisPadding]) -> int | tuple[int, int, int, int]:
+    """The padding as nn.ZeroPad2d and F.pad take it: (left, right, top, bottom), or one number."""
+    (top, bottom), (left, right) = amounts
+    if top == bottom == left == right:
+        return top
+    return (left, right, top, bottom)
+
+
+def _uneven_note(padding) -> str:
+    if padding == "same":
+        return "'same' as Keras pads, the odd zero at the bottom and right"
+    return "the spec's uneven padding"
+
+
+def _conv2d(layer: Conv2D, context: _Context) -> TorchLayer:
+    amounts = _side_padding(layer.padding, context.input_shape, layer.kernel_size, layer.strides, layer.dilation_rate)
+    arguments = [literal(context.input_shape[-1]), literal(layer.filters), literal(_compact(layer.kernel_size))]
+    if layer.strides != (1, 1):
+        arguments.append(_keyword("stride", _compact(layer.strides)))
+    modules = []
+    if not _is_even(amounts):
+        pad_attribute = context.names.free(f"{context.attribute}_pad")
+        modules.append(
+            TorchModule(pad_attribute, "nn.ZeroPad2d", (literal(_pad_tuple(amounts)),), _uneven_note(layer.padding))
+        )
+    elif amounts != ((0, 0), (0, 0)):
+        arguments.append(_keyword("padding", _compact((amounts[0][0], amounts[1][0]))))
+    if layer.dilation_rate != (1, 1):
+        arguments.append(_keyword("dilation", _compact(layer.dilation_rate)))
+    if not layer.use_bias:
+        arguments.append(_keyword("bias", False))
+    modules.append(TorchModule(context.attribute, "nn.Conv2d", tuple(arguments)))
+    return TorchLayer(tuple(modules), activation=layer.activation)
+
+
+def _pool2d(kind: str) -> Callable[[MaxPool2D | AvgPool2D | MinPool2D, _Context], TorchLayer]:
+    """Max, average or min pooling: the PyTorch module when its padding can say what Keras does, else a pad first."""
+    constructor = {"max": "nn.MaxPool2d", "avg": "nn.AvgPool2d", "min": "MinPool2d"}[kind]
+    helpers = ("MinPool2d",) if kind == "min" else ()
+
+    def emit(layer: MaxPool2D | AvgPool2D | MinPool2D, context: _Context) -> TorchLayer:
+        amounts = _side_padding(layer.padding, context.input_shape, layer.pool_size, layer.strides)
+        arguments = [literal(_compact(layer.pool_size))]
+        if layer.strides != layer.pool_size:
+            arguments.append(_keyword("stride", _compact(layer.strides)))
+        if _is_even(amounts):
+            if amounts != ((0, 0), (0, 0)):
+                arguments.append(_keyword("padding", _compact((amounts[0][0], amounts[1][0]))))
+                if kind == "avg":
+                    arguments.append(_keyword("count_include_pad", False))
+            return TorchLayer((TorchModule(context.attribute, constructor, tuple(arguments)),), helpers=helpers)
+        if kind == "avg":
+            stride = literal(_compact(layer.strides))
+            module = TorchModule(
+                context.attribute, "AvgPool2dSame", (arguments[0], stride, literal(_pad_tuple(amounts)))
+            )
+            return TorchLayer((module,), helpers=("AvgPool2dSame",))
+        fill = "float('-inf')" if kind == "max" else "float('inf')"
+        pad = TorchModule(
+            context.names.free(f"{context.attribute}_pad"),
+            "nn.ConstantPad2d",
+            (literal(_pad_tuple(amounts)), fill),
+            f"{'-inf' if kind == 'max' else '+inf'} as Keras places its 'same' padding",
+        )
+        return TorchLayer((pad, TorchModule(context.attribute, constructor, tuple(arguments))), helpers=helpers)
+
+    return emit
+
+
+def _global_pool2d(pool: str) -> Callable[[LayerBase, _Context], TorchLayer]:
+    def emit(layer: LayerBase, context: _Context) -> TorchLayer:
+        return TorchLayer((TorchModule(context.attribute, "nn.Sequential", (f"{pool}(1)", "nn.Flatten()")),))
+
+    return emit
+
+
+def _zeropad2d(layer: ZeroPad2D, context: _Context) -> TorchLayer:
+    return TorchLayer((TorchModule(context.attribute, "nn.ZeroPad2d", (literal(_pad_tuple(layer.padding)),)),))
+
+
+def torch_momentum(keras_momentum: float) -> float:
+    """Keras's momentum (weight of the old moving average) as PyTorch's (weight of the new batch): 1 - m,
+    computed in decimal so that 0.99 gives 0.01 rather than 0.010000000000000009."""
+    return float(Decimal(1) - Decimal(repr(keras_momentum)))
+
+
+# Batch-norm classes by the rank of the input, batch axis left out (channels-last rank == PyTorch rank).
+_BATCHNORM_BY_RANK = {1: "nn.BatchNorm1d", 2: "nn.BatchNorm1d", 3: "nn.BatchNorm2d", 4: "nn.BatchNorm3d"}
+
+
+def _batchnorm(layer: BatchNorm, context: _Context) -> TorchLayer:
+    constructor = _BATCHNORM_BY_RANK.get(len(context.input_shape), "BatchNormNd")
+    arguments = [
+        literal(context.input_shape[-1]),
+        _keyword("eps", layer.epsilon),
+        _keyword("momentum", torch_momentum(layer.momentum)),
+    ]
+    adjustments = ()
+    if not layer.center and not layer.scale:
+        arguments.append(_keyword("affine", False))
+    elif not layer.center:
+        adjustments = ((f"self.{context.attribute}.bias = None", "center=false: no learned offset (beta)"),)
+    elif not layer.scale:
+        adjustments = ((f"self.{context.attribute}.weight = None", "scale=false: no learned factor (gamma)"),)
+    helpers = ("BatchNormNd",) if constructor == "BatchNormNd" else ()
+    return TorchLayer(
+        (TorchModule(context.attribute, constructor, tuple(arguments)),), adjustments=adjustments, helpers=helpers
+    )
+
+
+def _dropout(layer: Dropout, context: _Context) -> TorchLayer:
+    return TorchLayer((TorchModule(context.attribute, "nn.Dropout", (literal(layer.rate),)),))
+
+
+def _flatten(layer: Flatten, context: _Context) -> TorchLayer:
+    return TorchLayer((TorchModule(context.attribute, "nn.Flatten"),))
+
+
+# Dense on a feature map acts on its channels, position by position: a convolution with a window of 1.
+_POINTWISE_CONV_BY_RANK = {2: "nn.Conv1d", 3: "nn.Conv2d", 4: "nn.Conv3d"}
+
+
+def _dense(layer: Dense, context: _Context) -> TorchLayer:
+    rank = len(context.input_shape)
+    arguments = [literal(context.input_shape[-1]), literal(layer.units)]
+    helpers = ()
+    if rank == 1:
+        constructor = "nn.Linear"
+    elif rank in _POINTWISE_CONV_BY_RANK:
+        constructor = _POINTWISE_CONV_BY_RANK[rank]
+        arguments.append(_keyword("kernel_size", 1))
+    else:
+        constructor, helpers = "LinearOnChannels", ("LinearOnChannels",)
+    if not layer.use_bias:
+        arguments.append(_keyword("bias", False))
+    module = TorchModule(context.attribute, constructor, tuple(arguments))
+    return TorchLayer((module,), activation=layer.activation, helpers=helpers)
+
+
+def _activation_layer(layer: ActivationLayer, context: _Context) -> TorchLayer:
+    forms = TORCH_ACTIVATIONS[layer.activation]
+    helpers = (forms.helper,) if forms.helper else ()
+    return TorchLayer((TorchModule(context.attribute, forms.constructor, forms.arguments),), helpers=helpers)
+
+
+TORCH_EMITTERS: dict[type[LayerBase], Callable] = {
+    Conv2D: _conv2d,
+    MaxPool2D: _pool2d("max"),
+    AvgPool2D: _pool2d("avg"),
+    MinPool2D: _pool2d("min"),
+    GlobalAvgPool2D: _global_pool2d("nn.AdaptiveAvgPool2d"),
+    GlobalMaxPool2D: _global_pool2d("nn.AdaptiveMaxPool2d"),
+    ZeroPad2D: _zeropad2d,
+    BatchNorm: _batchnorm,
+    Dropout: _dropout,
+    Flatten: _flatten,
+    Dense: _dense,
+    ActivationLayer: _activation_layer,
+}
+
+
+def torch_layer(layer_report: LayerReport, attribute: str, names: FreeNames | None = None) -> TorchLayer:
+    """The PyTorch modules, in order, that compute one checked specc layer."""
+    emitter = TORCH_EMITTERS.get(type(layer_report.layer))
+    if emitter is None:
+        raise NotImplementedError(f"the PyTorch backend cannot emit layer kind `{layer_report.layer.kind}`")
+    context = _Context(layer_report.input_shape, attribute, names or FreeNames({attribute}))
+    return emitter(layer_report.layer, context)
+
+
+def _camel_case(name: str) -> str:
+    parts = [part for part in name.split("_") if part]
+    return "".join(part[0].upper() + part[1:] for part in parts) or "Model"
+
+
+def model_class_names(reports: Sequence[ModelReport]) -> dict[str, str]:
+    """Each model's class name: its name in CamelCase, made unique and kept clear of the module's other names."""
+    names = FreeNames(set(MODULE_NAMES))
+    classes = {}
+    for report in reports:
+        wanted = _camel_case(report.model.name)
+        if keyword.iskeyword(wanted) or keyword.issoftkeyword(wanted) or wanted in names.taken:
+            wanted += "Model"
+        classes[report.model.name] = identifier(names.free(wanted))
+    return classes
+
+
+def _model_docstring(report: ModelReport) -> list[str]:
+    model = report.model
+    if model.input_shape is None or report.output_shape is None:
+        return [f'"""Model {word(model.name)}."""']
+    torch_input = ", ".join(str(d) for d in ("N", *channels_first(model.input_shape)))
+    torch_output = ", ".join(str(d) for d in ("N", *channels_first(report.output_shape)))
+    statistics = report.non_trainable_params
+    extra = f", plus {statistics:,} batch-norm running statistics" if statistics else ""
+    return [
+        f'"""Model {word(model.name)}: ({torch_input}) -> ({torch_output}); '
+        f"{report.trainable_params:,} parameters{extra}.",
+        "",
+        f"In the spec's channels-last order, as Keras writes it: {format_shape(model.input_shape)} -> "
+        f"{format_shape(report.output_shape)}, {report.total_params:,} parameters.",
+        '"""',
+    ]
+
+
+def _emit_model(
+    writer: SourceWriter, report: ModelReport, class_name: str, label: str, layers: list[tuple[LayerReport, TorchLayer]]
+) -> None:
+    model = report.model
+    writer.line(f"class {class_name}(nn.Module):")
+    writer.indent()
+    for docstring_line in _model_docstring(report):
+        writer.line(docstring_line)
+    writer.line()
+    input_shape = channels_first(model.input_shape or ())
+    writer.line(f"INPUT_SHAPE = {literal(input_shape)}", comment="one example, channels-first")
+    writer.line()
+    writer.line("def __init__(self) -> None:")
+    writer.indent()
+    writer.line("super().__init__()")
+    for layer_report, emitted in layers:
+        where = f"{label}:{layer_report.layer.span.line}"
+        for module in emitted.modules:
+            comment = f"{where}: {module.note}" if module.note else where
+            writer.lines(
+                call(f"self.{module.attribute} = {module.constructor}", module.arguments, indent=2), comment=comment
+            )
+        for line, reason in emitted.adjustments:
+            writer.line(line, comment=f"{where}: {reason}")
+    writer.dedent()
+    writer.line()
+    writer.line("def forward(self, x: torch.Tensor) -> torch.Tensor:")
+    writer.indent()
+    for layer_report, emitted in layers:
+        where = f"{label}:{layer_report.layer.span.line}"
+        for index, module in enumerate(emitted.modules):
+            applied = f"self.{module.attribute}(x)"
+            if index == len(emitted.modules) - 1:
+                applied = TORCH_ACTIVATIONS[emitted.activation].function.format(applied)
+            writer.line(f"x = {applied}", comment=where)
+    writer.line("return x")
+    writer.dedent()
+    writer.dedent()
+
+
+def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
+    """A Python module that defines every model of a checked spec as a PyTorch nn.Module.
+
+    `source_path` is the spec's path as the user gave it; it appears only in comments, plainly
+    when it is made of ordinary path characters, by repr() otherwise.
+    """
+    label = source_label(source_path)
+    class_names = model_class_names(reports)
+    emitted_models = []
+    helpers: set[str] = set()
+    for report in reports:
+        attributes = torch_attribute_names(report.model)
+        names = FreeNames({layer.name for layer in report.model.layers} | set(attributes.values()))
+        layers = []
+        for layer_report in report.layers:
+            emitted = torch_layer(layer_report, attributes[layer_report.layer.name], names)
+            helpers.update(emitted.helpers)
+            layers.append((layer_report, emitted))
+        emitted_models.append((report, layers))
+    uses_functional = "AvgPool2dSame" in helpers or any(
+        emitted.activation != "linear" and TORCH_ACTIVATIONS[emitted.activation].function.startswith("F.")
+        for _, layers in emitted_models
+        for _, emitted in layers
+    )
+
+    writer = SourceWriter()
+    write_header(
+        writer,
+        source_path,
+        "torch",
+        "PyTorch modules generated from a specc spec: one nn.Module per model, and MODELS by name.\n\n"
+        "Inputs are channels-first, (N, C, H, W). Each model computes what the Keras build of the same spec\n"
+        "computes; specc.backends.transfer copies weights between the two.\n",
+    )
+    writer.line()
+    writer.line("import torch")
+    if uses_functional:
+        writer.line("import torch.nn.functional as F")
+    writer.line("from torch import nn")
+    for helper in HELPER_CLASSES:
+        if helper in helpers:
+            writer.line()
+            writer.line()
+            for source_line in HELPER_CLASSES[helper].splitlines():
+                writer.line(source_line)
+    for report, layers in emitted_models:
+        writer.line()
+        writer.line()
+        _emit_model(writer, report, class_names[report.model.name], label, layers)
+    writer.line()
+    writer.line()
+    write_models_table(writer, [(r.model.name, class_names[r.model.name]) for r in reports])
+    writer.line()
+    writer.line("if __name__ == '__main__':")
+    writer.indent()
+    writer.line("for model_class in MODELS.values():")
+    writer.indent()
+    writer.line("model = model_class().eval()")
+    writer.line("print(model)")
+    writer.line("with torch.no_grad():")
+    writer.indent()
+    writer.line("output = model(torch.zeros(1, *model_class.INPUT_SHAPE))")
+    writer.dedent()
+    writer.line("print('output shape:', tuple(output.shape))")
+    writer.line("print('parameters:', sum(p.numel() for p in model.parameters()))")
+    writer.dedent()
+    writer.dedent()
+    return writer.text()

@@ -1,0 +1,224 @@
+"""Emit stage, weights: copy weights between the Keras model and the PyTorch module built from one spec.
+
+Both builds come from the same checked model, so the checked model (its ModelReport) says where
+each weight lives in either framework and how its layout differs:
+
+  conv2d     Keras kernel (kh, kw, in, out)             PyTorch weight (out, in, kh, kw)
+  dense      Keras kernel (in, units)                   PyTorch weight (units, in); on a feature map
+                                                        a 1x1 convolution, (units, in, 1, 1)
+  batchnorm  gamma, beta, moving_mean, moving_variance  weight, bias, running_mean, running_var
+  (biases are the same in both)
+
+Flatten: the PyTorch module flattens channels-first, as nn.Flatten does, so the features after a
+flatten come in (C, H, W) order where Keras has (H, W, C). Rather than make `forward` permute
+the tensor, which no hand-written module does, the copy reorders what reads those features: the
+input rows of the next dense layer and any batch norm before it. A model whose output is such a
+vector gives it in PyTorch's order; `keras_output_to_torch` puts a Keras output in that order.
+
+    keras_model = build_mnist()                     # from `specc build mnist.cnn --backend keras`
+    torch_model = Mnist()                           # from `specc build mnist.cnn --backend torch`
+    keras_to_torch(keras_model, torch_model, "mnist.cnn")
+
+Needs NumPy, Keras and PyTorch, which this module imports only when called.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from specc.backends.torch import torch_attribute_names
+from specc.check import LayerReport, ModelReport
+from specc.layers import BatchNorm, Conv2D, Dense, Flatten, Shape
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class WeightPair:
+    """One weight as both frameworks hold it, and how to turn one layout into the other."""
+
+    layer: str  # the spec's layer name, which is also the Keras layer's name
+    keras_name: str  # the variable's name in the Keras layer: kernel, bias, gamma, moving_mean...
+    torch_name: str  # its key in the PyTorch module's state_dict: conv2d_1.weight...
+    to_torch: Callable[[Array], Array]
+    to_keras: Callable[[Array], Array]
+
+
+def _same(array: Array) -> Array:
+    return array
+
+
+def flatten_order(shape: Shape) -> Array:
+    """For each position of a PyTorch-flattened (channels-first) feature map, the Keras-flattened position
+    that holds the same value."""
+    positions = np.arange(int(np.prod(shape))).reshape(shape)
+    return np.moveaxis(positions, -1, 0).ravel()
+
+
+def feature_orders(report: ModelReport) -> list[Array | None]:
+    """For each layer, the order of its input's features in PyTorch relative to Keras (None: the same order),
+    and last the order of the model's output. Only vectors after a flatten are reordered."""
+    order: Array | None = None
+    orders = []
+    for layer_report in report.layers:
+        orders.append(order)
+        layer, shape = layer_report.layer, layer_report.input_shape
+        if isinstance(layer, Flatten):
+            order = flatten_order(shape) if len(shape) > 1 else order
+        elif isinstance(layer, Dense) or len(shape) != 1:
+            # A new vector (dense, global pooling) or a feature map: the same order in both. Batch norm,
+            # dropout and activations on a vector keep its order.
+            order = None
+    orders.append(order)
+    return orders
+
+
+def _conv2d_pairs(layer: Conv2D, attribute: str, order: Array | None, layer_report: LayerReport) -> list[WeightPair]:
+    pairs = [
+        WeightPair(
+            layer.name,
+            "kernel",
+            f"{attribute}.weight",
+            lambda k: k.transpose(3, 2, 0, 1),
+            lambda t: t.transpose(2, 3, 1, 0),
+        )
+    ]
+    if layer.use_bias:
+        pairs.append(WeightPair(layer.name, "bias", f"{attribute}.bias", _same, _same))
+    return pairs
+
+
+def _dense_pairs(layer: Dense, attribute: str, order: Array | None, layer_report: LayerReport) -> list[WeightPair]:
+    rank = len(layer_report.input_shape)
+    if rank == 1 and order is not None:
+        inverse = np.argsort(order)
+        pair = WeightPair(layer.name, "kernel", f"{attribute}.weight", lambda k: k[order].T, lambda t: t.T[inverse])
+    elif rank in (2, 3, 4):  # a pointwise convolution: (units, in, 1, ...)
+        window = (1,) * (rank - 1)
+        pair = WeightPair(
+            layer.name,
+            "kernel",
+            f"{attribute}.weight",
+            lambda k: k.T.reshape(*k.T.shape, *window),
+            lambda t: t.reshape(t.shape[:2]).T,
+        )
+    else:
+        pair = WeightPair(layer.name, "kernel", f"{attribute}.weight", lambda k: k.T, lambda t: t.T)
+    pairs = [pair]
+    if layer.use_bias:
+        pairs.append(WeightPair(layer.name, "bias", f"{attribute}.bias", _same, _same))
+    return pairs
+
+
+_BATCHNORM_NAMES = (
+    ("gamma", "weight"),
+    ("beta", "bias"),
+    ("moving_mean", "running_mean"),
+    ("moving_variance", "running_var"),
+)
+
+
+def _batchnorm_pairs(
+    layer: BatchNorm, attribute: str, order: Array | None, layer_report: LayerReport
+) -> list[WeightPair]:
+    present = {"gamma": layer.scale, "beta": layer.center, "moving_mean": True, "moving_variance": True}
+    to_torch, to_keras = _same, _same
+    if order is not None:
+        inverse = np.argsort(order)
+        to_torch, to_keras = (lambda v: v[order]), (lambda v: v[inverse])
+    return [
+        WeightPair(layer.name, keras_name, f"{attribute}.{torch_name}", to_torch, to_keras)
+        for keras_name, torch_name in _BATCHNORM_NAMES
+        if present[keras_name]
+    ]
+
+
+# The layer kinds that have weights; every other kind has none in either framework.
+WEIGHT_PAIRINGS: dict[type, Callable[..., list[WeightPair]]] = {
+    Conv2D: _conv2d_pairs,
+    Dense: _dense_pairs,
+    BatchNorm: _batchnorm_pairs,
+}
+
+
+def weight_pairs(report: ModelReport) -> list[WeightPair]:
+    """Every weight of a checked model, as the Keras and PyTorch builds hold it."""
+    attributes = torch_attribute_names(report.model)
+    pairs = []
+    for layer_report, order in zip(report.layers, feature_orders(report), strict=False):
+        pairing = WEIGHT_PAIRINGS.get(type(layer_report.layer))
+        if pairing is not None:
+            pairs += pairing(layer_report.layer, attributes[layer_report.layer.name], order, layer_report)
+    return pairs
+
+
+def model_report(spec: ModelReport | str | os.PathLike, model_name: str) -> ModelReport:
+    """The checked model `model_name`: `spec` itself, or read from the spec file at that path."""
+    if isinstance(spec, ModelReport):
+        return spec
+    from specc.pipeline import check_bytes
+
+    checked = check_bytes(Path(spec).read_bytes())
+    if not checked.ok:
+        raise ValueError(f"{spec} has errors; run `specc check {spec}`")
+    for report in checked.reports:
+        if report.model.name == model_name:
+            return report
+    names = ", ".join(report.model.name for report in checked.reports)
+    raise ValueError(f"{spec} has no model `{model_name}`; it has: {names}")
+
+
+def _keras_variables(keras_model, pair: WeightPair):
+    variables = {variable.name: variable for variable in keras_model.get_layer(pair.layer).weights}
+    return variables[pair.keras_name]
+
+
+def _checked(array: Array, shape: tuple[int, ...], pair: WeightPair, into: str) -> Array:
+    if tuple(array.shape) != tuple(shape):
+        raise ValueError(
+            f"layer `{pair.layer}`: {pair.keras_name} / {pair.torch_name} has shape {tuple(array.shape)}, "
+            f"but {into} expects {tuple(shape)}; were both models built from the same spec?"
+        )
+    return np.ascontiguousarray(array)
+
+
+def keras_to_torch(keras_model, torch_module, spec: ModelReport | str | os.PathLike) -> None:
+    """Copy every weight of a Keras model into the PyTorch module built from the same spec (its model of the
+    Keras model's name), batch-norm statistics included."""
+    import torch
+
+    report = model_report(spec, keras_model.name)
+    state = torch_module.state_dict()
+    with torch.no_grad():
+        for pair in weight_pairs(report):
+            target = state[pair.torch_name]
+            array = pair.to_torch(np.asarray(_keras_variables(keras_model, pair).numpy()))
+            target.copy_(torch.from_numpy(_checked(array, target.shape, pair, "PyTorch")))
+
+
+def torch_to_keras(torch_module, keras_model, spec: ModelReport | str | os.PathLike) -> None:
+    """Copy every weight of a PyTorch module into the Keras model built from the same spec: keras_to_torch reversed."""
+    report = model_report(spec, keras_model.name)
+    state = torch_module.state_dict()
+    for pair in weight_pairs(report):
+        variable = _keras_variables(keras_model, pair)
+        array = pair.to_keras(state[pair.torch_name].detach().cpu().numpy())
+        variable.assign(_checked(array, variable.shape, pair, "Keras"))
+
+
+def keras_input_to_torch(batch: Array) -> Array:
+    """A batch in Keras's layout, (N, H, W, C), as the PyTorch module takes it, (N, C, H, W)."""
+    return np.moveaxis(batch, -1, 1) if batch.ndim > 2 else batch
+
+
+def keras_output_to_torch(batch: Array, report: ModelReport) -> Array:
+    """A model's output as Keras gives it, in the layout and feature order the PyTorch module gives it."""
+    order = feature_orders(report)[-1]
+    if order is not None:
+        return batch[:, order]
+    return keras_input_to_torch(batch)
