@@ -21,3 +21,18 @@ def write(tmp_path):
         return path
 
     return write
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The figure the PyTorch backend's note reports: the largest Keras/PyTorch output difference of the run."""
+    import sys
+
+    reference = sys.modules.get("torch_reference")
+    if reference is None or not reference.DIFFERENCES:
+        return
+    largest, where = max(reference.DIFFERENCES)
+    count = len(reference.DIFFERENCES)
+    terminalreporter.write_line(
+        f"specc: Keras and PyTorch builds compared on {count} model{'s' * (count != 1)}; "
+        f"largest absolute output difference {largest:.3g} ({where}), tolerance {reference.TOLERANCE:g}"
+    )

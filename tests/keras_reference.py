@@ -68,36 +68,40 @@ def _errors(checked: CheckedSource) -> list[str]:
     return [f"{d.code} line {d.span.line}: {d.message}" for d in checked.diagnostics if d.severity is Severity.ERROR]
 
 
-def assert_figures_equal(report: ModelReport, keras: ModelFigures) -> None:
+def assert_figures_equal(report: ModelReport, built: ModelFigures, framework: str = "Keras") -> None:
+    """Every layer and the totals as the framework built them (Keras's by default)."""
     model = report.model.name
-    assert len(report.layers) == len(keras.layers), (
-        f"model `{model}`: specc reports {len(report.layers)} layers, Keras has {len(keras.layers)} of those names"
+    assert len(report.layers) == len(built.layers), (
+        f"model `{model}`: specc reports {len(report.layers)} layers, "
+        f"{framework} has {len(built.layers)} of those names"
     )
     for ours in report.layers:
-        theirs = keras.layers[ours.layer.name]
+        theirs = built.layers[ours.layer.name]
         name = f"model `{model}`, layer `{ours.layer.name}` (line {ours.layer.span.line})"
         got = ours.inference
         assert got.output_shape == theirs.output_shape, (
-            f"{name}: specc output shape {format_shape(got.output_shape)}, Keras {format_shape(theirs.output_shape)}"
+            f"{name}: specc output shape {format_shape(got.output_shape)}, "
+            f"{framework} {format_shape(theirs.output_shape)}"
         )
         assert got.trainable_params == theirs.trainable_params, (
-            f"{name}: specc {got.trainable_params} trainable parameters, Keras {theirs.trainable_params}"
+            f"{name}: specc {got.trainable_params} trainable parameters, {framework} {theirs.trainable_params}"
         )
         assert got.non_trainable_params == theirs.non_trainable_params, (
-            f"{name}: specc {got.non_trainable_params} non-trainable parameters, Keras {theirs.non_trainable_params}"
+            f"{name}: specc {got.non_trainable_params} non-trainable parameters, "
+            f"{framework} {theirs.non_trainable_params}"
         )
-    assert report.output_shape == keras.output_shape, (
-        f"model `{model}`: specc output shape {report.output_shape}, Keras {keras.output_shape}"
+    assert report.output_shape == built.output_shape, (
+        f"model `{model}`: specc output shape {report.output_shape}, {framework} {built.output_shape}"
     )
-    assert report.total_params == keras.total_params, (
-        f"model `{model}`: specc total {report.total_params} parameters, Keras count_params() {keras.total_params}"
+    assert report.total_params == built.total_params, (
+        f"model `{model}`: specc total {report.total_params} parameters, {framework} {built.total_params}"
     )
-    assert report.trainable_params == keras.trainable_params, (
-        f"model `{model}`: specc {report.trainable_params} trainable in total, Keras {keras.trainable_params}"
+    assert report.trainable_params == built.trainable_params, (
+        f"model `{model}`: specc {report.trainable_params} trainable in total, {framework} {built.trainable_params}"
     )
-    assert report.non_trainable_params == keras.non_trainable_params, (
+    assert report.non_trainable_params == built.non_trainable_params, (
         f"model `{model}`: specc {report.non_trainable_params} non-trainable in total, "
-        f"Keras {keras.non_trainable_params}"
+        f"{framework} {built.non_trainable_params}"
     )
 
 

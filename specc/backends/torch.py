@@ -18,7 +18,8 @@ checker's shapes. Where PyTorch's defaults differ from Keras's, the emitted code
   flattened feature map, so that `forward` stays as a person would write it.
 
 Layers are attributes named as in the spec, unless the name is taken by nn.Module itself (`forward`,
-`eval`...) or is a Python keyword: then `torch_attribute_names` gives `<name>_layer`. This module
+`eval`...), is a Python keyword or starts with two underscores: then `torch_attribute_names` gives
+`<name>_layer`. This module
 imports no framework: it only writes text.
 """
 
@@ -226,7 +227,8 @@ def torch_attribute_names(model: Model) -> dict[str, str]:
             or keyword.iskeyword(layer.name)
             or keyword.issoftkeyword(layer.name)
         )
-        attributes[layer.name] = layer.name if usable else names.free(f"{layer.name}_layer")
+        # Leading underscores go: in a class body Python would mangle `self.__x` into `self._Model__x`.
+        attributes[layer.name] = layer.name if usable else names.free(f"{layer.name.lstrip('_') or 'unnamed'}_layer")
     return attributes
 
 

@@ -222,3 +222,22 @@ def keras_output_to_torch(batch: Array, report: ModelReport) -> Array:
     if order is not None:
         return batch[:, order]
     return keras_input_to_torch(batch)
+
+
+def output_difference(keras_model, torch_module, spec: ModelReport | str | os.PathLike, batch: Array) -> float:
+    """The largest absolute difference between the two builds' outputs for one batch in Keras's layout, both in
+    inference mode: how far apart the two frameworks compute the same network with the same weights."""
+    import torch
+
+    report = model_report(spec, keras_model.name)
+    expected = keras_output_to_torch(np.asarray(keras_model(batch, training=False)), report)
+    was_training = torch_module.training
+    torch_module.eval()
+    try:
+        with torch.no_grad():
+            got = torch_module(torch.from_numpy(np.ascontiguousarray(keras_input_to_torch(batch)))).numpy()
+    finally:
+        torch_module.train(was_training)
+    if got.shape != expected.shape:
+        raise ValueError(f"the builds give outputs of shapes {expected.shape} (Keras) and {got.shape} (PyTorch)")
+    return float(np.abs(expected - got).max()) if got.size else 0.0
