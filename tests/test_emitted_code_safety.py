@@ -2,8 +2,8 @@
 
 A corpus of hostile specs (names and strings that try to close a string, open a comment,
 import os, or pass Unicode look-alikes for ASCII) is each either rejected with a diagnostic
-or emitted harmlessly: the source parses with ast.parse, imports only Keras, and calls and
-names nothing but what the backend itself writes. Hostile spec paths reach only comments.
+or emitted harmlessly by both backends: the source parses with ast.parse, imports only the
+framework, and calls and names nothing but what the backend itself writes. Hostile spec paths reach only comments.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from specc.backends.keras import emit_keras
 from specc.backends.python_source import UnsafeSource, identifier, literal
+from specc.backends.torch import HELPER_CLASSES, emit_torch
 from specc.cli import app
 from specc.pipeline import check_text
 
@@ -70,9 +71,17 @@ HOSTILE_SPECS = [
     _spec("dropout nan"),
 ]
 
-# Everything a generated module may import, call or refer to by name.
+# Everything a generated Keras module may import, call or refer to by name.
 IMPORTS = {"keras", "keras.layers"}
 NAMES = {"keras", "layers", "inputs", "x", "MODELS", "MinPooling2D", "super", "build", "__name__", "self"}
+# And a generated PyTorch module.
+TORCH_IMPORTS = {"torch", "torch.nn.functional"}
+TORCH_NAMES = {
+    *("torch", "nn", "F", "x", "MODELS", "super", "__name__", "self", "float", "print", "sum", "tuple"),
+    *("model_class", "model", "output", "p", "sums", "real", "kernel_size", "stride", "padding", "int", "INPUT_SHAPE"),
+    *HELPER_CLASSES,
+}
+TORCH_ARGUMENTS = {"self", "x", "kernel_size", "stride", "padding"}
 
 
 def _assert_harmless(source: str) -> None:
@@ -86,13 +95,40 @@ def _assert_harmless(source: str) -> None:
         elif isinstance(node, ast.Name):
             assert node.id in NAMES or node.id in functions, f"unexpected name {node.id!r}"
         elif isinstance(node, ast.Attribute):
-            root = node
-            while isinstance(root, ast.Attribute):
-                root = root.value
-            assert isinstance(root, ast.Name | ast.Call), ast.dump(node)
+            _assert_rooted_in_a_name_or_call(node)
         elif isinstance(node, ast.arg):
             assert node.arg in {"self", "inputs"}, node.arg
     assert all(name.startswith("build_") or name in {"MinPooling2D", "call"} for name in functions), functions
+
+
+def _assert_rooted_in_a_name_or_call(node: ast.Attribute) -> None:
+    root = node
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    assert isinstance(root, ast.Name | ast.Call | ast.Subscript), ast.dump(node)
+
+
+def _assert_torch_harmless(source: str) -> None:
+    """Imports only torch; names only what the backend writes; every class is a model or one of its helpers,
+    and its methods are __init__ and forward."""
+    tree = ast.parse(source)
+    classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            assert {alias.name for alias in node.names} <= TORCH_IMPORTS, ast.dump(node)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.module == "torch" and [a.name for a in node.names] == ["nn"], ast.dump(node)
+        elif isinstance(node, ast.Name):
+            assert node.id in TORCH_NAMES or node.id in classes, f"unexpected name {node.id!r}"
+        elif isinstance(node, ast.Attribute):
+            _assert_rooted_in_a_name_or_call(node)
+        elif isinstance(node, ast.arg):
+            assert node.arg in TORCH_ARGUMENTS, node.arg
+        elif isinstance(node, ast.FunctionDef):
+            assert node.name in {"__init__", "forward"}, node.name
+        elif isinstance(node, ast.ClassDef):
+            bases = [ast.unparse(base) for base in node.bases]
+            assert node.name in HELPER_CLASSES or bases == ["nn.Module"], (node.name, bases)
 
 
 @pytest.mark.parametrize("text", HOSTILE_SPECS, ids=[f"hostile{i}" for i in range(len(HOSTILE_SPECS))])
@@ -102,6 +138,7 @@ def test_hostile_spec_is_rejected_with_a_diagnostic_or_emitted_harmlessly(text):
         assert checked.diagnostics and all(d.code and d.span.line >= 1 for d in checked.diagnostics)
         return
     _assert_harmless(emit_keras(checked.reports, "spec.cnn"))
+    _assert_torch_harmless(emit_torch(checked.reports, "spec.cnn"))
 
 
 def test_the_corpus_has_specs_of_both_fates():
@@ -125,19 +162,23 @@ HOSTILE_PATHS = [
 @pytest.mark.parametrize("path", HOSTILE_PATHS)
 def test_a_hostile_spec_path_reaches_only_comments_and_the_module_still_parses(path):
     checked = check_text(_spec("flatten", "dense 2"))
-    source = emit_keras(checked.reports, path)
-    _assert_harmless(source)
-    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
-    code = [token.string for token in tokens if token.type != tokenize.COMMENT]
-    assert not any("evil" in text or ".cnn" in text for text in code), code
+    for source, assert_harmless in (
+        (emit_keras(checked.reports, path), _assert_harmless),
+        (emit_torch(checked.reports, path), _assert_torch_harmless),
+    ):
+        assert_harmless(source)
+        tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+        code = [token.string for token in tokens if token.type != tokenize.COMMENT]
+        assert not any("evil" in text or ".cnn" in text for text in code), code
 
 
 def test_build_of_a_spec_whose_file_name_tries_to_inject_code_writes_a_harmless_module(tmp_path):
     spec = tmp_path / "x'); import os; ('.cnn"
     spec.write_text(_spec("flatten", "dense 2"), encoding="utf-8")
-    result = CliRunner().invoke(app, ["build", str(spec), "--backend", "keras"])
-    assert result.exit_code == 0, result.output
-    _assert_harmless((tmp_path / "x'); import os; ('_keras.py").read_text(encoding="utf-8"))
+    for backend, assert_harmless in (("keras", _assert_harmless), ("torch", _assert_torch_harmless)):
+        result = CliRunner().invoke(app, ["build", str(spec), "--backend", backend])
+        assert result.exit_code == 0, result.output
+        assert_harmless((tmp_path / f"x'); import os; ('_{backend}.py").read_text(encoding="utf-8"))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -152,6 +193,9 @@ def test_any_legal_model_and_layer_names_emit_a_module_that_compiles(model, name
         source = emit_keras(checked.reports, "spec.cnn")
         compile(source, "<generated>", "exec")
         _assert_harmless(source)
+        torch_source = emit_torch(checked.reports, "spec.cnn")
+        compile(torch_source, "<generated>", "exec")
+        _assert_torch_harmless(torch_source)
 
 
 @pytest.mark.parametrize("name", ["class", "not an identifier", "ｍodel", "1x", "", "a-b", "match"])

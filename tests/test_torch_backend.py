@@ -100,7 +100,7 @@ def test_reserved_attributes_cover_every_name_an_nn_module_uses_itself():
 def test_a_layer_named_like_an_nn_module_method_or_a_keyword_gets_an_attribute_of_its_own():
     text = (
         "model m {\n  input 6x6x1\n  conv 2 3 name=forward\n  conv 2 1 name=training\n  conv 2 1 name=forward_layer\n"
-        "  flatten name=eval\n  dense 2 name=class\n  dense 2 name=__x\n  dense 2 name=_fine\n}\n"
+        "  flatten name=eval\n  dense 2 name=class\n  dense 2 name=__x\n  dense 2 name=__0\n  dense 2 name=_fine\n}\n"
     )
     report, model_class = torch_module_of(text)
     attributes = torch_attribute_names(report.model)
@@ -111,6 +111,7 @@ def test_a_layer_named_like_an_nn_module_method_or_a_keyword_gets_an_attribute_o
         "eval": "eval_layer",
         "class": "class_layer",
         "__x": "x_layer",
+        "__0": "layer__0",
         "_fine": "_fine",
     }
     assert isinstance(model_class().get_submodule("forward_layer_1"), torch.nn.Conv2d)
@@ -119,7 +120,8 @@ def test_a_layer_named_like_an_nn_module_method_or_a_keyword_gets_an_attribute_o
 
 def test_model_classes_are_camel_case_unique_and_clear_of_the_modules_own_names():
     text = "".join(
-        f"model {name} {{\n  input 4\n  dense 2\n}}\n" for name in ("my_net", "myNet", "min_pool2d", "None", "nn", "F")
+        f"model {name} {{\n  input 4\n  dense 2\n}}\n"
+        for name in ("my_net", "myNet", "min_pool2d", "None", "nn", "F", "_0", "_")
     )
     classes = model_class_names(check_text(text).reports)
     assert classes == {
@@ -129,9 +131,11 @@ def test_model_classes_are_camel_case_unique_and_clear_of_the_modules_own_names(
         "None": "NoneModel",
         "nn": "Nn",
         "F": "FModel",
+        "_0": "Model0",
+        "_": "Model",
     }
     module = run_module(emit_torch(check_text(text).reports, "spec.cnn"), "<generated torch>")
-    assert list(module.MODELS) == ["my_net", "myNet", "min_pool2d", "None", "nn", "F"]
+    assert list(module.MODELS) == ["my_net", "myNet", "min_pool2d", "None", "nn", "F", "_0", "_"]
 
 
 # --- the examples --------------------------------------------------------------------------------

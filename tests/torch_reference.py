@@ -1,7 +1,7 @@
 """Test-only: build one checked model with both backends, give the Keras build random weights, copy them into
 the PyTorch build with specc's own transfer code, and measure how far apart the two outputs are.
 
-Kernels keep Keras's random initial values; biases and every batch-norm weight and statistic, which
+Kernels keep Keras's random initial values (seeded); biases and every batch-norm weight and statistic, which
 Keras starts at 0 or 1, are drawn at random too, so that a weight copied to the wrong place shows.
 The largest difference of the session is kept in DIFFERENCES and printed at its end (conftest.py).
 """
@@ -49,6 +49,7 @@ def equivalence_difference(report: ModelReport, label: str, seed: int = 0, recor
     """Both builds with the same (random) weights on the same random batch: the largest absolute difference.
     Kept in DIFFERENCES unless `record` is false (a test that breaks the copy on purpose)."""
     rng = np.random.default_rng(seed)
+    keras_module().utils.set_random_seed(seed)  # Keras's initial kernels too, so that every run sees the same
     keras_model, torch_module = build_both(report)
     randomize_keras_weights(keras_model, rng)
     keras_to_torch(keras_model, torch_module, report)

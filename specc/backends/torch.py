@@ -216,6 +216,13 @@ def channels_last(shape: Shape) -> Shape:
     return (*shape[1:], shape[0]) if len(shape) > 1 else shape
 
 
+def _attribute_for(name: str) -> str:
+    """An attribute for a layer whose name cannot be one. Leading underscores go, since in a class body
+    Python mangles `self.__x` into `self._Model__x`; what is left must still start with a letter."""
+    stripped = name.lstrip("_")
+    return f"{stripped}_layer" if stripped[:1].isalpha() else f"layer{name}"
+
+
 def torch_attribute_names(model: Model) -> dict[str, str]:
     """Each spec layer's attribute on the emitted module: its own name, or `<name>_layer` where that is taken."""
     names = FreeNames({layer.name for layer in model.layers})
@@ -227,8 +234,7 @@ def torch_attribute_names(model: Model) -> dict[str, str]:
             or keyword.iskeyword(layer.name)
             or keyword.issoftkeyword(layer.name)
         )
-        # Leading underscores go: in a class body Python would mangle `self.__x` into `self._Model__x`.
-        attributes[layer.name] = layer.name if usable else names.free(f"{layer.name.lstrip('_') or 'unnamed'}_layer")
+        attributes[layer.name] = layer.name if usable else names.free(_attribute_for(layer.name))
     return attributes
 
 
@@ -411,7 +417,8 @@ def _dropout(layer: Dropout, context: _Context) -> TorchLayer:
 
 
 def _flatten(layer: Flatten, context: _Context) -> TorchLayer:
-    return TorchLayer((TorchModule(context.attribute, "nn.Flatten"),))
+    note = "in (C, H, W) order, not Keras's (H, W, C)" if len(context.input_shape) > 1 else None
+    return TorchLayer((TorchModule(context.attribute, "nn.Flatten", note=note),))
 
 
 # Dense on a feature map acts on its channels, position by position: a convolution with a window of 1.
@@ -467,8 +474,10 @@ def torch_layer(layer_report: LayerReport, attribute: str, names: FreeNames | No
 
 
 def _camel_case(name: str) -> str:
+    """`my_net` -> `MyNet`; a name that would not start with a letter gets `Model` in front (`_0` -> `Model0`)."""
     parts = [part for part in name.split("_") if part]
-    return "".join(part[0].upper() + part[1:] for part in parts) or "Model"
+    camel = "".join(part[0].upper() + part[1:] for part in parts)
+    return camel if camel[:1].isalpha() else f"Model{camel}"
 
 
 def model_class_names(reports: Sequence[ModelReport]) -> dict[str, str]:

@@ -26,7 +26,7 @@ class Cifar10(nn.Module):
         self.conv2d_2 = nn.Conv2d(32, 64, 3)  # cifar10.cnn:7
         self.maxpool2d_2 = nn.MaxPool2d(2)  # cifar10.cnn:8
         self.conv2d_3 = nn.Conv2d(64, 64, 3)  # cifar10.cnn:9
-        self.flatten_1 = nn.Flatten()  # cifar10.cnn:10
+        self.flatten_1 = nn.Flatten()  # cifar10.cnn:10: in (C, H, W) order, not Keras's (H, W, C)
         self.dense_1 = nn.Linear(1024, 64)  # cifar10.cnn:11
         self.dense_2 = nn.Linear(64, 10)  # cifar10.cnn:12
 

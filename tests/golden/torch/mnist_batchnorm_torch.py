@@ -33,7 +33,7 @@ class MnistBatchnorm(nn.Module):
         self.batchnorm_4 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01)  # mnist_batchnorm.cnn:17
         self.maxpool2d_2 = nn.MaxPool2d(2)  # mnist_batchnorm.cnn:18
         self.dropout_2 = nn.Dropout(0.25)  # mnist_batchnorm.cnn:19
-        self.flatten_1 = nn.Flatten()  # mnist_batchnorm.cnn:21
+        self.flatten_1 = nn.Flatten()  # mnist_batchnorm.cnn:21: in (C, H, W) order, not Keras's (H, W, C)
         self.dense_1 = nn.Linear(3136, 512)  # mnist_batchnorm.cnn:22
         self.batchnorm_5 = nn.BatchNorm1d(512, eps=0.001, momentum=0.01)  # mnist_batchnorm.cnn:23
         self.dense_2 = nn.Linear(512, 10)  # mnist_batchnorm.cnn:24

@@ -26,7 +26,7 @@ class Mnist(nn.Module):
         self.conv2d_2 = nn.Conv2d(32, 64, 3)  # mnist.cnn:7
         self.maxpool2d_2 = nn.MaxPool2d(2)  # mnist.cnn:8
         self.conv2d_3 = nn.Conv2d(64, 64, 3)  # mnist.cnn:9
-        self.flatten_1 = nn.Flatten()  # mnist.cnn:10
+        self.flatten_1 = nn.Flatten()  # mnist.cnn:10: in (C, H, W) order, not Keras's (H, W, C)
         self.dense_1 = nn.Linear(576, 64)  # mnist.cnn:11
         self.dense_2 = nn.Linear(64, 10)  # mnist.cnn:12
 
