@@ -154,7 +154,7 @@ class Exponential(nn.Module):
         return torch.exp(x)''',
     "LinearOnChannels": '''\
 class LinearOnChannels(nn.Linear):
-    """Keras's Dense on a (N, C, ...) tensor of more than three axes: a linear map of the channels at each position."""
+    """Keras's Dense on a (N, C, ...) tensor of more than five axes: a linear map of the channels at each position."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x.movedim(1, -1)).movedim(-1, 1)''',
@@ -364,7 +364,7 @@ def _pool2d(kind: str) -> Callable[[MaxPool2D | AvgPool2D | MinPool2D, _Context]
             context.names.free(f"{context.attribute}_pad"),
             "nn.ConstantPad2d",
             (literal(_pad_tuple(amounts)), fill),
-            f"{'-inf' if kind == 'max' else '+inf'} as Keras places its 'same' padding",
+            f"Keras's 'same' padding, of {'-inf' if kind == 'max' else '+inf'} so that it is never picked",
         )
         return TorchLayer((pad, TorchModule(context.attribute, constructor, tuple(arguments))), helpers=helpers)
 
