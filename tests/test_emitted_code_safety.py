@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -71,64 +73,65 @@ HOSTILE_SPECS = [
     _spec("dropout nan"),
 ]
 
-# Everything a generated Keras module may import, call or refer to by name.
-IMPORTS = {"keras", "keras.layers"}
-NAMES = {"keras", "layers", "inputs", "x", "MODELS", "MinPooling2D", "super", "build", "__name__", "self"}
-# And a generated PyTorch module.
-TORCH_IMPORTS = {"torch", "torch.nn.functional"}
-TORCH_NAMES = {
-    *("torch", "nn", "F", "x", "MODELS", "super", "__name__", "self", "float", "print", "sum", "tuple"),
-    *("model_class", "model", "output", "p", "sums", "real", "kernel_size", "stride", "padding", "int", "INPUT_SHAPE"),
-    *HELPER_CLASSES,
-}
-TORCH_ARGUMENTS = {"self", "x", "kernel_size", "stride", "padding"}
+
+@dataclass(frozen=True)
+class Allowed:
+    """Everything a backend's generated module may import, refer to by name, take as an argument or define."""
+
+    imports: frozenset[str]
+    from_import: tuple[str, list[str]]
+    names: frozenset[str]
+    arguments: frozenset[str]
+    defines: Callable[[ast.FunctionDef | ast.ClassDef], bool]
 
 
-def _assert_harmless(source: str) -> None:
+KERAS = Allowed(
+    imports=frozenset({"keras", "keras.layers"}),
+    from_import=("keras", ["layers"]),
+    names=frozenset({"keras", "layers", "inputs", "x", "MODELS", "MinPooling2D", "super", "build", "__name__", "self"}),
+    arguments=frozenset({"self", "inputs"}),
+    defines=lambda node: node.name.startswith("build_") or node.name in {"MinPooling2D", "call"},
+)
+TORCH = Allowed(
+    imports=frozenset({"torch", "torch.nn.functional"}),
+    from_import=("torch", ["nn"]),
+    names=frozenset(
+        {
+            *("torch", "nn", "F", "x", "MODELS", "super", "__name__", "self", "float", "print", "sum", "tuple"),
+            *("model_class", "model", "output", "p", "sums", "real", "kernel_size", "stride", "padding", "int"),
+            *("INPUT_SHAPE", *HELPER_CLASSES),
+        }
+    ),
+    arguments=frozenset({"self", "x", "kernel_size", "stride", "padding"}),
+    # A model is an nn.Module subclass; its methods, and the helpers', are __init__ and forward.
+    defines=lambda node: (
+        node.name in {"__init__", "forward"}
+        if isinstance(node, ast.FunctionDef)
+        else node.name in HELPER_CLASSES or [ast.unparse(base) for base in node.bases] == ["nn.Module"]
+    ),
+)
+EMITTERS = ((emit_keras, KERAS), (emit_torch, TORCH))
+
+
+def _assert_harmless(source: str, allowed: Allowed) -> None:
     tree = ast.parse(source)
-    functions = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.ClassDef)}
+    defined = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.ClassDef)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            assert {alias.name for alias in node.names} <= IMPORTS, ast.dump(node)
+            assert {alias.name for alias in node.names} <= allowed.imports, ast.dump(node)
         elif isinstance(node, ast.ImportFrom):
-            assert node.module == "keras" and [a.name for a in node.names] == ["layers"], ast.dump(node)
+            assert (node.module, [a.name for a in node.names]) == allowed.from_import, ast.dump(node)
         elif isinstance(node, ast.Name):
-            assert node.id in NAMES or node.id in functions, f"unexpected name {node.id!r}"
+            assert node.id in allowed.names or node.id in defined, f"unexpected name {node.id!r}"
         elif isinstance(node, ast.Attribute):
-            _assert_rooted_in_a_name_or_call(node)
+            root = node
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            assert isinstance(root, ast.Name | ast.Call | ast.Subscript), ast.dump(node)
         elif isinstance(node, ast.arg):
-            assert node.arg in {"self", "inputs"}, node.arg
-    assert all(name.startswith("build_") or name in {"MinPooling2D", "call"} for name in functions), functions
-
-
-def _assert_rooted_in_a_name_or_call(node: ast.Attribute) -> None:
-    root = node
-    while isinstance(root, ast.Attribute):
-        root = root.value
-    assert isinstance(root, ast.Name | ast.Call | ast.Subscript), ast.dump(node)
-
-
-def _assert_torch_harmless(source: str) -> None:
-    """Imports only torch; names only what the backend writes; every class is a model or one of its helpers,
-    and its methods are __init__ and forward."""
-    tree = ast.parse(source)
-    classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            assert {alias.name for alias in node.names} <= TORCH_IMPORTS, ast.dump(node)
-        elif isinstance(node, ast.ImportFrom):
-            assert node.module == "torch" and [a.name for a in node.names] == ["nn"], ast.dump(node)
-        elif isinstance(node, ast.Name):
-            assert node.id in TORCH_NAMES or node.id in classes, f"unexpected name {node.id!r}"
-        elif isinstance(node, ast.Attribute):
-            _assert_rooted_in_a_name_or_call(node)
-        elif isinstance(node, ast.arg):
-            assert node.arg in TORCH_ARGUMENTS, node.arg
-        elif isinstance(node, ast.FunctionDef):
-            assert node.name in {"__init__", "forward"}, node.name
-        elif isinstance(node, ast.ClassDef):
-            bases = [ast.unparse(base) for base in node.bases]
-            assert node.name in HELPER_CLASSES or bases == ["nn.Module"], (node.name, bases)
+            assert node.arg in allowed.arguments, node.arg
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            assert allowed.defines(node), node.name
 
 
 @pytest.mark.parametrize("text", HOSTILE_SPECS, ids=[f"hostile{i}" for i in range(len(HOSTILE_SPECS))])
@@ -137,8 +140,8 @@ def test_hostile_spec_is_rejected_with_a_diagnostic_or_emitted_harmlessly(text):
     if not checked.ok:
         assert checked.diagnostics and all(d.code and d.span.line >= 1 for d in checked.diagnostics)
         return
-    _assert_harmless(emit_keras(checked.reports, "spec.cnn"))
-    _assert_torch_harmless(emit_torch(checked.reports, "spec.cnn"))
+    for emit, allowed in EMITTERS:
+        _assert_harmless(emit(checked.reports, "spec.cnn"), allowed)
 
 
 def test_the_corpus_has_specs_of_both_fates():
@@ -162,11 +165,9 @@ HOSTILE_PATHS = [
 @pytest.mark.parametrize("path", HOSTILE_PATHS)
 def test_a_hostile_spec_path_reaches_only_comments_and_the_module_still_parses(path):
     checked = check_text(_spec("flatten", "dense 2"))
-    for source, assert_harmless in (
-        (emit_keras(checked.reports, path), _assert_harmless),
-        (emit_torch(checked.reports, path), _assert_torch_harmless),
-    ):
-        assert_harmless(source)
+    for emit, allowed in EMITTERS:
+        source = emit(checked.reports, path)
+        _assert_harmless(source, allowed)
         tokens = tokenize.generate_tokens(io.StringIO(source).readline)
         code = [token.string for token in tokens if token.type != tokenize.COMMENT]
         assert not any("evil" in text or ".cnn" in text for text in code), code
@@ -175,10 +176,10 @@ def test_a_hostile_spec_path_reaches_only_comments_and_the_module_still_parses(p
 def test_build_of_a_spec_whose_file_name_tries_to_inject_code_writes_a_harmless_module(tmp_path):
     spec = tmp_path / "x'); import os; ('.cnn"
     spec.write_text(_spec("flatten", "dense 2"), encoding="utf-8")
-    for backend, assert_harmless in (("keras", _assert_harmless), ("torch", _assert_torch_harmless)):
+    for backend, allowed in (("keras", KERAS), ("torch", TORCH)):
         result = CliRunner().invoke(app, ["build", str(spec), "--backend", backend])
         assert result.exit_code == 0, result.output
-        assert_harmless((tmp_path / f"x'); import os; ('_{backend}.py").read_text(encoding="utf-8"))
+        _assert_harmless((tmp_path / f"x'); import os; ('_{backend}.py").read_text(encoding="utf-8"), allowed)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -190,12 +191,10 @@ def test_any_legal_model_and_layer_names_emit_a_module_that_compiles(model, name
     lines = ["conv 2 3 padding=1"] + [f"dense 2 name={name}" for name in names]
     checked = check_text(_spec(*lines, model=model))
     if checked.ok:
-        source = emit_keras(checked.reports, "spec.cnn")
-        compile(source, "<generated>", "exec")
-        _assert_harmless(source)
-        torch_source = emit_torch(checked.reports, "spec.cnn")
-        compile(torch_source, "<generated>", "exec")
-        _assert_torch_harmless(torch_source)
+        for emit, allowed in EMITTERS:
+            source = emit(checked.reports, "spec.cnn")
+            compile(source, "<generated>", "exec")
+            _assert_harmless(source, allowed)
 
 
 @pytest.mark.parametrize("name", ["class", "not an identifier", "ｍodel", "1x", "", "a-b", "match"])
