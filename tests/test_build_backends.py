@@ -1,6 +1,7 @@
-"""What every backend promises alike: each example's module is its reviewed golden file, generated modules pass
-ruff, builds are byte-stable, `build` never overwrites a file specc did not write, imports no framework
-without --verify, and --verify without the framework is a usage error that says how to install it."""
+"""What every backend promises alike: each example's module is its reviewed golden file and --verify agrees
+with the checker on it, generated modules pass ruff, builds are byte-stable, `build` never overwrites a file
+specc did not write and imports no framework without --verify, and --verify without the framework is a usage
+error that says how to install it."""
 
 from __future__ import annotations
 
@@ -51,6 +52,20 @@ def test_example_module_is_the_golden_file(path, backend):
         golden.write_text(source, encoding="utf-8")
     assert golden.exists(), f"no golden file {golden}; run with SPECC_UPDATE_GOLDEN=1 and review it"
     assert source == golden.read_text(encoding="utf-8")
+
+
+@pytest.mark.keras
+@backends
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_build_verify_on_an_example_writes_the_module_and_the_framework_agrees_with_the_checker(
+    path, backend, tmp_path
+):
+    target = tmp_path / f"{path.stem}_{backend}.py"
+    result = invoke("build", path, "--backend", backend, "-o", target, "--verify")
+    assert result.exit_code == 0, result.output
+    assert target.read_text(encoding="utf-8").startswith(GENERATED_MARK)
+    framework = FRAMEWORK_MODULES[backend][1]
+    assert f"with {framework}:" in result.stderr and "every shape and count as checked" in result.stderr
 
 
 @backends

@@ -35,7 +35,6 @@ from specc.backends.verify import run_module
 from specc.diagnostics import Severity
 from specc.layers import ACTIVATIONS, LAYER_KINDS, Conv2D, Inference
 from specc.pipeline import check_text
-from specc.write import GENERATED_MARK
 
 from cli_helpers import invoke
 from keras_reference import assert_figures_equal
@@ -138,15 +137,6 @@ def test_model_classes_are_camel_case_unique_and_clear_of_the_modules_own_names(
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_example_builds_with_torch_as_checked_and_computes_what_keras_computes(path):
     assert_builds_as_checked_and_computes_what_keras_does(path.read_text(encoding="utf-8"), path.name)
-
-
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_build_verify_torch_on_an_example_writes_the_module_and_agrees_with_the_checker(path, tmp_path):
-    target = tmp_path / f"{path.stem}_torch.py"
-    result = invoke("build", path, "--backend", "torch", "-o", target, "--verify")
-    assert result.exit_code == 0, result.output
-    assert target.read_text(encoding="utf-8").startswith(GENERATED_MARK)
-    assert "verified model" in result.stderr and "with PyTorch" in result.stderr
 
 
 def test_running_an_emitted_module_prints_each_model_and_its_output_shape(tmp_path):
