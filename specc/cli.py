@@ -12,7 +12,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 # specc's IR uses no pydantic plugin, and looking for them scans every installed distribution's
 # entry points when the first model class is built: tens of milliseconds of each `specc check`.
@@ -47,14 +47,21 @@ class Backend(StrEnum):
     torch = "torch"
 
 
-# Per backend: the framework's name, what --verify loads, and how to install it.
+class Framework(NamedTuple):
+    """What --verify tells the user about a backend's framework."""
+
+    name: str
+    loading: str  # what the progress line says is loading
+    install: str
+
+
 FRAMEWORKS = {
-    Backend.keras: (
+    Backend.keras: Framework(
         "Keras",
         "TensorFlow and Keras",
         "pip install 'specc[keras]' (from a clone: pip install -e '.[keras]')",
     ),
-    Backend.torch: (
+    Backend.torch: Framework(
         "PyTorch",
         "PyTorch",
         "pip install 'specc[torch]' (from a clone, the CPU build: pip install -c constraints.txt -e '.[torch]')",
@@ -222,13 +229,13 @@ def _verify(backend: Backend, source: str, filename: str, checked: CheckedSource
 
     from specc.backends.verify import run_module
 
-    framework, loaded, install = FRAMEWORKS[backend]
+    framework, loading, install = FRAMEWORKS[backend]
     load, build_and_compare = _verifier(backend)
     found = []
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     console = Console(stderr=True)
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task(f"loading {loaded}", total=len(checked.reports) + 1)
+        task = progress.add_task(f"loading {loading}", total=len(checked.reports) + 1)
         try:
             module = load()
         except ImportError as error:
@@ -297,7 +304,7 @@ def build(
         raise typer.Exit(EXIT_SPEC_ERRORS)
     for report in checked.reports:
         typer.echo(
-            f"verified model {report.model.name} with {FRAMEWORKS[backend][0]}: {len(report.layers)} layers, "
+            f"verified model {report.model.name} with {FRAMEWORKS[backend].name}: {len(report.layers)} layers, "
             f"{report.total_params:,} params, every shape and count as checked",
             err=True,
         )

@@ -13,7 +13,8 @@ import os
 import traceback
 
 from specc.backends.keras import emit_keras
-from specc.backends.keras_verify import ModelFigures, keras_figures, load_keras, run_module
+from specc.backends.keras_verify import keras_figures, load_keras
+from specc.backends.verify import ModelFigures, run_module
 from specc.check import ModelReport
 from specc.diagnostics import Severity
 from specc.layers import format_shape

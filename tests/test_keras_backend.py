@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from specc.backends.keras import KERAS_EMITTERS
-from specc.backends.keras_verify import build_and_compare, compare, load_keras, run_module
+from specc.backends.keras_verify import build_and_compare, compare, load_keras
+from specc.backends.verify import run_module
 from specc.diagnostics import Severity
 from specc.layers import LAYER_KINDS, Conv2D, Inference
 from specc.pipeline import check_text

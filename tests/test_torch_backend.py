@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from test_keras_backend import GENERATED
 
 from specc.backends.torch import (
@@ -45,8 +46,6 @@ from torch_reference import (
     random_batch,
     randomize_keras_weights,
 )
-
-torch = pytest.importorskip("torch")
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((REPO / "examples").glob("*.cnn"))
@@ -321,26 +320,20 @@ def test_weight_pairs_name_every_parameter_and_statistic_of_the_torch_module():
 
 
 @pytest.mark.keras
-def test_copying_into_a_module_of_another_spec_is_a_clear_error_not_a_silent_mismatch(tmp_path):
-    spec = tmp_path / "m.cnn"
-    spec.write_text("model m {\n  input 8x8x1\n  conv 4 3\n}\n", encoding="utf-8")
+def test_copying_into_a_module_of_another_spec_is_a_clear_error_not_a_silent_mismatch(write):
+    spec = write("m.cnn", "model m {\n  input 8x8x1\n  conv 4 3\n}\n")
     keras_model, _ = build_both(check_text(spec.read_text()).reports[0])
     _, other = torch_module_of("model m {\n  input 8x8x2\n  conv 4 3\n}\n")
     with pytest.raises(ValueError, match="were both models built from the same spec"):
         keras_to_torch(keras_model, other(), spec)
     with pytest.raises(ValueError, match="has no model `m`"):
-        keras_to_torch(keras_model, other(), _write(tmp_path / "n.cnn", "model n {\n  input 4\n  dense 2\n}\n"))
-
-
-def _write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
+        keras_to_torch(keras_model, other(), write("n.cnn", "model n {\n  input 4\n  dense 2\n}\n"))
 
 
 # --- --verify reports a disagreement instead of hiding it ----------------------------------------
 
 
-def test_verify_torch_reports_e401_naming_the_layer_and_both_figures_when_the_checker_is_wrong(monkeypatch, tmp_path):
+def test_verify_torch_reports_e401_naming_the_layer_and_both_figures_when_the_checker_is_wrong(monkeypatch, write):
     honest_infer = Conv2D.infer
 
     def off_by_one(self, input_shape):
@@ -349,7 +342,7 @@ def test_verify_torch_reports_e401_naming_the_layer_and_both_figures_when_the_ch
         return Inference((height + 1, width, channels), inference.trainable_params, working=inference.working)
 
     monkeypatch.setattr(Conv2D, "infer", off_by_one)
-    spec = _write(tmp_path / "m.cnn", "model m {\n  input 8x8x1\n  conv 4 3x3\n}\n")
+    spec = write("m.cnn", "model m {\n  input 8x8x1\n  conv 4 3x3\n}\n")
     result = invoke("build", spec, "--backend", "torch", "--verify")
     assert result.exit_code == 1
     assert "error[E401]" in result.stderr

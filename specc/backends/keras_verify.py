@@ -12,18 +12,10 @@ import os
 import types
 from collections.abc import Sequence
 
-from specc.backends.verify import (
-    LayerFigures,
-    ModelFigures,
-    compare_figures,
-    could_not_build,
-    run_module,
-)
+from specc.backends.verify import LayerFigures, ModelFigures, compare_figures, could_not_build
 from specc.check import ModelReport
 from specc.diagnostics import Diagnostic
 from specc.layers import Shape
-
-__all__ = ["build_and_compare", "compare", "keras_figures", "load_keras", "run_module", "ModelFigures"]
 
 
 def load_keras() -> types.ModuleType:

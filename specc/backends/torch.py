@@ -422,7 +422,7 @@ def _flatten(layer: Flatten, context: _Context) -> TorchLayer:
 
 
 # Dense on a feature map acts on its channels, position by position: a convolution with a window of 1.
-_POINTWISE_CONV_BY_RANK = {2: "nn.Conv1d", 3: "nn.Conv2d", 4: "nn.Conv3d"}
+POINTWISE_CONV_BY_RANK = {2: "nn.Conv1d", 3: "nn.Conv2d", 4: "nn.Conv3d"}
 
 
 def _dense(layer: Dense, context: _Context) -> TorchLayer:
@@ -431,8 +431,8 @@ def _dense(layer: Dense, context: _Context) -> TorchLayer:
     helpers = ()
     if rank == 1:
         constructor = "nn.Linear"
-    elif rank in _POINTWISE_CONV_BY_RANK:
-        constructor = _POINTWISE_CONV_BY_RANK[rank]
+    elif rank in POINTWISE_CONV_BY_RANK:
+        constructor = POINTWISE_CONV_BY_RANK[rank]
         arguments.append(_keyword("kernel_size", 1))
     else:
         constructor, helpers = "LinearOnChannels", ("LinearOnChannels",)
@@ -569,8 +569,8 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
             helpers.update(emitted.helpers)
             layers.append((layer_report, emitted))
         emitted_models.append((report, layers))
-    uses_functional = "AvgPool2dSame" in helpers or any(
-        emitted.activation != "linear" and TORCH_ACTIVATIONS[emitted.activation].function.startswith("F.")
+    uses_functional = any("F." in HELPER_CLASSES[helper] for helper in helpers) or any(
+        TORCH_ACTIVATIONS[emitted.activation].function.startswith("F.")
         for _, layers in emitted_models
         for _, emitted in layers
     )

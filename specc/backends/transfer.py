@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from specc.backends.torch import torch_attribute_names
+from specc.backends.torch import POINTWISE_CONV_BY_RANK, torch_attribute_names
 from specc.check import LayerReport, ModelReport
 from specc.layers import BatchNorm, Conv2D, Dense, Flatten, Shape
 
@@ -98,7 +98,7 @@ def _dense_pairs(layer: Dense, attribute: str, order: Array | None, layer_report
     if rank == 1 and order is not None:
         inverse = np.argsort(order)
         pair = WeightPair(layer.name, "kernel", f"{attribute}.weight", lambda k: k[order].T, lambda t: t.T[inverse])
-    elif rank in (2, 3, 4):  # a pointwise convolution: (units, in, 1, ...)
+    elif rank in POINTWISE_CONV_BY_RANK:  # emitted as a 1x1 convolution: (units, in, 1, ...)
         window = (1,) * (rank - 1)
         pair = WeightPair(
             layer.name,
