@@ -6,8 +6,9 @@ import re
 import threading
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
-from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, v_args
+from lark import Lark, Token, Transformer, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, v_args
 from lark.exceptions import UnexpectedEOF
 
 from specc import syntax
@@ -33,7 +34,7 @@ _TERMINAL_WORDS = {
     "$END": "end of file",
 }
 
-# Recovery re-parses with the offending line blanked out; past this many errors the rest is noise.
+# Recovery parses on as if the offending line were blank; past this many errors the rest is noise.
 _MAX_SYNTAX_ERRORS = 20
 
 
@@ -209,7 +210,7 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
         span = _span(token) if token.line is not None else Span.point(error.line, error.column)
         if token.type == "_NEWLINE":
             span = Span.point(token.line, token.column)
-        line = text.split("\n")[token.line - 1] if token.line else ""
+        line = _line_around(text, token.start_pos) if token.start_pos is not None else ""
         return Diagnostic(
             code="E102",
             message=f"unexpected {_describe_token(token)}; expected {_describe_expected(expected)}",
@@ -227,6 +228,12 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
         span=Span.point(last_line, last_column),
         hint="close every `{` with `}` and every `(` with `)`",
     )
+
+
+def _line_around(text: str, position: int) -> str:
+    """The line holding a position of the text, found without splitting the whole text (once per error)."""
+    end = text.find("\n", position)
+    return text[text.rfind("\n", 0, position) + 1 : end if end >= 0 else len(text)]
 
 
 _PYTHON_CALL = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*\(")
@@ -256,36 +263,95 @@ def _hint_for_token(token: Token, expected: set[str]) -> str | None:
     return None
 
 
+class _Checkpoint(NamedTuple):
+    """The LALR parser's stacks before the first token of a line, enough to parse on as if that line were blank.
+
+    Reductions extend a left-recursive list in place (lark reuses the children of the tree it
+    reduces), so the length of each tree's children is kept with it and restored."""
+
+    line: int
+    states: list
+    values: list[tuple[object, int]]
+
+
+def _checkpoint(line: int, state) -> _Checkpoint:
+    values = [(value, len(value.children) if isinstance(value, Tree) else -1) for value in state.value_stack]
+    return _Checkpoint(line, list(state.state_stack), values)
+
+
+def _restore(checkpoint: _Checkpoint, state) -> None:
+    for value, length in checkpoint.values:
+        if length >= 0:
+            del value.children[length:]
+    state.state_stack[:] = checkpoint.states
+    state.value_stack[:] = [value for value, _ in checkpoint.values]
+
+
+def _line_starts(text: str) -> list[int]:
+    return [0, *(match.end() for match in re.finditer("\n", text))]
+
+
+def _blanked(text: str, broken: set[int]) -> str:
+    lines = text.split("\n")
+    for line in broken:
+        lines[line - 1] = " " * len(lines[line - 1])
+    return "\n".join(lines)
+
+
 def parse(text: str) -> tuple[syntax.SourceFile, list[Diagnostic]]:
     """Parse spec text; returns the syntax tree (of what could be parsed) and syntax diagnostics.
 
-    On a syntax error the offending line is blanked and parsing starts again, so one run
-    reports each broken line and the editor still sees the models around it.
+    On a syntax error the parse goes on as if the offending line were blank, so one run reports
+    each broken line and the editor still sees the models around it. It goes on from the parser's
+    state at the start of that line rather than from the start of the text, so each broken line
+    costs the same however long the file is.
     """
     diagnostics: list[Diagnostic] = []
-    lines = text.split("\n")
     broken: set[int] = set()
-    for _ in range(_MAX_SYNTAX_ERRORS):
-        _comments.tokens = []
+    line_starts: list[int] | None = None
+    _comments.tokens = []
+    interactive = _parser().parse_interactive(text)
+    state, lexer = interactive.parser_state, interactive.lexer_thread
+    checkpoint = _checkpoint(0, state)
+    while True:
+        token = None
         try:
-            tree = _parser().parse("\n".join(lines))
+            for token in lexer.lex(state):
+                if token.line != checkpoint.line:
+                    checkpoint = _checkpoint(token.line, state)
+                state.feed_token(token)
+            end = Token.new_borrow_pos("$END", "", token) if token else Token("$END", "", 0, 1, 1)
+            tree = state.feed_token(end, True)
+            break
         except UnexpectedInput as error:
-            diagnostic = _syntax_diagnostic(error, "\n".join(lines))
+            # As lark's own parse loop does, so that the error can tell which tokens would have fitted.
+            error.interactive_parser = interactive
+            at_end = isinstance(error, UnexpectedEOF) or (
+                isinstance(error, UnexpectedToken) and error.token.type == "$END"
+            )
+            # The end of the file is described from the text as the blanked lines left it.
+            diagnostic = _syntax_diagnostic(error, _blanked(text, broken) if at_end else text)
             diagnostics.append(diagnostic)
-            line_index = diagnostic.span.line - 1
-            broken_line = lines[line_index] if line_index < len(lines) else ""
-            if (
-                isinstance(error, UnexpectedEOF)
-                or diagnostic.code == "E103"
-                or "{" in broken_line
-                or "}" in broken_line
-            ):
+            line = diagnostic.span.line
+            if line_starts is None:
+                line_starts = _line_starts(text)
+            start = line_starts[line - 1] if line <= len(line_starts) else len(text)
+            end_of_line = line_starts[line] - 1 if line < len(line_starts) else len(text)
+            broken_line = text[start:end_of_line]
+            if at_end or diagnostic.code == "E103" or "{" in broken_line or "}" in broken_line:
                 return syntax.SourceFile(), diagnostics
-            lines[line_index] = " " * len(broken_line)
-            broken.add(diagnostic.span.line)
-            continue
-        source = _ToSyntaxTree().transform(tree)
-        comments = tuple(syntax.Comment(text=t.removesuffix("\r"), span=_span(t)) for t in _comments.tokens)
-        _comments.tokens = []
-        return syntax.SourceFile(models=source.models, broken_lines=frozenset(broken), comments=comments), diagnostics
-    return syntax.SourceFile(), diagnostics
+            if len(diagnostics) >= _MAX_SYNTAX_ERRORS:
+                return syntax.SourceFile(), diagnostics
+            broken.add(line)
+            if checkpoint.line == line:
+                _restore(checkpoint, state)
+            # Lex on from the line break that ends the broken line, as if the line held only spaces.
+            counter = lexer.state.line_ctr
+            counter.char_pos, counter.line, counter.line_start_pos = end_of_line, line, start
+            counter.column = end_of_line - start + 1
+    source = _ToSyntaxTree().transform(tree)
+    comments = tuple(
+        syntax.Comment(text=t.removesuffix("\r"), span=_span(t)) for t in _comments.tokens if t.line not in broken
+    )
+    _comments.tokens = []
+    return syntax.SourceFile(models=source.models, broken_lines=frozenset(broken), comments=comments), diagnostics
