@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from specc.backends.keras import emit_keras
-from specc.backends.torch import emit_torch
+from specc.backends.torch import RESERVED_ATTRIBUTES, emit_torch
+from specc.backends.torch_module_names import NN_MODULE_ATTRIBUTES
 from specc.pipeline import check_text
 from specc.write import GENERATED_MARK
 
@@ -141,3 +142,16 @@ def test_verify_without_the_framework_installed_is_a_usage_error_that_says_how_t
     assert result.exit_code == 2, result.output
     assert f"--verify needs {framework}" in result.stderr and f"pip install '{extra}'" in result.stderr
     assert spec.with_name(f"mnist_{backend}.py").exists()
+
+
+@pytest.mark.keras
+@backends
+def test_layer_names_nn_module_has_itself_build_and_verify_in_either_backend(backend, tmp_path):
+    """Names PyTorch's nn.Module has itself (`_call_impl`, `_modules`, `forward`...) are fine for Keras, which takes
+    them as strings, and get attributes of their own in PyTorch; both builds agree with the checker."""
+    names = sorted(NN_MODULE_ATTRIBUTES | RESERVED_ATTRIBUTES)
+    spec = tmp_path / "names.cnn"
+    spec.write_text("model m {\n  input 3\n" + "".join(f"  dense 2 name={n}\n" for n in names) + "}\n", "utf-8")
+    result = invoke("build", spec, "--backend", backend, "-o", tmp_path / f"names_{backend}.py", "--verify")
+    assert result.exit_code == 0, result.output
+    assert "every shape and count as checked" in result.stderr

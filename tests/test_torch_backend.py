@@ -24,6 +24,8 @@ from specc.backends.torch import (
     torch_attribute_names,
     torch_momentum,
 )
+from specc.backends.torch_module_names import NN_MODULE_ATTRIBUTES
+from specc.backends.torch_module_names import derive as derive_nn_module_names
 from specc.backends.torch_verify import build_and_compare, compare, torch_figures
 from specc.backends.transfer import (
     feature_orders,
@@ -82,10 +84,46 @@ def test_every_keras_activation_has_a_torch_module_and_function():
     assert set(TORCH_ACTIVATIONS) == set(ACTIVATIONS)
 
 
-def test_reserved_attributes_cover_every_name_an_nn_module_uses_itself():
-    used = {name for name in dir(torch.nn.Module) if not name.startswith("_")}
-    used |= {name for name in vars(torch.nn.Module()) if not name.startswith("_")}
+def test_reserved_attributes_cover_every_name_an_nn_module_uses_itself_private_ones_included():
+    used = {name for name in dir(torch.nn.Module) if not name.startswith("__")}
+    used |= {name for name in vars(torch.nn.Module()) if not name.startswith("__")}
     assert used <= RESERVED_ATTRIBUTES, sorted(used - RESERVED_ATTRIBUTES)
+
+
+def test_the_committed_nn_module_names_are_what_the_installed_torch_derives():
+    """Regenerate with `python -m specc.backends.torch_module_names` when torch changes."""
+    assert derive_nn_module_names() == NN_MODULE_ATTRIBUTES
+
+
+# Names that broke the emitted module while check and build succeeded (issue 11), before the private names were
+# reserved: building, forward, state_dict() or load_state_dict() failed, or forward recursed without end.
+BROKEN_BEFORE = (
+    "_apply _backward_pre_hooks _buffers _call_impl _compiled_call_impl _forward_hooks _forward_pre_hooks "
+    "_get_backward_hooks _get_backward_pre_hooks _get_name _load_from_state_dict _load_state_dict_post_hooks "
+    "_load_state_dict_pre_hooks _maybe_warn_non_full_backward_hook _modules _named_members _non_persistent_buffers_set "
+    "_parameters _register_load_state_dict_pre_hook _register_state_dict_hook _replicate_for_data_parallel "
+    "_save_to_state_dict _slow_forward _state_dict_hooks _state_dict_pre_hooks _version _wrapped_call_impl"
+).split()
+
+
+def name_batches(size: int = 24) -> list[list[str]]:
+    """Every name nn.Module has (from the installed torch, not from the committed list), in batches."""
+    names = sorted(set(BROKEN_BEFORE) | derive_nn_module_names() | {"INPUT_SHAPE"})
+    return [names[i : i + size] for i in range(0, len(names), size)]
+
+
+@pytest.mark.parametrize("names", name_batches(), ids=lambda names: f"{names[0]}..{names[-1]}")
+def test_layer_names_nn_module_has_itself_build_run_and_round_trip_their_state_dict(names):
+    text = "model m {\n  input 3\n" + "".join(f"  dense 2 name={name}\n" for name in names) + "}\n"
+    report, model_class = torch_module_of(text)
+    assert compare(report, torch_figures(model_class, report)) == []
+    module = model_class()
+    state = module.state_dict()
+    assert len(state) == 2 * len(names)
+    copy = model_class()
+    assert not copy.load_state_dict(state).missing_keys
+    inputs = torch.ones(2, 3)
+    assert torch.equal(copy(inputs), module(inputs))
 
 
 def test_a_layer_named_like_an_nn_module_method_or_a_keyword_gets_an_attribute_of_its_own():

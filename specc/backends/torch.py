@@ -18,7 +18,7 @@ checker's shapes. Where PyTorch's defaults differ from Keras's, the emitted code
   flattened feature map, so that `forward` stays as a person would write it.
 
 Layers are attributes named as in the spec, unless the name is taken by nn.Module itself (`forward`,
-`eval`...), is a Python keyword or starts with two underscores: then `torch_attribute_names` gives
+`eval`, `_modules`...), is a Python keyword or starts with two underscores: then `torch_attribute_names` gives
 `<name>_layer`. This module
 imports no framework: it only writes text.
 """
@@ -42,6 +42,7 @@ from specc.backends.python_source import (
     write_header,
     write_models_table,
 )
+from specc.backends.torch_module_names import NN_MODULE_ATTRIBUTES
 from specc.check import LayerReport, ModelReport
 from specc.ir import Model
 from specc.layers import (
@@ -62,68 +63,9 @@ from specc.layers import (
     format_shape,
 )
 
-# Names nn.Module uses itself (torch 2.13: its methods and the attributes its __init__ sets), and the
+# Names nn.Module has itself (derived from torch, private ones included: see torch_module_names), and the
 # class attribute specc adds; a submodule under one of these would be shadowed or would break the module.
-# tests/test_torch_backend.py checks this list against the installed torch.
-RESERVED_ATTRIBUTES = frozenset(
-    {
-        "INPUT_SHAPE",
-        "T_destination",
-        "add_module",
-        "apply",
-        "bfloat16",
-        "buffers",
-        "call_super_init",
-        "children",
-        "compile",
-        "cpu",
-        "cuda",
-        "double",
-        "dump_patches",
-        "eval",
-        "extra_repr",
-        "float",
-        "forward",
-        "get_buffer",
-        "get_extra_state",
-        "get_parameter",
-        "get_submodule",
-        "half",
-        "ipu",
-        "load_state_dict",
-        "modules",
-        "mtia",
-        "named_buffers",
-        "named_children",
-        "named_modules",
-        "named_parameters",
-        "parameters",
-        "register_backward_hook",
-        "register_buffer",
-        "register_forward_hook",
-        "register_forward_pre_hook",
-        "register_full_backward_hook",
-        "register_full_backward_pre_hook",
-        "register_load_state_dict_post_hook",
-        "register_load_state_dict_pre_hook",
-        "register_module",
-        "register_parameter",
-        "register_state_dict_post_hook",
-        "register_state_dict_pre_hook",
-        "requires_grad_",
-        "set_extra_state",
-        "set_submodule",
-        "share_memory",
-        "state_dict",
-        "to",
-        "to_empty",
-        "train",
-        "training",
-        "type",
-        "xpu",
-        "zero_grad",
-    }
-)
+RESERVED_ATTRIBUTES = NN_MODULE_ATTRIBUTES | {"INPUT_SHAPE"}
 
 # Helper classes a module defines when one of its models needs them; a model's class never takes these names.
 HELPER_CLASSES = {
