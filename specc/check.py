@@ -6,12 +6,21 @@ for its output; it never computes a shape itself. It imports no framework.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from specc.diagnostics import Diagnostic, Fix, Span
 from specc.ir import Model, SpecFile
-from specc.layers import Inference, Layer, Problem, Shape
+from specc.layers import (
+    MAX_TENSOR_ELEMENTS,
+    MAX_TENSOR_ELEMENTS_TEXT,
+    Inference,
+    Layer,
+    Problem,
+    Shape,
+    format_shape,
+)
 
 
 class LayerReport(NamedTuple):
@@ -74,6 +83,40 @@ def _flatten_before(layer: Layer, shares_line: bool) -> Fix:
     return Fix(title="Insert `flatten` before this layer", span=at, new_text=new_text)
 
 
+_TOO_LARGE_HINT = (
+    f"PyTorch counts a tensor's bytes in a signed 64-bit integer, at 4 bytes a float32 element, so one tensor "
+    f"holds at most {MAX_TENSOR_ELEMENTS_TEXT} elements; a smaller layer or input, or global pooling instead of "
+    f"flatten, keeps under it"
+)
+
+
+def _too_large(what: str, elements: int, span: Span) -> Diagnostic | None:
+    """E303 when a tensor would have more elements than a framework can allocate, whatever the memory."""
+    if elements <= MAX_TENSOR_ELEMENTS:
+        return None
+    return Diagnostic(
+        code="E303",
+        message=f"{what} would have {elements:,} elements; a framework allocates at most "
+        f"{MAX_TENSOR_ELEMENTS:,} ({MAX_TENSOR_ELEMENTS_TEXT}) in one tensor",
+        span=span,
+        hint=_TOO_LARGE_HINT,
+    )
+
+
+def _tensors_too_large(layer: Layer, inference: Inference) -> list[Diagnostic]:
+    """The layer's largest weight tensor and its output for one example, where either cannot be allocated."""
+    found = [
+        _too_large(f"the weights of {layer.spellings[0]} `{layer.name}`", inference.largest_weight, layer.span),
+        _too_large(
+            f"the output of {layer.spellings[0]} `{layer.name}`, {format_shape(inference.output_shape)} for one "
+            "example,",
+            math.prod(inference.output_shape),
+            layer.span,
+        ),
+    ]
+    return [diagnostic for diagnostic in found if diagnostic is not None]
+
+
 # A layer whose input keeps changing (an edit above it) would otherwise collect every shape it saw.
 _SHAPES_KEPT_PER_LAYER = 4
 
@@ -117,6 +160,9 @@ def check_model(model: Model, cache: InferenceCache | None = None) -> tuple[Mode
         return ModelReport(model=model, layers=(), complete=False), diagnostics
     reports: list[LayerReport] = []
     shape = model.input_shape
+    if model.input_span is not None:
+        too_large = _too_large(f"the input, {format_shape(shape)} for one example,", math.prod(shape), model.input_span)
+        diagnostics.extend([too_large] if too_large else [])
     chained = model.layers if model.chain_ends_at is None else model.layers[: model.chain_ends_at]
     # The line where the statement before the current one ends, so a fix knows if they share a line.
     previous_end = model.input_span.end_line if model.input_span is not None else 0
@@ -128,6 +174,8 @@ def check_model(model: Model, cache: InferenceCache | None = None) -> tuple[Mode
             return ModelReport(model=model, layers=tuple(reports), complete=False), diagnostics
         if outcome.warnings:
             diagnostics.extend(_diagnostic(warning, layer, shares_line) for warning in outcome.warnings)
+        if max(outcome.largest_weight, math.prod(outcome.output_shape)) > MAX_TENSOR_ELEMENTS:
+            diagnostics.extend(_tensors_too_large(layer, outcome))
         reports.append(LayerReport(layer, shape, outcome))
         shape = outcome.output_shape
         previous_end = layer.span.end_line

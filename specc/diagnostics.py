@@ -82,6 +82,7 @@ _CATALOGUE: tuple[tuple[str, str, str], ...] = (
     ("E213", "strides-with-dilation", "Keras refuses strides > 1 together with dilation_rate > 1."),
     ("E301", "size-not-positive", "A layer would produce a spatial size of zero or less."),
     ("E302", "wrong-rank", "The layer needs an input of another rank (height x width x channels for 2-D layers)."),
+    ("E303", "tensor-too-large", "A weight or output tensor would have more elements than a framework can allocate."),
     ("E401", "framework-disagrees", "specc build --verify found Keras or PyTorch disagreeing with the checker."),
     ("W301", "dense-on-feature-map", "Dense acts on the last axis only; usually a Flatten or global pooling is meant."),
     ("W302", "empty-model", "The model has no layers after its input."),

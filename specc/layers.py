@@ -22,6 +22,12 @@ from specc.diagnostics import Span
 # Larger extents are rejected before any arithmetic; Keras and PyTorch index with 32-bit ints.
 MAX_EXTENT = 2**31 - 1
 
+# The most elements one float32 tensor can have in both frameworks. PyTorch counts a tensor's storage in bytes
+# as a signed 64-bit integer, 4 bytes an element, and refuses more ("Storage size calculation overflowed");
+# TensorFlow refuses more than 2**63 - 1 elements. Below it, whether a tensor fits is a matter of memory.
+MAX_TENSOR_ELEMENTS = 2**61 - 1
+MAX_TENSOR_ELEMENTS_TEXT = "2**61 - 1"
+
 Shape = tuple[int, ...]
 Extent = Annotated[int, Field(gt=0, le=MAX_EXTENT)]
 Pair = tuple[Extent, Extent]
@@ -75,6 +81,9 @@ class Inference(NamedTuple):
     non_trainable_params: int = 0
     working: tuple[str, ...] = ()
     warnings: tuple[Problem, ...] = ()
+    # Elements of the layer's largest weight tensor (a convolution's kernel, kh*kw*C_in*filters): a framework
+    # allocates each tensor whole, so this, not the total, is what must fit in MAX_TENSOR_ELEMENTS.
+    largest_weight: int = 0
 
     @property
     def params(self) -> int:
@@ -218,7 +227,9 @@ class Conv2D(LayerBase):
             + (f" + {self.filters}" if biases else "")
             + f" = {weights + biases}"
         )
-        return Inference((height, width, self.filters), weights + biases, working=(*working, params))
+        return Inference(
+            (height, width, self.filters), weights + biases, working=(*working, params), largest_weight=weights
+        )
 
 
 class _Pool2D(LayerBase):
@@ -357,6 +368,7 @@ class BatchNorm(LayerBase):
                     f"2*{channels} non-trainable (moving mean, variance)"
                 ),
             ),
+            largest_weight=channels,
         )
 
 
@@ -424,6 +436,7 @@ class Dense(LayerBase):
                 f"params: {features}*{self.units}" + (f" + {self.units}" if biases else "") + f" = {weights + biases}",
             ),
             warnings=warnings,
+            largest_weight=weights,
         )
 
 

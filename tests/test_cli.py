@@ -312,6 +312,7 @@ def test_the_fixtures_cover_every_diagnostic_code_family():
         "E213",
         "E301",
         "E302",
+        "E303",
         "W301",
         "W302",
     }

@@ -513,3 +513,40 @@ def test_every_generated_spec_specc_accepts_matches_keras_layer_by_layer():
 def test_every_generated_spec_specc_rejects_with_e301_is_refused_by_keras_at_the_same_layer():
     _, rejected = sweep()
     _run_all(rejected, assert_keras_refuses)
+
+
+# --- tensors no framework can allocate: E303 (the limit itself is checked against torch in test_torch_backend) ---
+
+
+def test_weights_no_framework_can_allocate_are_e303_naming_the_figure_and_the_limit():
+    # torch.nn.Linear(30_000_000_000, 2147483647) raises "Storage size calculation overflowed".
+    checked = check_text(spec("100000x100000x3", "flatten", "dense 2147483647"))
+    (diagnostic,) = checked.diagnostics
+    assert (diagnostic.code, diagnostic.span.line, diagnostic.severity) == ("E303", 4, Severity.ERROR)
+    assert "would have 64,424,509,410,000,000,000 elements" in diagnostic.message
+    assert "at most 2,305,843,009,213,693,951 (2**61 - 1)" in diagnostic.message
+
+
+@pytest.mark.parametrize(
+    ("units", "flagged"),
+    [(1073741824, False), (1073741825, True)],  # 2147483647 * units: 2**61 - 2**30, then 2**61 + 2**30 - 1
+)
+def test_dense_weights_are_e303_just_above_the_limit_and_not_below(units, flagged):
+    checked = check_text(spec("2147483647", f"dense {units}"))
+    assert codes(checked) == (["E303"] if flagged else [])
+
+
+@pytest.mark.parametrize(
+    ("filters", "flagged"), [(1, False), (2, True)]
+)  # 2147483647 * 1073741824 * filters values for one example
+def test_an_output_no_framework_can_allocate_is_e303_at_its_layer(filters, flagged):
+    checked = check_text(spec("2147483647x1073741824x1", f"conv {filters} 1"))
+    assert [(d.code, d.span.line) for d in checked.diagnostics] == ([("E303", 3)] if flagged else [])
+    assert not flagged or "the output of conv `conv2d_1`, 2147483647x1073741824x2 for one example" in (
+        checked.diagnostics[0].message
+    )
+
+
+def test_an_input_no_framework_can_allocate_is_e303_at_the_input_line():
+    checked = check_text(spec("2147483647x2147483647x3", "global_avgpool"))
+    assert [(d.code, d.span.line) for d in checked.diagnostics] == [("E303", 2)]

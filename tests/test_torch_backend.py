@@ -36,7 +36,7 @@ from specc.backends.transfer import (
 )
 from specc.backends.verify import run_module
 from specc.diagnostics import Severity
-from specc.layers import ACTIVATIONS, LAYER_KINDS, Conv2D, Inference
+from specc.layers import ACTIVATIONS, LAYER_KINDS, MAX_TENSOR_ELEMENTS, Conv2D, Inference
 from specc.pipeline import check_text
 
 from cli_helpers import invoke
@@ -401,3 +401,13 @@ def test_verify_counts_batchnorm_running_statistics_as_non_trainable_and_not_the
     report, model_class = torch_module_of("model m {\n  input 4x4x3\n  batchnorm scale=false\n}\n")
     figures = torch_figures(model_class, report)
     assert (figures.trainable_params, figures.non_trainable_params) == (3, 6)
+
+
+def test_the_tensor_size_limit_of_e303_is_where_torch_refuses_a_float32_tensor():
+    torch.empty(MAX_TENSOR_ELEMENTS, device="meta")
+    with pytest.raises(RuntimeError, match="Storage size calculation overflowed"):
+        torch.empty(MAX_TENSOR_ELEMENTS + 1, device="meta")
+    # The layers of test_shape_rules' boundary: 2147483647 inputs to 2**30 units fit, one unit more does not.
+    torch.nn.Linear(2147483647, 2**30, device="meta")
+    with pytest.raises(RuntimeError, match="Storage size calculation overflowed"):
+        torch.nn.Linear(2147483647, 2**30 + 1, device="meta")
