@@ -349,7 +349,8 @@ def parse(text: str) -> tuple[syntax.SourceFile, list[Diagnostic]]:
             counter = lexer.state.line_ctr
             counter.char_pos, counter.line, counter.line_start_pos = end_of_line, line, start
             counter.column = end_of_line - start + 1
-    source = _ToSyntaxTree().transform(tree)
+    # No callbacks for tokens: visiting each one would only look for one, at an exception a token.
+    source = _ToSyntaxTree(visit_tokens=False).transform(tree)
     comments = tuple(
         syntax.Comment(text=t.removesuffix("\r"), span=_span(t)) for t in _comments.tokens if t.line not in broken
     )
