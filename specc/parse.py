@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 from functools import lru_cache
@@ -48,10 +49,12 @@ def grammar_path() -> Path:
 
 
 class _CommentTokens(threading.local):
-    """The COMMENT tokens lexed by this thread's current parse; the grammar ignores them, the formatter keeps them."""
+    """The COMMENT tokens lexed by this thread's current parse; the grammar ignores them, the formatter keeps them.
+    Also the `model` keywords, which the tree leaves out, for where each model's span starts."""
 
     def __init__(self) -> None:
         self.tokens: list[Token] = []
+        self.keywords: list[Token] = []
 
 
 _comments = _CommentTokens()
@@ -59,6 +62,11 @@ _comments = _CommentTokens()
 
 def _collect_comment(token: Token) -> Token:
     _comments.tokens.append(token)
+    return token
+
+
+def _collect_keyword(token: Token) -> Token:
+    _comments.keywords.append(token)
     return token
 
 
@@ -70,10 +78,10 @@ def _parser() -> Lark:
         grammar_path().read_text(encoding="utf-8"),
         parser="lalr",
         lexer="contextual",
-        propagate_positions=True,
+        propagate_positions=False,
         maybe_placeholders=False,
         cache=True,
-        lexer_callbacks={"COMMENT": _collect_comment},
+        lexer_callbacks={"COMMENT": _collect_comment, "_MODEL": _collect_keyword},
     )
 
 
@@ -106,19 +114,20 @@ class _ToSyntaxTree(Transformer):
         text = _ESCAPE.sub(lambda m: _ESCAPED.get(m.group(1), m.group(1)), token[1:-1])
         return syntax.String(text=text, span=_span(token), raw=str(token))
 
-    @v_args(meta=True, inline=False)
-    def tuple(self, meta, items) -> syntax.Tuple:
-        return syntax.Tuple(items=tuple(items), span=_span_of_meta(meta))
+    @v_args(inline=False)
+    def tuple(self, items) -> syntax.Tuple:
+        opening, *values, closing = items
+        return syntax.Tuple(items=tuple(values), span=_span_between(opening, closing))
 
     pair_of_tuples = tuple
 
-    @v_args(meta=True, inline=False)
-    def keyword(self, meta, children) -> syntax.Argument:
+    @v_args(inline=False)
+    def keyword(self, children) -> syntax.Argument:
         key, value = children
-        return syntax.Argument(value=value, span=_span_of_meta(meta), key=str(key), key_span=_span(key))
+        return syntax.Argument(value=value, span=_span_between(key, value.span), key=str(key), key_span=_span(key))
 
-    @v_args(meta=True, inline=False)
-    def layer(self, meta, children) -> syntax.LayerStatement:
+    @v_args(inline=False)
+    def layer(self, children) -> syntax.LayerStatement:
         kind, *arguments = children
         return syntax.LayerStatement(
             kind=str(kind),
@@ -126,20 +135,23 @@ class _ToSyntaxTree(Transformer):
             arguments=tuple(
                 a if isinstance(a, syntax.Argument) else syntax.Argument(value=a, span=a.span) for a in arguments
             ),
-            span=_span_of_meta(meta),
+            span=_span_between(kind, arguments[-1].span if arguments else kind),
         )
 
     def body(self, *statements) -> tuple[syntax.LayerStatement, ...]:
         return statements
 
-    @v_args(meta=True, inline=False)
-    def model(self, meta, children) -> syntax.ModelBlock:
-        name, brace, statements = children
+    @v_args(inline=False)
+    def model(self, children) -> syntax.ModelBlock:
+        name, brace, statements, closing = children
+        # The `model` keyword is the last one lexed before the name: only blanks and comments come between.
+        keywords = _comments.keywords
+        keyword = keywords[bisect.bisect_left(keywords, name.start_pos, key=lambda token: token.start_pos) - 1]
         return syntax.ModelBlock(
             name=str(name),
             name_span=_span(name),
             statements=statements,
-            span=_span_of_meta(meta),
+            span=_span_between(keyword, closing),
             open_span=_span(brace),
         )
 
@@ -147,8 +159,9 @@ class _ToSyntaxTree(Transformer):
         return syntax.SourceFile(models=models)
 
 
-def _span_of_meta(meta) -> Span:
-    return Span(line=meta.line, column=meta.column, end_line=meta.end_line, end_column=meta.end_column)
+def _span_between(first: Token, last: Token | Span) -> Span:
+    """From the start of the first token to the end of the last token (or span)."""
+    return Span(line=first.line, column=first.column, end_line=last.end_line, end_column=last.end_column)
 
 
 _VALUE_STARTS = {"NUMBER", "SIZE", "STRING", "LPAR"}
@@ -309,7 +322,7 @@ def parse(text: str) -> tuple[syntax.SourceFile, list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     broken: set[int] = set()
     line_starts: list[int] | None = None
-    _comments.tokens = []
+    _comments.tokens, _comments.keywords = [], []
     interactive = _parser().parse_interactive(text)
     state, lexer = interactive.parser_state, interactive.lexer_thread
     checkpoint = _checkpoint(0, state)
@@ -354,5 +367,5 @@ def parse(text: str) -> tuple[syntax.SourceFile, list[Diagnostic]]:
     comments = tuple(
         syntax.Comment(text=t.removesuffix("\r"), span=_span(t)) for t in _comments.tokens if t.line not in broken
     )
-    _comments.tokens = []
+    _comments.tokens, _comments.keywords = [], []
     return syntax.SourceFile(models=source.models, broken_lines=frozenset(broken), comments=comments), diagnostics
