@@ -82,6 +82,8 @@ def _parser() -> Lark:
         maybe_placeholders=False,
         cache=True,
         lexer_callbacks={"COMMENT": _collect_comment, "_MODEL": _collect_keyword},
+        # specc's syntax nodes are built as each rule is reduced, with no lark tree and no second pass.
+        transformer=_ToSyntaxTree(visit_tokens=False),
     )
 
 
@@ -97,7 +99,8 @@ _ESCAPED = {"n": "\n", "t": "\t"}
 
 @v_args(meta=False, inline=True)
 class _ToSyntaxTree(Transformer):
-    """Builds specc.syntax nodes; runs as its own pass so that positions are complete."""
+    """Builds specc.syntax nodes while the parser reduces each rule; spans come from the tokens themselves.
+    It keeps no state of its own: the `model` keywords it reads are this thread's."""
 
     def number(self, token: Token) -> syntax.Number:
         return syntax.Number(text=str(token), span=_span(token))
@@ -334,7 +337,7 @@ def parse(text: str) -> tuple[syntax.SourceFile, list[Diagnostic]]:
                     checkpoint = _checkpoint(token.line, state)
                 state.feed_token(token)
             end = Token.new_borrow_pos("$END", "", token) if token else Token("$END", "", 0, 1, 1)
-            tree = state.feed_token(end, True)
+            source = state.feed_token(end, True)
             break
         except UnexpectedInput as error:
             # As lark's own parse loop does, so that the error can tell which tokens would have fitted.
@@ -362,8 +365,6 @@ def parse(text: str) -> tuple[syntax.SourceFile, list[Diagnostic]]:
             counter = lexer.state.line_ctr
             counter.char_pos, counter.line, counter.line_start_pos = end_of_line, line, start
             counter.column = end_of_line - start + 1
-    # No callbacks for tokens: visiting each one would only look for one, at an exception a token.
-    source = _ToSyntaxTree(visit_tokens=False).transform(tree)
     comments = tuple(
         syntax.Comment(text=t.removesuffix("\r"), span=_span(t)) for t in _comments.tokens if t.line not in broken
     )
