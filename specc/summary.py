@@ -6,7 +6,6 @@ from rich.console import Console
 from rich.table import Table
 
 from specc.check import ModelReport
-from specc.pipeline import cycle_collection_paused
 
 
 def _keras_shape(shape: tuple[int, ...]) -> str:
@@ -40,12 +39,9 @@ def summary_table(report: ModelReport, explain: bool = False) -> Table:
 
 def print_summaries(reports: list[ModelReport], explain: bool = False, console: Console | None = None) -> None:
     console = console or Console()
-    # rich makes several objects per cell; with the checked spec alive beside them, the cycle collector's
-    # full passes would walk both again and again (see cycle_collection_paused).
-    with cycle_collection_paused():
-        for report in reports:
-            console.print(summary_table(report, explain))
-            console.print(f" Total params: {report.total_params:,}")
-            console.print(f" Trainable params: {report.trainable_params:,}")
-            console.print(f" Non-trainable params: {report.non_trainable_params:,}")
-            console.print()
+    for report in reports:
+        console.print(summary_table(report, explain))
+        console.print(f" Total params: {report.total_params:,}")
+        console.print(f" Trainable params: {report.trainable_params:,}")
+        console.print(f" Non-trainable params: {report.non_trainable_params:,}")
+        console.print()
