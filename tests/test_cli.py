@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import stat
 import subprocess
 import sys
@@ -479,6 +480,43 @@ def test_build_to_an_existing_directory_with_or_without_a_separator_writes_the_d
         result = invoke("build", MNIST, "--backend", "keras", "-o", output)
         assert result.exit_code == 0, result.output
         assert [p.name for p in (tmp_path / "out").iterdir()] == ["mnist_keras.py"]
+
+
+# `specc ARGS...` with an fsync that never ends, after saying so on stdout.
+SLOW_SPECC = """
+import os, sys, time
+from specc.cli import run
+
+def fsync(handle):
+    print("writing", flush=True)
+    time.sleep(120)
+
+os.fsync = fsync
+sys.argv[0] = "specc"
+run()
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_killed_build_leaves_no_temporary_file_once_the_next_build_has_run(tmp_path, signum):
+    target = tmp_path / "out.py"
+    child = subprocess.Popen(
+        [sys.executable, "-c", SLOW_SPECC, "build", str(MNIST), "--backend", "keras", "-o", str(target)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline() == "writing\n", child.stderr.read()
+        child.send_signal(signum)
+        assert child.wait(timeout=60) == -signum
+    finally:
+        child.kill()
+        child.wait()
+    if signum == signal.SIGTERM:
+        assert list(tmp_path.iterdir()) == []
+    assert run_specc("build", MNIST, "--backend", "keras", "-o", target).returncode == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["out.py"]
 
 
 # --- real processes -----------------------------------------------------------------------------
