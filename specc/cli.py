@@ -304,7 +304,8 @@ def build(
         raise typer.Exit(EXIT_SPEC_ERRORS)
     for report in checked.reports:
         typer.echo(
-            f"verified model {report.model.name} with {FRAMEWORKS[backend].name}: {len(report.layers)} layers, "
+            f"verified model {report.model.name} with {FRAMEWORKS[backend].name}: "
+            f"{len(report.layers)} layer{'s' * (len(report.layers) != 1)}, "
             f"{report.total_params:,} params, every shape and count as checked",
             err=True,
         )
