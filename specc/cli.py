@@ -79,7 +79,7 @@ def _emit(backend: Backend, reports, source_path: str) -> str:
     return emit_keras(reports, source_path)
 
 
-def _verifier(backend: Backend):
+def _verifier(backend: Backend, verbose: bool):
     """The framework module's loader and build_and_compare for a backend, imported only for --verify."""
     if backend is Backend.torch:
         from specc.backends import torch_verify
@@ -87,7 +87,7 @@ def _verifier(backend: Backend):
         return torch_verify.load_torch, torch_verify.build_and_compare
     from specc.backends import keras_verify
 
-    return keras_verify.load_keras, keras_verify.build_and_compare
+    return (lambda: keras_verify.load_keras(verbose)), keras_verify.build_and_compare
 
 
 def _usage_error(message: str) -> typer.Exit:
@@ -222,15 +222,16 @@ def _build_target(spec: Path, output: str | None, backend: Backend) -> Path | No
     return target
 
 
-def _verify(backend: Backend, source: str, filename: str, checked: CheckedSource) -> list:
-    """Build every model of the emitted module with the framework, with progress while it loads."""
+def _verify(backend: Backend, source: str, filename: str, checked: CheckedSource, verbose: bool) -> list:
+    """Build every model of the emitted module with the framework, with progress while it loads; the
+    framework's own start-up messages only if verbose."""
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from specc.backends.verify import run_module
 
     framework, loading, install = FRAMEWORKS[backend]
-    load, build_and_compare = _verifier(backend)
+    load, build_and_compare = _verifier(backend, verbose)
     found = []
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     console = Console(stderr=True)
@@ -270,6 +271,9 @@ def build(
         bool,
         typer.Option("--verify", help="Build every model with the framework and compare each layer with the checker."),
     ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="With --verify, let the framework print its start-up messages.")
+    ] = False,
 ) -> None:
     """Compile a spec that checks clean to a Python module that builds its models with the framework."""
     from specc.write import WouldOverwrite, write_generated
@@ -297,7 +301,7 @@ def build(
         typer.echo(f"wrote {target} (model{'s' * (len(checked.reports) != 1)} {models})", err=True)
     if not verify:
         raise typer.Exit(EXIT_CLEAN)
-    mismatches = _verify(backend, source, str(target or "<stdout>"), checked)
+    mismatches = _verify(backend, source, str(target or "<stdout>"), checked, verbose)
     for diagnostic in mismatches:
         typer.echo(format_diagnostic(str(file), checked.lines, diagnostic, color), err=True)
     if mismatches:
