@@ -19,6 +19,7 @@ from typing import Annotated, NamedTuple
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import typer  # noqa: E402
+from typer.core import TyperCommand  # noqa: E402
 
 from specc import __version__  # noqa: E402
 from specc.pipeline import CheckedSource, check_bytes  # noqa: E402
@@ -26,12 +27,38 @@ from specc.render import count_by_severity, file_record, format_diagnostic, form
 
 EXIT_CLEAN, EXIT_SPEC_ERRORS, EXIT_USAGE = 0, 1, 2
 
+
+class _Command(TyperCommand):
+    """A command whose help names its arguments as command lines write them: `FILE...` in the usage line and
+    in the list of arguments (typer's own writes `{files}...` and the annotation, `<list[Path]>`).
+
+    Every argument declares its metavar (`FILE`); the `...` of one taking several files is added here.
+    """
+
+    def _argument_names(self, ctx) -> list[tuple[str, str]]:
+        arguments = [param for param in self.get_params(ctx) if param.param_type_name == "argument"]
+        return [(f"{param.metavar}{'...' * (param.nargs != 1)}", param.help or "") for param in arguments]
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [self.options_metavar or "", *(name for name, _ in self._argument_names(ctx))]
+
+    def format_options(self, ctx, formatter) -> None:
+        if arguments := self._argument_names(ctx):
+            with formatter.section("Arguments"):
+                formatter.write_dl(arguments)
+        options = [param.get_help_record(ctx) for param in self.get_params(ctx) if param.param_type_name == "option"]
+        with formatter.section("Options"):
+            formatter.write_dl([record for record in options if record is not None])
+
+
+# Plain help, as click prints it: typer's rich panels put a type after every flag (`--force <bool>`).
 app = typer.Typer(
     name="specc",
     help="Check and compile CNN specs (*.cnn): every shape and parameter count before any framework runs.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 
@@ -135,14 +162,15 @@ def main(
     """specc: a shape checker and compiler for CNN specs."""
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Check specs: shapes and parameters, or what does not fit.")
 def check(
-    files: Annotated[list[Path], typer.Argument(help="Spec files to check.", show_default=False)],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", help="Spec files to check.", show_default=False)],
     output_format: Annotated[
         Format,
         typer.Option(
             "--format",
             "-f",
+            metavar="FORMAT",
             help="text for people; json for tools; gcc (file:line:col: severity: message) for editors "
             "and CI logs; sarif for code-scanning tools.",
         ),
@@ -181,10 +209,12 @@ def check(
     raise typer.Exit(EXIT_SPEC_ERRORS if failed else EXIT_CLEAN)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Print a table like Keras's model.summary() for a spec.")
 def summary(
-    file: Annotated[Path, typer.Argument(help="The spec file.", show_default=False)],
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Only this model of the file.")] = None,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The spec file.", show_default=False)],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", metavar="NAME", help="Only this model of the file.")
+    ] = None,
     explain: Annotated[
         bool, typer.Option("--explain", "-e", help="Show the arithmetic behind each shape and count.")
     ] = False,
@@ -254,14 +284,20 @@ def _verify(backend: Backend, source: str, filename: str, checked: CheckedSource
     return found
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Compile a spec to a Keras or PyTorch module.")
 def build(
-    file: Annotated[Path, typer.Argument(help="The spec file.", show_default=False)],
-    backend: Annotated[Backend, typer.Option("--backend", "-b", help="The framework to emit code for.")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The spec file.", show_default=False)],
+    backend: Annotated[
+        Backend,
+        typer.Option("--backend", "-b", metavar="BACKEND", help="The framework to emit code for: keras or torch."),
+    ],
     output: Annotated[
         str | None,
         typer.Option(
-            "--output", "-o", help="Where to write the module; - for stdout. Default: <spec>_<backend>.py beside it."
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Where to write the module; - for stdout. Default: <spec>_<backend>.py beside it.",
         ),
     ] = None,
     force: Annotated[
@@ -316,11 +352,13 @@ def build(
     raise typer.Exit(EXIT_CLEAN)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Rewrite specs in the one canonical layout.")
 def fmt(
     files: Annotated[
         list[Path],
-        typer.Argument(help="Spec files to format in place; - reads stdin, writes stdout.", show_default=False),
+        typer.Argument(
+            metavar="FILE", help="Spec files to format in place; - reads stdin, writes stdout.", show_default=False
+        ),
     ],
     check_only: Annotated[
         bool, typer.Option("--check", help="Change nothing; exit 1 if a file would be reformatted.")
@@ -364,7 +402,7 @@ def fmt(
     raise typer.Exit(EXIT_SPEC_ERRORS if failed or (check_only and would_change) else EXIT_CLEAN)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Run the language server, for editors.")
 def lsp() -> None:
     """Run the language server on stdin and stdout, for editors (diagnostics, hover, shape hints...)."""
     from specc.lsp import serve

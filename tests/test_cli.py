@@ -121,6 +121,33 @@ def test_unknown_options_commands_and_option_values_are_usage_errors(args):
     assert_not_a_crash(result)
 
 
+@pytest.mark.parametrize(
+    ("command", "usage"),
+    [
+        ((), "[OPTIONS] COMMAND [ARGS]..."),
+        (("check",), "check [OPTIONS] FILE..."),
+        (("summary",), "summary [OPTIONS] FILE"),
+        (("build",), "build [OPTIONS] FILE"),
+        (("fmt",), "fmt [OPTIONS] FILE..."),
+        (("lsp",), "lsp [OPTIONS]"),
+    ],
+)
+def test_help_names_arguments_as_command_lines_do_and_puts_no_placeholder_after_a_flag(command, usage):
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Usage: ") and lines[0].endswith(f" {usage}")
+    for placeholder in ("<bool>", "<path>", "<str>", "list[", "{file"):
+        assert placeholder not in result.stdout
+    flags = ("--version", "--help", "--explain", "--force", "--verify", "--verbose", "--check")
+    for line in lines:
+        assert len(line) <= 80, line
+        for flag in flags:
+            if line.strip().startswith(flag) or f", {flag} " in line:
+                # A flag's help follows it after spaces; a placeholder would stand right after it.
+                assert re.match(rf"\s*(-\w, )?{flag}( {{2,}}\S|$)", line), line
+
+
 def test_version_prints_the_package_version_and_exits_0():
     result = invoke("--version")
     assert result.exit_code == 0
