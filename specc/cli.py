@@ -219,11 +219,12 @@ def summary(
         bool, typer.Option("--explain", "-e", help="Show the arithmetic behind each shape and count.")
     ] = False,
 ) -> None:
-    """Print a table like Keras's model.summary(): each layer's output shape and parameters, and the totals."""
+    """Print a table like Keras's model.summary(): each layer's output shape and parameters, and the totals.
+
+    A spec with errors gets its diagnostics, then each table up to the layer the checker stopped at."""
     checked = check_bytes(_read(file))
     if not checked.ok:
         _print_diagnostics(str(file), checked, use_color())
-        raise typer.Exit(EXIT_SPEC_ERRORS)
     reports = checked.reports
     if model is not None:
         reports = [r for r in reports if r.model.name == model]
@@ -232,8 +233,8 @@ def summary(
             raise _usage_error(f"{file} has no model `{model}`; it has: {names}")
     from specc.summary import print_summaries  # rich is loaded only when a table is drawn
 
-    print_summaries(reports, explain)
-    raise typer.Exit(EXIT_CLEAN)
+    print_summaries(reports, explain, diagnostics=checked.diagnostics, source_lines=checked.lines)
+    raise typer.Exit(EXIT_CLEAN if checked.ok else EXIT_SPEC_ERRORS)
 
 
 def _build_target(spec: Path, output: str | None, backend: Backend) -> Path | None:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from specc import __version__
 from specc.cli import app
-from specc.pipeline import check_bytes
+from specc.pipeline import check_bytes, check_text
 
 from cli_helpers import invoke
 
@@ -295,6 +295,80 @@ def test_summary_with_model_selects_that_model():
     result = invoke("summary", MNIST, "--model", "mnist")
     assert result.exit_code == 0
     assert "Total params: 93,322" in result.stdout
+
+
+def summary_at(columns: int, *args: object):
+    return CliRunner().invoke(app, ["summary", *map(str, args)], env={"COLUMNS": str(columns)})
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_summary_explain_puts_each_layers_arithmetic_under_its_row_and_cuts_nothing(columns):
+    spec = EXAMPLES / "mnist_batchnorm.cnn"
+    result = summary_at(columns, spec, "--explain")
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.stdout
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= columns for line in lines)
+    text = [line.strip("│┃ ") for line in lines]
+    [report] = check_text(spec.read_text(encoding="utf-8")).reports
+    for layer_report in report.layers:
+        layer, inference = layer_report.layer, layer_report.inference
+        shape = "(None, " + ", ".join(map(str, inference.output_shape)) + ")"
+        # The row on one line: name (type), shape, count and line.
+        row = re.compile(
+            rf"{layer.name} \({layer.keras_class}\) +{re.escape(shape)} +{inference.params:,} +{layer.span.line}$"
+        )
+        [at] = [index for index, line in enumerate(text) if row.match(line)]
+        for working in inference.working:
+            if len(working) < 70:  # a line wider than the table wraps at a space, as text does
+                assert working in text[at + 1 : at + 1 + len(inference.working)], working
+
+
+HUGE_SPEC = "model huge {\n  input 2000000000\n  dense 2000000000 relu\n  batchnorm\n  dense 10 softmax\n}\n"
+
+
+@pytest.mark.parametrize("columns", [80, 40])
+@pytest.mark.parametrize("explain", [False, True])
+def test_summary_never_cuts_a_count_however_large_or_narrow_the_terminal(columns, explain, write):
+    path = write("huge.cnn", HUGE_SPEC)
+    result = summary_at(columns, path, *(["--explain"] if explain else []))
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.stdout
+    assert all(len(line) <= columns for line in result.stdout.splitlines())
+    [report] = check_text(HUGE_SPEC).reports
+    counts = [f"{layer_report.inference.params:,}" for layer_report in report.layers]
+    assert max(map(len, counts)) > 20
+    if columns == 80:
+        for count in counts:
+            assert re.search(rf"(^|\s){count}\s", result.stdout), count
+    if not explain:  # a count folded in a narrow column: its pieces, read down the column, make it whole
+        rows = [line.split("│") for line in result.stdout.splitlines() if line.startswith("│")]
+        column = "".join(row[3].strip() for row in rows).replace(",", "")
+        for count in counts:
+            assert count.replace(",", "") in column
+
+
+def test_summary_of_a_spec_with_errors_shows_the_diagnostics_and_the_table_up_to_the_failing_layer(write):
+    spec = (
+        BAD_SPEC.replace("stride=", "strides=") + "model c {\n  input 8x8x3\n  conv 4 3x3\n  conv 4 7x7\n  dense 2\n}\n"
+    )
+    path = write("bad.cnn", spec)
+    result = summary_at(80, path)
+    assert result.exit_code == 1
+    assert f"{path}:4:3: error[E201]: unknown layer kind `maxpol`" in result.stdout
+    rows = [line.strip("│ ") for line in result.stdout.splitlines() if line.startswith("│")]
+    cells = [[cell.strip() for cell in row.split("│")] for row in rows]
+    assert cells == [
+        ["input (InputLayer)", "(None, 28, 28, 1)", "0", "2"],
+        ["conv2d_1 (Conv2D)", "(None, 13, 13, 32)", "320", "3"],
+        ["✗ maxpol 2x2", "error[E201]", "", "4"],
+        ["input (InputLayer)", "(None, 8, 8, 3)", "0", "8"],
+        ["conv2d_1 (Conv2D)", "(None, 6, 6, 4)", "112", "9"],
+        ["✗ conv2d_2 (Conv2D)", "error[E301]", "", "10"],
+    ]
+    assert " ✗ stopped at line 4 (error E201)" in result.stdout
+    assert " Params before line 10: 112" in result.stdout
+    assert "Total params" not in result.stdout
 
 
 def test_summary_of_a_model_the_file_lacks_is_a_usage_error_listing_the_models():
