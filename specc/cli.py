@@ -7,6 +7,7 @@ pygls for `lsp`.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import sys
@@ -175,10 +176,21 @@ def check(
             "and CI logs; sarif for code-scanning tools.",
         ),
     ] = Format.text,
+    fix: Annotated[
+        bool,
+        typer.Option("--fix", help="Apply the fixes of errors that have one (the editor's quick fixes), in place."),
+    ] = False,
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Print what --fix would change as a unified diff; change nothing.")
+    ] = False,
 ) -> None:
     """Check specs: every layer's output shape and parameters, or where and why the network does not fit."""
     contents = [(path, _read(path)) for path in files]
     results = [(str(path), check_bytes(data)) for path, data in contents]
+    if fix or diff:
+        results = _fix(contents, results, write=not diff)
+        if diff:
+            raise typer.Exit(EXIT_SPEC_ERRORS if any(not checked.ok for _, checked in results) else EXIT_CLEAN)
     failed = any(not checked.ok for _, checked in results)
     if output_format is Format.json:
         typer.echo(json.dumps({"version": __version__, "files": [file_record(p, c) for p, c in results]}, indent=2))
@@ -207,6 +219,36 @@ def check(
     verdict = f"{total_errors} error{'s' * (total_errors != 1)}, {total_warnings} warning{'s' * (total_warnings != 1)}"
     typer.echo(f"checked {len(results)} {noun}: {verdict}", err=True)
     raise typer.Exit(EXIT_SPEC_ERRORS if failed else EXIT_CLEAN)
+
+
+def _fix(contents: list[tuple[Path, bytes]], results: list[tuple[str, CheckedSource]], write: bool) -> list:
+    """Apply each file's fixes: written in place (atomically) and the fixed text's check returned, or, when not
+    writing, printed as a unified diff, and the checks returned as they were."""
+    import difflib
+
+    from specc.fixes import fix_text
+    from specc.write import write_atomically
+
+    fixed_results = []
+    for (path, data), (name, checked) in zip(contents, results, strict=True):
+        if not checked.reports and not checked.ok:  # not text: nothing to fix
+            fixed_results.append((name, checked))
+            continue
+        text, applied, fixed = fix_text(checked.text)
+        noun = f"{applied} error{'s' * (applied != 1)}"
+        if applied and not write:
+            before, after = checked.text.splitlines(keepends=True), text.splitlines(keepends=True)
+            sys.stdout.writelines(difflib.unified_diff(before, after, name, name))
+            typer.echo(f"would fix {noun} in {name}", err=True)
+        elif applied:
+            bom = codecs.BOM_UTF8.decode() if data.startswith(codecs.BOM_UTF8) else ""
+            try:
+                write_atomically(path, bom + text)
+            except OSError as error:
+                raise _usage_error(f"cannot write {path}: {error.strerror or error}") from None
+            typer.echo(f"fixed {noun} in {name}", err=True)
+        fixed_results.append((name, fixed if write else checked))
+    return fixed_results
 
 
 @app.command(cls=_Command, short_help="Print a table like Keras's model.summary() for a spec.")

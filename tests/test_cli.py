@@ -3,6 +3,7 @@ the diagnostics of every fixture in tests/bad/ as the user sees them, and that n
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import subprocess
@@ -152,6 +153,82 @@ def test_version_prints_the_package_version_and_exits_0():
     result = invoke("--version")
     assert result.exit_code == 0
     assert result.stdout.strip() == f"specc {__version__}"
+
+
+# --- fixes -------------------------------------------------------------------------------------
+
+FIXABLE_SPEC = (
+    "model f {\n  input 28x28x1\n  conv 32 3x3 stride=2 same same\n  maxpol 2x2; flatten\n  dense 10 softmx\n}\n"
+)
+FIXED_SPEC = "model f {\n  input 28x28x1\n  conv 32 3x3 strides=2 same\n  maxpool 2x2; flatten\n  dense 10 softmax\n}\n"
+
+
+def test_check_fix_applies_the_fixes_the_diagnostics_offer_in_place_and_exits_0_when_none_is_left(write):
+    path = write("fixable.cnn", FIXABLE_SPEC)
+    offered = [d.fixes for d in check_text(FIXABLE_SPEC).diagnostics]
+    assert len(offered) == 4 and all(len(fixes) == 1 for fixes in offered)
+    path.chmod(0o640)
+    result = invoke("check", "--fix", path)
+    assert result.exit_code == 0, result.output
+    assert path.read_text(encoding="utf-8") == FIXED_SPEC
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in path.parent.iterdir()] == ["fixable.cnn"]
+    assert f"fixed 4 errors in {path}" in result.stderr
+    assert f"{path}: model f: 28x28x1 -> 10" in result.stdout
+
+
+def test_check_fix_exits_1_with_the_errors_no_fix_repairs(write):
+    spec = BAD_SPEC.replace("flatten", "conv 8 9x9")
+    path = write("bad.cnn", spec)
+    result = invoke("check", "--fix", path)
+    assert result.exit_code == 1
+    assert path.read_text(encoding="utf-8") == spec.replace("stride=", "strides=").replace("maxpol", "maxpool")
+    assert f"fixed 2 errors in {path}" in result.stderr
+    assert f"{path}:5:10: error[E301]" in result.stdout
+    assert "checked 1 file: 1 error, 0 warnings" in result.stderr
+
+
+def test_check_diff_prints_the_fixes_as_a_unified_diff_and_changes_nothing(write):
+    path = write("fixable.cnn", FIXABLE_SPEC)
+    result = invoke("check", "--diff", path)
+    assert result.exit_code == 1
+    assert path.read_text(encoding="utf-8") == FIXABLE_SPEC
+    assert result.stdout == "".join(
+        difflib.unified_diff(
+            FIXABLE_SPEC.splitlines(keepends=True), FIXED_SPEC.splitlines(keepends=True), str(path), str(path)
+        )
+    )
+    assert f"would fix 4 errors in {path}" in result.stderr
+
+
+def test_check_fix_leaves_a_warnings_fix_which_would_change_a_valid_network_to_the_user(write):
+    path = write("warn.cnn", WARNING_SPEC)
+    assert check_text(WARNING_SPEC).diagnostics[0].fixes
+    result = invoke("check", "--fix", path)
+    assert result.exit_code == 0
+    assert path.read_text(encoding="utf-8") == WARNING_SPEC
+    assert "fixed" not in result.stderr
+
+
+def test_check_fix_keeps_a_byte_order_mark_and_crlf_line_ends(write):
+    path = write("crlf.cnn", b"\xef\xbb\xbf" + FIXABLE_SPEC.replace("\n", "\r\n").encode())
+    assert invoke("check", "--fix", path).exit_code == 0
+    assert path.read_bytes() == b"\xef\xbb\xbf" + FIXED_SPEC.replace("\n", "\r\n").encode()
+
+
+def test_fixes_that_overlap_or_insert_at_the_same_place_go_in_one_at_a_time():
+    from specc.diagnostics import Fix, Span
+    from specc.fixes import apply_fixes
+
+    text = "abcdef\nxyz\n"
+    fixes = [
+        Fix("one", Span(1, 2, 1, 4), "B"),
+        Fix("overlaps one", Span(1, 3, 1, 5), "C"),
+        Fix("insert", Span.empty(2, 1), ">"),
+        Fix("insert again", Span.empty(2, 1), "<"),
+        Fix("at the end of one", Span(1, 4, 1, 5), "D"),
+    ]
+    assert apply_fixes(text, fixes) == ("aBDef\n>xyz\n", 3)
 
 
 # --- JSON output --------------------------------------------------------------------------------
