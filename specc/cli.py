@@ -231,7 +231,7 @@ def _fix(contents: list[tuple[Path, bytes]], results: list[tuple[str, CheckedSou
 
     fixed_results = []
     for (path, data), (name, checked) in zip(contents, results, strict=True):
-        if not checked.reports and not checked.ok:  # not text: nothing to fix
+        if any(diagnostic.code == "E100" for diagnostic in checked.diagnostics):  # not text: nothing to fix
             fixed_results.append((name, checked))
             continue
         text, applied, fixed = fix_text(checked.text)

@@ -108,8 +108,8 @@ def explained_table(title: str, rows: list[Row], width: int) -> Table:
     """The summary with each layer's arithmetic on lines of its own under its row, across the whole table.
 
     rich has no cells spanning columns, so each row is a grid of its own inside a one-column table;
-    every grid has the same fixed count and line widths and shares the rest in the proportion of the
-    names' and shapes' widths, so the columns line up from row to row.
+    every grid gets the same column widths, which depend on the table's width only, never on the
+    row's content, so the columns line up from row to row.
     """
     count_width = _count_width(rows, width) or width // 3
     line_width = max(len(HEADERS[3]), *(len(row.line) for row in rows))
@@ -120,9 +120,14 @@ def explained_table(title: str, rows: list[Row], width: int) -> Table:
     natural = max(name_width + shape_width + count_width + line_width + 6, working_width) + 4
 
     def grid(cells: tuple[str, ...], style: str | None = None) -> Table:
-        row = Table.grid(expand=True, padding=(0, 1), pad_edge=False)
-        row.add_column(ratio=name_width, overflow="fold")
-        row.add_column(ratio=shape_width, overflow="fold")
+        row = Table.grid(expand=True, padding=(0, 1), collapse_padding=False, pad_edge=False)
+        # Names give way first (they break well, between name and type); shapes keep their width while it is
+        # at most a third of the terminal's.
+        row.add_column(ratio=1, overflow="fold")
+        if shape_width <= width // 3:
+            row.add_column(width=shape_width, overflow="fold")
+        else:
+            row.add_column(ratio=1, overflow="fold")
         row.add_column(width=count_width, justify="right", overflow="fold")
         row.add_column(width=line_width, justify="right", style="dim")
         row.add_row(*cells, style=style)
