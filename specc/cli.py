@@ -41,7 +41,8 @@ class _Command(TyperCommand):
         return [(f"{param.metavar}{'...' * (param.nargs != 1)}", param.help or "") for param in arguments]
 
     def collect_usage_pieces(self, ctx) -> list[str]:
-        return [self.options_metavar or "", *(name for name, _ in self._argument_names(ctx))]
+        options = [self.options_metavar] if self.options_metavar else []
+        return [*options, *(name for name, _ in self._argument_names(ctx))]
 
     def format_options(self, ctx, formatter) -> None:
         if arguments := self._argument_names(ctx):
@@ -238,7 +239,9 @@ def _fix(contents: list[tuple[Path, bytes]], results: list[tuple[str, CheckedSou
         noun = f"{applied} error{'s' * (applied != 1)}"
         if applied and not write:
             before, after = checked.text.splitlines(keepends=True), text.splitlines(keepends=True)
-            sys.stdout.writelines(difflib.unified_diff(before, after, name, name))
+            for line in difflib.unified_diff(before, after, name, name):
+                # A last line without a newline is marked as diff and patch mark it.
+                sys.stdout.write(line if line.endswith("\n") else f"{line}\n\\ No newline at end of file\n")
             typer.echo(f"would fix {noun} in {name}", err=True)
         elif applied:
             bom = codecs.BOM_UTF8.decode() if data.startswith(codecs.BOM_UTF8) else ""

@@ -201,6 +201,14 @@ def test_check_diff_prints_the_fixes_as_a_unified_diff_and_changes_nothing(write
     assert f"would fix 4 errors in {path}" in result.stderr
 
 
+def test_check_diff_of_a_file_without_a_final_newline_is_a_diff_patch_applies(write, tmp_path):
+    path = write("fixable.cnn", FIXABLE_SPEC.rstrip("\n"))
+    result = invoke("check", "--diff", path)
+    assert result.stdout.endswith("\n }\n\\ No newline at end of file\n")
+    patch = subprocess.run(["patch", "--dry-run", str(path)], input=result.stdout, capture_output=True, text=True)
+    assert patch.returncode == 0, patch.stdout + patch.stderr
+
+
 def test_check_fix_leaves_a_warnings_fix_which_would_change_a_valid_network_to_the_user(write):
     path = write("warn.cnn", WARNING_SPEC)
     assert check_text(WARNING_SPEC).diagnostics[0].fixes
