@@ -7,7 +7,6 @@ pygls for `lsp`.
 
 from __future__ import annotations
 
-import codecs
 import json
 import os
 import sys
@@ -225,6 +224,7 @@ def check(
 def _fix(contents: list[tuple[Path, bytes]], results: list[tuple[str, CheckedSource]], write: bool) -> list:
     """Apply each file's fixes: written in place (atomically) and the fixed text's check returned, or, when not
     writing, printed as a unified diff, and the checks returned as they were."""
+    import codecs
     import difflib
 
     from specc.fixes import fix_text
