@@ -19,6 +19,7 @@ from typing import Annotated, NamedTuple
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import typer  # noqa: E402
+from typer.core import TyperCommand  # noqa: E402
 
 from specc import __version__  # noqa: E402
 from specc.pipeline import CheckedSource, check_bytes  # noqa: E402
@@ -26,12 +27,39 @@ from specc.render import count_by_severity, file_record, format_diagnostic, form
 
 EXIT_CLEAN, EXIT_SPEC_ERRORS, EXIT_USAGE = 0, 1, 2
 
+
+class _Command(TyperCommand):
+    """A command whose help names its arguments as command lines write them: `FILE...` in the usage line and
+    in the list of arguments (typer's own writes `{files}...` and the annotation, `<list[Path]>`).
+
+    Every argument declares its metavar (`FILE`); the `...` of one taking several files is added here.
+    """
+
+    def _argument_names(self, ctx) -> list[tuple[str, str]]:
+        arguments = [param for param in self.get_params(ctx) if param.param_type_name == "argument"]
+        return [(f"{param.metavar}{'...' * (param.nargs != 1)}", param.help or "") for param in arguments]
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        options = [self.options_metavar] if self.options_metavar else []
+        return [*options, *(name for name, _ in self._argument_names(ctx))]
+
+    def format_options(self, ctx, formatter) -> None:
+        if arguments := self._argument_names(ctx):
+            with formatter.section("Arguments"):
+                formatter.write_dl(arguments)
+        options = [param.get_help_record(ctx) for param in self.get_params(ctx) if param.param_type_name == "option"]
+        with formatter.section("Options"):
+            formatter.write_dl([record for record in options if record is not None])
+
+
+# Plain help, as click prints it: typer's rich panels put a type after every flag (`--force <bool>`).
 app = typer.Typer(
     name="specc",
     help="Check and compile CNN specs (*.cnn): every shape and parameter count before any framework runs.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 
@@ -79,7 +107,7 @@ def _emit(backend: Backend, reports, source_path: str) -> str:
     return emit_keras(reports, source_path)
 
 
-def _verifier(backend: Backend):
+def _verifier(backend: Backend, verbose: bool):
     """The framework module's loader and build_and_compare for a backend, imported only for --verify."""
     if backend is Backend.torch:
         from specc.backends import torch_verify
@@ -87,7 +115,7 @@ def _verifier(backend: Backend):
         return torch_verify.load_torch, torch_verify.build_and_compare
     from specc.backends import keras_verify
 
-    return keras_verify.load_keras, keras_verify.build_and_compare
+    return (lambda: keras_verify.load_keras(verbose)), keras_verify.build_and_compare
 
 
 def _usage_error(message: str) -> typer.Exit:
@@ -135,22 +163,34 @@ def main(
     """specc: a shape checker and compiler for CNN specs."""
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Check specs: shapes and parameters, or what does not fit.")
 def check(
-    files: Annotated[list[Path], typer.Argument(help="Spec files to check.", show_default=False)],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", help="Spec files to check.", show_default=False)],
     output_format: Annotated[
         Format,
         typer.Option(
             "--format",
             "-f",
+            metavar="FORMAT",
             help="text for people; json for tools; gcc (file:line:col: severity: message) for editors "
             "and CI logs; sarif for code-scanning tools.",
         ),
     ] = Format.text,
+    fix: Annotated[
+        bool,
+        typer.Option("--fix", help="Apply the fixes of errors that have one (the editor's quick fixes), in place."),
+    ] = False,
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Print what --fix would change as a unified diff; change nothing.")
+    ] = False,
 ) -> None:
     """Check specs: every layer's output shape and parameters, or where and why the network does not fit."""
     contents = [(path, _read(path)) for path in files]
     results = [(str(path), check_bytes(data)) for path, data in contents]
+    if fix or diff:
+        results = _fix(contents, results, write=not diff)
+        if diff:
+            raise typer.Exit(EXIT_SPEC_ERRORS if any(not checked.ok for _, checked in results) else EXIT_CLEAN)
     failed = any(not checked.ok for _, checked in results)
     if output_format is Format.json:
         typer.echo(json.dumps({"version": __version__, "files": [file_record(p, c) for p, c in results]}, indent=2))
@@ -181,19 +221,55 @@ def check(
     raise typer.Exit(EXIT_SPEC_ERRORS if failed else EXIT_CLEAN)
 
 
-@app.command()
+def _fix(contents: list[tuple[Path, bytes]], results: list[tuple[str, CheckedSource]], write: bool) -> list:
+    """Apply each file's fixes: written in place (atomically) and the fixed text's check returned, or, when not
+    writing, printed as a unified diff, and the checks returned as they were."""
+    import codecs
+    import difflib
+
+    from specc.fixes import fix_text
+    from specc.write import write_atomically
+
+    fixed_results = []
+    for (path, data), (name, checked) in zip(contents, results, strict=True):
+        if any(diagnostic.code == "E100" for diagnostic in checked.diagnostics):  # not text: nothing to fix
+            fixed_results.append((name, checked))
+            continue
+        text, applied, fixed = fix_text(checked.text)
+        noun = f"{applied} error{'s' * (applied != 1)}"
+        if applied and not write:
+            before, after = checked.text.splitlines(keepends=True), text.splitlines(keepends=True)
+            for line in difflib.unified_diff(before, after, name, name):
+                # A last line without a newline is marked as diff and patch mark it.
+                sys.stdout.write(line if line.endswith("\n") else f"{line}\n\\ No newline at end of file\n")
+            typer.echo(f"would fix {noun} in {name}", err=True)
+        elif applied:
+            bom = codecs.BOM_UTF8.decode() if data.startswith(codecs.BOM_UTF8) else ""
+            try:
+                write_atomically(path, bom + text)
+            except OSError as error:
+                raise _usage_error(f"cannot write {path}: {error.strerror or error}") from None
+            typer.echo(f"fixed {noun} in {name}", err=True)
+        fixed_results.append((name, fixed if write else checked))
+    return fixed_results
+
+
+@app.command(cls=_Command, short_help="Print a table like Keras's model.summary() for a spec.")
 def summary(
-    file: Annotated[Path, typer.Argument(help="The spec file.", show_default=False)],
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Only this model of the file.")] = None,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The spec file.", show_default=False)],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", metavar="NAME", help="Only this model of the file.")
+    ] = None,
     explain: Annotated[
         bool, typer.Option("--explain", "-e", help="Show the arithmetic behind each shape and count.")
     ] = False,
 ) -> None:
-    """Print a table like Keras's model.summary(): each layer's output shape and parameters, and the totals."""
+    """Print a table like Keras's model.summary(): each layer's output shape and parameters, and the totals.
+
+    A spec with errors gets its diagnostics, then each table up to the layer the checker stopped at."""
     checked = check_bytes(_read(file))
     if not checked.ok:
         _print_diagnostics(str(file), checked, use_color())
-        raise typer.Exit(EXIT_SPEC_ERRORS)
     reports = checked.reports
     if model is not None:
         reports = [r for r in reports if r.model.name == model]
@@ -202,8 +278,8 @@ def summary(
             raise _usage_error(f"{file} has no model `{model}`; it has: {names}")
     from specc.summary import print_summaries  # rich is loaded only when a table is drawn
 
-    print_summaries(reports, explain)
-    raise typer.Exit(EXIT_CLEAN)
+    print_summaries(reports, explain, diagnostics=checked.diagnostics, source_lines=checked.lines)
+    raise typer.Exit(EXIT_CLEAN if checked.ok else EXIT_SPEC_ERRORS)
 
 
 def _build_target(spec: Path, output: str | None, backend: Backend) -> Path | None:
@@ -227,15 +303,16 @@ def _build_target(spec: Path, output: str | None, backend: Backend) -> Path | No
     return target
 
 
-def _verify(backend: Backend, source: str, filename: str, checked: CheckedSource) -> list:
-    """Build every model of the emitted module with the framework, with progress while it loads."""
+def _verify(backend: Backend, source: str, filename: str, checked: CheckedSource, verbose: bool) -> list:
+    """Build every model of the emitted module with the framework, with progress while it loads; the
+    framework's own start-up messages only if verbose."""
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from specc.backends.verify import run_module
 
     framework, loading, install = FRAMEWORKS[backend]
-    load, build_and_compare = _verifier(backend)
+    load, build_and_compare = _verifier(backend, verbose)
     found = []
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     console = Console(stderr=True)
@@ -258,14 +335,20 @@ def _verify(backend: Backend, source: str, filename: str, checked: CheckedSource
     return found
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Compile a spec to a Keras or PyTorch module.")
 def build(
-    file: Annotated[Path, typer.Argument(help="The spec file.", show_default=False)],
-    backend: Annotated[Backend, typer.Option("--backend", "-b", help="The framework to emit code for.")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The spec file.", show_default=False)],
+    backend: Annotated[
+        Backend,
+        typer.Option("--backend", "-b", metavar="BACKEND", help="The framework to emit code for: keras or torch."),
+    ],
     output: Annotated[
         str | None,
         typer.Option(
-            "--output", "-o", help="Where to write the module; - for stdout. Default: <spec>_<backend>.py beside it."
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Where to write the module; - for stdout. Default: <spec>_<backend>.py beside it.",
         ),
     ] = None,
     force: Annotated[
@@ -274,6 +357,9 @@ def build(
     verify: Annotated[
         bool,
         typer.Option("--verify", help="Build every model with the framework and compare each layer with the checker."),
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="With --verify, let the framework print its start-up messages.")
     ] = False,
 ) -> None:
     """Compile a spec that checks clean to a Python module that builds its models with the framework."""
@@ -304,25 +390,28 @@ def build(
         typer.echo(f"wrote {target} (model{'s' * (len(checked.reports) != 1)} {models})", err=True)
     if not verify:
         raise typer.Exit(EXIT_CLEAN)
-    mismatches = _verify(backend, source, str(target or "<stdout>"), checked)
+    mismatches = _verify(backend, source, str(target or "<stdout>"), checked, verbose)
     for diagnostic in mismatches:
         typer.echo(format_diagnostic(str(file), checked.lines, diagnostic, color), err=True)
     if mismatches:
         raise typer.Exit(EXIT_SPEC_ERRORS)
     for report in checked.reports:
         typer.echo(
-            f"verified model {report.model.name} with {FRAMEWORKS[backend].name}: {len(report.layers)} layers, "
+            f"verified model {report.model.name} with {FRAMEWORKS[backend].name}: "
+            f"{len(report.layers)} layer{'s' * (len(report.layers) != 1)}, "
             f"{report.total_params:,} params, every shape and count as checked",
             err=True,
         )
     raise typer.Exit(EXIT_CLEAN)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Rewrite specs in the one canonical layout.")
 def fmt(
     files: Annotated[
         list[Path],
-        typer.Argument(help="Spec files to format in place; - reads stdin, writes stdout.", show_default=False),
+        typer.Argument(
+            metavar="FILE", help="Spec files to format in place; - reads stdin, writes stdout.", show_default=False
+        ),
     ],
     check_only: Annotated[
         bool, typer.Option("--check", help="Change nothing; exit 1 if a file would be reformatted.")
@@ -374,7 +463,7 @@ def fmt(
     raise typer.Exit(EXIT_SPEC_ERRORS if failed or (check_only and would_change) else EXIT_CLEAN)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Run the language server, for editors.")
 def lsp() -> None:
     """Run the language server on stdin and stdout, for editors (diagnostics, hover, shape hints...)."""
     from specc.lsp import serve

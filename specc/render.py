@@ -135,6 +135,8 @@ def file_record(path: str, checked: CheckedSource) -> dict[str, Any]:
                     {
                         "name": layer_report.layer.name,
                         "kind": layer_report.layer.kind,
+                        # The kind as a spec writes it (`conv`); `kind` is the IR's name for it (`conv2d`).
+                        "spelling": layer_report.layer.spellings[0],
                         "line": layer_report.layer.span.line,
                         "input_shape": list(layer_report.input_shape),
                         "output_shape": list(layer_report.inference.output_shape),
