@@ -423,3 +423,10 @@ def test_pre_commit_hooks_run_specc_commands_that_exist_on_cnn_files():
         program, command, *_ = hook["entry"].split()
         assert program == "specc" and command in commands
     assert hooks["specc-fmt"]["args"] == ["--check"]
+
+
+def test_the_gcc_note_sample_in_docs_ci_is_what_specc_prints():
+    ci = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+    [block] = [b for b in re.findall(r"```text\n(.*?)```", ci, flags=re.DOTALL) if ": note: " in b]
+    checked = check_text("model m {\n  input 28x28x1\n  conv 8 3x3\n  flatten\n")
+    assert "\n".join(format_gcc("specs/open.cnn", d) for d in checked.diagnostics) == block.rstrip("\n")
