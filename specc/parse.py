@@ -11,7 +11,7 @@ from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput
 from lark.exceptions import UnexpectedEOF
 
 from specc import syntax
-from specc.diagnostics import Diagnostic, Note, Span
+from specc.diagnostics import Diagnostic, Fix, Note, Span
 
 GRAMMAR_NAME = "specc.cnn.lark"
 
@@ -194,7 +194,7 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
         shown = repr(char) if not char.isprintable() or char.isspace() else f"`{char}`"
         line = text.split("\n")[error.line - 1] if error.line else ""
         # A Keras call trips on its quotes or dots first; the rewrite of the whole line helps more.
-        hint = _hint_for_call(line)
+        hint, fixes = _help_for_call(line, error.line)
         if hint is None and char == "'":
             hint = "strings take double quotes, and words such as same or relu take none: padding=same"
         elif hint is None and ord(char or " ") > 127:
@@ -204,6 +204,7 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
             message=f"unexpected character {shown}",
             span=Span.point(error.line, error.column),
             hint=hint,
+            fixes=fixes,
         )
     if isinstance(error, UnexpectedToken) and error.token.type != "$END":
         token = error.token
@@ -212,7 +213,8 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
         if token.type == "_NEWLINE":
             span = Span.point(token.line, token.column)
         line = text.split("\n")[token.line - 1] if token.line else ""
-        hint = _hint_for_call(line) or _hint_for_token(token, expected)
+        hint, fixes = _help_for_call(line, token.line)
+        hint = hint or _hint_for_token(token, expected)
         notes: tuple[Note, ...] = ()
         block = _open_block(error)
         if token.type == "_MODEL" and block is not None:
@@ -224,6 +226,7 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
             message=f"unexpected {_describe_token(token)}; expected {_describe_expected(expected)}",
             span=span,
             hint=hint,
+            fixes=fixes,
             notes=notes,
         )
     expected = getattr(error, "expected", None) or set()
@@ -232,27 +235,35 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
     last_line = content.count("\n") + 1
     last_column = len(content) - (content.rfind("\n") + 1) + 1
     block = _open_block(error)
+    hint = "close every `{` with `}` and every `(` with `)`"
+    if block is not None:
+        hint = f"close the block of model `{block[0]}` with `}}`"
     return Diagnostic(
         code="E103",
         message="unexpected end of file" + (f"; expected {_describe_expected(set(expected))}" if expected else ""),
         span=Span.point(last_line, last_column),
-        hint=f"close the block of model `{block[0]}` with `}}`"
-        if block
-        else "close every `{` with `}` and every `(` with `)`",
+        hint=hint,
         notes=(_unclosed(block),) if block else (),
     )
 
 
-def _hint_for_call(line: str) -> str | None:
-    """Keras habits: `Conv2D(32, (3, 3), ...)` is a call in Python but not a line of specc; the hint is the
-    line rewritten as specc where the call's arguments allow it."""
+def _help_for_call(line: str, number: int) -> tuple[str | None, tuple[Fix, ...]]:
+    """Keras habits: `Conv2D(32, (3, 3), ...)` is a call in Python but not a line of specc. The hint is the
+    line rewritten as specc where the call's arguments allow it, and then the fix writes it in (unless the
+    call also held the input shape, which belongs on a line of its own)."""
     # Imported here: the layer kinds are needed only on this error path, not to parse a good spec.
     from specc import call_lines
 
     if not call_lines.looks_like_call(line):
-        return None
+        return None, ()
     rewritten = call_lines.rewrite(line)
-    return rewritten.hint if rewritten is not None else call_lines.GENERIC_HINT
+    if rewritten is None:
+        return call_lines.GENERIC_HINT, ()
+    fixes: tuple[Fix, ...] = ()
+    if rewritten.input_line is None:
+        span = Span(number, rewritten.start + 1, number, rewritten.end + 1)
+        fixes = (Fix(title=f"Rewrite as `{rewritten.line}`", span=span, new_text=rewritten.line),)
+    return rewritten.hint, fixes
 
 
 def _open_block(error: UnexpectedInput) -> tuple[str, Span] | None:

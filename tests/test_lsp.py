@@ -393,6 +393,8 @@ def apply(text: str, edit: types.TextEdit) -> str:
         ('conv 8 3x3 padding="same"', "E203"),
         ("MaxPooling2D((2, 2))", "E203"),
         ("Conv2d 8 3x3", "E201"),
+        ("Flatten()", "E102"),
+        ("MaxPooling2D(pool_size=(2, 2), padding='same')", "E102"),
     ],
 )
 def test_applying_the_fix_clears_the_diagnostic(line: str, code: str):

@@ -452,6 +452,20 @@ def test_a_keras_call_of_any_kind_gets_the_spec_line_it_means_as_hint(line, hint
     assert diagnostic.hint == hint
 
 
+def test_the_fix_for_a_keras_call_replaces_the_call_and_keeps_its_indent_and_comment():
+    _, diagnostics = parse("model m {\n  input 28x28x1\n    layers.Dense(10, activation='softmax'),  # out\n}\n")
+    (diagnostic,) = diagnostics
+    (fix,) = diagnostic.fixes
+    assert (fix.span, fix.new_text) == (Span(3, 5, 3, 43), "dense 10 softmax")
+
+
+def test_a_keras_call_holding_the_input_shape_gets_no_fix_since_the_shape_needs_a_line_of_its_own():
+    _, diagnostics = parse("model m {\n  Conv2D(8, (3, 3), input_shape=(28, 28, 1))\n}\n")
+    (diagnostic,) = diagnostics
+    assert "`input 28x28x1`" in diagnostic.hint
+    assert diagnostic.fixes == ()
+
+
 @pytest.mark.parametrize(
     "line",
     [
