@@ -481,13 +481,13 @@ class _ModelLowering:
                 f"specc's layer kinds: {', '.join(cls.spellings[0] for cls in LAYER_KINDS)} "
                 "(Keras class names such as `Conv2D` work too)"
             )
-        self.report(
-            "E201",
-            f"unknown layer kind `{statement.kind}`",
-            statement.kind_span,
-            hint=hint,
-            fixes=_replace(statement.kind_span, statement.kind, meant),
-        )
+        fixes = _replace(statement.kind_span, statement.kind, meant)
+        call = _keras_call(statement)
+        if call is not None:
+            # `Conv2d(32, 3)`: mending the case alone would leave a call, so offer the whole line.
+            hint = call.hint
+            fixes = _replace(statement.span, f"{statement.kind}{render(statement.arguments[0].value)}", call.line)
+        self.report("E201", f"unknown layer kind `{statement.kind}`", statement.kind_span, hint=hint, fixes=fixes)
 
     def lower_layer(self, statement: syntax.LayerStatement) -> LayerBase | None:
         cls = documented_kind(statement.kind)

@@ -113,6 +113,12 @@ def test_a_kind_in_an_undocumented_case_is_e201_naming_the_documented_spelling(w
     assert [(fix.span, fix.new_text) for fix in diagnostic.fixes] == [(Span(3, 3, 3, 3 + len(kind)), meant)]
 
 
+def test_a_keras_call_with_a_kind_in_an_undocumented_case_gets_the_whole_line_rewritten():
+    diagnostic = only_diagnostic("Conv2d(32, 3)")
+    assert (diagnostic.code, diagnostic.hint) == ("E201", "a layer line is not a Python call: write `conv 32 3`")
+    assert [(fix.span, fix.new_text) for fix in diagnostic.fixes] == [(Span(3, 3, 3, 16), "conv 32 3")]
+
+
 def test_input_in_an_undocumented_case_is_e201_and_still_read_as_the_input():
     checked = check_text("model m {\n  INPUT 28x28x1\n  conv 8 3\n}\n")
     (diagnostic,) = checked.diagnostics
