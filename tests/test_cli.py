@@ -325,6 +325,15 @@ def test_json_output_for_a_bad_file_lists_diagnostics_with_positions_and_exits_1
     assert model["output_shape"] is None  # a line failed to lower, so the shapes after it are unknown
 
 
+def test_json_output_lists_a_diagnostics_notes_with_their_positions():
+    result = invoke("check", "--format", "json", BAD / "e302_input_without_channels.cnn")
+    (file,) = json.loads(result.stdout)["files"]
+    (diagnostic,) = file["diagnostics"]
+    assert diagnostic["notes"] == [
+        {"message": "the input is 28x28 here", "line": 3, "column": 3, "end_line": 3, "end_column": 14}
+    ]
+
+
 def test_json_output_for_several_files_is_still_one_document(write):
     bad = write("bad.cnn", BAD_SPEC)
     warn = write("warn.cnn", WARNING_SPEC)
@@ -563,6 +572,34 @@ def test_fixture_text_output_shows_location_source_line_caret_and_hint(fixture):
     assert len(checked.diagnostics) == len(EXPECTED[fixture]["diagnostics"])
     for diagnostic in checked.diagnostics:
         _assert_rendered(out_lines, str(path), source_lines, diagnostic)
+
+
+def test_an_unclosed_block_is_shown_with_a_note_line_source_and_caret_at_its_opening_brace():
+    path = BAD / "e102_next_model_inside_an_unclosed_block.cnn"
+    result = invoke("check", path)
+    assert result.exit_code == 1
+    assert result.stdout.split("\n")[:9] == [
+        f"{path}:6:1: error[E102]: unexpected `model`; expected `;`, `}}`, a name or end of line",
+        "  |",
+        "6 | model second {",
+        "  | ^^^^^",
+        "  = hint: close the block of model `first` with `}` before the next model",
+        f"{path}:2:13: note: the block of model `first` opened here is not closed",
+        "  |",
+        "2 | model first {",
+        "  |             ^",
+    ]
+
+
+def test_an_e302_after_an_input_without_channels_notes_the_input_line():
+    path = BAD / "e302_input_without_channels.cnn"
+    out = invoke("check", path).stdout.split("\n")
+    at = out.index(f"{path}:3:3: note: the input is 28x28 here")
+    assert out[at - 1] == (
+        "  = hint: the model's input, 28x28, has no channel axis: write `input 28x28x1` "
+        "(or `input 28x28x3` for colour images)"
+    )
+    assert out[at + 1 : at + 4] == ["  |", "3 |   input 28x28", "  |   ^^^^^^^^^^^"]
 
 
 def test_a_caret_under_a_tab_indented_token_keeps_the_tab(write):

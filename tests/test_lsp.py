@@ -122,6 +122,17 @@ async def test_every_change_is_checked_again(client: LanguageClient):
     assert [(d.code, span_of(d.range)) for d in diagnostics] == [("E204", (3, 22, 3, 23))]
 
 
+@on_server
+async def test_an_unclosed_block_is_published_with_its_opening_brace_as_related_information(client: LanguageClient):
+    uri, diagnostics = await open_document(client, "model m {\n  input 28x28x1\n  conv 8 3x3\n")
+    (diagnostic,) = diagnostics
+    assert diagnostic.code == "E103"
+    (related,) = diagnostic.related_information
+    assert related.location.uri == uri
+    assert span_of(related.location.range) == (0, 8, 0, 9)
+    assert related.message == "the block of model `m` opened here is not closed"
+
+
 # Hover, inlay hints, symbols
 
 
@@ -337,6 +348,28 @@ def test_span_to_range_counts_utf16_units_and_clamps_past_the_text():
     assert span_of(Lines(text).range(Span(9, 1, 9, 50))) == (1, 0, 1, 10)
 
 
+def test_a_note_is_related_information_at_its_0_based_range_and_diagnostics_without_notes_have_none():
+    text = "model m {\n  input 28x28\n  conv 8 3\n}\nmodel n {\n  input 4\n  maxpol 2\n}\n"
+    checked = check_text(text)
+    with_note, without = features.diagnostics(checked, Lines(text), "file:///m.cnn")
+    (related,) = with_note.related_information
+    assert (related.location.uri, span_of(related.location.range)) == ("file:///m.cnn", (1, 2, 1, 13))
+    assert related.message == "the input is 28x28 here"
+    assert without.related_information is None
+
+
+def test_a_model_keyword_typed_inside_a_block_is_rechecked_whole_so_its_note_points_at_the_real_brace():
+    text = "model m {\n  input 4\n  dense 2\n}\n"
+    checker = IncrementalChecker()
+    checker.check(text)
+    edited = text.replace("  dense 2", "  dense 2\n  model")
+    checked = checker.check(edited)
+    assert checked.diagnostics == check_text(edited).diagnostics
+    ((code, hint, notes),) = [(d.code, d.hint, d.notes) for d in checked.diagnostics]
+    assert (code, hint) == ("E102", "close the block of model `m` with `}` before the next model")
+    assert [(n.span.line, n.span.column) for n in notes] == [(1, 9)]
+
+
 def apply(text: str, edit: types.TextEdit) -> str:
     """Apply one edit to ASCII text."""
     lines = text.split("\n")
@@ -357,6 +390,11 @@ def apply(text: str, edit: types.TextEdit) -> str:
         ("conv 8 3x3 strides=2 strides=1", "E206"),
         ("conv 8 3x3; dense 4", "W301"),
         ("dense 4", "W301"),
+        ('conv 8 3x3 padding="same"', "E203"),
+        ("MaxPooling2D((2, 2))", "E203"),
+        ("Conv2d 8 3x3", "E201"),
+        ("Flatten()", "E102"),
+        ("MaxPooling2D(pool_size=(2, 2), padding='same')", "E102"),
     ],
 )
 def test_applying_the_fix_clears_the_diagnostic(line: str, code: str):

@@ -36,20 +36,30 @@ _SEVERITIES = {Severity.ERROR: types.DiagnosticSeverity.Error, Severity.WARNING:
 # Diagnostics and their fixes
 
 
-def to_lsp_diagnostic(diagnostic: Diagnostic, lines: Lines) -> types.Diagnostic:
-    """A specc diagnostic as LSP reports it: code, severity, 0-based range; the hint on a line of its own."""
+def to_lsp_diagnostic(diagnostic: Diagnostic, lines: Lines, uri: str | None = None) -> types.Diagnostic:
+    """A specc diagnostic as LSP reports it: code, severity, 0-based range; the hint on a line of its own;
+    with the document's uri, each note as related information."""
     message = diagnostic.message + (f"\nhint: {diagnostic.hint}" if diagnostic.hint else "")
+    related = None
+    if uri is not None and diagnostic.notes:
+        related = [
+            types.DiagnosticRelatedInformation(
+                location=types.Location(uri=uri, range=lines.range(note.span)), message=note.message
+            )
+            for note in diagnostic.notes
+        ]
     return types.Diagnostic(
         range=lines.range(diagnostic.span),
         message=message,
         severity=_SEVERITIES[diagnostic.severity],
         code=diagnostic.code,
         source=SOURCE,
+        related_information=related,
     )
 
 
-def diagnostics(checked: CheckedSource, lines: Lines) -> list[types.Diagnostic]:
-    return [to_lsp_diagnostic(d, lines) for d in checked.diagnostics]
+def diagnostics(checked: CheckedSource, lines: Lines, uri: str | None = None) -> list[types.Diagnostic]:
+    return [to_lsp_diagnostic(d, lines, uri) for d in checked.diagnostics]
 
 
 def _touches(a: types.Range, b: types.Range) -> bool:

@@ -90,7 +90,7 @@ class SpeccServer(LanguageServer):
             analysis = self.analyse(uri, document.source, version)
             self.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(
-                    uri=uri, version=version, diagnostics=features.diagnostics(analysis.checked, analysis.lines)
+                    uri=uri, version=version, diagnostics=features.diagnostics(analysis.checked, analysis.lines, uri)
                 )
             )
         self.checks_since_full_collection += 1
