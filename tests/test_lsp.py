@@ -744,7 +744,18 @@ def test_the_server_announces_incremental_sync(lsp: InProcess):
 
 
 _CONVERTER = get_converter()  # building one registers hundreds of hooks: once, not per comparison
-_WILD = [*_PIECES, "\U0001f600", "\U0001f600\U0001f601", "\u00e9t\u00e9", "\n", "\n  conv 8 3x3\n", "\r\n", "\u2028", "\x0c", ""]
+_WILD = [
+    *_PIECES,
+    "\U0001f600",
+    "\U0001f600\U0001f601",
+    "\u00e9t\u00e9",
+    "\n",
+    "\n  conv 8 3x3\n",
+    "\r\n",
+    "\u2028",
+    "\x0c",
+    "",
+]
 _TYPING = ["c", "o", "n", "v", "8", "3x3", " ", "relu", "=", "\U0001f600", "\u00e9", "same", "2", "#"]
 _EMOJI_MODELS = _TWO_MODELS.replace("# ", "# \U0001f600 ").replace("model b {", "model b { # caf\u00e9 \U0001f680")
 

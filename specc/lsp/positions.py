@@ -98,8 +98,9 @@ def _characters(line: str, units: int, encoding: str) -> int:
     return len(line)
 
 
-# LSP's line breaks; unlike str.splitlines, not \f, \v, \x1c-\x1e, \x85, U+2028 or U+2029.
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# LSP's line breaks; unlike str.splitlines, not \f, \v, \x1c-\x1e, \x85, U+2028 or U+2029. The group keeps
+# each break in re.split's result, between the lines it separates.
+_LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
 
 
 def apply_change(text: str, change: types.TextDocumentContentChangeEvent, encoding: str = "utf-16") -> str:
@@ -111,17 +112,17 @@ def apply_change(text: str, change: types.TextDocumentContentChangeEvent, encodi
     if not isinstance(change, types.TextDocumentContentChangePartial):
         return change.text
     encoding = str(encoding) if str(encoding) in _CODECS else "utf-16"
-    starts, ends = [0], []
-    for brk in _LINE_BREAK.finditer(text):
-        ends.append(brk.start())
-        starts.append(brk.end())
-    ends.append(len(text))
+    # str.split when every break is \n (the usual text, and several times faster than the regex).
+    with_returns = "\r" in text
+    parts = _LINE_BREAK.split(text) if with_returns else text.split("\n")
+    step = 2 if with_returns else 1
 
     def offset(position: types.Position) -> int:
-        if position.line >= len(starts):
+        index = position.line * step
+        if index >= len(parts):
             return len(text)
-        start, end = starts[position.line], ends[position.line]
-        return start + _characters(text[start:end], position.character, encoding)
+        start = sum(map(len, parts[:index])) + (0 if with_returns else position.line)
+        return start + _characters(parts[index], position.character, encoding)
 
     begin, finish = offset(change.range.start), offset(change.range.end)
     return text[:begin] + change.text + text[max(begin, finish) :]
