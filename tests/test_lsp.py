@@ -526,7 +526,7 @@ def test_thousands_of_edits_leave_the_servers_bookkeeping_as_it_was(lsp: InProce
     assert kept() == after_open
 
 
-def test_a_request_whose_params_do_not_decode_is_answered_with_its_id_and_invalid_params(lsp: InProcess):
+def test_every_request_is_answered_even_one_whose_params_do_not_decode_or_that_follows_shutdown(lsp: InProcess):
     lsp.open("file:///a.cnn", MNIST)
     far = {"start": at_json(0, 0), "end": at_json(2147483648, 0)}
     answer = lsp.request("textDocument/inlayHint", {"textDocument": {"uri": "file:///a.cnn"}, "range": far})
@@ -534,9 +534,20 @@ def test_a_request_whose_params_do_not_decode_is_answered_with_its_id_and_invali
     assert "Position.line" in answer["error"]["message"] and "2147483648" in answer["error"]["message"]
     answer = lsp.request("textDocument/hover", {"textDocument": {"uri": "file:///a.cnn"}})  # no position at all
     assert answer["error"]["code"] == -32602
-    # A notification that does not decode has no one to answer; it is dropped and the server goes on.
+    # After shutdown, a request is still answered: with an error, as LSP asks.
+    assert lsp.request("shutdown", None)["result"] is None
+    answer = lsp.request("textDocument/hover", {"textDocument": {"uri": "file:///a.cnn"}, "position": at_json(2, 3)})
+    assert answer["error"]["code"] == -32600
+    answer = lsp.request("textDocument/inlayHint", {"textDocument": {"uri": "file:///a.cnn"}, "range": far})
+    assert answer["error"]["code"] == -32602
+
+
+def test_a_notification_whose_params_do_not_decode_is_dropped_and_the_server_goes_on(lsp: InProcess):
+    lsp.open("file:///a.cnn", MNIST)
     lsp.change("file:///a.cnn", 2, edit((0, 0), (2147483648, 0), "x"))
     assert lsp.server.document("file:///a.cnn").source == MNIST
+    lsp.change("file:///a.cnn", 3, edit((0, 0), (0, 0), "# x\n"))
+    assert lsp.published("file:///a.cnn") == [] and lsp.server.document("file:///a.cnn").source == "# x\n" + MNIST
 
 
 # Without a server

@@ -22,9 +22,10 @@ from urllib.parse import unquote
 
 import cattrs
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.protocol.json_rpc import RPCRequest
 from pygls.workspace import TextDocument
 
 from specc import __version__
@@ -106,8 +107,12 @@ class SpeccProtocol(LanguageServerProtocol):
 
     def handle_message(self, message: Any) -> None:
         if isinstance(message, _Refused):
-            if not self._shutdown:
-                self._send_response(message.id, error=message.error.to_response_error())
+            self._send_response(message.id, error=message.error.to_response_error())
+            return
+        if self._shutdown and isinstance(message, RPCRequest):
+            # pygls drops a request that comes after `shutdown` without a word; LSP wants an error.
+            refusal = JsonRpcInvalidRequest(message=f"the server is shutting down; {message.method} not handled")
+            self._send_response(message.id, error=refusal.to_response_error())
             return
         super().handle_message(message)
 
