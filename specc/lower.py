@@ -754,6 +754,26 @@ class _ModelLowering:
                 self.report("E203", f"{argument} has a value of the wrong form: {shown}", span)
 
 
+def placed_parameters(cls: type[LayerBase], statement: syntax.LayerStatement) -> frozenset[str]:
+    """The parameters that a statement's arguments fill, by key, by position or as bare words, placed
+    by the rules lowering uses (`target_of`); the editor's completion offers only the others."""
+    lowering = _ModelLowering(
+        syntax.ModelBlock(name="_", name_span=statement.span, statements=(statement,), span=statement.span),
+        [],
+        frozenset(),
+    )
+    accepted = parameter_names(cls)
+    free_positions = list(cls.positional)
+    placed: dict[str, Any] = {}
+    for argument in statement.arguments:
+        target = lowering.target_of(cls, argument, accepted, free_positions, placed)
+        if target is not None:
+            placed[target] = argument
+            if target in free_positions:
+                free_positions.remove(target)
+    return frozenset(placed)
+
+
 def lower(source: syntax.SourceFile, cache: LoweringCache | None = None) -> tuple[SpecFile, list[Diagnostic]]:
     """Lower a syntax tree to the IR; returns the models that could be built and the diagnostics.
 
