@@ -837,7 +837,7 @@ def test_random_range_edits_keep_the_servers_text_and_diagnostics_those_of_the_c
         lsp.change(uri, version, edit(_client_position(text, a), _client_position(text, b), new))
         text = text[:a] + new + text[b:]
         assert lsp.server.document(uri).source == text
-        expected = features.diagnostics(check_text(text), Lines(text))
+        expected = features.diagnostics(check_text(text), Lines(text), uri)
         assert lsp.published(uri) == _CONVERTER.unstructure(expected), text
         partial += lsp.server.checkers[uri].reparsed_lines is not None
     assert partial >= 100  # the edits went through the incremental reparse, not only the fallback
