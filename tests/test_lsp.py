@@ -322,6 +322,29 @@ async def test_completion_leaves_out_arguments_already_given_by_position_or_bare
     assert not set(ACTIVATIONS) & set(labels)
 
 
+def test_completion_offers_the_keras_class_names_after_specc_s_own_kinds():
+    text = "model m {\n  input 28x28x1\n  \n}\n"
+    items = features.completions(check_text(text), Lines(text), at(2, 2))
+    labels = [i.label for i in items]
+    assert {"Conv2D", "MaxPooling2D", "Dense", "BatchNormalization"} <= set(labels)
+    by_label = {i.label: i for i in items}
+    assert (by_label["Conv2D"].sort_text or "Conv2D") > (by_label["conv"].sort_text or "conv")
+
+
+@pytest.mark.parametrize("kind", ["conv", "conv2d", "Conv2D"])
+def test_completion_offers_parameters_after_a_documented_spelling_of_a_kind(kind):
+    text = f"model m {{\n  input 28x28x1\n  {kind} \n}}\n"
+    labels = {i.label for i in features.completions(check_text(text), Lines(text), at(2, len(kind) + 3))}
+    assert "filters=" in labels
+
+
+@pytest.mark.parametrize("kind", ["CONV", "Conv2d"])
+def test_completion_offers_no_parameters_after_a_kind_in_an_undocumented_case(kind):
+    # lowering reports E201 for these; completion must not treat them as a kind either
+    text = f"model m {{\n  input 28x28x1\n  {kind} \n}}\n"
+    assert features.completions(check_text(text), Lines(text), at(2, len(kind) + 3)) == []
+
+
 @pytest.mark.parametrize(
     ("statement", "given", "offered"),
     [

@@ -18,14 +18,13 @@ from specc.diagnostics import Diagnostic, Severity, Span
 from specc.ir import Model
 from specc.layers import (
     ACTIVATIONS,
-    KIND_BY_SPELLING,
     LAYER_KINDS,
     PARAMETER_SHORT_FORMS,
     LayerBase,
     format_shape,
     parameter_names,
 )
-from specc.lower import placed_parameters
+from specc.lower import documented_kind, placed_parameters
 from specc.lsp.positions import Lines, contains
 from specc.parse import parse
 from specc.pipeline import CheckedSource
@@ -400,6 +399,17 @@ def _kind_items(inside_model: bool) -> list[types.CompletionItem]:
                 documentation=_first_line(cls.__doc__),
             )
         )
+    # The Keras class names are documented spellings too; listed after specc's own, which the README teaches.
+    for cls in LAYER_KINDS:
+        items.append(
+            types.CompletionItem(
+                label=cls.keras_class,
+                kind=types.CompletionItemKind.Class,
+                detail=f"the same as `{cls.spellings[0]}`",
+                documentation=_first_line(cls.__doc__),
+                sort_text=f"~{cls.keras_class}",
+            )
+        )
     return items
 
 
@@ -427,7 +437,7 @@ def completions(checked: CheckedSource, lines: Lines, position: types.Position) 
         return []
     if context.kind is None:
         return _kind_items(context.inside_model)
-    cls = KIND_BY_SPELLING.get(context.kind.lower())
+    cls = documented_kind(context.kind)
     if cls is None:
         return []
     if context.key is not None:
