@@ -5,9 +5,8 @@ runs: rich for tables and progress, the backend for `build`, Keras only for `bui
 pygls for `lsp`.
 """
 
-from __future__ import annotations
-
-import json
+# No `from __future__ import annotations`: typer reads every command's annotations on each start-up,
+# and as strings each one would be evaluated again.
 import os
 import sys
 from enum import StrEnum
@@ -193,6 +192,8 @@ def check(
             raise typer.Exit(EXIT_SPEC_ERRORS if any(not checked.ok for _, checked in results) else EXIT_CLEAN)
     failed = any(not checked.ok for _, checked in results)
     if output_format is Format.json:
+        import json
+
         typer.echo(json.dumps({"version": __version__, "files": [file_record(p, c) for p, c in results]}, indent=2))
         raise typer.Exit(EXIT_SPEC_ERRORS if failed else EXIT_CLEAN)
     if output_format is Format.gcc:
@@ -203,6 +204,8 @@ def check(
                 typer.echo(format_gcc(path, diagnostic))
         raise typer.Exit(EXIT_SPEC_ERRORS if failed else EXIT_CLEAN)
     if output_format is Format.sarif:
+        import json
+
         from specc.sarif import sarif_log
 
         typer.echo(json.dumps(sarif_log(results), indent=2))

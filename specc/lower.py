@@ -416,7 +416,10 @@ class _ModelLowering:
                 self.block.name_span,
                 hint="add layers after `input`, one per line",
             )
-        return Model(
+        # Built without validation: the layers were validated one by one as they were built and the
+        # input shape by lower_input, and validating the model again would first build the schema of
+        # the whole layer union, a large share of a `specc check` run, only to accept them.
+        return Model.model_construct(
             name=self.block.name,
             span=self.block.span,
             name_span=self.block.name_span,
@@ -796,4 +799,4 @@ def lower(source: syntax.SourceFile, cache: LoweringCache | None = None) -> tupl
         models.append(_ModelLowering(block, diagnostics, source.broken_lines, cache).lower())
     if cache is not None:
         cache.finish_run()
-    return SpecFile(models=tuple(models)), diagnostics
+    return SpecFile.model_construct(models=tuple(models)), diagnostics

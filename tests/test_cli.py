@@ -800,3 +800,35 @@ def test_check_imports_no_deep_learning_framework():
     assert not top_level & {"tensorflow", "keras", "torch", "jax"}
     for banned in ("tensorflow", "keras", "torch"):
         assert banned not in result.stderr
+
+
+# Runs `specc check` in a fresh interpreter, then reports what the run imported and which pydantic
+# validators it built: the start-up cost of a check is mostly imports and schema building.
+_CHECK_AND_REPORT = """
+import json, runpy, sys
+sys.argv = ["specc", "check", "examples/mnist.cnn"]
+try:
+    runpy.run_module("specc", run_name="__main__")
+except SystemExit as exit:
+    code = exit.code
+import specc.ir, specc.layers
+built = [c.__name__ for c in (specc.ir.SpecFile, specc.ir.Model, *specc.layers.LAYER_KINDS) if c.__pydantic_complete__]
+print(json.dumps({"code": code, "modules": sorted(sys.modules), "built": built}))
+"""
+
+
+def test_check_imports_and_builds_only_what_checking_the_spec_needs():
+    result = subprocess.run(
+        [sys.executable, "-c", _CHECK_AND_REPORT], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["code"] == 0
+    modules = set(report["modules"])
+    # The other commands' modules, and the libraries only they use, stay unloaded.
+    for module in ("rich", "pygls", "lsprotocol", "specc.backends", "specc.lsp", "specc.summary", "specc.fmt"):
+        assert module not in modules
+    assert not {m for m in modules if m.startswith(("specc.sarif", "specc.write", "specc.backends.", "specc.lsp."))}
+    # Only the layer kinds mnist.cnn uses get a validator; the model and the file are not validated
+    # again, which would build the schema of every layer kind for nothing.
+    assert report["built"] == ["Conv2D", "MaxPool2D", "Flatten", "Dense"]
