@@ -7,10 +7,10 @@ for its output; it never computes a shape itself. It imports no framework.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-from specc.diagnostics import Diagnostic, Fix, Span
+from specc.diagnostics import Diagnostic, Fix, Note, Span
 from specc.ir import Model, SpecFile
 from specc.layers import (
     MAX_TENSOR_ELEMENTS,
@@ -72,6 +72,19 @@ def _diagnostic(problem: Problem, layer: Layer, shares_line: bool = False) -> Di
         span=layer.span_of(problem.argument),
         hint=problem.hint,
         fixes=fixes,
+    )
+
+
+def _without_channels(diagnostic: Diagnostic, input_shape: Shape, input_span: Span) -> Diagnostic:
+    """A 2-D layer after `input HxW`: the input line is what to change, so the hint says how and a note points at it."""
+    shown = format_shape(input_shape)
+    meant = f"input {shown}x1"
+    return replace(
+        diagnostic,
+        hint=f"the model's input, {shown}, has no channel axis: write `{meant}` "
+        f"(or `input {shown}x3` for colour images)",
+        fixes=(Fix(title=f"Write `{meant}`", span=input_span, new_text=meant),),
+        notes=(Note(input_span, f"the input is {shown} here"),),
     )
 
 
@@ -170,7 +183,10 @@ def check_model(model: Model, cache: InferenceCache | None = None) -> tuple[Mode
         outcome = layer.infer(shape) if cache is None else cache.infer(layer, shape)
         shares_line = previous_end == layer.span.line
         if isinstance(outcome, Problem):
-            diagnostics.append(_diagnostic(outcome, layer, shares_line))
+            diagnostic = _diagnostic(outcome, layer, shares_line)
+            if outcome.code == "E302" and len(shape) == 2 == len(model.input_shape) and model.input_span:
+                diagnostic = _without_channels(diagnostic, model.input_shape, model.input_span)
+            diagnostics.append(diagnostic)
             return ModelReport(model=model, layers=tuple(reports), complete=False), diagnostics
         if outcome.warnings:
             diagnostics.extend(_diagnostic(warning, layer, shares_line) for warning in outcome.warnings)

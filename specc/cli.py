@@ -5,9 +5,8 @@ runs: rich for tables and progress, the backend for `build`, Keras only for `bui
 pygls for `lsp`.
 """
 
-from __future__ import annotations
-
-import json
+# No `from __future__ import annotations`: typer reads every command's annotations on each start-up,
+# and as strings each one would be evaluated again.
 import os
 import sys
 from enum import StrEnum
@@ -19,6 +18,7 @@ from typing import Annotated, NamedTuple
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import typer  # noqa: E402
+from typer.core import TyperCommand  # noqa: E402
 
 from specc import __version__  # noqa: E402
 from specc.pipeline import CheckedSource, check_bytes  # noqa: E402
@@ -26,12 +26,39 @@ from specc.render import count_by_severity, file_record, format_diagnostic, form
 
 EXIT_CLEAN, EXIT_SPEC_ERRORS, EXIT_USAGE = 0, 1, 2
 
+
+class _Command(TyperCommand):
+    """A command whose help names its arguments as command lines write them: `FILE...` in the usage line and
+    in the list of arguments (typer's own writes `{files}...` and the annotation, `<list[Path]>`).
+
+    Every argument declares its metavar (`FILE`); the `...` of one taking several files is added here.
+    """
+
+    def _argument_names(self, ctx) -> list[tuple[str, str]]:
+        arguments = [param for param in self.get_params(ctx) if param.param_type_name == "argument"]
+        return [(f"{param.metavar}{'...' * (param.nargs != 1)}", param.help or "") for param in arguments]
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        options = [self.options_metavar] if self.options_metavar else []
+        return [*options, *(name for name, _ in self._argument_names(ctx))]
+
+    def format_options(self, ctx, formatter) -> None:
+        if arguments := self._argument_names(ctx):
+            with formatter.section("Arguments"):
+                formatter.write_dl(arguments)
+        options = [param.get_help_record(ctx) for param in self.get_params(ctx) if param.param_type_name == "option"]
+        with formatter.section("Options"):
+            formatter.write_dl([record for record in options if record is not None])
+
+
+# Plain help, as click prints it: typer's rich panels put a type after every flag (`--force <bool>`).
 app = typer.Typer(
     name="specc",
     help="Check and compile CNN specs (*.cnn): every shape and parameter count before any framework runs.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 
@@ -79,7 +106,7 @@ def _emit(backend: Backend, reports, source_path: str) -> str:
     return emit_keras(reports, source_path)
 
 
-def _verifier(backend: Backend):
+def _verifier(backend: Backend, verbose: bool):
     """The framework module's loader and build_and_compare for a backend, imported only for --verify."""
     if backend is Backend.torch:
         from specc.backends import torch_verify
@@ -87,7 +114,7 @@ def _verifier(backend: Backend):
         return torch_verify.load_torch, torch_verify.build_and_compare
     from specc.backends import keras_verify
 
-    return keras_verify.load_keras, keras_verify.build_and_compare
+    return (lambda: keras_verify.load_keras(verbose)), keras_verify.build_and_compare
 
 
 def _usage_error(message: str) -> typer.Exit:
@@ -135,24 +162,38 @@ def main(
     """specc: a shape checker and compiler for CNN specs."""
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Check specs: shapes and parameters, or what does not fit.")
 def check(
-    files: Annotated[list[Path], typer.Argument(help="Spec files to check.", show_default=False)],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", help="Spec files to check.", show_default=False)],
     output_format: Annotated[
         Format,
         typer.Option(
             "--format",
             "-f",
+            metavar="FORMAT",
             help="text for people; json for tools; gcc (file:line:col: severity: message) for editors "
             "and CI logs; sarif for code-scanning tools.",
         ),
     ] = Format.text,
+    fix: Annotated[
+        bool,
+        typer.Option("--fix", help="Apply the fixes of errors that have one (the editor's quick fixes), in place."),
+    ] = False,
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Print what --fix would change as a unified diff; change nothing.")
+    ] = False,
 ) -> None:
     """Check specs: every layer's output shape and parameters, or where and why the network does not fit."""
     contents = [(path, _read(path)) for path in files]
     results = [(str(path), check_bytes(data)) for path, data in contents]
+    if fix or diff:
+        results = _fix(contents, results, write=not diff)
+        if diff:
+            raise typer.Exit(EXIT_SPEC_ERRORS if any(not checked.ok for _, checked in results) else EXIT_CLEAN)
     failed = any(not checked.ok for _, checked in results)
     if output_format is Format.json:
+        import json
+
         typer.echo(json.dumps({"version": __version__, "files": [file_record(p, c) for p, c in results]}, indent=2))
         raise typer.Exit(EXIT_SPEC_ERRORS if failed else EXIT_CLEAN)
     if output_format is Format.gcc:
@@ -163,6 +204,8 @@ def check(
                 typer.echo(format_gcc(path, diagnostic))
         raise typer.Exit(EXIT_SPEC_ERRORS if failed else EXIT_CLEAN)
     if output_format is Format.sarif:
+        import json
+
         from specc.sarif import sarif_log
 
         typer.echo(json.dumps(sarif_log(results), indent=2))
@@ -181,19 +224,55 @@ def check(
     raise typer.Exit(EXIT_SPEC_ERRORS if failed else EXIT_CLEAN)
 
 
-@app.command()
+def _fix(contents: list[tuple[Path, bytes]], results: list[tuple[str, CheckedSource]], write: bool) -> list:
+    """Apply each file's fixes: written in place (atomically) and the fixed text's check returned, or, when not
+    writing, printed as a unified diff, and the checks returned as they were."""
+    import codecs
+    import difflib
+
+    from specc.fixes import fix_text
+    from specc.write import write_atomically
+
+    fixed_results = []
+    for (path, data), (name, checked) in zip(contents, results, strict=True):
+        if any(diagnostic.code == "E100" for diagnostic in checked.diagnostics):  # not text: nothing to fix
+            fixed_results.append((name, checked))
+            continue
+        text, applied, fixed = fix_text(checked.text)
+        noun = f"{applied} error{'s' * (applied != 1)}"
+        if applied and not write:
+            before, after = checked.text.splitlines(keepends=True), text.splitlines(keepends=True)
+            for line in difflib.unified_diff(before, after, name, name):
+                # A last line without a newline is marked as diff and patch mark it.
+                sys.stdout.write(line if line.endswith("\n") else f"{line}\n\\ No newline at end of file\n")
+            typer.echo(f"would fix {noun} in {name}", err=True)
+        elif applied:
+            bom = codecs.BOM_UTF8.decode() if data.startswith(codecs.BOM_UTF8) else ""
+            try:
+                write_atomically(path, bom + text)
+            except OSError as error:
+                raise _usage_error(f"cannot write {path}: {error.strerror or error}") from None
+            typer.echo(f"fixed {noun} in {name}", err=True)
+        fixed_results.append((name, fixed if write else checked))
+    return fixed_results
+
+
+@app.command(cls=_Command, short_help="Print a table like Keras's model.summary() for a spec.")
 def summary(
-    file: Annotated[Path, typer.Argument(help="The spec file.", show_default=False)],
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Only this model of the file.")] = None,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The spec file.", show_default=False)],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", metavar="NAME", help="Only this model of the file.")
+    ] = None,
     explain: Annotated[
         bool, typer.Option("--explain", "-e", help="Show the arithmetic behind each shape and count.")
     ] = False,
 ) -> None:
-    """Print a table like Keras's model.summary(): each layer's output shape and parameters, and the totals."""
+    """Print a table like Keras's model.summary(): each layer's output shape and parameters, and the totals.
+
+    A spec with errors gets its diagnostics, then each table up to the layer the checker stopped at."""
     checked = check_bytes(_read(file))
     if not checked.ok:
         _print_diagnostics(str(file), checked, use_color())
-        raise typer.Exit(EXIT_SPEC_ERRORS)
     reports = checked.reports
     if model is not None:
         reports = [r for r in reports if r.model.name == model]
@@ -202,8 +281,8 @@ def summary(
             raise _usage_error(f"{file} has no model `{model}`; it has: {names}")
     from specc.summary import print_summaries  # rich is loaded only when a table is drawn
 
-    print_summaries(reports, explain)
-    raise typer.Exit(EXIT_CLEAN)
+    print_summaries(reports, explain, diagnostics=checked.diagnostics, source_lines=checked.lines)
+    raise typer.Exit(EXIT_CLEAN if checked.ok else EXIT_SPEC_ERRORS)
 
 
 def _build_target(spec: Path, output: str | None, backend: Backend) -> Path | None:
@@ -217,20 +296,26 @@ def _build_target(spec: Path, output: str | None, backend: Backend) -> Path | No
     target = Path(output)
     if target.is_dir():
         return target / default_name
+    # `-o out/` names a directory: it is never made into a file named `out`, and specc makes no directories.
+    if os.path.basename(output) in ("", ".", "..") or (os.altsep and output.endswith(os.altsep)):
+        if target.exists():
+            raise _usage_error(f"cannot write {output}: {target} is not a directory")
+        raise _usage_error(f"cannot write {output}: no directory {target}")
     if not target.parent.is_dir():
         raise _usage_error(f"cannot write {target}: no directory {target.parent}")
     return target
 
 
-def _verify(backend: Backend, source: str, filename: str, checked: CheckedSource) -> list:
-    """Build every model of the emitted module with the framework, with progress while it loads."""
+def _verify(backend: Backend, source: str, filename: str, checked: CheckedSource, verbose: bool) -> list:
+    """Build every model of the emitted module with the framework, with progress while it loads; the
+    framework's own start-up messages only if verbose."""
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from specc.backends.verify import run_module
 
     framework, loading, install = FRAMEWORKS[backend]
-    load, build_and_compare = _verifier(backend)
+    load, build_and_compare = _verifier(backend, verbose)
     found = []
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     console = Console(stderr=True)
@@ -253,14 +338,20 @@ def _verify(backend: Backend, source: str, filename: str, checked: CheckedSource
     return found
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Compile a spec to a Keras or PyTorch module.")
 def build(
-    file: Annotated[Path, typer.Argument(help="The spec file.", show_default=False)],
-    backend: Annotated[Backend, typer.Option("--backend", "-b", help="The framework to emit code for.")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The spec file.", show_default=False)],
+    backend: Annotated[
+        Backend,
+        typer.Option("--backend", "-b", metavar="BACKEND", help="The framework to emit code for: keras or torch."),
+    ],
     output: Annotated[
         str | None,
         typer.Option(
-            "--output", "-o", help="Where to write the module; - for stdout. Default: <spec>_<backend>.py beside it."
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Where to write the module; - for stdout. Default: <spec>_<backend>.py beside it.",
         ),
     ] = None,
     force: Annotated[
@@ -270,9 +361,12 @@ def build(
         bool,
         typer.Option("--verify", help="Build every model with the framework and compare each layer with the checker."),
     ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="With --verify, let the framework print its start-up messages.")
+    ] = False,
 ) -> None:
     """Compile a spec that checks clean to a Python module that builds its models with the framework."""
-    from specc.write import WouldOverwrite, write_generated
+    from specc.write import NotARegularFile, WouldOverwrite, write_generated
 
     checked = check_bytes(_read(file))
     color = use_color()
@@ -288,34 +382,39 @@ def build(
         sys.stdout.flush()
     else:
         try:
-            write_generated(target, source, force=force)
+            write_generated(target, source, force=force, inputs=[file])
         except WouldOverwrite:
             raise _usage_error(f"{target} exists and was not generated by specc; use --force to overwrite it") from None
+        except NotARegularFile as error:
+            raise _usage_error(f"cannot write {target}: {error.strerror} (-o - writes to stdout)") from None
         except OSError as error:
             raise _usage_error(f"cannot write {target}: {error.strerror or error}") from None
         models = ", ".join(report.model.name for report in checked.reports)
         typer.echo(f"wrote {target} (model{'s' * (len(checked.reports) != 1)} {models})", err=True)
     if not verify:
         raise typer.Exit(EXIT_CLEAN)
-    mismatches = _verify(backend, source, str(target or "<stdout>"), checked)
+    mismatches = _verify(backend, source, str(target or "<stdout>"), checked, verbose)
     for diagnostic in mismatches:
         typer.echo(format_diagnostic(str(file), checked.lines, diagnostic, color), err=True)
     if mismatches:
         raise typer.Exit(EXIT_SPEC_ERRORS)
     for report in checked.reports:
         typer.echo(
-            f"verified model {report.model.name} with {FRAMEWORKS[backend].name}: {len(report.layers)} layers, "
+            f"verified model {report.model.name} with {FRAMEWORKS[backend].name}: "
+            f"{len(report.layers)} layer{'s' * (len(report.layers) != 1)}, "
             f"{report.total_params:,} params, every shape and count as checked",
             err=True,
         )
     raise typer.Exit(EXIT_CLEAN)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Rewrite specs in the one canonical layout.")
 def fmt(
     files: Annotated[
         list[Path],
-        typer.Argument(help="Spec files to format in place; - reads stdin, writes stdout.", show_default=False),
+        typer.Argument(
+            metavar="FILE", help="Spec files to format in place; - reads stdin, writes stdout.", show_default=False
+        ),
     ],
     check_only: Annotated[
         bool, typer.Option("--check", help="Change nothing; exit 1 if a file would be reformatted.")
@@ -327,7 +426,7 @@ def fmt(
     from specc.write import write_atomically
 
     color = use_color()
-    failed = would_change = False
+    failed = would_change = unwritten = False
     for path in files:
         from_stdin = str(path) == "-"
         data = sys.stdin.buffer.read() if from_stdin else _read(path)
@@ -354,12 +453,20 @@ def fmt(
         if check_only:
             typer.echo(f"would reformat {path}")
         else:
-            write_atomically(path, formatted)
+            try:
+                write_atomically(path, formatted)
+            except OSError as error:
+                # Like a file that cannot be read, a usage error; the file is as it was, the others still formatted.
+                typer.echo(f"specc: error: cannot write {path}: {error.strerror or error}", err=True)
+                unwritten = True
+                continue
             typer.echo(f"reformatted {path}")
+    if unwritten:
+        raise typer.Exit(EXIT_USAGE)
     raise typer.Exit(EXIT_SPEC_ERRORS if failed or (check_only and would_change) else EXIT_CLEAN)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Run the language server, for editors.")
 def lsp() -> None:
     """Run the language server on stdin and stdout, for editors (diagnostics, hover, shape hints...)."""
     from specc.lsp import serve

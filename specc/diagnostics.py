@@ -102,11 +102,19 @@ class Fix:
 
 
 @dataclass(frozen=True)
+class Note:
+    """A second place a finding is about, such as the `{` that was never closed: shown after it as `note:`."""
+
+    span: Span
+    message: str
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     """One finding about a spec, pinned to the span it is about, with the edits that would repair it.
 
-    `fixes` are structured so that an editor can apply them without reading the hint; they take
-    no part in equality, since they follow from the finding.
+    `fixes` are structured so that an editor can apply them without reading the hint; `notes` point
+    at other places that explain the finding. Neither takes part in equality, since they follow from it.
     """
 
     code: str
@@ -114,6 +122,7 @@ class Diagnostic:
     span: Span
     hint: str | None = None
     fixes: tuple[Fix, ...] = field(default=(), compare=False)
+    notes: tuple[Note, ...] = field(default=(), compare=False)
 
     @property
     def severity(self) -> Severity:
@@ -124,7 +133,8 @@ class Diagnostic:
         if lines == 0:
             return self
         fixes = tuple(Fix(fix.title, fix.span.shifted(lines), fix.new_text) for fix in self.fixes)
-        return Diagnostic(self.code, self.message, self.span.shifted(lines), self.hint, fixes)
+        notes = tuple(Note(note.span.shifted(lines), note.message) for note in self.notes)
+        return Diagnostic(self.code, self.message, self.span.shifted(lines), self.hint, fixes, notes)
 
 
 def has_errors(diagnostics: list[Diagnostic]) -> bool:

@@ -1,7 +1,6 @@
 """IR stage: a spec as typed data. Layer kinds live in specc.layers; this module holds models and files."""
 
-from __future__ import annotations
-
+# Annotations are objects, not strings, for pydantic to read without evaluating (see specc.layers).
 from pydantic import BaseModel, ConfigDict
 
 from specc.diagnostics import Span

@@ -7,11 +7,11 @@ the summary, the editor's hover and the backends' verification all call `infer`.
 Shapes leave out the batch axis and are channels-last, as in Keras.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: pydantic reads the field annotations when each class is
+# created, at every start-up, and as strings they would be evaluated once per class and base class.
 import functools
 import math
-from typing import Annotated, ClassVar, Literal, NamedTuple
+from typing import Annotated, ClassVar, Literal, NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -203,7 +203,7 @@ class Conv2D(LayerBase):
     use_bias: bool = Field(True, description="whether a bias is added per filter")
 
     @model_validator(mode="after")
-    def _strides_or_dilation(self) -> Conv2D:
+    def _strides_or_dilation(self) -> Self:
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise PydanticCustomError(
                 "strides_with_dilation",

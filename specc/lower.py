@@ -17,12 +17,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from specc import syntax
+from specc import call_lines, syntax
 from specc.diagnostics import Diagnostic, Fix, Span
 from specc.ir import Model, SpecFile
 from specc.layers import (
     ACTIVATIONS,
     KIND_BY_SPELLING,
+    LAYER_KINDS,
     MAX_EXTENT,
     PARAMETER_SHORT_FORMS,
     LayerBase,
@@ -77,6 +78,59 @@ def closest(word: str, candidates: list[str] | tuple[str, ...]) -> str | None:
     if not matches:
         return None
     return next(c for c in candidates if c.lower() == matches[0])
+
+
+def documented_kind(word: str) -> type[LayerBase] | None:
+    """The layer kind a word names as the README spells kinds: in lower case (`conv`, `conv2d`), or as Keras
+    spells its class (`Conv2D`). Kinds are case-sensitive, as activations and parameter names are, so
+    `Conv2d` or `CONV` names none (and E201 says which spelling was meant)."""
+    cls = KIND_BY_SPELLING.get(word)
+    if cls is None and word != word.lower():
+        cls = KIND_BY_SPELLING.get(word.lower())
+        if cls is not None and word != cls.keras_class:
+            return None
+    return cls
+
+
+def _is_input(word: str) -> bool:
+    return word in ("input", "Input")
+
+
+def _documented_case(word: str) -> str | None:
+    """The documented spelling of a kind written in another case: the Keras class for a word in mixed case
+    (`Conv2d` -> `Conv2D`), else the lower-case spelling (`CONV` -> `conv`, `DENSE` -> `dense`)."""
+    lower = word.lower()
+    if lower == "input":
+        return "input"
+    cls = KIND_BY_SPELLING.get(lower)
+    if cls is None:
+        return None
+    return cls.keras_class if lower == cls.keras_class.lower() and not word.isupper() else lower
+
+
+def _keras_call(statement: syntax.LayerStatement) -> call_lines.Rewrite | None:
+    """The spec line meant by a statement written as a Keras call, `MaxPooling2D((2, 2))`: the kind with a
+    tuple glued to it and nothing after. (Calls with keywords do not parse; specc.parse hints at those.)"""
+    if len(statement.arguments) != 1:
+        return None
+    argument = statement.arguments[0]
+    kind = statement.kind_span
+    if argument.key is not None or not isinstance(argument.value, syntax.Tuple):
+        return None
+    if (argument.value.span.line, argument.value.span.column) != (kind.end_line, kind.end_column):
+        return None
+    return call_lines.rewrite(statement.kind + render(argument.value))
+
+
+def _unquoted(cls: type[LayerBase], target: str, value: syntax.Value) -> str | None:
+    """The word a quoted string holds when the word, unquoted, is what the parameter takes: `"same"` -> same."""
+    if not isinstance(value, syntax.String) or not IDENTIFIER.match(value.text):
+        return None
+    try:
+        _converter(cls, target)(syntax.Word(text=value.text, span=value.span))
+    except _Unfit:
+        return None
+    return value.text
 
 
 def _replace(span: Span, old: str, new: str | None) -> tuple[Fix, ...]:
@@ -327,6 +381,9 @@ class _ModelLowering:
             if first_broken is not None and statement.span.line > first_broken and chain_ends_at is None:
                 chain_ends_at = len(layers)
             if statement.kind.lower() == "input":
+                if not _is_input(statement.kind):
+                    # Still read as the input it is meant to be, so that the model is not also missing one.
+                    self.report_unknown_kind(statement)
                 if index != 0 or input_span is not None:
                     self.report(
                         "E210",
@@ -359,7 +416,10 @@ class _ModelLowering:
                 self.block.name_span,
                 hint="add layers after `input`, one per line",
             )
-        return Model(
+        # Built without validation: the layers were validated one by one as they were built and the
+        # input shape by lower_input, and validating the model again would first build the schema of
+        # the whole layer union, a large share of a `specc check` run, only to accept them.
+        return Model.model_construct(
             name=self.block.name,
             span=self.block.span,
             name_span=self.block.name_span,
@@ -408,18 +468,34 @@ class _ModelLowering:
             return None
         return shape
 
-    def lower_layer(self, statement: syntax.LayerStatement) -> LayerBase | None:
-        cls = KIND_BY_SPELLING.get(statement.kind.lower())
-        if cls is None:
-            spellings = sorted({c.spellings[0] for c in KIND_BY_SPELLING.values()} | set(KIND_BY_SPELLING) | {"input"})
-            match = closest(statement.kind, spellings)
-            self.report(
-                "E201",
-                f"unknown layer kind `{statement.kind}`",
-                statement.kind_span,
-                hint=f"did you mean `{match}`?" if match else None,
-                fixes=_replace(statement.kind_span, statement.kind, match),
+    def report_unknown_kind(self, statement: syntax.LayerStatement) -> None:
+        """E201 with the documented spelling meant: the same word in its documented case, else the canonical
+        spelling of the closest kind, else the list of kinds."""
+        meant = _documented_case(statement.kind)
+        if meant is None:
+            match = closest(statement.kind, [*KIND_BY_SPELLING, "input"])
+            meant = "input" if match == "input" else KIND_BY_SPELLING[match].spellings[0] if match else None
+        if meant is not None and meant.lower() == statement.kind.lower():
+            hint = f"did you mean `{meant}`? (layer kinds are case-sensitive)"
+        elif meant is not None:
+            hint = f"did you mean `{meant}`?"
+        else:
+            hint = (
+                f"specc's layer kinds: {', '.join(cls.spellings[0] for cls in LAYER_KINDS)} "
+                "(Keras class names such as `Conv2D` work too)"
             )
+        fixes = _replace(statement.kind_span, statement.kind, meant)
+        call = _keras_call(statement)
+        if call is not None:
+            # `Conv2d(32, 3)`: mending the case alone would leave a call, so offer the whole line.
+            hint = call.hint
+            fixes = _replace(statement.span, f"{statement.kind}{render(statement.arguments[0].value)}", call.line)
+        self.report("E201", f"unknown layer kind `{statement.kind}`", statement.kind_span, hint=hint, fixes=fixes)
+
+    def lower_layer(self, statement: syntax.LayerStatement) -> LayerBase | None:
+        cls = documented_kind(statement.kind)
+        if cls is None:
+            self.report_unknown_kind(statement)
             return None
         placed = self.cache.get(statement) if self.cache is not None else None
         if placed is None:
@@ -460,7 +536,7 @@ class _ModelLowering:
         free_positions = list(cls.positional)
         unfit: set[str] = set()
         for index, argument in enumerate(statement.arguments):
-            target = self.target_of(cls, argument, accepted, free_positions, values)
+            target = self.target_of(cls, argument, accepted, free_positions, unfit)
             if target is None:
                 unfit.add("")
                 if argument.key is None and isinstance(argument.value, syntax.Word):
@@ -491,15 +567,23 @@ class _ModelLowering:
             try:
                 values[target] = _converter(cls, target)(argument.value)
             except _Unfit as wrong:
-                hint = wrong.hint
-                if hint is None and isinstance(argument.value, syntax.Tuple) and len(argument.value.items) == 1:
+                hint, fixes = wrong.hint, _replace(argument.value.span, render(argument.value), wrong.replacement)
+                call = _keras_call(statement) if index == 0 else None
+                unquoted = _unquoted(cls, target, argument.value)
+                if call is not None:
+                    hint = call.hint
+                    fixes = _replace(statement.span, f"{statement.kind}{render(argument.value)}", call.line)
+                elif unquoted is not None:
+                    hint = f"write it without quotes: `{f'{argument.key}=' if argument.key else ''}{unquoted}`"
+                    fixes = _replace(argument.value.span, render(argument.value), unquoted)
+                elif hint is None and isinstance(argument.value, syntax.Tuple) and len(argument.value.items) == 1:
                     hint = "parentheses make a tuple; write the value alone, as in `dropout 0.25`"
                 self.report(
                     "E203",
                     f"{target} expects {wrong.expected}, got {render(argument.value)}",
                     argument.value.span,
                     hint=hint,
-                    fixes=_replace(argument.value.span, render(argument.value), wrong.replacement),
+                    fixes=fixes,
                 )
                 unfit.add(target)
                 continue
@@ -513,9 +597,10 @@ class _ModelLowering:
         argument: syntax.Argument,
         accepted: tuple[str, ...],
         free_positions: list[str],
-        values: dict[str, Any],
+        unfit: set[str],
     ) -> str | None:
-        """The parameter an argument fills, or None after reporting why it fills none."""
+        """The parameter an argument fills, or None after reporting why it fills none; a misspelt key's
+        parameter joins `unfit`, so that it is not also reported missing."""
         kind = cls.spellings[0]
         if argument.key is not None:
             key = PARAMETER_SHORT_FORMS.get(argument.key, argument.key)
@@ -528,6 +613,8 @@ class _ModelLowering:
             else:
                 match = closest(argument.key, known)
                 hint = f"did you mean `{match}`?" if match else f"{kind} takes: {', '.join(accepted) or 'no arguments'}"
+                if match:
+                    unfit.add(PARAMETER_SHORT_FORMS.get(match, match))
             span = argument.key_span or argument.span
             self.report(
                 "E202",
@@ -565,6 +652,18 @@ class _ModelLowering:
                     hint=f"did you mean `{match}`?" if match else f"choose from: {', '.join(choices)}",
                     fixes=_replace(value.span, word, match),
                 )
+            return None
+        if isinstance(value, syntax.String) and (role := call_lines.bare_word_role(cls, value.text)):
+            # `maxpool 2x2 "same"`: a word in quotes where only a bare word can stand.
+            shown = "padding mode" if role == "padding" else role
+            self.report(
+                "E203",
+                f"a bare {shown} is a word, not a quoted string: {render(value)}",
+                value.span,
+                hint=f"write it without quotes: `{value.text}`",
+                fixes=_replace(value.span, render(value), value.text),
+            )
+            unfit.add(role)
             return None
         if not free_positions:
             named = [a for a in accepted if a not in cls.positional]
@@ -658,6 +757,26 @@ class _ModelLowering:
                 self.report("E203", f"{argument} has a value of the wrong form: {shown}", span)
 
 
+def placed_parameters(cls: type[LayerBase], statement: syntax.LayerStatement) -> frozenset[str]:
+    """The parameters that a statement's arguments fill, by key, by position or as bare words, placed
+    by the rules lowering uses (`target_of`); the editor's completion offers only the others."""
+    lowering = _ModelLowering(
+        syntax.ModelBlock(name="_", name_span=statement.span, statements=(statement,), span=statement.span),
+        [],
+        frozenset(),
+    )
+    accepted = parameter_names(cls)
+    free_positions = list(cls.positional)
+    placed: dict[str, Any] = {}
+    for argument in statement.arguments:
+        target = lowering.target_of(cls, argument, accepted, free_positions, placed)
+        if target is not None:
+            placed[target] = argument
+            if target in free_positions:
+                free_positions.remove(target)
+    return frozenset(placed)
+
+
 def lower(source: syntax.SourceFile, cache: LoweringCache | None = None) -> tuple[SpecFile, list[Diagnostic]]:
     """Lower a syntax tree to the IR; returns the models that could be built and the diagnostics.
 
@@ -680,4 +799,4 @@ def lower(source: syntax.SourceFile, cache: LoweringCache | None = None) -> tupl
         models.append(_ModelLowering(block, diagnostics, source.broken_lines, cache).lower())
     if cache is not None:
         cache.finish_run()
-    return SpecFile(models=tuple(models)), diagnostics
+    return SpecFile.model_construct(models=tuple(models)), diagnostics

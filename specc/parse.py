@@ -13,7 +13,7 @@ from lark import Lark, Token, Transformer, Tree, UnexpectedCharacters, Unexpecte
 from lark.exceptions import UnexpectedEOF
 
 from specc import syntax
-from specc.diagnostics import Diagnostic, Span
+from specc.diagnostics import Diagnostic, Fix, Note, Span
 
 GRAMMAR_NAME = "specc.cnn.lark"
 
@@ -209,16 +209,19 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
             )
         char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
         shown = repr(char) if not char.isprintable() or char.isspace() else f"`{char}`"
-        hint = None
-        if char == "'":
+        line = text.split("\n")[error.line - 1] if error.line else ""
+        # A Keras call trips on its quotes or dots first; the rewrite of the whole line helps more.
+        hint, fixes = _help_for_call(line, error.line)
+        if hint is None and char == "'":
             hint = "strings take double quotes, and words such as same or relu take none: padding=same"
-        elif ord(char or " ") > 127:
+        elif hint is None and ord(char or " ") > 127:
             hint = "specc source is ASCII outside strings and comments; look for a look-alike character"
         return Diagnostic(
             code="E101",
             message=f"unexpected character {shown}",
             span=Span.point(error.line, error.column),
             hint=hint,
+            fixes=fixes,
         )
     if isinstance(error, UnexpectedToken) and error.token.type != "$END":
         token = error.token
@@ -227,22 +230,37 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
         if token.type == "_NEWLINE":
             span = Span.point(token.line, token.column)
         line = _line_around(text, token.start_pos) if token.start_pos is not None else ""
+        hint, fixes = _help_for_call(line, token.line)
+        hint = hint or _hint_for_token(token, expected)
+        notes: tuple[Note, ...] = ()
+        block = _open_block(error)
+        if token.type == "_MODEL" and block is not None:
+            # The next model starts inside this one: the `}` that ends this one is what is missing.
+            hint = f"close the block of model `{block[0]}` with `}}` before the next model"
+            notes = (_unclosed(block),)
         return Diagnostic(
             code="E102",
             message=f"unexpected {_describe_token(token)}; expected {_describe_expected(expected)}",
             span=span,
-            hint=_hint_for_call(line) or _hint_for_token(token, expected),
+            hint=hint,
+            fixes=fixes,
+            notes=notes,
         )
     expected = getattr(error, "expected", None) or set()
     # Point just after the last thing written, so the caret lands on a line that exists.
     content = text.rstrip()
     last_line = content.count("\n") + 1
     last_column = len(content) - (content.rfind("\n") + 1) + 1
+    block = _open_block(error)
+    hint = "close every `{` with `}` and every `(` with `)`"
+    if block is not None:
+        hint = f"close the block of model `{block[0]}` with `}}`"
     return Diagnostic(
         code="E103",
         message="unexpected end of file" + (f"; expected {_describe_expected(set(expected))}" if expected else ""),
         span=Span.point(last_line, last_column),
-        hint="close every `{` with `}` and every `(` with `)`",
+        hint=hint,
+        notes=(_unclosed(block),) if block else (),
     )
 
 
@@ -252,17 +270,39 @@ def _line_around(text: str, position: int) -> str:
     return text[text.rfind("\n", 0, position) + 1 : end if end >= 0 else len(text)]
 
 
-_PYTHON_CALL = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*\(")
+def _help_for_call(line: str, number: int) -> tuple[str | None, tuple[Fix, ...]]:
+    """Keras habits: `Conv2D(32, (3, 3), ...)` is a call in Python but not a line of specc. The hint is the
+    line rewritten as specc where the call's arguments allow it, and then the fix writes it in (unless the
+    call also held the input shape, which belongs on a line of its own)."""
+    # Imported here: the layer kinds are needed only on this error path, not to parse a good spec.
+    from specc import call_lines
+
+    if not call_lines.looks_like_call(line):
+        return None, ()
+    rewritten = call_lines.rewrite(line)
+    if rewritten is None:
+        return call_lines.GENERIC_HINT, ()
+    fixes: tuple[Fix, ...] = ()
+    if rewritten.input_line is None:
+        span = Span(number, rewritten.start + 1, number, rewritten.end + 1)
+        fixes = (Fix(title=f"Rewrite as `{rewritten.line}`", span=span, new_text=rewritten.line),)
+    return rewritten.hint, fixes
 
 
-def _hint_for_call(line: str) -> str | None:
-    """Keras habits: `Conv2D(32, (3, 3), ...)` is a call in Python but not a line of specc."""
-    if _PYTHON_CALL.match(line):
-        return (
-            "a layer line is not a Python call: write the kind, then its arguments separated by spaces, "
-            "e.g. `conv 32 3x3 activation=relu`"
-        )
+def _open_block(error: UnexpectedInput) -> tuple[str, Span] | None:
+    """The model whose `{` the parser had read and not yet closed when it failed: its name and the brace."""
+    state = getattr(error, "state", None)
+    stack = list(getattr(state, "value_stack", None) or ())
+    for index in range(len(stack) - 1, 0, -1):
+        item, before = stack[index], stack[index - 1]
+        if isinstance(item, Token) and item.type == "LBRACE" and isinstance(before, Token) and before.type == "NAME":
+            return str(before), _span(item)
     return None
+
+
+def _unclosed(block: tuple[str, Span]) -> Note:
+    name, brace = block
+    return Note(brace, f"the block of model `{name}` opened here is not closed")
 
 
 def _hint_for_token(token: Token, expected: set[str]) -> str | None:

@@ -126,5 +126,5 @@ def check_bytes(data: bytes) -> CheckedSource:
     """check_text for raw file contents, which may not be text at all."""
     text, problem = decode(data)
     if problem is not None:
-        return CheckedSource(text=text, spec=SpecFile(models=()), reports=[], diagnostics=[problem])
+        return CheckedSource(text=text, spec=SpecFile.model_construct(models=()), reports=[], diagnostics=[problem])
     return check_text(text)

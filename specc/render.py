@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Any
 
-from specc.diagnostics import Diagnostic, Severity
+from specc.diagnostics import Diagnostic, Severity, Span
 from specc.layers import format_shape
 from specc.pipeline import CheckedSource, cycle_collection_paused
 
@@ -43,14 +43,29 @@ def _window(source: str, start: int, width: int) -> tuple[str, int]:
 
 
 def format_diagnostic(path: str, text_lines: list[str], diagnostic: Diagnostic, color: bool = False) -> str:
-    """`path:line:col: severity[CODE]: message`, the source line with a caret under the span, then the hint."""
+    """`path:line:col: severity[CODE]: message`, the source line with a caret under the span, then the hint;
+    then each note as `path:line:col: note: message` with its own source line and caret."""
     span = diagnostic.span
     severity = diagnostic.severity.value
     head = (
         f"{_paint(f'{path}:{span.line}:{span.column}:', 'path', color)} "
         f"{_paint(f'{severity}[{diagnostic.code}]', severity, color)}: {diagnostic.message}"
     )
-    lines = [head]
+    lines = [head, *_quoted(text_lines, span, color)]
+    if diagnostic.hint:
+        lines.append(f"{' ' * len(str(span.line))} = {_paint('hint', 'hint', color)}: {diagnostic.hint}")
+    for note in diagnostic.notes:
+        at = note.span
+        lines.append(
+            f"{_paint(f'{path}:{at.line}:{at.column}:', 'path', color)} {_paint('note', 'hint', color)}: {note.message}"
+        )
+        lines += _quoted(text_lines, at, color)
+    return "\n".join(lines)
+
+
+def _quoted(text_lines: list[str], span: Span, color: bool) -> list[str]:
+    """The source line of a span with a caret under it, or nothing when the line is not in the text."""
+    lines: list[str] = []
     if 1 <= span.line <= len(text_lines):
         source = text_lines[span.line - 1].rstrip("\r")
         gutter = " " * len(str(span.line))
@@ -67,9 +82,7 @@ def format_diagnostic(path: str, text_lines: list[str], diagnostic: Diagnostic, 
             f"{span.line} | {printable}",
             f"{gutter} | {lead}{_paint('^' * width, 'caret', color)}",
         ]
-    if diagnostic.hint:
-        lines.append(f"{' ' * len(str(span.line))} = {_paint('hint', 'hint', color)}: {diagnostic.hint}")
-    return "\n".join(lines)
+    return lines
 
 
 def _one_line(text: str) -> str:
@@ -79,7 +92,7 @@ def _one_line(text: str) -> str:
 
 def format_gcc(path: str, diagnostic: Diagnostic) -> str:
     """One line as gcc and clang print them, which editors and CI problem matchers already parse:
-    `path:line:col: severity: message; hint [CODE]`.
+    `path:line:col: severity: message; hint [CODE]`, then a `path:line:col: note: message` line per note.
 
     The code goes last in brackets, where gcc puts its `[-Wflag]`; a hint joins the message after
     `; ` as gcc's own "did you mean" does, and only when it is one printable line.
@@ -88,7 +101,10 @@ def format_gcc(path: str, diagnostic: Diagnostic) -> str:
     message = _one_line(diagnostic.message)
     if diagnostic.hint and diagnostic.hint.isprintable():
         message = f"{message}; {diagnostic.hint}"
-    return f"{_one_line(path)}:{span.line}:{span.column}: {diagnostic.severity.value}: {message} [{diagnostic.code}]"
+    line = f"{_one_line(path)}:{span.line}:{span.column}: {diagnostic.severity.value}: {message} [{diagnostic.code}]"
+    # gcc's own follow-up lines: a note has no code, and problem matchers read it as one more location.
+    notes = (f"{_one_line(path)}:{n.span.line}:{n.span.column}: note: {_one_line(n.message)}" for n in diagnostic.notes)
+    return "\n".join([line, *notes])
 
 
 def format_result_line(path: str, checked: CheckedSource) -> str:
@@ -118,6 +134,17 @@ def diagnostic_record(diagnostic: Diagnostic) -> dict[str, Any]:
     }
     if diagnostic.hint:
         record["hint"] = diagnostic.hint
+    if diagnostic.notes:
+        record["notes"] = [
+            {
+                "message": n.message,
+                "line": n.span.line,
+                "column": n.span.column,
+                "end_line": n.span.end_line,
+                "end_column": n.span.end_column,
+            }
+            for n in diagnostic.notes
+        ]
     return record
 
 
@@ -137,6 +164,8 @@ def file_record(path: str, checked: CheckedSource) -> dict[str, Any]:
                     {
                         "name": layer_report.layer.name,
                         "kind": layer_report.layer.kind,
+                        # The kind as a spec writes it (`conv`); `kind` is the IR's name for it (`conv2d`).
+                        "spelling": layer_report.layer.spellings[0],
                         "line": layer_report.layer.span.line,
                         "input_shape": list(layer_report.input_shape),
                         "output_shape": list(layer_report.inference.output_shape),

@@ -92,7 +92,8 @@ def _fix(fix: Fix, location: dict[str, Any]) -> dict[str, Any]:
 
 
 def result(diagnostic: Diagnostic, location: dict[str, Any]) -> dict[str, Any]:
-    """The SARIF result of one diagnostic; the hint follows the message on its own line and in properties."""
+    """The SARIF result of one diagnostic; the hint follows the message on its own line and in properties,
+    and each note is a related location."""
     text = diagnostic.message + (f"\nhint: {diagnostic.hint}" if diagnostic.hint else "")
     record: dict[str, Any] = {
         "ruleId": diagnostic.code,
@@ -101,6 +102,15 @@ def result(diagnostic: Diagnostic, location: dict[str, Any]) -> dict[str, Any]:
         "message": {"text": text},
         "locations": [{"physicalLocation": {"artifactLocation": location, "region": _region(diagnostic.span)}}],
     }
+    if diagnostic.notes:
+        record["relatedLocations"] = [
+            {
+                "id": index,
+                "physicalLocation": {"artifactLocation": location, "region": _region(note.span)},
+                "message": {"text": note.message},
+            }
+            for index, note in enumerate(diagnostic.notes)
+        ]
     if diagnostic.fixes:
         record["fixes"] = [_fix(fix, location) for fix in diagnostic.fixes]
     if diagnostic.hint:

@@ -155,3 +155,41 @@ def test_layer_names_nn_module_has_itself_build_and_verify_in_either_backend(bac
     result = invoke("build", spec, "--backend", backend, "-o", tmp_path / f"names_{backend}.py", "--verify")
     assert result.exit_code == 0, result.output
     assert "every shape and count as checked" in result.stderr
+
+
+@pytest.mark.keras
+def test_verify_with_keras_prints_only_specc_s_lines_not_tensorflow_s_start_up_messages(spec):
+    """TensorFlow's C++ start-up messages (absl's, the CPU and oneDNN notices) go to file descriptor 2,
+    which only a real process shows; they appear whenever the user's environment asks for them."""
+    target = spec.with_name("mnist_keras.py")
+    result = subprocess.run(
+        [sys.executable, "-m", "specc", "build", str(spec), "--backend", "keras", "--verify"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"wrote {target} (model mnist)",
+        "verified model mnist with Keras: 8 layers, 93,322 params, every shape and count as checked",
+    ]
+
+
+@pytest.mark.keras
+def test_verify_verbose_leaves_tensorflow_s_log_level_as_the_user_set_it(monkeypatch):
+    from specc.backends.keras_verify import load_keras
+
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    load_keras(verbose=True)
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+    load_keras()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
+
+
+@backends
+def test_verify_of_a_one_layer_model_says_1_layer(backend, write):
+    path = write("one.cnn", "model one {\n  input 4x4x1\n  flatten\n}\n")
+    result = invoke("build", path, "--backend", backend, "--verify")
+    assert result.exit_code == 0, result.output
+    framework = FRAMEWORK_MODULES[backend][1]
+    assert f"verified model one with {framework}: 1 layer, 0 params" in result.stderr

@@ -3,8 +3,12 @@ the diagnostics of every fixture in tests/bad/ as the user sees them, and that n
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
 import re
+import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +18,7 @@ from typer.testing import CliRunner
 
 from specc import __version__
 from specc.cli import app
-from specc.pipeline import check_bytes
+from specc.pipeline import check_bytes, check_text
 
 from cli_helpers import invoke
 
@@ -121,10 +125,121 @@ def test_unknown_options_commands_and_option_values_are_usage_errors(args):
     assert_not_a_crash(result)
 
 
+@pytest.mark.parametrize(
+    ("command", "usage"),
+    [
+        ((), "[OPTIONS] COMMAND [ARGS]..."),
+        (("check",), "check [OPTIONS] FILE..."),
+        (("summary",), "summary [OPTIONS] FILE"),
+        (("build",), "build [OPTIONS] FILE"),
+        (("fmt",), "fmt [OPTIONS] FILE..."),
+        (("lsp",), "lsp [OPTIONS]"),
+    ],
+)
+def test_help_names_arguments_as_command_lines_do_and_puts_no_placeholder_after_a_flag(command, usage):
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Usage: ") and lines[0].endswith(f" {usage}")
+    for placeholder in ("<bool>", "<path>", "<str>", "list[", "{file"):
+        assert placeholder not in result.stdout
+    flags = ("--version", "--help", "--explain", "--force", "--verify", "--verbose", "--check")
+    for line in lines:
+        assert len(line) <= 80, line
+        for flag in flags:
+            if line.strip().startswith(flag) or f", {flag} " in line:
+                # A flag's help follows it after spaces; a placeholder would stand right after it.
+                assert re.match(rf"\s*(-\w, )?{flag}( {{2,}}\S|$)", line), line
+
+
 def test_version_prints_the_package_version_and_exits_0():
     result = invoke("--version")
     assert result.exit_code == 0
     assert result.stdout.strip() == f"specc {__version__}"
+
+
+# --- fixes -------------------------------------------------------------------------------------
+
+FIXABLE_SPEC = (
+    "model f {\n  input 28x28x1\n  conv 32 3x3 stride=2 same same\n  maxpol 2x2; flatten\n  dense 10 softmx\n}\n"
+)
+FIXED_SPEC = "model f {\n  input 28x28x1\n  conv 32 3x3 strides=2 same\n  maxpool 2x2; flatten\n  dense 10 softmax\n}\n"
+
+
+def test_check_fix_applies_the_fixes_the_diagnostics_offer_in_place_and_exits_0_when_none_is_left(write):
+    path = write("fixable.cnn", FIXABLE_SPEC)
+    offered = [d.fixes for d in check_text(FIXABLE_SPEC).diagnostics]
+    assert len(offered) == 4 and all(len(fixes) == 1 for fixes in offered)
+    path.chmod(0o640)
+    result = invoke("check", "--fix", path)
+    assert result.exit_code == 0, result.output
+    assert path.read_text(encoding="utf-8") == FIXED_SPEC
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in path.parent.iterdir()] == ["fixable.cnn"]
+    assert f"fixed 4 errors in {path}" in result.stderr
+    assert f"{path}: model f: 28x28x1 -> 10" in result.stdout
+
+
+def test_check_fix_exits_1_with_the_errors_no_fix_repairs(write):
+    spec = BAD_SPEC.replace("flatten", "conv 8 9x9")
+    path = write("bad.cnn", spec)
+    result = invoke("check", "--fix", path)
+    assert result.exit_code == 1
+    assert path.read_text(encoding="utf-8") == spec.replace("stride=", "strides=").replace("maxpol", "maxpool")
+    assert f"fixed 2 errors in {path}" in result.stderr
+    assert f"{path}:5:10: error[E301]" in result.stdout
+    assert "checked 1 file: 1 error, 0 warnings" in result.stderr
+
+
+def test_check_diff_prints_the_fixes_as_a_unified_diff_and_changes_nothing(write):
+    path = write("fixable.cnn", FIXABLE_SPEC)
+    result = invoke("check", "--diff", path)
+    assert result.exit_code == 1
+    assert path.read_text(encoding="utf-8") == FIXABLE_SPEC
+    assert result.stdout == "".join(
+        difflib.unified_diff(
+            FIXABLE_SPEC.splitlines(keepends=True), FIXED_SPEC.splitlines(keepends=True), str(path), str(path)
+        )
+    )
+    assert f"would fix 4 errors in {path}" in result.stderr
+
+
+def test_check_diff_of_a_file_without_a_final_newline_is_a_diff_patch_applies(write, tmp_path):
+    path = write("fixable.cnn", FIXABLE_SPEC.rstrip("\n"))
+    result = invoke("check", "--diff", path)
+    assert result.stdout.endswith("\n }\n\\ No newline at end of file\n")
+    patch = subprocess.run(["patch", "--dry-run", str(path)], input=result.stdout, capture_output=True, text=True)
+    assert patch.returncode == 0, patch.stdout + patch.stderr
+
+
+def test_check_fix_leaves_a_warnings_fix_which_would_change_a_valid_network_to_the_user(write):
+    path = write("warn.cnn", WARNING_SPEC)
+    assert check_text(WARNING_SPEC).diagnostics[0].fixes
+    result = invoke("check", "--fix", path)
+    assert result.exit_code == 0
+    assert path.read_text(encoding="utf-8") == WARNING_SPEC
+    assert "fixed" not in result.stderr
+
+
+def test_check_fix_keeps_a_byte_order_mark_and_crlf_line_ends(write):
+    path = write("crlf.cnn", b"\xef\xbb\xbf" + FIXABLE_SPEC.replace("\n", "\r\n").encode())
+    assert invoke("check", "--fix", path).exit_code == 0
+    assert path.read_bytes() == b"\xef\xbb\xbf" + FIXED_SPEC.replace("\n", "\r\n").encode()
+
+
+def test_fixes_that_overlap_or_insert_at_the_same_place_go_in_one_at_a_time():
+    from specc.diagnostics import Fix, Span
+    from specc.fixes import apply_fixes
+
+    text = "abcdef\nxyz\n"
+    fixes = [
+        Fix("one", Span(1, 2, 1, 4), "B"),
+        Fix("overlaps one", Span(1, 3, 1, 5), "C"),
+        Fix("insert", Span.empty(2, 1), ">"),
+        Fix("insert again", Span.empty(2, 1), "<"),
+        Fix("at the end of one", Span(1, 4, 1, 5), "D"),
+    ]
+    assert apply_fixes(text, fixes) == ("aBDef\n>xyz\n", 3)
 
 
 # --- JSON output --------------------------------------------------------------------------------
@@ -163,6 +278,19 @@ def test_json_output_for_mnist_is_one_document_with_every_layer_and_the_totals()
         assert set(layer) >= {"name", "kind", "line", "output_shape", "params", "trainable_params"}
 
 
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.cnn")))
+def test_json_layers_carry_the_spelling_the_spec_writes_beside_the_ir_kind(example):
+    """`kind` is the IR's name (`conv2d`); `spelling` is the word that starts the layer's line (`conv`)."""
+    path = EXAMPLES / example
+    lines = path.read_text(encoding="utf-8").split("\n")
+    (file,) = json.loads(invoke("check", "--format", "json", path).stdout)["files"]
+    for model in file["models"]:
+        for layer in model["layers"]:
+            assert layer["spelling"] == lines[layer["line"] - 1].split()[0], layer
+    kinds = {layer["kind"]: layer["spelling"] for model in file["models"] for layer in model["layers"]}
+    assert kinds.get("conv2d", "conv") == "conv" and kinds.get("maxpool2d", "maxpool") == "maxpool"
+
+
 def test_json_output_for_a_bad_file_lists_diagnostics_with_positions_and_exits_1(write):
     path = write("bad.cnn", BAD_SPEC)
     result = invoke("check", "--format", "json", path)
@@ -195,6 +323,15 @@ def test_json_output_for_a_bad_file_lists_diagnostics_with_positions_and_exits_1
     (model,) = file["models"]
     assert model["name"] == "b"
     assert model["output_shape"] is None  # a line failed to lower, so the shapes after it are unknown
+
+
+def test_json_output_lists_a_diagnostics_notes_with_their_positions():
+    result = invoke("check", "--format", "json", BAD / "e302_input_without_channels.cnn")
+    (file,) = json.loads(result.stdout)["files"]
+    (diagnostic,) = file["diagnostics"]
+    assert diagnostic["notes"] == [
+        {"message": "the input is 28x28 here", "line": 3, "column": 3, "end_line": 3, "end_column": 14}
+    ]
 
 
 def test_json_output_for_several_files_is_still_one_document(write):
@@ -255,6 +392,81 @@ def test_summary_with_model_selects_that_model():
     result = invoke("summary", MNIST, "--model", "mnist")
     assert result.exit_code == 0
     assert "Total params: 93,322" in result.stdout
+
+
+def summary_at(columns: int, *args: object):
+    return CliRunner().invoke(app, ["summary", *map(str, args)], env={"COLUMNS": str(columns)})
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_summary_explain_puts_each_layers_arithmetic_under_its_row_and_cuts_nothing(columns):
+    spec = EXAMPLES / "mnist_batchnorm.cnn"
+    result = summary_at(columns, spec, "--explain")
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.stdout
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= columns for line in lines)
+    text = [line.strip("│┃ ") for line in lines]
+    [report] = check_text(spec.read_text(encoding="utf-8")).reports
+    for layer_report in report.layers:
+        layer, inference = layer_report.layer, layer_report.inference
+        shape = "(None, " + ", ".join(map(str, inference.output_shape)) + ")"
+        # The row on one line: name (type), shape, count and line.
+        row = re.compile(
+            rf"{layer.name} \({layer.keras_class}\) +{re.escape(shape)} +{inference.params:,} +{layer.span.line}$"
+        )
+        [at] = [index for index, line in enumerate(text) if row.match(line)]
+        for working in inference.working:
+            if len(working) < 70:  # a line wider than the table wraps at a space, as text does
+                assert working in text[at + 1 : at + 1 + len(inference.working)], working
+
+
+# The largest counts that still check clean: the dense kernel, 2e18 elements, is under E303's limit (2**61 - 1).
+HUGE_SPEC = "model huge {\n  input 1000000000\n  dense 2000000000 relu\n  batchnorm\n  dense 10 softmax\n}\n"
+
+
+@pytest.mark.parametrize("columns", [80, 40])
+@pytest.mark.parametrize("explain", [False, True])
+def test_summary_never_cuts_a_count_however_large_or_narrow_the_terminal(columns, explain, write):
+    path = write("huge.cnn", HUGE_SPEC)
+    result = summary_at(columns, path, *(["--explain"] if explain else []))
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.stdout
+    assert all(len(line) <= columns for line in result.stdout.splitlines())
+    [report] = check_text(HUGE_SPEC).reports
+    counts = [f"{layer_report.inference.params:,}" for layer_report in report.layers]
+    assert max(map(len, counts)) > 20
+    if columns == 80:
+        for count in counts:
+            assert re.search(rf"(^|\s){count}\s", result.stdout), count
+    if not explain:  # a count folded in a narrow column: its pieces, read down the column, make it whole
+        rows = [line.split("│") for line in result.stdout.splitlines() if line.startswith("│")]
+        column = "".join(row[3].strip() for row in rows).replace(",", "")
+        for count in counts:
+            assert count.replace(",", "") in column
+
+
+def test_summary_of_a_spec_with_errors_shows_the_diagnostics_and_the_table_up_to_the_failing_layer(write):
+    spec = (
+        BAD_SPEC.replace("stride=", "strides=") + "model c {\n  input 8x8x3\n  conv 4 3x3\n  conv 4 7x7\n  dense 2\n}\n"
+    )
+    path = write("bad.cnn", spec)
+    result = summary_at(80, path)
+    assert result.exit_code == 1
+    assert f"{path}:4:3: error[E201]: unknown layer kind `maxpol`" in result.stdout
+    rows = [line.strip("│ ") for line in result.stdout.splitlines() if line.startswith("│")]
+    cells = [[cell.strip() for cell in row.split("│")] for row in rows]
+    assert cells == [
+        ["input (InputLayer)", "(None, 28, 28, 1)", "0", "2"],
+        ["conv2d_1 (Conv2D)", "(None, 13, 13, 32)", "320", "3"],
+        ["✗ maxpol 2x2", "error[E201]", "", "4"],
+        ["input (InputLayer)", "(None, 8, 8, 3)", "0", "8"],
+        ["conv2d_1 (Conv2D)", "(None, 6, 6, 4)", "112", "9"],
+        ["✗ conv2d_2 (Conv2D)", "error[E301]", "", "10"],
+    ]
+    assert " ✗ stopped at line 4 (error E201)" in result.stdout
+    assert " Params before line 10: 112" in result.stdout
+    assert "Total params" not in result.stdout
 
 
 def test_summary_of_a_model_the_file_lacks_is_a_usage_error_listing_the_models():
@@ -364,6 +576,34 @@ def test_fixture_text_output_shows_location_source_line_caret_and_hint(fixture):
         _assert_rendered(out_lines, str(path), source_lines, diagnostic)
 
 
+def test_an_unclosed_block_is_shown_with_a_note_line_source_and_caret_at_its_opening_brace():
+    path = BAD / "e102_next_model_inside_an_unclosed_block.cnn"
+    result = invoke("check", path)
+    assert result.exit_code == 1
+    assert result.stdout.split("\n")[:9] == [
+        f"{path}:6:1: error[E102]: unexpected `model`; expected `;`, `}}`, a name or end of line",
+        "  |",
+        "6 | model second {",
+        "  | ^^^^^",
+        "  = hint: close the block of model `first` with `}` before the next model",
+        f"{path}:2:13: note: the block of model `first` opened here is not closed",
+        "  |",
+        "2 | model first {",
+        "  |             ^",
+    ]
+
+
+def test_an_e302_after_an_input_without_channels_notes_the_input_line():
+    path = BAD / "e302_input_without_channels.cnn"
+    out = invoke("check", path).stdout.split("\n")
+    at = out.index(f"{path}:3:3: note: the input is 28x28 here")
+    assert out[at - 1] == (
+        "  = hint: the model's input, 28x28, has no channel axis: write `input 28x28x1` "
+        "(or `input 28x28x3` for colour images)"
+    )
+    assert out[at + 1 : at + 4] == ["  |", "3 |   input 28x28", "  |   ^^^^^^^^^^^"]
+
+
 def test_a_caret_under_a_tab_indented_token_keeps_the_tab(write):
     path = write("tabs.cnn", "model m {\n\tinput 28x28x1\n\tmaxpol 2x2\n}\n")
     out = invoke("check", path).stdout.split("\n")
@@ -405,6 +645,116 @@ def test_the_too_many_arguments_hint_suggests_only_parameters_the_layer_has(writ
     result = invoke("check", write("dense.cnn", "model m {\n  input 4\n  dense 10 20\n}\n"))
     assert "error[E208]" in result.stdout
     assert "strides" not in result.stdout
+
+
+# --- where build writes ---------------------------------------------------------------------------
+
+GENERATED_LOOKALIKE = "# Generated by specc, or so this comment says\nmodel m {\n  input 4\n  dense 2\n}\n"
+
+
+@pytest.mark.parametrize("force", [(), ("--force",)], ids=["", "force"])
+def test_build_never_writes_over_its_own_spec_even_when_the_spec_starts_like_a_generated_file(write, force):
+    spec = write("spec.cnn", GENERATED_LOOKALIKE)
+    (spec.parent / "link.py").symlink_to(spec.name)
+    os.link(spec, spec.parent / "hard.py")
+    for output in (spec, spec.parent / "link.py", spec.parent / "hard.py"):
+        result = invoke("build", spec, "--backend", "keras", "-o", output, *force)
+        assert result.exit_code == 2, result.output
+        assert f"cannot write {output}: it is the input file {spec}" in result.stderr
+    assert spec.read_text(encoding="utf-8") == GENERATED_LOOKALIKE
+    assert (spec.parent / "link.py").is_symlink()
+
+
+@pytest.mark.parametrize("force", [(), ("--force",)], ids=["", "force"])
+def test_build_to_a_fifo_is_a_usage_error_and_neither_hangs_nor_replaces_it(tmp_path, force):
+    fifo = tmp_path / "out.py"
+    os.mkfifo(fifo)
+    result = run_specc("build", MNIST, "--backend", "keras", "-o", fifo, *force)
+    assert result.returncode == 2, result.stderr
+    assert f"cannot write {fifo}: it is a FIFO; specc writes only regular files (-o - writes to stdout)" in (
+        result.stderr
+    )
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_build_to_dev_null_is_refused_before_anything_is_opened():
+    result = invoke("build", MNIST, "--backend", "keras", "-o", "/dev/null")
+    assert result.exit_code == 2
+    assert "cannot write /dev/null: it is a character device; specc writes only regular files" in result.stderr
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_build_through_a_symlink_rewrites_the_generated_file_it_points_to_and_keeps_the_link(tmp_path):
+    (tmp_path / "generated").mkdir()
+    real = tmp_path / "generated" / "mnist_keras.py"
+    assert invoke("build", MNIST, "--backend", "keras", "-o", real).exit_code == 0
+    real.write_text(real.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    link = tmp_path / "model.py"
+    link.symlink_to(real)
+    result = invoke("build", MNIST, "--backend", "keras", "-o", link)
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and link.resolve() == real
+    assert "# edited" not in real.read_text(encoding="utf-8")
+
+
+def test_build_to_a_directory_path_that_does_not_exist_is_a_usage_error_and_makes_no_file(tmp_path):
+    result = invoke("build", MNIST, "--backend", "keras", "-o", f"{tmp_path / 'newdir'}{os.sep}")
+    assert result.exit_code == 2
+    assert f"no directory {tmp_path / 'newdir'}" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_build_to_a_file_path_with_a_trailing_separator_is_a_usage_error_and_keeps_the_file(write):
+    theirs = write("out.py", "# mine\n")
+    result = invoke("build", MNIST, "--backend", "keras", "-o", f"{theirs}{os.sep}", "--force")
+    assert result.exit_code == 2
+    assert f"{theirs} is not a directory" in result.stderr
+    assert theirs.read_text(encoding="utf-8") == "# mine\n"
+
+
+def test_build_to_an_existing_directory_with_or_without_a_separator_writes_the_default_name_in_it(tmp_path):
+    (tmp_path / "out").mkdir()
+    for output in (tmp_path / "out", f"{tmp_path / 'out'}{os.sep}"):
+        result = invoke("build", MNIST, "--backend", "keras", "-o", output)
+        assert result.exit_code == 0, result.output
+        assert [p.name for p in (tmp_path / "out").iterdir()] == ["mnist_keras.py"]
+
+
+# `specc ARGS...` with an fsync that never ends, after saying so on stdout.
+SLOW_SPECC = """
+import os, sys, time
+from specc.cli import run
+
+def fsync(handle):
+    print("writing", flush=True)
+    time.sleep(120)
+
+os.fsync = fsync
+sys.argv[0] = "specc"
+run()
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_killed_build_leaves_no_temporary_file_once_the_next_build_has_run(tmp_path, signum):
+    target = tmp_path / "out.py"
+    child = subprocess.Popen(
+        [sys.executable, "-c", SLOW_SPECC, "build", str(MNIST), "--backend", "keras", "-o", str(target)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline() == "writing\n", child.stderr.read()
+        child.send_signal(signum)
+        assert child.wait(timeout=60) == -signum
+    finally:
+        child.kill()
+        child.wait()
+    if signum == signal.SIGTERM:
+        assert list(tmp_path.iterdir()) == []
+    assert run_specc("build", MNIST, "--backend", "keras", "-o", target).returncode == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["out.py"]
 
 
 # --- real processes -----------------------------------------------------------------------------
@@ -452,3 +802,35 @@ def test_check_imports_no_deep_learning_framework():
     assert not top_level & {"tensorflow", "keras", "torch", "jax"}
     for banned in ("tensorflow", "keras", "torch"):
         assert banned not in result.stderr
+
+
+# Runs `specc check` in a fresh interpreter, then reports what the run imported and which pydantic
+# validators it built: the start-up cost of a check is mostly imports and schema building.
+_CHECK_AND_REPORT = """
+import json, runpy, sys
+sys.argv = ["specc", "check", "examples/mnist.cnn"]
+try:
+    runpy.run_module("specc", run_name="__main__")
+except SystemExit as exit:
+    code = exit.code
+import specc.ir, specc.layers
+built = [c.__name__ for c in (specc.ir.SpecFile, specc.ir.Model, *specc.layers.LAYER_KINDS) if c.__pydantic_complete__]
+print(json.dumps({"code": code, "modules": sorted(sys.modules), "built": built}))
+"""
+
+
+def test_check_imports_and_builds_only_what_checking_the_spec_needs():
+    result = subprocess.run(
+        [sys.executable, "-c", _CHECK_AND_REPORT], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["code"] == 0
+    modules = set(report["modules"])
+    # The other commands' modules, and the libraries only they use, stay unloaded.
+    for module in ("rich", "pygls", "lsprotocol", "specc.backends", "specc.lsp", "specc.summary", "specc.fmt"):
+        assert module not in modules
+    assert not {m for m in modules if m.startswith(("specc.sarif", "specc.write", "specc.backends.", "specc.lsp."))}
+    # Only the layer kinds mnist.cnn uses get a validator; the model and the file are not validated
+    # again, which would build the schema of every layer kind for nothing.
+    assert report["built"] == ["Conv2D", "MaxPool2D", "Flatten", "Dense"]

@@ -98,7 +98,22 @@ TORCH = Allowed(
     names=frozenset(
         {
             *("torch", "nn", "F", "x", "MODELS", "super", "__name__", "self", "float", "print", "sum", "tuple"),
-            *("model_class", "model", "output", "p", "sums", "real", "kernel_size", "stride", "padding", "int"),
+            *(
+                "model_class",
+                "model",
+                "output",
+                "p",
+                "b",
+                "sums",
+                "real",
+                "trainable",
+                "statistics",
+                "total",
+                "kernel_size",
+                "stride",
+                "padding",
+                "int",
+            ),
             *("INPUT_SHAPE", *HELPER_CLASSES),
         }
     ),

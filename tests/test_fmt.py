@@ -3,7 +3,10 @@ and after equal (spans left out), every comment kept on its line, and no input t
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -521,6 +524,60 @@ def test_cli_fmt_drops_a_bom_and_crlf(write):
 
 def test_cli_fmt_of_a_missing_file_is_a_usage_error(tmp_path):
     assert invoke("fmt", tmp_path / "nowhere.cnn").exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "error", [OSError(errno.ENOSPC, "No space left on device"), PermissionError(errno.EACCES, "Permission denied")]
+)
+def test_cli_fmt_that_cannot_write_a_file_exits_2_says_so_and_leaves_it_whole(write, monkeypatch, error):
+    messy, other = write("messy.cnn", MESSY), write("other.cnn", MESSY)
+
+    def refuse(source, target):
+        if Path(target).name == "messy.cnn":
+            raise error
+        return os.rename(source, target)
+
+    monkeypatch.setattr(os, "replace", refuse)
+    result = invoke("fmt", messy, other)
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert f"specc: error: cannot write {messy}: {error.strerror}" in result.stderr
+    assert messy.read_bytes() == MESSY.encode()
+    assert other.read_bytes() == TIDY.encode(), "the other files are still formatted"
+    assert sorted(p.name for p in messy.parent.iterdir()) == ["messy.cnn", "other.cnn"]
+
+
+def test_cli_fmt_through_a_symlink_formats_the_spec_it_points_to_and_keeps_the_link(write):
+    spec = write("spec.cnn", MESSY)
+    link = spec.with_name("link.cnn")
+    link.symlink_to(spec.name)
+    assert invoke("fmt", link).exit_code == 0
+    assert link.is_symlink()
+    assert spec.read_bytes() == TIDY.encode()
+
+
+def test_cli_fmt_of_a_hard_linked_spec_formats_every_name_and_keeps_the_link_count(write):
+    spec = write("spec.cnn", MESSY)
+    other_name = spec.with_name("other.cnn")
+    os.link(spec, other_name)
+    assert invoke("fmt", other_name).exit_code == 0
+    assert spec.read_bytes() == other_name.read_bytes() == TIDY.encode()
+    assert os.stat(spec).st_nlink == 2
+
+
+def test_cli_fmt_of_a_fifo_that_would_change_is_a_usage_error_and_stays_a_fifo(tmp_path):
+    fifo = tmp_path / "spec.cnn"
+    os.mkfifo(fifo)
+    child = subprocess.Popen([sys.executable, "-m", "specc", "fmt", str(fifo)], stderr=subprocess.PIPE, text=True)
+    try:
+        with open(fifo, "w", encoding="utf-8") as writer:
+            writer.write(MESSY)
+        assert child.wait(timeout=120) == 2
+    finally:
+        child.kill()
+        child.wait()
+    assert f"cannot write {fifo}: it is a FIFO; specc writes only regular files" in child.stderr.read()
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
 def test_python_m_specc_fmt_dash_formats_stdin_in_a_real_process():

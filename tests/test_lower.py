@@ -7,6 +7,7 @@ import pytest
 
 from specc.diagnostics import Diagnostic, Span
 from specc.ir import Model
+from specc.layers import LAYER_KINDS
 from specc.lower import lower
 from specc.parse import parse
 from specc.pipeline import check_text
@@ -62,10 +63,73 @@ def test_unknown_layer_kind_hint_names_the_closest_kind(typo, meant):
     assert diagnostic.hint == f"did you mean `{meant}`?"
 
 
-def test_unknown_layer_kind_far_from_any_kind_gets_no_guess():
-    diagnostic = only_diagnostic("zzzzzzzz")
+@pytest.mark.parametrize("kind", ["zzzzzzzz", "vgg16", "add", "SeparableConv2D"])
+def test_unknown_layer_kind_far_from_any_kind_gets_no_guess_but_the_list_of_kinds(kind):
+    diagnostic = only_diagnostic(f"{kind} 3")
     assert diagnostic.code == "E201"
-    assert diagnostic.hint is None
+    assert diagnostic.fixes == ()
+    listed = ", ".join(cls.spellings[0] for cls in LAYER_KINDS)
+    assert diagnostic.hint == f"specc's layer kinds: {listed} (Keras class names such as `Conv2D` work too)"
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("maxpooling", "maxpool"),
+        ("avgpooling", "avgpool"),
+        ("averagepooling", "avgpool"),
+        ("globalaveragepooling", "global_avgpool"),
+        ("batchnormalisation", "batchnorm"),
+        ("zeropadding", "zeropad"),
+        ("convolution2d", "conv"),
+    ],
+)
+def test_a_did_you_mean_names_the_canonical_spelling_of_the_kind_it_matches(typo, meant):
+    diagnostic = only_diagnostic(f"{typo} 2")
+    assert diagnostic.code == "E201"
+    assert diagnostic.hint == f"did you mean `{meant}`?"
+    assert [fix.new_text for fix in diagnostic.fixes] == [meant]
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("Conv2d 8 3", "Conv2D"),
+        ("CONV 8 3", "conv"),
+        ("Conv 8 3", "conv"),
+        ("DENSE 3", "dense"),
+        ("maxPooling2D 2", "MaxPooling2D"),
+        ("MAXPOOL 2", "maxpool"),
+        ("Batchnorm", "batchnorm"),
+        ("FLATTEN", "flatten"),
+        ("DropOut 0.5", "Dropout"),
+    ],
+)
+def test_a_kind_in_an_undocumented_case_is_e201_naming_the_documented_spelling(written, meant):
+    diagnostic = only_diagnostic(written)
+    kind = written.split()[0]
+    assert (diagnostic.code, diagnostic.message) == ("E201", f"unknown layer kind `{kind}`")
+    assert diagnostic.hint == f"did you mean `{meant}`? (layer kinds are case-sensitive)"
+    assert [(fix.span, fix.new_text) for fix in diagnostic.fixes] == [(Span(3, 3, 3, 3 + len(kind)), meant)]
+
+
+def test_a_keras_call_with_a_kind_in_an_undocumented_case_gets_the_whole_line_rewritten():
+    diagnostic = only_diagnostic("Conv2d(32, 3)")
+    assert (diagnostic.code, diagnostic.hint) == ("E201", "a layer line is not a Python call: write `conv 32 3`")
+    assert [(fix.span, fix.new_text) for fix in diagnostic.fixes] == [(Span(3, 3, 3, 16), "conv 32 3")]
+
+
+def test_input_in_an_undocumented_case_is_e201_and_still_read_as_the_input():
+    checked = check_text("model m {\n  INPUT 28x28x1\n  conv 8 3\n}\n")
+    (diagnostic,) = checked.diagnostics
+    assert (diagnostic.code, diagnostic.hint) == ("E201", "did you mean `input`? (layer kinds are case-sensitive)")
+    assert checked.reports[0].model.input_shape == (28, 28, 1)
+
+
+def test_input_written_as_the_keras_class_is_the_input():
+    models, diagnostics = lowered("model m {\n  Input 28x28x1\n  flatten\n}\n")
+    assert diagnostics == []
+    assert models[0].input_shape == (28, 28, 1)
 
 
 # --- E202 unknown parameter ---------------------------------------------------------------------
@@ -207,6 +271,15 @@ def test_the_missing_kernel_hint_keeps_the_filters_in_place():
     diagnostic = only_diagnostic("conv 32")
     assert diagnostic.code == "E205"
     assert "`conv <kernel_size>`" not in diagnostic.hint
+
+
+@pytest.mark.parametrize(
+    "line", ["conv 32 kernal_size=3x3", "conv 32 kernal=3", "conv 32 3x3 strides=2 filter=8", "dense unit=4"]
+)
+def test_a_misspelt_required_argument_is_one_e202_and_not_also_missing(line):
+    (diagnostic,) = diagnostics_of(line)
+    assert diagnostic.code == "E202"
+    assert diagnostic.hint.startswith("did you mean")
 
 
 def test_a_wrong_bare_activation_is_reported_once():
@@ -555,7 +628,8 @@ def test_an_unknown_short_form_hint_offers_the_short_forms_too():
         ("Flatten", "flatten"),
         ("Dense 3", "dense"),
         ("Activation relu", "activation"),
-        ("CONV 8 3", "conv2d"),
+        ("conv2d 8 3", "conv2d"),
+        ("maxpool2d 2", "maxpool2d"),
         ("fc 3", "dense"),
         ("bn", "batchnorm"),
     ],
@@ -594,9 +668,54 @@ def test_input_shape_on_a_layer_hints_at_the_input_line():
 
 
 def test_a_one_value_tuple_hints_to_drop_the_parentheses():
-    diagnostic = only_diagnostic("dropout(0.25)")
-    assert (diagnostic.code, diagnostic.span) == ("E203", Span(3, 10, 3, 16))
+    diagnostic = only_diagnostic("dropout (0.25)")
+    assert (diagnostic.code, diagnostic.span) == ("E203", Span(3, 11, 3, 17))
     assert "write the value alone" in diagnostic.hint
+
+
+@pytest.mark.parametrize(
+    ("line", "meant"),
+    [
+        ("MaxPooling2D((2, 2))", "maxpool 2x2"),
+        ("MaxPooling2D(2)", "maxpool 2"),
+        ("Dropout(0.5)", "dropout 0.5"),
+        ("dropout(0.25)", "dropout 0.25"),
+        ("Dense(10)", "dense 10"),
+        ("AveragePooling2D((3, 3))", "avgpool 3x3"),
+        ('Activation("relu")', "activation relu"),
+    ],
+)
+def test_a_keras_call_that_parses_gets_the_spec_line_it_means_as_hint_and_fix(line, meant):
+    diagnostic = only_diagnostic(line)
+    assert diagnostic.code == "E203"
+    assert diagnostic.hint == f"a layer line is not a Python call: write `{meant}`"
+    assert [(fix.span, fix.new_text) for fix in diagnostic.fixes] == [(Span(3, 3, 3, 3 + len(line)), meant)]
+    one_layer(meant)  # the suggested line lowers cleanly
+
+
+@pytest.mark.parametrize(
+    ("line", "hint", "replacement"),
+    [
+        ('conv 32 3x3 padding="same"', "write it without quotes: `padding=same`", "same"),
+        ('maxpool 2x2 padding="valid"', "write it without quotes: `padding=valid`", "valid"),
+        ('conv 8 3 use_bias="false"', "write it without quotes: `use_bias=false`", "false"),
+        ('conv 8 3 bias="true"', "write it without quotes: `bias=true`", "true"),
+        ('maxpool 2x2 "same"', "write it without quotes: `same`", "same"),
+        ('dense 3 "relu"', "write it without quotes: `relu`", "relu"),
+    ],
+)
+def test_a_quoted_word_where_a_word_is_expected_is_e203_with_a_hint_to_drop_the_quotes(line, hint, replacement):
+    diagnostic = only_diagnostic(line)
+    assert diagnostic.code == "E203"
+    assert diagnostic.hint == hint
+    assert [fix.new_text for fix in diagnostic.fixes] == [replacement]
+    assert line[diagnostic.span.column - 3 : diagnostic.span.end_column - 3] == f'"{replacement}"'
+
+
+def test_a_quoted_string_that_is_no_word_the_parameter_takes_gets_no_unquoting_hint():
+    diagnostic = only_diagnostic('conv 8 3 padding="nonsense"')
+    assert diagnostic.code == "E203"
+    assert diagnostic.hint is None
 
 
 def test_an_activation_in_the_wrong_case_is_e203_with_the_keras_name_as_hint():

@@ -5,19 +5,32 @@ The conversions and fixes underneath are also tested directly, without a server.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import itertools
+import json
 import random
+import re
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import pytest_lsp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lsprotocol import types
+from lsprotocol.converters import get_converter
+from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from specc.diagnostics import Span
+from specc.layers import ACTIVATIONS
 from specc.lsp import features
+from specc.lsp import server as server_module
 from specc.lsp.incremental import IncrementalChecker
-from specc.lsp.positions import Lines
+from specc.lsp.positions import Lines, apply_change
+from specc.lsp.server import build_server
 from specc.parse import parse
 from specc.pipeline import check_text
 
@@ -88,6 +101,88 @@ def doc(uri: str) -> types.TextDocumentIdentifier:
     return types.TextDocumentIdentifier(uri=uri)
 
 
+async def answered(request: Any) -> Any:
+    """The answer to a request; a server that never answers fails the test instead of hanging it."""
+    return await asyncio.wait_for(request, timeout=60)
+
+
+def out_of_range(line: int, character: int = 0) -> types.Position:
+    """A position past LSP's uinteger range, which lsprotocol refuses to build but a client can still send."""
+    position = at(0, 0)
+    object.__setattr__(position, "line", line)
+    object.__setattr__(position, "character", character)
+    return position
+
+
+class InProcess:
+    """`build_server()` in this process, fed JSON through pygls's own decoding and dispatch (structure_message,
+    then handle_message, as its reader loop does), so that a test can look at what the server keeps.
+    Every handler is synchronous, so a message has been handled when `send` returns."""
+
+    def __init__(self) -> None:
+        self.server = build_server()
+        self.received: list[dict[str, Any]] = []
+        self.server.protocol.set_writer(self, include_headers=False)
+        self.ids = itertools.count(1)
+        self.initialized = self.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+        self.notify("initialized", {})
+
+    def write(self, data: bytes) -> None:
+        self.received.append(json.loads(data))
+
+    def close(self) -> None:
+        pass
+
+    def send(self, message: dict[str, Any]) -> None:
+        protocol = self.server.protocol
+        body = json.dumps({"jsonrpc": "2.0", **message})
+        try:
+            protocol.handle_message(json.loads(body, object_hook=protocol.structure_message))
+        except Exception as error:  # as pygls's reader loop does
+            self.server.report_server_error(error, JsonRpcException)
+
+    def notify(self, method: str, params: Any) -> None:
+        self.send({"method": method, "params": params})
+
+    def request(self, method: str, params: Any) -> dict[str, Any]:
+        msg_id = next(self.ids)
+        self.send({"id": msg_id, "method": method, "params": params})
+        (answer,) = [m for m in self.received if m.get("id") == msg_id and "method" not in m]
+        return answer
+
+    def open(self, uri: str, text: str) -> None:
+        self.notify(
+            "textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "specc", "version": 1, "text": text}}
+        )
+
+    def change(self, uri: str, version: int, *changes: dict[str, Any]) -> None:
+        self.notify(
+            "textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": changes}
+        )
+
+    def published(self, uri: str) -> list[dict[str, Any]]:
+        """The diagnostics last published for `uri`."""
+        for message in reversed(self.received):
+            if message.get("method") == "textDocument/publishDiagnostics" and message["params"]["uri"] == uri:
+                return message["params"]["diagnostics"]
+        raise AssertionError(f"nothing published for {uri}")
+
+
+@pytest.fixture
+def lsp(monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcess]:
+    """A server in this process. Its periodic full collection would walk the whole test process's heap,
+    not a server's, so it is put off; what the server froze is unfrozen afterwards."""
+    monkeypatch.setattr(server_module, "FULL_COLLECTION_EVERY", 10**9)
+    yield InProcess()
+    gc.unfreeze()
+
+
+def edit(start: tuple[int, int], end: tuple[int, int], text: str) -> dict[str, Any]:
+    """An incremental content change, as a client sends it."""
+    point = [{"line": line, "character": character} for line, character in (start, end)]
+    return {"range": {"start": point[0], "end": point[1]}, "text": text}
+
+
 # Diagnostics
 
 
@@ -120,6 +215,17 @@ async def test_every_change_is_checked_again(client: LanguageClient):
     broken = MNIST.replace("maxpool 2x2", "maxpool 2x2 strides=0")
     diagnostics = await change_document(client, uri, 2, broken)
     assert [(d.code, span_of(d.range)) for d in diagnostics] == [("E204", (3, 22, 3, 23))]
+
+
+@on_server
+async def test_an_unclosed_block_is_published_with_its_opening_brace_as_related_information(client: LanguageClient):
+    uri, diagnostics = await open_document(client, "model m {\n  input 28x28x1\n  conv 8 3x3\n")
+    (diagnostic,) = diagnostics
+    assert diagnostic.code == "E103"
+    (related,) = diagnostic.related_information
+    assert related.location.uri == uri
+    assert span_of(related.location.range) == (0, 8, 0, 9)
+    assert related.message == "the block of model `m` opened here is not closed"
 
 
 # Hover, inlay hints, symbols
@@ -206,6 +312,55 @@ async def test_completion_after_a_kind_offers_its_parameters_and_bare_words(clie
     assert {"padding=", "dilation_rate=", "activation=", "use_bias=", "name=", "same", "valid", "relu"} <= set(labels)
     assert "strides=" not in labels  # already given
     assert "units=" not in labels  # a dense parameter
+
+
+@on_server
+async def test_completion_leaves_out_arguments_already_given_by_position_or_bare_word(client: LanguageClient):
+    labels = await labels_at(client, "model m {\n  input 28x28x1\n  conv 32 3x3 relu \n}\n", 2, 19)
+    assert {"strides=", "padding=", "dilation_rate=", "use_bias=", "name=", "same", "valid"} <= set(labels)
+    assert not {"filters=", "kernel_size=", "activation="} & set(labels)
+    assert not set(ACTIVATIONS) & set(labels)
+
+
+def test_completion_offers_the_keras_class_names_after_specc_s_own_kinds():
+    text = "model m {\n  input 28x28x1\n  \n}\n"
+    items = features.completions(check_text(text), Lines(text), at(2, 2))
+    labels = [i.label for i in items]
+    assert {"Conv2D", "MaxPooling2D", "Dense", "BatchNormalization"} <= set(labels)
+    by_label = {i.label: i for i in items}
+    assert (by_label["Conv2D"].sort_text or "Conv2D") > (by_label["conv"].sort_text or "conv")
+
+
+@pytest.mark.parametrize("kind", ["conv", "conv2d", "Conv2D"])
+def test_completion_offers_parameters_after_a_documented_spelling_of_a_kind(kind):
+    text = f"model m {{\n  input 28x28x1\n  {kind} \n}}\n"
+    labels = {i.label for i in features.completions(check_text(text), Lines(text), at(2, len(kind) + 3))}
+    assert "filters=" in labels
+
+
+@pytest.mark.parametrize("kind", ["CONV", "Conv2d"])
+def test_completion_offers_no_parameters_after_a_kind_in_an_undocumented_case(kind):
+    # lowering reports E201 for these; completion must not treat them as a kind either
+    text = f"model m {{\n  input 28x28x1\n  {kind} \n}}\n"
+    assert features.completions(check_text(text), Lines(text), at(2, len(kind) + 3)) == []
+
+
+@pytest.mark.parametrize(
+    ("statement", "given", "offered"),
+    [
+        ("conv 32 3x3 relu", {"filters=", "kernel_size=", "activation=", "relu", "gelu"}, {"strides=", "same"}),
+        ("conv 8 kernel=3 same", {"filters=", "kernel_size=", "padding=", "same", "valid"}, {"activation=", "relu"}),
+        ("conv filters=8 3", {"filters=", "kernel_size="}, {"strides=", "relu", "same"}),
+        ("dense 10 softmax name=out", {"units=", "activation=", "softmax", "name="}, {"use_bias="}),
+        ("activation relu", {"activation=", "relu", "tanh"}, set()),
+        ("maxpool 2x2", {"pool_size="}, {"strides=", "same"}),
+    ],
+)
+def test_completion_offers_only_the_parameters_lowering_would_leave_unfilled(statement, given, offered):
+    text = f"model m {{\n  input 28x28x1\n  {statement} \n}}\n"
+    labels = {i.label for i in features.completions(check_text(text), Lines(text), at(2, len(statement) + 3))}
+    assert not given & labels
+    assert offered <= labels
 
 
 @on_server
@@ -319,6 +474,116 @@ async def test_server_survives_garbage_and_answers_the_next_request(client: Lang
     assert "26x26x32" in hover.contents.value
 
 
+@on_server
+async def test_a_completion_at_a_huge_line_is_answered_and_so_is_the_next_request(client: LanguageClient):
+    uri, _ = await open_document(client, "model m {\n  input 28x28x1\n  conv 8 3x3\n}\n")
+    far = types.CompletionParams(text_document=doc(uri), position=at(2147483647, 0))
+    result = await answered(client.text_document_completion_async(far))
+    items = result.items if isinstance(result, types.CompletionList) else result
+    assert [item.label for item in items] == ["model"]  # the end of the text, after the model
+    hover = await answered(
+        client.text_document_hover_async(types.HoverParams(text_document=doc(uri), position=at(2, 3)))
+    )
+    assert "26x26x8" in hover.contents.value
+
+
+@on_server
+async def test_a_request_whose_position_is_out_of_lsps_range_gets_an_invalid_params_error(client: LanguageClient):
+    uri, _ = await open_document(client, MNIST)
+    params = types.InlayHintParams(text_document=doc(uri), range=types.Range(start=at(0, 0), end=at(1, 0)))
+    object.__setattr__(params.range, "end", out_of_range(2147483648))
+    with pytest.raises(JsonRpcException) as refused:
+        await answered(client.text_document_inlay_hint_async(params))
+    assert refused.value.code == -32602
+    assert "2147483648" in refused.value.message
+    hints = await answered(
+        client.text_document_inlay_hint_async(
+            types.InlayHintParams(text_document=doc(uri), range=types.Range(start=at(0, 0), end=at(8, 0)))
+        )
+    )
+    assert len(hints) == 6
+
+
+@on_server
+async def test_closing_a_document_clears_its_diagnostics(client: LanguageClient):
+    uri, diagnostics = await open_document(client, "model m {\n  input 28x28x1\n  maxpol 2x2\n}\n")
+    assert [d.code for d in diagnostics] == ["E201"]
+    client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=doc(uri)))
+    assert await answered(published(client, uri)) == []
+    hover = types.HoverParams(text_document=doc(uri), position=at(2, 3))
+    assert await answered(client.text_document_hover_async(hover)) is None
+
+
+# In this process: what the server keeps
+
+
+def test_closing_a_document_frees_what_the_server_kept_for_it(lsp: InProcess):
+    lsp.open("file:///a.cnn", MNIST)
+    lsp.open("file:///b.cnn", MNIST)
+    lsp.notify("textDocument/didClose", {"textDocument": {"uri": "file:///a.cnn"}})
+    assert lsp.published("file:///a.cnn") == []
+    assert set(lsp.server.analyses) == set(lsp.server.checkers) == {"file:///b.cnn"}
+    # A request about the closed document answers nothing and keeps nothing for it.
+    answer = lsp.request("textDocument/hover", {"textDocument": {"uri": "file:///a.cnn"}, "position": at_json(2, 3)})
+    assert answer["result"] is None
+    assert set(lsp.server.analyses) == set(lsp.server.checkers) == {"file:///b.cnn"}
+
+
+def at_json(line: int, character: int) -> dict[str, int]:
+    return {"line": line, "character": character}
+
+
+def test_thousands_of_edits_leave_the_servers_bookkeeping_as_it_was(lsp: InProcess):
+    uri = "file:///soak.cnn"
+    protocol = lsp.server.protocol
+
+    def kept() -> dict[str, int]:
+        checker = lsp.server.checkers[uri]
+        return {
+            "request futures": len(protocol._request_futures),
+            "result types": len(protocol._result_types),
+            "documents": len(lsp.server.workspace.text_documents),
+            "analyses": len(lsp.server.analyses),
+            "checkers": len(lsp.server.checkers),
+            "lowered statements": len(checker._lowering._entries),
+            "inferences": len(checker._inference._entries),
+        }
+
+    lsp.open(uri, "model m {\n  input 4\n  dense 2\n}\n")
+    after_open = kept()
+    assert after_open["request futures"] == 0
+    for version in range(2, 2502):
+        lsp.change(uri, version, edit((2, 8), (2, 9), str(version % 10)))  # `dense 2` -> `dense <digit>`
+        if version % 500 == 0:
+            lsp.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": at_json(2, 3)})
+    assert lsp.server.document(uri).source == "model m {\n  input 4\n  dense 1\n}\n"
+    assert kept() == after_open
+
+
+def test_every_request_is_answered_even_one_whose_params_do_not_decode_or_that_follows_shutdown(lsp: InProcess):
+    lsp.open("file:///a.cnn", MNIST)
+    far = {"start": at_json(0, 0), "end": at_json(2147483648, 0)}
+    answer = lsp.request("textDocument/inlayHint", {"textDocument": {"uri": "file:///a.cnn"}, "range": far})
+    assert answer["error"]["code"] == -32602
+    assert "Position.line" in answer["error"]["message"] and "2147483648" in answer["error"]["message"]
+    answer = lsp.request("textDocument/hover", {"textDocument": {"uri": "file:///a.cnn"}})  # no position at all
+    assert answer["error"]["code"] == -32602
+    # After shutdown, a request is still answered: with an error, as LSP asks.
+    assert lsp.request("shutdown", None)["result"] is None
+    answer = lsp.request("textDocument/hover", {"textDocument": {"uri": "file:///a.cnn"}, "position": at_json(2, 3)})
+    assert answer["error"]["code"] == -32600
+    answer = lsp.request("textDocument/inlayHint", {"textDocument": {"uri": "file:///a.cnn"}, "range": far})
+    assert answer["error"]["code"] == -32602
+
+
+def test_a_notification_whose_params_do_not_decode_is_dropped_and_the_server_goes_on(lsp: InProcess):
+    lsp.open("file:///a.cnn", MNIST)
+    lsp.change("file:///a.cnn", 2, edit((0, 0), (2147483648, 0), "x"))
+    assert lsp.server.document("file:///a.cnn").source == MNIST
+    lsp.change("file:///a.cnn", 3, edit((0, 0), (0, 0), "# x\n"))
+    assert lsp.published("file:///a.cnn") == [] and lsp.server.document("file:///a.cnn").source == "# x\n" + MNIST
+
+
 # Without a server
 
 
@@ -335,6 +600,28 @@ def test_span_to_range_counts_utf16_units_and_clamps_past_the_text():
     assert span_of(Lines(text, "utf-32").range(Span(1, 3, 1, 4))) == (0, 2, 0, 3)
     assert Lines(text).point(at(0, 4)) == (1, 4)
     assert span_of(Lines(text).range(Span(9, 1, 9, 50))) == (1, 0, 1, 10)
+
+
+def test_a_note_is_related_information_at_its_0_based_range_and_diagnostics_without_notes_have_none():
+    text = "model m {\n  input 28x28\n  conv 8 3\n}\nmodel n {\n  input 4\n  maxpol 2\n}\n"
+    checked = check_text(text)
+    with_note, without = features.diagnostics(checked, Lines(text), "file:///m.cnn")
+    (related,) = with_note.related_information
+    assert (related.location.uri, span_of(related.location.range)) == ("file:///m.cnn", (1, 2, 1, 13))
+    assert related.message == "the input is 28x28 here"
+    assert without.related_information is None
+
+
+def test_a_model_keyword_typed_inside_a_block_is_rechecked_whole_so_its_note_points_at_the_real_brace():
+    text = "model m {\n  input 4\n  dense 2\n}\n"
+    checker = IncrementalChecker()
+    checker.check(text)
+    edited = text.replace("  dense 2", "  dense 2\n  model")
+    checked = checker.check(edited)
+    assert checked.diagnostics == check_text(edited).diagnostics
+    ((code, hint, notes),) = [(d.code, d.hint, d.notes) for d in checked.diagnostics]
+    assert (code, hint) == ("E102", "close the block of model `m` with `}` before the next model")
+    assert [(n.span.line, n.span.column) for n in notes] == [(1, 9)]
 
 
 def apply(text: str, edit: types.TextEdit) -> str:
@@ -357,6 +644,11 @@ def apply(text: str, edit: types.TextEdit) -> str:
         ("conv 8 3x3 strides=2 strides=1", "E206"),
         ("conv 8 3x3; dense 4", "W301"),
         ("dense 4", "W301"),
+        ('conv 8 3x3 padding="same"', "E203"),
+        ("MaxPooling2D((2, 2))", "E203"),
+        ("Conv2d 8 3x3", "E201"),
+        ("Flatten()", "E102"),
+        ("MaxPooling2D(pool_size=(2, 2), padding='same')", "E102"),
     ],
 )
 def test_applying_the_fix_clears_the_diagnostic(line: str, code: str):
@@ -415,3 +707,160 @@ def test_incremental_recheck_agrees_with_checking_the_whole_text(seed: int):
         assert repr(checker.tree) == repr(parse(text)[0]), text  # repr shows the fields equality leaves out
         partial += checker.reparsed_lines is not None
     assert partial >= 5  # the shortcut was taken, not just the fallback
+
+
+# Positions the client chooses: clamped to the text, so the work grows with the document only.
+
+
+class CountingLines(Lines):
+    """Lines that fail a test reading more of them than a few passes over the text would."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.reads = 0
+
+    def line(self, index: int) -> str:
+        self.reads += 1
+        if self.reads > 10 * len(self.lines) + 10:
+            raise AssertionError(f"read {self.reads} lines of a {len(self.lines)}-line text")
+        return super().line(index)
+
+
+_FAR = [at(2147483647, 0), at(2147483647, 2147483647), at(1, 2147483647), at(10**7, 3)]
+
+
+@pytest.mark.parametrize("position", _FAR, ids=str)
+def test_features_at_a_position_past_the_text_read_only_the_texts_lines(position: types.Position):
+    text = "model m {\n  input 28x28x1\n  conv 8 3x3 relu\n}"
+    checked, far = check_text(text), types.Range(start=at(0, 0), end=position)
+    for feature in [
+        lambda lines: features.completions(checked, lines, position),
+        lambda lines: features.hover(checked, lines, position, markdown=True),
+        lambda lines: features.definition(checked, lines, "file:///m.cnn", position),
+        lambda lines: features.inlay_hints(checked, lines, far),
+        lambda lines: features.code_actions(checked, lines, "file:///m.cnn", far),
+    ]:
+        feature(CountingLines(text))
+
+
+def test_a_position_past_the_text_is_clamped_to_its_end():
+    lines = Lines("model m {\n  input \U0001f600x1\n}")
+    assert span_of(lines.clamp_range(types.Range(start=at(1, 99), end=at(2147483647, 0)))) == (1, 12, 2, 1)
+    assert lines.clamp(at(1, 3)) == at(1, 3)
+    assert lines.point(at(2147483647, 2147483647)) == (3, 2)
+
+
+# Incremental sync: ranges in the client's units (UTF-16 here), lines split as LSP splits them.
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "new", "expected"),
+    [
+        ("ab\U0001f600c\n", (0, 4), (0, 5), "X", "ab\U0001f600X\n"),  # the emoji is two UTF-16 units
+        ("ab\U0001f600c\n", (0, 2), (0, 4), "", "abc\n"),
+        ("a\u2028b\nc\n", (1, 0), (1, 1), "X", "a\u2028b\nX\n"),  # U+2028 is no line break in LSP
+        ("a\x0cb\x85\nc", (1, 0), (1, 1), "X", "a\x0cb\x85\nX"),
+        ("ab\r\ncd\ref", (1, 1), (2, 1), "", "ab\r\ncf"),  # \r\n and a lone \r end lines
+        ("abc\ndef\n", (0, 4), (0, 4), "X", "abcX\ndef\n"),  # past the line's end: the line's end
+        ("abc\ndef", (1, 3), (2147483647, 2147483647), "!", "abc\ndef!"),  # past the text: its end
+        ("abc\n", (1, 0), (1, 0), "z", "abc\nz"),  # the empty line after the last break
+        ("abc", (0, 2), (0, 1), "X", "abXc"),  # an end before its start replaces nothing
+    ],
+)
+def test_an_incremental_change_replaces_the_range_as_lsp_counts_it(text, start, end, new, expected):
+    change = types.TextDocumentContentChangePartial(range=types.Range(start=at(*start), end=at(*end)), text=new)
+    assert apply_change(text, change) == expected
+
+
+def test_an_incremental_change_counts_utf8_and_utf32_units_when_agreed():
+    change = types.TextDocumentContentChangePartial(range=types.Range(start=at(0, 6), end=at(0, 7)), text="X")
+    assert apply_change("ab\U0001f600c\n", change, "utf-8") == "ab\U0001f600X\n"
+    change = types.TextDocumentContentChangePartial(range=types.Range(start=at(0, 3), end=at(0, 4)), text="X")
+    assert apply_change("ab\U0001f600c\n", change, "utf-32") == "ab\U0001f600X\n"
+
+
+def _client_position(text: str, offset: int) -> tuple[int, int]:
+    """Where the client puts code point `offset` of `text`: lines end at \\n, \\r\\n or \\r; characters in UTF-16."""
+    before = text[:offset]
+    line = len(re.findall(r"\r\n|\r|\n", before))
+    start = max(before.rfind("\n"), before.rfind("\r")) + 1
+    return line, len(before[start:].encode("utf-16-le")) // 2
+
+
+_TYPED = st.lists(
+    st.sampled_from(["a", "3", " ", "x", "=", "\n", "\r\n", "\r", "\U0001f600", "\u00e9", "\u2028", "{", "}", "#"]),
+    max_size=6,
+).map("".join)
+
+
+def _splits_a_line_break(text: str, offset: int) -> bool:
+    return 0 < offset < len(text) and text[offset - 1] == "\r" and text[offset] == "\n"
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(text=_TYPED.map(lambda t: MNIST[:40] + t + MNIST[40:]), data=st.data())
+def test_an_incremental_change_gives_the_text_the_client_has(text: str, data: st.DataObject):
+    a = data.draw(st.integers(0, len(text)).filter(lambda o: not _splits_a_line_break(text, o)))
+    b = data.draw(st.integers(a, len(text)).filter(lambda o: not _splits_a_line_break(text, o)))
+    new = data.draw(_TYPED)
+    start, end = _client_position(text, a), _client_position(text, b)
+    change = types.TextDocumentContentChangePartial(range=types.Range(start=at(*start), end=at(*end)), text=new)
+    assert apply_change(text, change) == text[:a] + new + text[b:]
+
+
+def test_the_server_announces_incremental_sync(lsp: InProcess):
+    assert (
+        lsp.initialized["result"]["capabilities"]["textDocumentSync"]["change"]
+        == types.TextDocumentSyncKind.Incremental
+    )
+
+
+_CONVERTER = get_converter()  # building one registers hundreds of hooks: once, not per comparison
+_WILD = [
+    *_PIECES,
+    "\U0001f600",
+    "\U0001f600\U0001f601",
+    "\u00e9t\u00e9",
+    "\n",
+    "\n  conv 8 3x3\n",
+    "\r\n",
+    "\u2028",
+    "\x0c",
+    "",
+]
+_TYPING = ["c", "o", "n", "v", "8", "3x3", " ", "relu", "=", "\U0001f600", "\u00e9", "same", "2", "#"]
+_EMOJI_MODELS = _TWO_MODELS.replace("# ", "# \U0001f600 ").replace("model b {", "model b { # caf\u00e9 \U0001f680")
+
+
+def _random_range_edit(rng: random.Random, text: str) -> tuple[int, int, str]:
+    """Code points text[a:b] replaced by a new string: mostly typing within a line, sometimes anything."""
+    move = rng.random()
+    if move < 0.03:
+        return 0, len(text), _EMOJI_MODELS  # back to a clean text, as one edit of the whole range
+    a = rng.randrange(len(text) + 1)
+    b = min(len(text), a + rng.choice([0, 0, 1, 2, 5, 30]))
+    # No position falls between the \r and \n of a line break: a client has no such position.
+    a, b = (a - 1 if _splits_a_line_break(text, a) else a), (b + 1 if _splits_a_line_break(text, b) else b)
+    if move < 0.75:  # typing: no brace, backslash or line break taken or added
+        if any(c in "{}\\\r\n" for c in text[a:b]):
+            b = a
+        return a, b, "".join(rng.choice(_TYPING) for _ in range(rng.choice([0, 1, 1, 2])))
+    return a, b, "".join(rng.choice(_WILD) for _ in range(rng.choice([0, 1, 1, 2])))
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_random_range_edits_keep_the_servers_text_and_diagnostics_those_of_the_client(lsp: InProcess, seed: int):
+    rng = random.Random(seed)
+    uri = f"file:///random_{seed}.cnn"
+    text = _EMOJI_MODELS
+    lsp.open(uri, text)
+    partial = 0
+    for version in range(2, 1002):
+        a, b, new = _random_range_edit(rng, text)
+        lsp.change(uri, version, edit(_client_position(text, a), _client_position(text, b), new))
+        text = text[:a] + new + text[b:]
+        assert lsp.server.document(uri).source == text
+        expected = features.diagnostics(check_text(text), Lines(text), uri)
+        assert lsp.published(uri) == _CONVERTER.unstructure(expected), text
+        partial += lsp.server.checkers[uri].reparsed_lines is not None
+    assert partial >= 100  # the edits went through the incremental reparse, not only the fallback

@@ -42,6 +42,8 @@ GCC_LINE = re.compile(
     r"^(?P<file>.+?):(?P<line>\d+):(?P<column>\d+): (?P<severity>error|warning): "
     r"(?P<message>.+) \[(?P<code>[EW]\d{3})\]$"
 )
+# gcc's follow-up line for a second place a diagnostic is about; it has no code, so that matcher leaves it out.
+GCC_NOTE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<column>\d+): note: (?P<message>.+)$")
 
 
 # --- gcc ----------------------------------------------------------------------------------------
@@ -78,12 +80,25 @@ def test_gcc_over_every_fixture_at_once_matches_the_expected_codes_and_positions
     result = invoke("check", "--format", "gcc", *paths)
     assert result.exit_code == 1
     found: dict[str, list[list[object]]] = {}
-    for line in result.stdout.splitlines():
+    lines = result.stdout.splitlines()
+    for index, line in enumerate(lines):
+        if GCC_NOTE.match(line) and index and (GCC_LINE.match(lines[index - 1]) or GCC_NOTE.match(lines[index - 1])):
+            continue
         match = GCC_LINE.match(line)
         assert match, f"not a gcc-style line: {line!r}"
         assert match["severity"] == CODES[match["code"]].severity.value
         found.setdefault(Path(match["file"]).name, []).append([match["code"], int(match["line"]), int(match["column"])])
     assert found == {name: EXPECTED[name]["diagnostics"] for name in FIXTURES}
+
+
+def test_gcc_prints_a_note_line_after_its_diagnostic_for_an_unclosed_block(write):
+    path = write("open.cnn", "model m {\n  input 28x28x1\n  conv 8 3\n")
+    result = invoke("check", "--format", "gcc", path)
+    assert result.exit_code == 1
+    error, note = result.stdout.splitlines()
+    assert GCC_LINE.match(error)["code"] == "E103"
+    assert note == f"{path}:1:9: note: the block of model `m` opened here is not closed"
+    assert GCC_LINE.match(note) is None
 
 
 def test_gcc_keeps_a_diagnostic_on_one_line_and_drops_a_hint_that_would_break_it():
@@ -285,6 +300,10 @@ def apply_fix(text: str, fix: dict) -> str:
         ("model m {\n  input 8x8x3\n  conv 8 3x3 filters=4\n  flatten\n}\n", "E206", "  conv 8 3x3\n"),
         (WARNING_SPEC, "W301", "  input 8x8x3\n  flatten\n  dense 4\n"),
         ("model m { input 8x8x3; dense 4 }\n", "W301", "input 8x8x3; flatten; dense 4"),
+        ('model m {\n  input 8x8x3\n  conv 8 3x3 padding="same"\n}\n', "E203", "conv 8 3x3 padding=same\n"),
+        ("model m {\n  input 8x8x3\n  MaxPooling2D((2, 2))\n}\n", "E203", "  maxpool 2x2\n"),
+        ("model m {\n  input 8x8x3\n  Conv2d 8 3\n}\n", "E201", "  Conv2D 8 3\n"),
+        ("model m {\n  input 8x8\n  conv 8 3\n}\n", "E302", "  input 8x8x1\n"),
     ],
 )
 def test_a_diagnostic_fix_becomes_a_sarif_fix_that_removes_the_diagnostic(validator, spec, code, fixed):
@@ -299,6 +318,35 @@ def test_a_diagnostic_fix_becomes_a_sarif_fix_that_removes_the_diagnostic(valida
     repaired = apply_fix(spec, fix)
     assert fixed in repaired
     assert code not in [d.code for d in check_text(repaired).diagnostics]
+
+
+@pytest.mark.parametrize(
+    ("spec", "region", "message"),
+    [
+        ("model m {\n  input 28x28x1\n  conv 8 3\n", (1, 9, 1, 10), "the block of model `m` opened here is not closed"),
+        ("model m {\n  input 28x28\n  conv 8 3\n}\n", (2, 3, 2, 14), "the input is 28x28 here"),
+    ],
+)
+def test_a_note_becomes_a_sarif_related_location(validator, spec, region, message):
+    log = sarif_log([("m.cnn", check_text(spec))])
+    assert_valid(validator, log)
+    [sarif_result] = log["runs"][0]["results"]
+    start_line, start_column, end_line, end_column = region
+    assert sarif_result["relatedLocations"] == [
+        {
+            "id": 0,
+            "physicalLocation": {
+                "artifactLocation": {"uri": "m.cnn", "uriBaseId": "%SRCROOT%", "index": 0},
+                "region": {
+                    "startLine": start_line,
+                    "startColumn": start_column,
+                    "endLine": end_line,
+                    "endColumn": end_column,
+                },
+            },
+            "message": {"text": message},
+        }
+    ]
 
 
 def test_a_hint_without_a_fix_stays_advice():
@@ -375,3 +423,10 @@ def test_pre_commit_hooks_run_specc_commands_that_exist_on_cnn_files():
         program, command, *_ = hook["entry"].split()
         assert program == "specc" and command in commands
     assert hooks["specc-fmt"]["args"] == ["--check"]
+
+
+def test_the_gcc_note_sample_in_docs_ci_is_what_specc_prints():
+    ci = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+    [block] = [b for b in re.findall(r"```text\n(.*?)```", ci, flags=re.DOTALL) if ": note: " in b]
+    checked = check_text("model m {\n  input 28x28x1\n  conv 8 3x3\n  flatten\n")
+    assert "\n".join(format_gcc("specs/open.cnn", d) for d in checked.diagnostics) == block.rstrip("\n")

@@ -421,6 +421,93 @@ def test_a_keras_call_written_as_a_layer_line_hints_at_the_specc_form():
     assert "not a Python call" in diagnostic.hint
 
 
+@pytest.mark.parametrize(
+    ("line", "hint"),
+    [
+        ("Dense(64, activation='relu')", "a layer line is not a Python call: write `dense 64 relu`"),
+        ("Dense(64, activation=relu)", "a layer line is not a Python call: write `dense 64 relu`"),
+        ("Conv2D(32, (3, 3), activation=relu)", "a layer line is not a Python call: write `conv 32 3x3 relu`"),
+        (
+            "layers.Conv2D(32, (3,3), padding='same', strides=(2, 2)),",
+            "a layer line is not a Python call: write `conv 32 3x3 same strides=2x2`",
+        ),
+        (
+            "Conv2D(32, kernel_size=(3, 3), activation='relu', input_shape=(28, 28, 1))",
+            "a layer line is not a Python call: write `conv 32 3x3 relu`, "
+            "with the input shape on a line of its own at the top: `input 28x28x1`",
+        ),
+        ("MaxPooling2D(pool_size=(2, 2))", "a layer line is not a Python call: write `maxpool 2x2`"),
+        ("Flatten()", "a layer line is not a Python call: write `flatten`"),
+        ("Dense(10, 'softmax')", "a layer line is not a Python call: write `dense 10 softmax`"),
+        (
+            "BatchNormalization(momentum=0.9, center=False)",
+            "a layer line is not a Python call: write `batchnorm momentum=0.9 center=false`",
+        ),
+    ],
+)
+def test_a_keras_call_of_any_kind_gets_the_spec_line_it_means_as_hint(line, hint):
+    _, diagnostics = parse(f"model m {{\n  input 28x28x1\n  {line}\n}}\n")
+    (diagnostic,) = diagnostics
+    assert diagnostic.code in ("E101", "E102")
+    assert diagnostic.hint == hint
+
+
+def test_the_fix_for_a_keras_call_replaces_the_call_and_keeps_its_indent_and_comment():
+    _, diagnostics = parse("model m {\n  input 28x28x1\n    layers.Dense(10, activation='softmax'),  # out\n}\n")
+    (diagnostic,) = diagnostics
+    (fix,) = diagnostic.fixes
+    assert (fix.span, fix.new_text) == (Span(3, 5, 3, 43), "dense 10 softmax")
+
+
+def test_a_keras_call_holding_the_input_shape_gets_no_fix_since_the_shape_needs_a_line_of_its_own():
+    _, diagnostics = parse("model m {\n  Conv2D(8, (3, 3), input_shape=(28, 28, 1))\n}\n")
+    (diagnostic,) = diagnostics
+    assert "`input 28x28x1`" in diagnostic.hint
+    assert diagnostic.fixes == ()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "SeparableConv2D(32, (3, 3), padding='same')",
+        "Dense(units, activation=act())",
+        "Dense(4, kernel_regularizer=l2(0.01))",
+    ],
+)
+def test_a_keras_call_with_no_spec_form_gets_the_general_call_hint(line):
+    _, diagnostics = parse(f"model m {{\n  input 28x28x1\n  {line}\n}}\n")
+    (diagnostic,) = diagnostics
+    assert diagnostic.hint == (
+        "a layer line is not a Python call: write the kind, then its arguments separated by spaces, "
+        "e.g. `conv 32 3x3 activation=relu`"
+    )
+
+
+def test_an_unclosed_block_at_the_end_of_the_file_has_a_note_at_its_opening_brace():
+    _, diagnostics = parse("# first\nmodel mnist {\n  input 28x28x1\n  conv 32 3x3\n")
+    (diagnostic,) = diagnostics
+    assert (diagnostic.code, diagnostic.span) == ("E103", Span(4, 14, 4, 15))
+    assert diagnostic.hint == "close the block of model `mnist` with `}`"
+    assert [(n.span, n.message) for n in diagnostic.notes] == [
+        (Span(2, 13, 2, 14), "the block of model `mnist` opened here is not closed")
+    ]
+
+
+def test_a_model_starting_inside_an_unclosed_block_has_a_note_at_that_blocks_brace():
+    _, diagnostics = parse("model a {\n  input 4\n  dense 2\n\nmodel b {\n  input 4\n}\n")
+    (diagnostic,) = diagnostics
+    assert (diagnostic.code, diagnostic.span.line, diagnostic.span.column) == ("E102", 5, 1)
+    assert diagnostic.hint == "close the block of model `a` with `}` before the next model"
+    assert [(n.span, n.message) for n in diagnostic.notes] == [
+        (Span(1, 9, 1, 10), "the block of model `a` opened here is not closed")
+    ]
+
+
+def test_syntax_errors_inside_a_closed_block_have_no_note():
+    _, diagnostics = parse("model m {\n  input 4\n  dense = 2\n}\n")
+    assert [d.notes for d in diagnostics] == [()]
+
+
 def test_a_single_quoted_string_hints_at_double_quotes_or_none():
     _, diagnostics = parse("model m {\n  input 28x28x1\n  conv 32 3x3 padding='same'\n}\n")
     (diagnostic,) = diagnostics

@@ -61,3 +61,11 @@ def test_every_readme_spec_is_in_the_layout_specc_fmt_writes(spec):
     from specc.fmt import format_text
 
     assert format_text(spec) == (spec, [])
+
+
+def test_readme_documents_every_spelling_of_every_layer_kind():
+    """Kinds are case-sensitive, so each accepted spelling must be one a reader can find."""
+    from specc.layers import KIND_BY_SPELLING, LAYER_KINDS
+
+    spellings = {*KIND_BY_SPELLING, *(cls.keras_class for cls in LAYER_KINDS)}
+    assert sorted(s for s in spellings if f"`{s}`" not in README) == []

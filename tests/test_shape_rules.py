@@ -316,6 +316,27 @@ def test_2d_layer_on_a_vector_is_e302_and_keras_refuses_it(input_shape, lines, l
     assert [(d.code, d.span.line) for d in checked.diagnostics if d.severity is Severity.ERROR] == [("E302", line)]
 
 
+@pytest.mark.parametrize("layers", [["conv 8 3x3"], ["dense 4", "maxpool"], ["zeropad 1"]])
+def test_a_2d_layer_after_an_input_without_channels_hints_at_the_channel_axis_and_points_at_the_input(layers):
+    checked = check_text(spec("28x28", *layers))
+    (error,) = [d for d in checked.diagnostics if d.severity is Severity.ERROR]
+    assert (error.code, error.span.line) == ("E302", 2 + len(layers))
+    assert error.hint == (
+        "the model's input, 28x28, has no channel axis: write `input 28x28x1` (or `input 28x28x3` for colour images)"
+    )
+    assert [(n.span.line, n.span.column, n.message) for n in error.notes] == [(2, 3, "the input is 28x28 here")]
+    assert [(f.span.line, f.span.column, f.span.end_column, f.new_text) for f in error.fixes] == [
+        (2, 3, 14, "input 28x28x1")
+    ]
+
+
+def test_a_2d_layer_after_flatten_keeps_the_flatten_hint_without_a_note():
+    checked = check_text(spec("28x28x1", "flatten", "conv 2 3x3"))
+    (error,) = checked.diagnostics
+    assert error.hint == "2-D layers come before `flatten`; the input is written `input HxWxC`"
+    assert error.notes == ()
+
+
 STRIDES_WITH_DILATION = [
     ("conv 2 3x3 strides=2 dilation=2", (2, 2), (2, 2)),
     ("conv 2 3x3 strides=(1,2) dilation=(2,1)", (1, 2), (2, 1)),

@@ -54,7 +54,7 @@ def test_the_committed_grammar_is_what_the_generator_writes():
 
 
 def test_the_grammar_knows_every_layer_kind_spelling_and_no_other():
-    assert _alternation("layer-kind") == set(KIND_BY_SPELLING)
+    assert _alternation("layer-kind") == set(KIND_BY_SPELLING) | {cls.keras_class for cls in LAYER_KINDS}
 
 
 def test_the_grammar_knows_every_parameter_name_short_form_and_name():
@@ -191,6 +191,15 @@ def test_every_spelling_of_every_kind_starts_a_statement_in_any_case(tokenize_te
     lines = tokenize_text("\n".join(f"  {spelling} 3" for spelling in spellings))
     for number, spelling in enumerate(spellings, start=1):
         assert scopes_of(lines, number, spelling)[-1] == KIND
+
+
+def test_a_kind_in_an_undocumented_case_is_not_highlighted_as_a_kind(tokenize_text):
+    """Lowering makes `Conv2d` or `CONV` an E201, so the editor does not colour them as kinds either."""
+    variants = ["Conv2d", "CONV", "DENSE", "maxPooling2D", "INPUT"]
+    lines = tokenize_text("\n".join(f"  {variant} 3" for variant in variants))
+    for number, variant in enumerate(variants, start=1):
+        [token] = [t for t in lines[number - 1] if variant in t["text"]]
+        assert token["scopes"] == ["source.cnn"], (variant, token)
 
 
 def test_every_parameter_and_activation_is_highlighted(tokenize_text):

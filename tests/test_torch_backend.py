@@ -176,12 +176,23 @@ def test_example_builds_with_torch_as_checked_and_computes_what_keras_computes(p
     assert_builds_as_checked_and_computes_what_keras_does(path.read_text(encoding="utf-8"), path.name)
 
 
-def test_running_an_emitted_module_prints_each_model_and_its_output_shape(tmp_path):
-    target = tmp_path / "mnist_torch.py"
-    assert invoke("build", REPO / "examples" / "mnist.cnn", "-b", "torch", "-o", target).exit_code == 0
+def test_running_an_emitted_module_prints_each_model_its_output_shape_and_the_parameters_specc_check_counts(
+    tmp_path,
+):
+    """Batch norm's running statistics are buffers in PyTorch: the module counts them as the non-trainable
+    parameters, so its figures read as `specc check`'s."""
+    spec = REPO / "examples" / "mnist_batchnorm.cnn"
+    target = tmp_path / "mnist_batchnorm_torch.py"
+    assert invoke("build", spec, "-b", "torch", "-o", target).exit_code == 0
     result = subprocess.run([sys.executable, str(target)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert "output shape: (1, 10)" in result.stdout and "parameters: 93322" in result.stdout
+    assert "output shape: (1, 10)" in result.stdout
+    [report] = check_text(spec.read_text(encoding="utf-8")).reports
+    assert report.non_trainable_params > 0
+    assert (
+        f"parameters: {report.total_params:,} ({report.trainable_params:,} trainable, "
+        f"{report.non_trainable_params:,} non-trainable, in buffers)"
+    ) in result.stdout.splitlines()
 
 
 def test_input_shape_is_the_spec_input_channels_first():

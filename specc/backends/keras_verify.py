@@ -18,9 +18,17 @@ from specc.diagnostics import Diagnostic
 from specc.layers import Shape
 
 
-def load_keras() -> types.ModuleType:
-    """Keras 3 on TensorFlow (unless the user chose another backend), with TensorFlow's start-up chatter off."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+def load_keras(verbose: bool = False) -> types.ModuleType:
+    """Keras 3 on TensorFlow (unless the user chose another backend); TensorFlow's start-up messages only if verbose.
+
+    TensorFlow's C++ side (absl's "All log messages before absl::InitializeLog()", the CPU and
+    oneDNN notices) writes straight to file descriptor 2 while it is imported, and reads its log
+    level from the environment then, so the level is set before the import; it is set even over
+    the user's own, since --verbose is the way to see them. Only logging changes: oneDNN stays on,
+    so the numbers are those the user's own TensorFlow computes.
+    """
+    if not verbose:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
 

@@ -18,14 +18,15 @@ from specc.diagnostics import Diagnostic, Severity, Span
 from specc.ir import Model
 from specc.layers import (
     ACTIVATIONS,
-    KIND_BY_SPELLING,
     LAYER_KINDS,
     PARAMETER_SHORT_FORMS,
     LayerBase,
     format_shape,
     parameter_names,
 )
+from specc.lower import documented_kind, placed_parameters
 from specc.lsp.positions import Lines, contains
+from specc.parse import parse
 from specc.pipeline import CheckedSource
 
 SOURCE = "specc"
@@ -36,20 +37,30 @@ _SEVERITIES = {Severity.ERROR: types.DiagnosticSeverity.Error, Severity.WARNING:
 # Diagnostics and their fixes
 
 
-def to_lsp_diagnostic(diagnostic: Diagnostic, lines: Lines) -> types.Diagnostic:
-    """A specc diagnostic as LSP reports it: code, severity, 0-based range; the hint on a line of its own."""
+def to_lsp_diagnostic(diagnostic: Diagnostic, lines: Lines, uri: str | None = None) -> types.Diagnostic:
+    """A specc diagnostic as LSP reports it: code, severity, 0-based range; the hint on a line of its own;
+    with the document's uri, each note as related information."""
     message = diagnostic.message + (f"\nhint: {diagnostic.hint}" if diagnostic.hint else "")
+    related = None
+    if uri is not None and diagnostic.notes:
+        related = [
+            types.DiagnosticRelatedInformation(
+                location=types.Location(uri=uri, range=lines.range(note.span)), message=note.message
+            )
+            for note in diagnostic.notes
+        ]
     return types.Diagnostic(
         range=lines.range(diagnostic.span),
         message=message,
         severity=_SEVERITIES[diagnostic.severity],
         code=diagnostic.code,
         source=SOURCE,
+        related_information=related,
     )
 
 
-def diagnostics(checked: CheckedSource, lines: Lines) -> list[types.Diagnostic]:
-    return [to_lsp_diagnostic(d, lines) for d in checked.diagnostics]
+def diagnostics(checked: CheckedSource, lines: Lines, uri: str | None = None) -> list[types.Diagnostic]:
+    return [to_lsp_diagnostic(d, lines, uri) for d in checked.diagnostics]
 
 
 def _touches(a: types.Range, b: types.Range) -> bool:
@@ -62,6 +73,7 @@ def _touches(a: types.Range, b: types.Range) -> bool:
 
 def code_actions(checked: CheckedSource, lines: Lines, uri: str, within: types.Range) -> list[types.CodeAction]:
     """One quick fix per Fix of each diagnostic that touches `within`; the only fix of one is preferred."""
+    within = lines.clamp_range(within)
     actions = []
     for diagnostic in checked.diagnostics:
         if not diagnostic.fixes:
@@ -197,6 +209,7 @@ def hover(checked: CheckedSource, lines: Lines, position: types.Position, markdo
 
 def inlay_hints(checked: CheckedSource, lines: Lines, within: types.Range) -> list[types.InlayHint]:
     """`-> 26x26x32` after each layer statement whose shape is known, and after each input line."""
+    within = lines.clamp_range(within)
     first, last = within.start.line + 1, within.end.line + 1
     hints = []
 
@@ -318,12 +331,13 @@ def _inside_model(lines: Lines, line_index: int, before: str) -> bool:
 
 @dataclass(frozen=True)
 class _Context:
-    """What the cursor is in: the kind word of its statement (if typed), a `key=` before it, the partial word."""
+    """What the cursor is in: the kind word of its statement (if typed), a `key=` before it, and the
+    statement before the cursor without the partial word."""
 
     inside_model: bool
     kind: str | None
     key: str | None
-    given: frozenset[str]
+    head: str
 
 
 _TRAILING_WORD = re.compile(r"[A-Za-z0-9_]*\Z")
@@ -341,14 +355,18 @@ def _context(lines: Lines, position: types.Position) -> _Context | None:
     head = statement[: len(statement) - len(_TRAILING_WORD.search(statement).group())]
     words = statement.split()
     if not head.strip():
-        return _Context(inside_model=inside, kind=None, key=None, given=frozenset())
+        return _Context(inside_model=inside, kind=None, key=None, head=head)
     key = _KEY_BEFORE.search(head)
-    return _Context(
-        inside_model=inside,
-        kind=words[0] if words else None,
-        key=key.group(1) if key else None,
-        given=frozenset(_GIVEN_KEY.findall(head)),
-    )
+    return _Context(inside_model=inside, kind=words[0] if words else None, key=key.group(1) if key else None, head=head)
+
+
+def _given(cls: type[LayerBase], head: str) -> frozenset[str]:
+    """The parameters the statement before the cursor already fills, by key, position or bare word, as
+    lowering places them; only the keys written, when that much of the statement does not parse."""
+    tree, errors = parse("model _ {\n" + head + "\n}\n")
+    if not errors and len(tree.models) == 1 and len(tree.models[0].statements) == 1:
+        return placed_parameters(cls, tree.models[0].statements[0])
+    return frozenset(PARAMETER_SHORT_FORMS.get(k, k) for k in _GIVEN_KEY.findall(head))
 
 
 def _first_line(doc: str | None) -> str:
@@ -381,6 +399,17 @@ def _kind_items(inside_model: bool) -> list[types.CompletionItem]:
                 documentation=_first_line(cls.__doc__),
             )
         )
+    # The Keras class names are documented spellings too; listed after specc's own, which the README teaches.
+    for cls in LAYER_KINDS:
+        items.append(
+            types.CompletionItem(
+                label=cls.keras_class,
+                kind=types.CompletionItemKind.Class,
+                detail=f"the same as `{cls.spellings[0]}`",
+                documentation=_first_line(cls.__doc__),
+                sort_text=f"~{cls.keras_class}",
+            )
+        )
     return items
 
 
@@ -408,7 +437,7 @@ def completions(checked: CheckedSource, lines: Lines, position: types.Position) 
         return []
     if context.kind is None:
         return _kind_items(context.inside_model)
-    cls = KIND_BY_SPELLING.get(context.kind.lower())
+    cls = documented_kind(context.kind)
     if cls is None:
         return []
     if context.key is not None:
@@ -419,7 +448,7 @@ def completions(checked: CheckedSource, lines: Lines, position: types.Position) 
         if key == "name" or key in parameter_names(cls):
             return []
         return [types.CompletionItem(label=n, kind=types.CompletionItemKind.Reference) for n in _defined_names(checked)]
-    given = {PARAMETER_SHORT_FORMS.get(k, k) for k in context.given}
+    given = _given(cls, context.head)
     items = []
     for name in (*parameter_names(cls), "name"):
         if name in given:

@@ -93,7 +93,9 @@ class IncrementalChecker:
             return None
         fragment = lines[start:end_new]
         tree, found = parse("model _ {\n" + "\n".join(fragment) + "\n}\n")
-        if len(tree.models) != 1 or any(d.code not in ("E101", "E102") for d in found):
+        # A note points outside the line it is about (the `{` of the block a `model` keyword turned up in),
+        # here at the wrapper's own brace: only a whole parse can place it.
+        if len(tree.models) != 1 or any(d.code not in ("E101", "E102") or d.notes for d in found):
             return None
         kept = [d for d in last.diagnostics if not first <= d.span.line <= last_line]
         if len(kept) + len(found) > _MAX_KEPT_ERRORS:

@@ -1,10 +1,12 @@
 """Editor edge: the pygls server that runs the check path on every edit and answers editor requests.
 
-Documents are synced whole (full sync); each open, change or save checks the text once and
-publishes its diagnostics, an empty list included, and the result is kept for the requests
-that follow (hover, inlay hints, completion, symbols, quick fixes, definition). A handler
-never lets an exception out: it logs it and answers nothing, so the server stays up on any
-text a user can type.
+Documents are synced incrementally: a change sends only the range it replaced (in UTF-16 units
+unless agreed otherwise), applied by specc.lsp.positions.apply_change. Each open, change or save
+checks the text once and publishes its diagnostics, an empty list included, and the result is
+kept for the requests that follow (hover, inlay hints, completion, symbols, quick fixes,
+definition) until the document is closed. A handler never lets an exception out: it logs it and
+answers nothing, so the server stays up on any text a user can type; a request whose parameters
+do not even decode is answered with an InvalidParams error.
 """
 
 from __future__ import annotations
@@ -16,14 +18,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
+import cattrs
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.protocol.json_rpc import RPCRequest
+from pygls.workspace import TextDocument
 
 from specc import __version__
 from specc.lsp import features
 from specc.lsp.incremental import IncrementalChecker
-from specc.lsp.positions import Lines
+from specc.lsp.positions import Lines, apply_change
 from specc.pipeline import CheckedSource
 
 logger = logging.getLogger("specc.lsp")
@@ -58,9 +66,87 @@ class Analysis:
     lines: Lines
 
 
+@dataclass(frozen=True)
+class _Refused:
+    """A request whose parameters did not decode, kept until it is answered with `error`."""
+
+    id: int | str | None
+    error: JsonRpcException
+
+
+class SpeccProtocol(LanguageServerProtocol):
+    """pygls 2.1.1's protocol with the repairs the server needs, made here rather than in pygls's files."""
+
+    def _execute_handler(self, msg_id: Any, handler: Any, callback: Any, args: Any = None, kwargs: Any = None) -> None:
+        # pygls files the future of a generator handler under its message id, and only the answer
+        # to a request removes it: the futures of its built-in didOpen, didChange, didClose and
+        # initialized handlers (notifications, answered by nobody) stay for the life of the
+        # process, about 2 KB per keystroke. Remove each entry when its future is done.
+        def settled(future: Any) -> None:
+            if self._request_futures.get(msg_id) is future:
+                del self._request_futures[msg_id]
+            callback(future)
+
+        super()._execute_handler(msg_id, handler, settled, args, kwargs)
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        # pygls raises when a message's params do not decode (a line number past LSP's uinteger
+        # range, a missing field), before the request's id is known to anything that answers:
+        # the request would never be answered. Keep the id, and answer it in handle_message.
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            if "id" not in data or "method" not in data:
+                raise
+            msg_id = data["id"]
+            if isinstance(error.__cause__, cattrs.BaseValidationError):
+                reasons = cattrs.transform_error(error.__cause__, format_exception=lambda e, _: str(e))
+                error = type(error)(message=f"{error.message}: {'; '.join(reasons)}")
+            valid_id = isinstance(msg_id, (int, str)) and not isinstance(msg_id, bool)
+            return _Refused(id=msg_id if valid_id else None, error=error)
+
+    def handle_message(self, message: Any) -> None:
+        if isinstance(message, _Refused):
+            self._send_response(message.id, error=message.error.to_response_error())
+            return
+        if self._shutdown and isinstance(message, RPCRequest):
+            # pygls drops a request that comes after `shutdown` without a word; LSP wants an error.
+            refusal = JsonRpcInvalidRequest(message=f"the server is shutting down; {message.method} not handled")
+            self._send_response(message.id, error=refusal.to_response_error())
+            return
+        super().handle_message(message)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Any:
+        """Apply the changes as LSP counts lines and units, then call the server's didChange handler.
+
+        pygls's own TextDocument splits lines as str.splitlines does (at \\f, \\x85, U+2028 and more,
+        which LSP does not) and lets a character one past a line's end take its line break, so an
+        edit near such text lands in the wrong place; the text it is given here is whole.
+        """
+        uri = params.text_document.uri
+        document = self.workspace.text_documents.get(unquote(uri))
+        if document is None:
+            logger.warning("specc lsp: didChange for %s, which is not open", uri)
+            return
+        text = document.source
+        encoding = str(self.workspace.position_encoding or "utf-16")
+        for change in params.content_changes:
+            text = apply_change(text, change, encoding)
+        whole = types.TextDocumentContentChangeWholeDocument(text=text)
+        self.workspace.update_text_document(params.text_document, whole)
+        if (user_handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
+            yield user_handler, (params,), None
+
+
 class SpeccServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("specc", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full)
+        super().__init__(
+            "specc",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=SpeccProtocol,
+        )
         self.analyses: dict[str, Analysis] = {}
         self.checkers: dict[str, IncrementalChecker] = {}
         self.checks_since_full_collection = 0
@@ -75,9 +161,15 @@ class SpeccServer(LanguageServer):
         self.analyses[uri] = analysis
         return analysis
 
+    def document(self, uri: str) -> TextDocument | None:
+        """An open document; None for one not open (pygls would read it from disk)."""
+        return self.workspace.text_documents.get(unquote(uri))
+
     def analysis(self, uri: str) -> Analysis | None:
-        """The latest check of an open document; checked now when its text changed since."""
-        document = self.workspace.get_text_document(uri)
+        """The latest check of an open document, checked now when its text changed since; None when it is not open."""
+        document = self.document(uri)
+        if document is None:
+            return None
         analysis = self.analyses.get(uri)
         if analysis is not None and analysis.checked.text == document.source:
             return analysis
@@ -85,12 +177,14 @@ class SpeccServer(LanguageServer):
 
     def publish(self, uri: str, version: int | None) -> None:
         """Check the document and publish its diagnostics; after an internal error, publish nothing."""
-        document = self.workspace.get_text_document(uri)
+        document = self.document(uri)
+        if document is None:
+            return
         with _collector_paused():
             analysis = self.analyse(uri, document.source, version)
             self.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(
-                    uri=uri, version=version, diagnostics=features.diagnostics(analysis.checked, analysis.lines)
+                    uri=uri, version=version, diagnostics=features.diagnostics(analysis.checked, analysis.lines, uri)
                 )
             )
         self.checks_since_full_collection += 1
@@ -99,6 +193,12 @@ class SpeccServer(LanguageServer):
             gc.unfreeze()
             gc.collect()
             gc.freeze()
+
+    def forget(self, uri: str) -> None:
+        """Drop a closed document's check and checker, and clear its diagnostics in the editor."""
+        self.analyses.pop(uri, None)
+        self.checkers.pop(uri, None)
+        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
 
 # A check allocates tens of thousands of objects on a large spec (syntax nodes, layers, ranges),
@@ -120,11 +220,6 @@ def _collector_paused() -> Iterator[None]:
         gc.freeze()
         if was_enabled:
             gc.enable()
-
-    def forget(self, uri: str) -> None:
-        self.analyses.pop(uri, None)
-        self.checkers.pop(uri, None)
-        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
 
 def _markdown_hover(server: SpeccServer) -> bool:
@@ -150,8 +245,9 @@ def build_server() -> SpeccServer:
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     @guarded()
     def did_save(ls: SpeccServer, params: types.DidSaveTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        ls.publish(uri, ls.workspace.get_text_document(uri).version)
+        document = ls.document(params.text_document.uri)
+        if document is not None:
+            ls.publish(params.text_document.uri, document.version)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     @guarded()
@@ -189,7 +285,9 @@ def build_server() -> SpeccServer:
     @server.feature(types.TEXT_DOCUMENT_FORMATTING)
     @guarded(list)
     def formatting(ls: SpeccServer, params: types.DocumentFormattingParams) -> list[types.TextEdit]:
-        document = ls.workspace.get_text_document(params.text_document.uri)
+        document = ls.document(params.text_document.uri)
+        if document is None:
+            return []
         return features.formatting(document.source, Lines(document.source, ls.encoding))
 
     @server.feature(

@@ -26,8 +26,9 @@ _NAME = "[A-Za-z_][A-Za-z0-9_]*"
 
 
 def layer_kinds() -> list[str]:
-    """Every spelling of a layer kind, as lowering accepts it (case-insensitively)."""
-    return sorted(KIND_BY_SPELLING)
+    """Every spelling of a layer kind, as lowering accepts it: the lower-case spellings and the Keras class
+    names as Keras spells them. Kinds are case-sensitive, so `Conv2d` is not highlighted as one."""
+    return sorted(set(KIND_BY_SPELLING) | {cls.keras_class for cls in LAYER_KINDS})
 
 
 def parameters() -> list[str]:
@@ -91,12 +92,12 @@ def grammar() -> dict[str, Any]:
                 },
             },
             "input": {
-                "match": f"{statement_start}(?i:(input)){_END}",
+                "match": f"{statement_start}(input|Input){_END}",
                 "captures": {"1": {"name": "keyword.other.input.cnn"}},
             },
             "layer-kind": {
                 "comment": "A layer kind starts a statement: at the start of a line, or after `{` or `;`.",
-                "match": f"{statement_start}(?i:({_words(layer_kinds())})){_END}",
+                "match": f"{statement_start}({_words(layer_kinds())}){_END}",
                 "captures": {"1": {"name": "support.class.layer.cnn"}},
             },
             "layer-name": {

@@ -67,4 +67,8 @@ if __name__ == '__main__':
         with torch.no_grad():
             output = model(torch.zeros(1, *model_class.INPUT_SHAPE))
         print('output shape:', tuple(output.shape))
-        print('parameters:', sum(p.numel() for p in model.parameters()))
+        trainable = sum(p.numel() for p in model.parameters())
+        # Batch norm's running statistics: buffers here, the non-trainable parameters of Keras and specc.
+        statistics = sum(b.numel() for b in model.buffers() if b.is_floating_point())
+        total = trainable + statistics
+        print(f'parameters: {total:,} ({trainable:,} trainable, {statistics:,} non-trainable, in buffers)')
