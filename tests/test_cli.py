@@ -831,6 +831,8 @@ def test_check_imports_and_builds_only_what_checking_the_spec_needs():
     for module in ("rich", "pygls", "lsprotocol", "specc.backends", "specc.lsp", "specc.summary", "specc.fmt"):
         assert module not in modules
     assert not {m for m in modules if m.startswith(("specc.sarif", "specc.write", "specc.backends.", "specc.lsp."))}
+    # The Keras-call patterns are compiled only for a spec that has a line written as a call.
+    assert "specc.call_lines" not in modules
     # Only the layer kinds mnist.cnn uses get a validator; the model and the file are not validated
     # again, which would build the schema of every layer kind for nothing.
     assert report["built"] == ["Conv2D", "MaxPool2D", "Flatten", "Dense"]
