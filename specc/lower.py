@@ -13,11 +13,11 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from specc import call_lines, syntax
+from specc import syntax
 from specc.diagnostics import Diagnostic, Fix, Span
 from specc.ir import Model, SpecFile
 from specc.layers import (
@@ -29,6 +29,9 @@ from specc.layers import (
     LayerBase,
     parameter_names,
 )
+
+if TYPE_CHECKING:
+    from specc import call_lines
 
 
 # Per-kind facts asked for on every layer line (parameter_names is cached in specc.layers);
@@ -119,7 +122,16 @@ def _keras_call(statement: syntax.LayerStatement) -> call_lines.Rewrite | None:
         return None
     if (argument.value.span.line, argument.value.span.column) != (kind.end_line, kind.end_column):
         return None
+    from specc import call_lines  # only a spec with this mistake needs its patterns compiled
+
     return call_lines.rewrite(statement.kind + render(argument.value))
+
+
+def _bare_word_role(cls: type[LayerBase], text: str) -> str | None:
+    """call_lines.bare_word_role, imported when a quoted word first needs it: a clean spec has none."""
+    from specc import call_lines
+
+    return call_lines.bare_word_role(cls, text)
 
 
 def _unquoted(cls: type[LayerBase], target: str, value: syntax.Value) -> str | None:
@@ -653,7 +665,7 @@ class _ModelLowering:
                     fixes=_replace(value.span, word, match),
                 )
             return None
-        if isinstance(value, syntax.String) and (role := call_lines.bare_word_role(cls, value.text)):
+        if isinstance(value, syntax.String) and (role := _bare_word_role(cls, value.text)):
             # `maxpool 2x2 "same"`: a word in quotes where only a bare word can stand.
             shown = "padding mode" if role == "padding" else role
             self.report(

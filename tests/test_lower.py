@@ -727,3 +727,18 @@ def test_an_activation_in_the_wrong_case_is_e203_with_the_keras_name_as_hint():
 def test_an_activation_given_as_a_double_quoted_string_is_accepted():
     checked = check_text('model m {\n  input 8x8x1\n  dense 10 activation="softmax"\n}\n')
     assert [d.code for d in checked.diagnostics] == ["W301"]
+
+
+def test_layer_validators_take_spans_as_instances_without_building_a_span_schema_per_kind():
+    """Span's dataclass schema, built field by field for `span` and `argument_spans` of every layer kind, was half
+    of each kind's first validation; an instance check accepts and refuses what the dataclass schema did."""
+    from pydantic import ValidationError
+
+    from specc.layers import Dense
+
+    span = Span(line=1, column=1, end_line=1, end_column=6)
+    dense = Dense(name="d", span=span, units=3, argument_spans={"units": span})
+    assert dense.span is span and dense.argument_spans["units"] is span
+    assert "'dataclass" not in repr(Dense.__pydantic_core_schema__)
+    with pytest.raises(ValidationError, match="instance of Span"):
+        Dense(name="d", span={"line": 1, "column": 1, "end_line": 1, "end_column": 6}, units=3)
