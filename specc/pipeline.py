@@ -72,8 +72,9 @@ def _position_after(prefix: str) -> Span:
 
 
 @contextmanager
-def cycle_collection_paused() -> Iterator[None]:
-    """Python's cycle collector paused for the duration, then restored as it was.
+def cycle_collection_paused(freeze: bool = False) -> Iterator[None]:
+    """Python's cycle collector paused for the duration, then restored as it was; with `freeze`, what
+    was built meanwhile is first moved out of its reach (gc.freeze), for a process that keeps it.
 
     Checking a spec builds a tree of objects that all stay alive until the end (tokens, syntax
     nodes, layers, reports) and holds no reference cycles, so reference counting frees it. While
@@ -85,6 +86,8 @@ def cycle_collection_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        if freeze:
+            gc.freeze()
         if enabled:
             gc.enable()
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 import functools
 import gc
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import unquote
@@ -32,7 +31,7 @@ from specc import __version__
 from specc.lsp import features
 from specc.lsp.incremental import IncrementalChecker
 from specc.lsp.positions import Lines, apply_change
-from specc.pipeline import CheckedSource
+from specc.pipeline import CheckedSource, cycle_collection_paused
 
 logger = logging.getLogger("specc.lsp")
 
@@ -180,7 +179,7 @@ class SpeccServer(LanguageServer):
         document = self.document(uri)
         if document is None:
             return
-        with _collector_paused():
+        with cycle_collection_paused(freeze=True):
             analysis = self.analyse(uri, document.source, version)
             self.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(
@@ -208,18 +207,6 @@ class SpeccServer(LanguageServer):
 # its reach, and a full collection every FULL_COLLECTION_EVERY checks reclaims any cycle that
 # slipped in (that one pause lands on one edit in a hundred).
 FULL_COLLECTION_EVERY = 100
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
 
 
 def _markdown_hover(server: SpeccServer) -> bool:
