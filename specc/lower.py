@@ -234,6 +234,9 @@ def _word(value: syntax.Value) -> str:
 def _activation(value: syntax.Value) -> str:
     name = _word(value)
     if name in ACTIVATIONS:
+        if isinstance(value, syntax.String):
+            # As with `padding="same"`: a word goes without quotes, and E203 says so (with the fix).
+            raise _Unfit("the name of a Keras activation")
         return name
     match = closest(name, ACTIVATIONS)
     raise _Unfit(

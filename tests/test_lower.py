@@ -724,9 +724,19 @@ def test_an_activation_in_the_wrong_case_is_e203_with_the_keras_name_as_hint():
     assert diagnostic.hint == "did you mean `relu`?"
 
 
-def test_an_activation_given_as_a_double_quoted_string_is_accepted():
-    checked = check_text('model m {\n  input 8x8x1\n  dense 10 activation="softmax"\n}\n')
-    assert [d.code for d in checked.diagnostics] == ["W301"]
+def test_a_quoted_activation_is_e203_with_a_hint_to_drop_the_quotes_as_a_quoted_padding_is():
+    """Quoted words are refused alike, whichever parameter takes them: `activation="softmax"` as `padding="same"`."""
+    diagnostic = only_diagnostic('dense 10 activation="softmax"')
+    assert diagnostic.code == "E203"
+    assert diagnostic.hint == "write it without quotes: `activation=softmax`"
+    assert [fix.new_text for fix in diagnostic.fixes] == ["softmax"]
+
+
+def test_a_quoted_misspelt_activation_gets_the_closest_activation_as_its_fix():
+    diagnostic = only_diagnostic('conv 8 3 activation="rellu"')
+    assert diagnostic.code == "E203"
+    assert diagnostic.hint == "did you mean `relu`?"
+    assert [fix.new_text for fix in diagnostic.fixes] == ["relu"]
 
 
 def test_layer_validators_take_spans_as_instances_without_building_a_span_schema_per_kind():
