@@ -7,17 +7,14 @@ and the lowering both meet such lines, and both offer the same rewrite: `maxpool
 
 from __future__ import annotations
 
+import ast
+import math
 import re
 from typing import NamedTuple
 
 from specc.layers import ACTIVATIONS, KIND_BY_SPELLING, PARAMETER_SHORT_FORMS, LayerBase, format_shape
 
-# `Conv2D(...)`, `layers.Conv2D(...)` or `keras.layers.Conv2D(...)`, alone on its line but for a comment or a
-# trailing comma (a line copied out of a Sequential list).
-_CALL = re.compile(r"(?P<lead>\s*)(?P<callee>[A-Za-z_][A-Za-z0-9_.]*)\((?P<arguments>.*)\)\s*,?\s*(#.*)?\r?\Z")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
-_KEYWORD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)\s*(.*)\Z", re.S)
 
 
 class Rewrite(NamedTuple):
@@ -51,20 +48,18 @@ def looks_like_call(line: str) -> bool:
 def rewrite(line: str) -> Rewrite | None:
     """The spec line a one-line Keras layer call means, or None when the callee is no known kind or an
     argument has no spec form (a variable, a nested call)."""
-    match = _CALL.match(line)
-    if match is None:
+    call, lead = _call(line)
+    source = line.strip()
+    if call is None:
         return None
-    cls = KIND_BY_SPELLING.get(match["callee"].rsplit(".", 1)[-1].lower())
-    arguments = _split(match["arguments"])
-    if cls is None or arguments is None:
+    cls = KIND_BY_SPELLING.get(_callee_name(call.func).lower())
+    if cls is None:
         return None
     positional: list[str] = []
     keywords: list[tuple[str, str]] = []
     input_line = None
-    for argument in arguments:
-        keyword = _KEYWORD.match(argument)
-        key, text = (keyword[1], keyword[2]) if keyword else (None, argument)
-        value = _value(text)
+    for key, node in [(None, node) for node in call.args] + [(k.arg, k.value) for k in call.keywords]:
+        value = _value(node, source)
         if value is None:
             return None
         if key in ("input_shape", "shape"):
@@ -76,7 +71,35 @@ def rewrite(line: str) -> Rewrite | None:
     spec = _spec_line(cls, positional, keywords)
     if spec is None:
         return None
-    return Rewrite(spec, match.end("lead"), match.end("arguments") + 1, input_line)
+    # ast counts columns in UTF-8 bytes; the Rewrite counts characters.
+    end = lead + len(line[lead:].encode("utf-8")[: call.end_col_offset].decode("utf-8", errors="ignore"))
+    return Rewrite(spec, lead, end, input_line)
+
+
+def _call(line: str) -> tuple[ast.Call | None, int]:
+    """The call a line holds, read by Python's own parser, and the column it starts at: the call alone on its
+    line but for a comment or a trailing comma (a line copied out of a Sequential list)."""
+    if not looks_like_call(line):
+        return None, 0
+    lead = len(line) - len(line.lstrip())
+    try:
+        tree = ast.parse(line.strip(), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # ValueError: a NUL byte; the others: deep nesting
+        return None, lead
+    if isinstance(tree, ast.Tuple) and len(tree.elts) == 1:
+        tree = tree.elts[0]
+    if not isinstance(tree, ast.Call) or any(isinstance(a, ast.Starred) for a in tree.args):
+        return None, lead
+    if any(k.arg is None for k in tree.keywords):  # **kwargs
+        return None, lead
+    return tree, lead
+
+
+def _callee_name(node: ast.expr) -> str:
+    """`Conv2D`, or the last part of `layers.Conv2D` or `keras.layers.Conv2D`; "" for anything else."""
+    if isinstance(node, ast.Attribute):
+        return node.attr if isinstance(node.value, ast.Name | ast.Attribute) else ""
+    return node.id if isinstance(node, ast.Name) else ""
 
 
 def _spec_line(cls: type[LayerBase], positional: list[str], keywords: list[tuple[str, str]]) -> str | None:
@@ -106,50 +129,30 @@ def bare_word_role(cls: type[LayerBase], value: str) -> str | None:
     return None
 
 
-def _split(text: str) -> list[str] | None:
-    """Arguments split at the commas outside brackets and quotes; None when brackets or quotes do not match."""
-    parts, depth, quote, start = [], 0, "", 0
-    for index, char in enumerate(text):
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char in "([":
-            depth += 1
-        elif char in ")]":
-            depth -= 1
-            if depth < 0:
-                return None
-        elif char == "," and depth == 0:
-            parts.append(text[start:index])
-            start = index + 1
-    if depth or quote:
-        return None
-    parts.append(text[start:])
-    parts = [part.strip() for part in parts]
-    if parts and not parts[-1]:
-        parts.pop()  # a trailing comma
-    return None if any(not part for part in parts) else parts
-
-
-def _value(text: str, nested: bool = False) -> str | None:
+def _value(node: ast.expr, source: str, nested: bool = False) -> str | None:
     """A Python literal as a spec writes it: `'relu'` -> relu, `(3, 3)` -> 3x3 (inside a tuple, (3, 3)),
-    `True` -> true."""
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        inner = text[1:-1]
-        return inner if _IDENTIFIER.match(inner) else '"' + inner.replace('"', '\\"') + '"'
-    if text in ("True", "False"):
-        return text.lower()
-    if _NUMBER.match(text) or (_IDENTIFIER.match(text) and text != "None"):
-        return text
-    if text[:1] in "([" and text[-1:] in ")]":
-        items = _split(text[1:-1])
-        if not items:
+    `True` -> true; numbers as written in `source`; a bare name stays a word. None for anything else (a
+    variable's attribute, a call)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Tuple | ast.List):
+        if not node.elts:
             return None
-        if not nested and all(re.fullmatch(r"[0-9]+", item) for item in items):
-            return format_shape(tuple(int(item) for item in items)) if len(items) > 1 else items[0]
-        values = [_value(item, nested=True) for item in items]
+        numbers = [e.value for e in node.elts if isinstance(e, ast.Constant) and type(e.value) is int]
+        if not nested and len(numbers) == len(node.elts) and all(n >= 0 for n in numbers):
+            return format_shape(tuple(numbers)) if len(numbers) > 1 else str(numbers[0])
+        values = [_value(item, source, nested=True) for item in node.elts]
         if any(value is None for value in values):
             return None
         return "(" + ", ".join(values) + ")"  # type: ignore[arg-type]
+    try:
+        literal = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if isinstance(literal, bool):
+        return str(literal).lower()
+    if isinstance(literal, str):
+        return literal if _IDENTIFIER.match(literal) else '"' + literal.replace('"', '\\"') + '"'
+    if isinstance(literal, int | float) and math.isfinite(literal):
+        return ast.get_source_segment(source, node) or repr(literal)  # as written: 1e-5 stays 1e-5
     return None
