@@ -121,30 +121,21 @@ def format_result_line(path: str, checked: CheckedSource) -> str:
     return "\n".join(lines)
 
 
+def _span_record(span: Span) -> dict[str, int]:
+    return {"line": span.line, "column": span.column, "end_line": span.end_line, "end_column": span.end_column}
+
+
 def diagnostic_record(diagnostic: Diagnostic) -> dict[str, Any]:
-    span = diagnostic.span
     record: dict[str, Any] = {
         "severity": diagnostic.severity.value,
         "code": diagnostic.code,
         "message": diagnostic.message,
-        "line": span.line,
-        "column": span.column,
-        "end_line": span.end_line,
-        "end_column": span.end_column,
+        **_span_record(diagnostic.span),
     }
     if diagnostic.hint:
         record["hint"] = diagnostic.hint
     if diagnostic.notes:
-        record["notes"] = [
-            {
-                "message": n.message,
-                "line": n.span.line,
-                "column": n.span.column,
-                "end_line": n.span.end_line,
-                "end_column": n.span.end_column,
-            }
-            for n in diagnostic.notes
-        ]
+        record["notes"] = [{"message": n.message, **_span_record(n.span)} for n in diagnostic.notes]
     return record
 
 
