@@ -12,7 +12,7 @@ import math
 import re
 from typing import NamedTuple
 
-from specc.layers import ACTIVATIONS, KIND_BY_SPELLING, PARAMETER_SHORT_FORMS, LayerBase, format_shape
+from specc.layers import KIND_BY_SPELLING, PARAMETER_SHORT_FORMS, LayerBase, format_shape
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -107,26 +107,17 @@ def _spec_line(cls: type[LayerBase], positional: list[str], keywords: list[tuple
     words where a bare word means the same, else as key=value."""
     filled = dict(zip(cls.positional, positional, strict=False))
     bare = positional[len(cls.positional) :]
-    if any(bare_word_role(cls, value) is None for value in bare):
+    if any(cls.bare_word_role(value) is None for value in bare):
         return None
     named: list[str] = []
     for key, value in keywords:
         if key in cls.positional and len(filled) == cls.positional.index(key) and key not in filled:
             filled[key] = value
-        elif key in cls.word_arguments and bare_word_role(cls, value) == key:
+        elif key in cls.word_arguments and cls.bare_word_role(value) == key:
             bare.append(value)
         else:
             named.append(f"{key}={value}")
     return " ".join([cls.spellings[0], *filled.values(), *bare, *named])
-
-
-def bare_word_role(cls: type[LayerBase], value: str) -> str | None:
-    """The parameter a bare word fills for this kind, as specc.lower places it; None when it fills none."""
-    if "activation" in cls.word_arguments and value in ACTIVATIONS:
-        return "activation"
-    if "padding" in cls.word_arguments and value.lower() in cls.padding_modes:
-        return "padding"
-    return None
 
 
 def _value(node: ast.expr, source: str, nested: bool = False) -> str | None:

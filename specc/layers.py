@@ -121,6 +121,15 @@ class LayerBase(BaseModel):
         """The arguments with defaults that depend on other arguments filled in; most kinds have none."""
         return given
 
+    @classmethod
+    def bare_word_role(cls, word: str) -> str | None:
+        """The parameter a bare word fills for this kind (`relu` an activation, `same` a padding), or None."""
+        if "activation" in cls.word_arguments and word in ACTIVATIONS:
+            return "activation"
+        if "padding" in cls.word_arguments and word.lower() in cls.padding_modes:
+            return "padding"
+        return None
+
     def span_of(self, argument: str | None) -> Span:
         """The span of an argument as written, or of the whole layer when it was defaulted."""
         return self.argument_spans.get(argument or "", self.span)

@@ -127,13 +127,6 @@ def _keras_call(statement: syntax.LayerStatement) -> call_lines.Rewrite | None:
     return call_lines.rewrite(statement.kind + render(argument.value))
 
 
-def _bare_word_role(cls: type[LayerBase], text: str) -> str | None:
-    """call_lines.bare_word_role, imported when a quoted word first needs it: a clean spec has none."""
-    from specc import call_lines
-
-    return call_lines.bare_word_role(cls, text)
-
-
 def _unquoted(cls: type[LayerBase], target: str, value: syntax.Value) -> str | None:
     """The word a quoted string holds when the word, unquoted, is what the parameter takes: `"same"` -> same."""
     if not isinstance(value, syntax.String) or not IDENTIFIER.match(value.text):
@@ -642,10 +635,8 @@ class _ModelLowering:
         value = argument.value
         if isinstance(value, syntax.Word) and value.text.lower() not in ("true", "false"):
             word = value.text
-            if "activation" in cls.word_arguments and word in ACTIVATIONS:
-                return "activation"
-            if "padding" in cls.word_arguments and word.lower() in cls.padding_modes:
-                return "padding"
+            if role := cls.bare_word_role(word):
+                return role
             choices = [
                 *(ACTIVATIONS if "activation" in cls.word_arguments else ()),
                 *(cls.padding_modes if "padding" in cls.word_arguments else ()),
@@ -668,7 +659,7 @@ class _ModelLowering:
                     fixes=_replace(value.span, word, match),
                 )
             return None
-        if isinstance(value, syntax.String) and (role := _bare_word_role(cls, value.text)):
+        if isinstance(value, syntax.String) and (role := cls.bare_word_role(value.text)):
             # `maxpool 2x2 "same"`: a word in quotes where only a bare word can stand.
             shown = "padding mode" if role == "padding" else role
             self.report(
