@@ -108,6 +108,8 @@ class LayerBase(BaseModel):
     spellings: ClassVar[tuple[str, ...]]
     # The Keras class the kind corresponds to, shown in summaries.
     keras_class: ClassVar[str]
+    # How many inputs the layer takes: one, or for merges None, meaning two or more.
+    arity: ClassVar[int | None] = 1
     # Arguments that may be given without a key, in order.
     positional: ClassVar[tuple[str, ...]] = ()
     # Arguments a bare word can fill, tried in order (`relu` is an activation, `same` a padding).
@@ -134,7 +136,9 @@ class LayerBase(BaseModel):
         """The span of an argument as written, or of the whole layer when it was defaulted."""
         return self.argument_spans.get(argument or "", self.span)
 
-    def infer(self, input_shape: Shape) -> Inference | Problem:
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        """Output shape and parameters for these input shapes, one per input (`arity` of them, checked
+        before the call), or the Problem that stops the layer taking them."""
         raise NotImplementedError
 
 
@@ -220,7 +224,8 @@ class Conv2D(LayerBase):
             )
         return self
 
-    def infer(self, input_shape: Shape) -> Inference | Problem:
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        (input_shape,) = input_shapes
         if problem := _needs_feature_map(self, input_shape):
             return problem
         spatial = _windowed(self, input_shape, self.kernel_size, self.strides, self.padding, self.dilation_rate)
@@ -259,8 +264,9 @@ class _Pool2D(LayerBase):
             return {**given, "strides": given["pool_size"]}
         return given
 
-    def infer(self, input_shape: Shape) -> Inference | Problem:
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         """Output: (H', W', C) by `window_output_length` with the pool as window; no parameters."""
+        (input_shape,) = input_shapes
         if problem := _needs_feature_map(self, input_shape):
             return problem
         spatial = _windowed(self, input_shape, self.pool_size, self.strides, self.padding, window_argument="pool_size")
@@ -295,8 +301,9 @@ class MinPool2D(_Pool2D):
 
 
 class _GlobalPool2D(LayerBase):
-    def infer(self, input_shape: Shape) -> Inference | Problem:
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         """Output: (C,), one value per channel over the whole height and width; no parameters."""
+        (input_shape,) = input_shapes
         if problem := _needs_feature_map(self, input_shape):
             return problem
         return Inference((input_shape[2],), 0)
@@ -331,7 +338,8 @@ class ZeroPad2D(LayerBase):
         ((1, 1), (1, 1)), description="zeros added: P, (PH, PW) or ((top, bottom), (left, right))"
     )
 
-    def infer(self, input_shape: Shape) -> Inference | Problem:
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        (input_shape,) = input_shapes
         if problem := _needs_feature_map(self, input_shape):
             return problem
         (top, bottom), (left, right) = self.padding
@@ -364,7 +372,8 @@ class BatchNorm(LayerBase):
     center: bool = Field(True, description="learn an offset beta")
     scale: bool = Field(True, description="learn a factor gamma")
 
-    def infer(self, input_shape: Shape) -> Inference | Problem:
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        (input_shape,) = input_shapes
         channels = input_shape[-1]
         trainable = channels * (int(self.center) + int(self.scale))
         return Inference(
@@ -391,7 +400,8 @@ class Dropout(LayerBase):
 
     rate: Annotated[float, Field(ge=0, lt=1)] = Field(description="fraction of inputs zeroed while training, in [0, 1)")
 
-    def infer(self, input_shape: Shape) -> Inference | Problem:
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        (input_shape,) = input_shapes
         return Inference(input_shape, 0)
 
 
@@ -402,7 +412,8 @@ class Flatten(LayerBase):
     spellings: ClassVar = ("flatten",)
     keras_class: ClassVar = "Flatten"
 
-    def infer(self, input_shape: Shape) -> Inference | Problem:
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        (input_shape,) = input_shapes
         size = math.prod(input_shape)
         return Inference((size,), 0, working=(f"{' * '.join(map(str, input_shape))} = {size}",))
 
@@ -424,7 +435,8 @@ class Dense(LayerBase):
     activation: Activation = Field("linear", description="activation applied to the output")
     use_bias: bool = Field(True, description="whether a bias is added per unit")
 
-    def infer(self, input_shape: Shape) -> Inference | Problem:
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        (input_shape,) = input_shapes
         features = input_shape[-1]
         weights = features * self.units
         biases = self.units if self.use_bias else 0
@@ -460,7 +472,8 @@ class ActivationLayer(LayerBase):
 
     activation: Activation = Field(description="the activation function")
 
-    def infer(self, input_shape: Shape) -> Inference | Problem:
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        (input_shape,) = input_shapes
         return Inference(input_shape, 0)
 
 

@@ -32,6 +32,8 @@ _TERMINAL_WORDS = {
     "COMMA": "`,`",
     "EQUAL": "`=`",
     "_MODEL": "`model`",
+    "_BLOCK": "`block`",
+    "_FROM": "`from`",
     "$END": "end of file",
 }
 
@@ -81,7 +83,7 @@ def _parser() -> Lark:
         propagate_positions=False,
         maybe_placeholders=False,
         cache=True,
-        lexer_callbacks={"COMMENT": _collect_comment, "_MODEL": _collect_keyword},
+        lexer_callbacks={"COMMENT": _collect_comment, "_MODEL": _collect_keyword, "_BLOCK": _collect_keyword},
         # specc's syntax nodes are built as each rule is reduced, with no lark tree and no second pass.
         transformer=_ToSyntaxTree(visit_tokens=False),
     )
@@ -129,17 +131,59 @@ class _ToSyntaxTree(Transformer):
         key, value = children
         return syntax.Argument(value=value, span=_span_between(key, value.span), key=str(key), key_span=_span(key))
 
+    def target(self, name: Token) -> syntax.Word:
+        return syntax.Word(text=str(name), span=_span(name))
+
+    @v_args(inline=False)
+    def sources(self, names) -> tuple[syntax.Word, ...]:
+        return tuple(syntax.Word(text=str(name), span=_span(name)) for name in names)
+
     @v_args(inline=False)
     def layer(self, children) -> syntax.LayerStatement:
-        kind, *arguments = children
+        target = children[0] if isinstance(children[0], syntax.Word) else None
+        sources = children[-1] if isinstance(children[-1], tuple) else ()
+        kind, *arguments = children[target is not None : len(children) - isinstance(children[-1], tuple)]
+        last = sources[-1].span if sources else arguments[-1].span if arguments else kind
         return syntax.LayerStatement(
             kind=str(kind),
             kind_span=_span(kind),
             arguments=tuple(
                 a if isinstance(a, syntax.Argument) else syntax.Argument(value=a, span=a.span) for a in arguments
             ),
-            span=_span_between(kind, arguments[-1].span if arguments else kind),
+            span=_span_between(target.span if target is not None else kind, last),
+            target=target,
+            sources=sources,
         )
+
+    @v_args(inline=False)
+    def parameter(self, children) -> syntax.Parameter:
+        name, *default = children
+        end = default[0].span if default else name
+        return syntax.Parameter(name=str(name), span=_span_between(name, end), default=default[0] if default else None)
+
+    @v_args(inline=False)
+    def parameters(self, children) -> tuple[syntax.Parameter, ...]:
+        return tuple(child for child in children if isinstance(child, syntax.Parameter))
+
+    @v_args(inline=False)
+    def block(self, children) -> syntax.ModelBlock:
+        name, *middle, brace, statements, closing = children
+        parameters = middle[0] if middle else ()
+        return syntax.ModelBlock(
+            name=str(name),
+            name_span=_span(name),
+            statements=statements,
+            span=_span_between(self._keyword_before(name), closing),
+            open_span=_span(brace),
+            keyword="block",
+            parameters=parameters,
+        )
+
+    @staticmethod
+    def _keyword_before(name: Token) -> Token:
+        # The `model` or `block` keyword is the last one lexed before the name: only blanks and comments between.
+        keywords = _comments.keywords
+        return keywords[bisect.bisect_left(keywords, name.start_pos, key=lambda token: token.start_pos) - 1]
 
     def body(self, *statements) -> tuple[syntax.LayerStatement, ...]:
         return statements
@@ -147,9 +191,7 @@ class _ToSyntaxTree(Transformer):
     @v_args(inline=False)
     def model(self, children) -> syntax.ModelBlock:
         name, brace, statements, closing = children
-        # The `model` keyword is the last one lexed before the name: only blanks and comments come between.
-        keywords = _comments.keywords
-        keyword = keywords[bisect.bisect_left(keywords, name.start_pos, key=lambda token: token.start_pos) - 1]
+        keyword = self._keyword_before(name)
         return syntax.ModelBlock(
             name=str(name),
             name_span=_span(name),

@@ -178,12 +178,17 @@ class _MovedArgument(Argument):
 
 @dataclass(frozen=True)
 class LayerStatement:
-    """One line of a model body: the kind word and its arguments."""
+    """One line of a model body: `target = kind arguments from sources`, where only the kind is required.
+
+    `target` names the value the line makes; `sources` are the values it reads (`from x, y`), as
+    words with their spans. Without sources a layer reads the line before it."""
 
     kind: str
     kind_span: Span
     arguments: tuple[Argument, ...]
     span: Span
+    target: Word | None = None
+    sources: tuple[Word, ...] = ()
 
     def shifted(self, lines: int) -> LayerStatement:
         """This statement `lines` lines further down, every span inside it moved."""
@@ -194,18 +199,42 @@ class LayerStatement:
             kind_span=self.kind_span.shifted(lines),
             arguments=tuple([argument.shifted(lines) for argument in self.arguments]),
             span=self.span.shifted(lines),
+            target=self.target.shifted(lines) if self.target is not None else None,
+            sources=tuple(source.shifted(lines) for source in self.sources),
         )
 
 
 @dataclass(frozen=True)
+class Parameter:
+    """A block's parameter, `filters` or `strides=1`, with its default value when it has one."""
+
+    name: str
+    span: Span
+    default: Value | None = None
+
+    def shifted(self, lines: int) -> Parameter:
+        if not lines:
+            return self
+        default = self.default.shifted(lines) if self.default is not None else None
+        return _moved(self, span=self.span.shifted(lines), default=default)
+
+
+@dataclass(frozen=True)
 class ModelBlock:
-    """`model NAME { ... }`; `span` runs from `model` to the closing brace, `open_span` is the opening brace."""
+    """`model NAME { ... }`, or `block NAME(parameters) { ... }` when `keyword` is "block"; `span` runs from
+    the keyword to the closing brace, `open_span` is the opening brace."""
 
     name: str
     name_span: Span
     statements: tuple[LayerStatement, ...]
     span: Span
     open_span: Span | None = field(default=None, compare=False)
+    keyword: str = "model"
+    parameters: tuple[Parameter, ...] = ()
+
+    @property
+    def is_block(self) -> bool:
+        return self.keyword == "block"
 
 
 @dataclass(frozen=True)
