@@ -29,32 +29,56 @@ class LayerReport(NamedTuple):
     A named tuple, like Inference, because the editor builds one per layer on every keystroke."""
 
     layer: Layer
-    input_shape: Shape
+    input_shapes: tuple[Shape, ...]
     inference: Inference
+
+    @property
+    def input_shape(self) -> Shape:
+        """The shape of the layer's first input: its only one, unless it is a merge."""
+        return self.input_shapes[0]
 
 
 @dataclass(frozen=True)
 class ModelReport:
-    """A model's layers up to the first one that could not take its input."""
+    """A model's layers that could be inferred, in order; a layer is left out when one of the values it
+    reads is unknown (its line failed, or a layer before it could not take its input)."""
 
     model: Model
     layers: tuple[LayerReport, ...]
-    # False when a layer could not be inferred, so the layers after it are unknown.
+    # False when some layer could not be inferred, so what follows from it is unknown.
     complete: bool
+    # The layers and inputs whose value reaches an output, by name; the totals count only these, as Keras's Model does.
+    reachable: frozenset[str] = frozenset()
+
+    @property
+    def output_shapes(self) -> tuple[Shape, ...] | None:
+        """The shape of each output, in order; None unless every one is known."""
+        if not self.complete:
+            return None
+        shapes = {i.name: i.shape for i in self.model.inputs}
+        shapes.update((r.layer.name, r.inference.output_shape) for r in self.layers)
+        if not self.model.outputs or any(name not in shapes for name in self.model.outputs):
+            return None
+        return tuple(shapes[name] for name in self.model.outputs)
 
     @property
     def output_shape(self) -> Shape | None:
-        if not self.complete:
-            return None
-        return self.layers[-1].inference.output_shape if self.layers else self.model.input_shape
+        """The shape of the model's output, the first of several."""
+        shapes = self.output_shapes
+        return shapes[0] if shapes else None
+
+    @property
+    def counted(self) -> tuple[LayerReport, ...]:
+        """The layers that reach an output: what the model's totals count."""
+        return tuple(report for report in self.layers if report.layer.name in self.reachable)
 
     @property
     def trainable_params(self) -> int:
-        return sum(report.inference.trainable_params for report in self.layers)
+        return sum(report.inference.trainable_params for report in self.counted)
 
     @property
     def non_trainable_params(self) -> int:
-        return sum(report.inference.non_trainable_params for report in self.layers)
+        return sum(report.inference.non_trainable_params for report in self.counted)
 
     @property
     def total_params(self) -> int:
@@ -141,10 +165,10 @@ class InferenceCache:
     for unchanged lines. Layers are matched by identity; entries not used by a run are dropped."""
 
     def __init__(self) -> None:
-        self._entries: dict[int, tuple[Layer, dict[Shape, Inference | Problem]]] = {}
-        self._used: dict[int, tuple[Layer, dict[Shape, Inference | Problem]]] = {}
+        self._entries: dict[int, tuple[Layer, dict[tuple[Shape, ...], Inference | Problem]]] = {}
+        self._used: dict[int, tuple[Layer, dict[tuple[Shape, ...], Inference | Problem]]] = {}
 
-    def infer(self, layer: Layer, shape: Shape) -> Inference | Problem:
+    def infer(self, layer: Layer, shape: tuple[Shape, ...]) -> Inference | Problem:
         entry = self._used.get(id(layer)) or self._entries.get(id(layer))
         if entry is None or entry[0] is not layer:
             entry = (layer, {})
@@ -167,35 +191,171 @@ class InferenceCache:
 
 
 def check_model(model: Model, cache: InferenceCache | None = None) -> tuple[ModelReport, list[Diagnostic]]:
-    """Infer every layer of a model in order; stops at the first layer that cannot take its input."""
+    """Infer every layer of a model in order, each from the shapes of the values it reads; a layer that
+    reads an unknown value, or one that could not take its input, is left out, and so is what reads it."""
     diagnostics: list[Diagnostic] = []
-    if model.input_shape is None:
+    if not model.inputs:
         return ModelReport(model=model, layers=(), complete=False), diagnostics
-    reports: list[LayerReport] = []
-    shape = model.input_shape
-    if model.input_span is not None:
-        too_large = _too_large(f"the input, {format_shape(shape)} for one example,", math.prod(shape), model.input_span)
+    shapes: dict[str, Shape] = {}
+    made_at: dict[str, Span] = {}
+    for model_input in model.inputs:
+        shapes[model_input.name] = model_input.shape
+        made_at[model_input.name] = model_input.span
+        elements = math.prod(model_input.shape)
+        too_large = _too_large(f"the input, {format_shape(model_input.shape)} for one example,", elements, model_input.span)
         diagnostics.extend([too_large] if too_large else [])
-    chained = model.layers if model.chain_ends_at is None else model.layers[: model.chain_ends_at]
+    reports: list[LayerReport] = []
+    complete = not model.unknown
     # The line where the statement before the current one ends, so a fix knows if they share a line.
-    previous_end = model.input_span.end_line if model.input_span is not None else 0
-    for layer in chained:
-        outcome = layer.infer(shape) if cache is None else cache.infer(layer, shape)
+    previous_end = model.inputs[0].span.end_line
+    for layer in model.layers:
         shares_line = previous_end == layer.span.line
+        previous_end = layer.span.end_line
+        made_at[layer.name] = layer.span
+        if not all(name in shapes for name in layer.inputs):
+            complete = False
+            continue
+        input_shapes = tuple(shapes[name] for name in layer.inputs)
+        outcome = layer.infer(input_shapes) if cache is None else cache.infer(layer, input_shapes)
         if isinstance(outcome, Problem):
+            complete = False
             diagnostic = _diagnostic(outcome, layer, shares_line)
-            if outcome.code == "E302" and len(shape) == 2 == len(model.input_shape) and model.input_span:
-                diagnostic = _without_channels(diagnostic, model.input_shape, model.input_span)
-            diagnostics.append(diagnostic)
-            return ModelReport(model=model, layers=tuple(reports), complete=False), diagnostics
+            only = model.inputs[0]
+            if outcome.code == "E302" and len(input_shapes[0]) == 2 == len(only.shape) and len(model.inputs) == 1:
+                diagnostic = _without_channels(diagnostic, only.shape, only.span)
+            if len(layer.inputs) > 1:
+                diagnostic = _with_operands(diagnostic, layer, input_shapes, made_at)
+            diagnostics.append(_with_call_sites(diagnostic, model, layer))
+            continue
         if outcome.warnings:
-            diagnostics.extend(_diagnostic(warning, layer, shares_line) for warning in outcome.warnings)
+            diagnostics.extend(
+                _with_call_sites(_diagnostic(warning, layer, shares_line), model, layer) for warning in outcome.warnings
+            )
         if max(outcome.largest_weight, math.prod(outcome.output_shape)) > MAX_TENSOR_ELEMENTS:
             diagnostics.extend(_tensors_too_large(layer, outcome))
-        reports.append(LayerReport(layer, shape, outcome))
-        shape = outcome.output_shape
-        previous_end = layer.span.end_line
-    return ModelReport(model=model, layers=tuple(reports), complete=model.chain_ends_at is None), diagnostics
+        reports.append(LayerReport(layer, input_shapes, outcome))
+        shapes[layer.name] = outcome.output_shape
+    reachable = reaching_outputs(model)
+    diagnostics.extend(_unused(model, reachable))
+    return ModelReport(model=model, layers=tuple(reports), complete=complete, reachable=reachable), _once(diagnostics)
+
+
+def _once(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Each diagnostic once: a layer inside a block used several times may say the same at the same line."""
+    seen: set[tuple[str, Span, str]] = set()
+    kept = []
+    for diagnostic in diagnostics:
+        key = (diagnostic.code, diagnostic.span, diagnostic.message)
+        if key not in seen:
+            seen.add(key)
+            kept.append(diagnostic)
+    return kept
+
+
+def reaching_outputs(model: Model) -> frozenset[str]:
+    """The names of the layers and inputs whose value an output uses, walking back from the outputs (as
+    Keras's map_graph does). Unknown values (of lines that failed) are included as met."""
+    reads = {layer.name: layer.inputs for layer in model.layers}
+    reached: set[str] = set()
+    pending = list(model.outputs)
+    while pending:
+        name = pending.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        pending.extend(reads.get(name, ()))
+    return frozenset(reached)
+
+
+def _lines(first: int, last: int) -> str:
+    return f"line {first}" if first == last else f"lines {first}-{last}"
+
+
+def _unused(model: Model, reachable: frozenset[str]) -> list[Diagnostic]:
+    """W303 for each branch (connected run of layers or an input) whose value reaches no output, with the
+    lines it spans. A model whose outputs are unknown has nothing to compare with."""
+    if not model.outputs or reachable & model.unknown:
+        # What a failed line read is unknown, so anything might reach the outputs through it.
+        return []
+    spans: dict[str, Span] = {i.name: i.span for i in model.inputs}
+    spans.update((layer.name, layer.span) for layer in model.layers)
+    unused = [name for name in spans if name not in reachable]
+    if not unused:
+        return []
+    # Group the unused values into branches: those connected through what they read.
+    group_of = {name: name for name in unused}
+
+    def root(name: str) -> str:
+        while group_of[name] != name:
+            group_of[name] = group_of[group_of[name]]
+            name = group_of[name]
+        return name
+
+    for layer in model.layers:
+        if layer.name in group_of:
+            for source in layer.inputs:
+                if source in group_of:
+                    group_of[root(source)] = root(layer.name)
+    groups: dict[str, list[str]] = {}
+    for name in unused:
+        groups.setdefault(root(name), []).append(name)
+    layer_by_name = {layer.name: layer for layer in model.layers}
+    diagnostics = []
+    for members in groups.values():
+        first = min(spans[m].line for m in members)
+        last = max(spans[m].end_line for m in members)
+        shown = ", ".join(f"`{m}`" for m in members[:6]) + (f" and {len(members) - 6} more" if len(members) > 6 else "")
+        hint = "remove these lines, or read their value where it is meant to go with `from`"
+        # The usual cause: a later line reads what this branch read, instead of the branch's result.
+        sources = {s for m in members if m in layer_by_name for s in layer_by_name[m].inputs if s not in group_of}
+        last_member = max(members, key=lambda m: (spans[m].end_line, spans[m].end_column))
+        for layer in model.layers:
+            if layer.name in reachable and layer.span.line > last and sources & set(layer.inputs):
+                source = next(s for s in layer.inputs if s in sources)
+                hint = (
+                    f"line {layer.span.line} reads `{source}`, as this branch does; did it mean to read "
+                    f"this branch's result, `{last_member}` (line {spans[last_member].line})?"
+                )
+                break
+        what = "input" if len(members) == 1 and members[0] not in layer_by_name else "values made on"
+        diagnostics.append(
+            Diagnostic(
+                code="W303",
+                message=f"the {what} {_lines(first, last)} reach no output ({shown}), so they compute nothing "
+                "and are left out of the totals",
+                span=spans[min(members, key=lambda m: (spans[m].line, spans[m].column))],
+                hint=hint,
+            )
+        )
+    return diagnostics
+
+
+def _with_operands(
+    diagnostic: Diagnostic, layer: Layer, input_shapes: tuple[Shape, ...], made_at: dict[str, Span]
+) -> Diagnostic:
+    """A merge's error naming each operand, its shape and the line where it was made, with a note there."""
+    operands = ", ".join(
+        f"`{name}` {format_shape(shape)} (line {made_at[name].line})"
+        for name, shape in zip(layer.inputs, input_shapes, strict=True)
+    )
+    notes = tuple(
+        Note(made_at[name], f"`{name}` is {format_shape(shape)}, made here")
+        for name, shape in zip(layer.inputs, input_shapes, strict=True)
+    )
+    return replace(diagnostic, message=f"{diagnostic.message}; operands: {operands}", notes=diagnostic.notes + notes)
+
+
+def _with_call_sites(diagnostic: Diagnostic, model: Model, layer: Layer) -> Diagnostic:
+    """A diagnostic at a line inside a block, with a note at each use of a block that led there."""
+    if layer.scope is None:
+        return diagnostic
+    notes = []
+    scope: int | None = layer.scope
+    while scope is not None:
+        use = model.block_uses[scope]
+        notes.append(Note(use.span, f"in block `{use.block}`, used here as `{use.name}`"))
+        scope = use.parent
+    return replace(diagnostic, notes=diagnostic.notes + tuple(notes))
 
 
 def check(spec: SpecFile, cache: InferenceCache | None = None) -> tuple[list[ModelReport], list[Diagnostic]]:

@@ -1,4 +1,11 @@
-"""IR stage: a spec as typed data. Layer kinds live in specc.layers; this module holds models and files."""
+"""IR stage: a spec as typed data, a graph per model. Layer kinds live in specc.layers; this module holds
+models, their inputs and outputs, the block uses that made their layers, and files.
+
+A model is a list of nodes in an order where each reads only nodes before it (torch.fx's Graph):
+its inputs, then its layers, each naming the values it reads by the name of the input or layer that
+made them. Facts derived from that (who reads a value, what reaches an output) are computed by the
+checker, never stored here twice.
+"""
 
 # Annotations are objects, not strings, for pydantic to read without evaluating (see specc.layers).
 from pydantic import BaseModel, ConfigDict
@@ -7,21 +14,71 @@ from specc.diagnostics import Span
 from specc.layers import Layer, Shape
 
 
+class ModelInput(BaseModel):
+    """`input 28x28x1`, or `image = input 224x224x3`: a value the model is given. `name` is what layers
+    read it by (the value's name, or `input` when it has none)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    name: str
+    shape: Shape
+    span: Span
+
+
+class BlockUse(BaseModel):
+    """One use of a block in a model: the block's name, the prefix its layers' names build on, its
+    arguments as Python values, the values it reads and the one it makes. `parent` is the use it sits
+    in when a block uses a block. A repeated use is one BlockUse per repetition."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    block: str
+    name: str
+    span: Span
+    arguments: dict[str, object]
+    inputs: tuple[str, ...]
+    output: str
+    parent: int | None = None
+
+
 class Model(BaseModel):
-    """One `model NAME { ... }` block: its input and its layers in order."""
+    """One `model NAME { ... }` block as a graph: inputs, layers in an order where each reads only what
+    comes before it, and the names of the values it outputs."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str
     span: Span
     name_span: Span
-    # None when the block has no usable `input` line; the checker then infers nothing.
-    input_shape: Shape | None
-    input_span: Span | None
+    inputs: tuple[ModelInput, ...]
     layers: tuple[Layer, ...]
-    # How many leading layers follow on from each other: a line that failed to lower breaks the
-    # chain there, and shapes after it would be guesses. None when every line lowered.
-    chain_ends_at: int | None = None
+    # The values the model outputs, in order: those an `output` line names, or the last line's value.
+    outputs: tuple[str, ...]
+    # Where each output was named (the `output` line's words); the last layer's span when implied.
+    output_spans: tuple[Span, ...] = ()
+    block_uses: tuple[BlockUse, ...] = ()
+    # Values whose line failed to lower or could not be parsed: what reads them is not inferred (and
+    # nothing is reported twice for it).
+    unknown: frozenset[str] = frozenset()
+
+    @property
+    def input_shape(self) -> Shape | None:
+        """The shape of the first input, for the many models that have one."""
+        return self.inputs[0].shape if self.inputs else None
+
+    @property
+    def input_span(self) -> Span | None:
+        return self.inputs[0].span if self.inputs else None
+
+    def call_sites(self, layer_or_use_scope: int | None) -> tuple[Span, ...]:
+        """The lines where the block uses enclosing a scope were written, innermost first."""
+        sites = []
+        scope = layer_or_use_scope
+        while scope is not None:
+            use = self.block_uses[scope]
+            sites.append(use.span)
+            scope = use.parent
+        return tuple(sites)
 
 
 class SpecFile(BaseModel):

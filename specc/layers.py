@@ -103,6 +103,10 @@ class LayerBase(BaseModel):
     name: str
     span: Span
     argument_spans: dict[str, Span] = Field(default_factory=dict)
+    # The names of the values the layer reads (other layers' names, or inputs'), in order.
+    inputs: tuple[str, ...] = ()
+    # The block use the layer was made by (an index into Model.block_uses), None at the model's own level.
+    scope: int | None = None
 
     # How the kind is written in a spec; the first spelling is the canonical one.
     spellings: ClassVar[tuple[str, ...]]
@@ -477,6 +481,152 @@ class ActivationLayer(LayerBase):
         return Inference(input_shape, 0)
 
 
+def broadcast_shapes(first: Shape, second: Shape) -> Shape | None:
+    """The shape of an element-wise operation on two shapes, as Keras's merge layers compute it; None when
+    they do not fit. Shapes line up from the last axis; where one has 1 the other's extent is taken, and a
+    shorter shape is read with 1s in front (Keras expands it after the batch axis)."""
+    if len(first) < len(second):
+        first, second = second, first
+    if not second:
+        return first
+    lead = first[: len(first) - len(second)]
+    tail = []
+    for a, b in zip(first[len(first) - len(second) :], second, strict=True):
+        if a != b and 1 not in (a, b):
+            return None
+        tail.append(b if a == 1 else a)
+    return (*lead, *tail)
+
+
+class _ElementwiseMerge(LayerBase):
+    """A merge of two or more values element by element, Keras's `Add`, `Multiply`...: no parameters.
+
+    Output: the operands' shapes broadcast (`broadcast_shapes`), in order; operands that do not fit are E304.
+    """
+
+    arity: ClassVar = None
+    # Keras's Subtract takes exactly two operands; the others two or more.
+    exact_operands: ClassVar[int | None] = None
+
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        shape: Shape | None = input_shapes[0]
+        for other in input_shapes[1:]:
+            merged = broadcast_shapes(shape, other)
+            if merged is None:
+                return Problem(
+                    "E304",
+                    f"{self.spellings[0]} needs operands of one shape, or shapes that broadcast "
+                    f"(an extent of 1 stretches): {format_shape(shape)} and {format_shape(other)} do not",
+                    hint="make the shapes agree, e.g. a 1x1 conv with strides on the shortcut "
+                    "(a projection) to match channels and size",
+                )
+            shape = merged
+        return Inference(shape, 0)
+
+
+class Add(_ElementwiseMerge):
+    """Keras `Add`: the sum of its operands."""
+
+    kind: Literal["add"] = "add"
+    spellings: ClassVar = ("add",)
+    keras_class: ClassVar = "Add"
+
+
+class Subtract(_ElementwiseMerge):
+    """Keras `Subtract`: the first operand minus the second (exactly two)."""
+
+    kind: Literal["subtract"] = "subtract"
+    spellings: ClassVar = ("subtract",)
+    keras_class: ClassVar = "Subtract"
+    exact_operands: ClassVar = 2
+
+
+class Multiply(_ElementwiseMerge):
+    """Keras `Multiply`: the element-wise product, as in squeeze-and-excitation's scaling."""
+
+    kind: Literal["multiply"] = "multiply"
+    spellings: ClassVar = ("multiply",)
+    keras_class: ClassVar = "Multiply"
+
+
+class Average(_ElementwiseMerge):
+    """Keras `Average`: the element-wise mean."""
+
+    kind: Literal["average"] = "average"
+    spellings: ClassVar = ("average",)
+    keras_class: ClassVar = "Average"
+
+
+class Maximum(_ElementwiseMerge):
+    """Keras `Maximum`: the element-wise maximum."""
+
+    kind: Literal["maximum"] = "maximum"
+    spellings: ClassVar = ("maximum",)
+    keras_class: ClassVar = "Maximum"
+
+
+class Minimum(_ElementwiseMerge):
+    """Keras `Minimum`: the element-wise minimum."""
+
+    kind: Literal["minimum"] = "minimum"
+    spellings: ClassVar = ("minimum",)
+    keras_class: ClassVar = "Minimum"
+
+
+class Concat(LayerBase):
+    """Keras `Concatenate`: operands joined along one axis, channels by default.
+
+    `axis` counts as Keras counts it, the batch axis being 0: -1 (or 3 for a feature map) is channels,
+    1 height, 2 width. Output: the operands' common shape with the axis's extents summed; every other
+    extent must be equal and every operand of the same rank (E304). No parameters.
+    """
+
+    kind: Literal["concat"] = "concat"
+    spellings: ClassVar = ("concat", "concatenate")
+    keras_class: ClassVar = "Concatenate"
+    arity: ClassVar = None
+
+    axis: int = Field(-1, description="axis to join on, counted as Keras does (batch is 0); -1 is channels")
+
+    @model_validator(mode="after")
+    def _not_the_batch_axis(self) -> Self:
+        if self.axis == 0:
+            raise PydanticCustomError("batch_axis", "axis 0 is the batch axis")
+        return self
+
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        first = input_shapes[0]
+        rank = len(first)
+        # Keras's axis counts the batch: axis k of the batched tensor is axis k-1 here.
+        index = self.axis if self.axis < 0 else self.axis - 1
+        if not -rank <= index < rank:
+            return Problem(
+                "E304",
+                f"concat axis {self.axis} is outside a {format_shape(first)} input, which has axes 1 to {rank} "
+                "(0 is the batch)",
+                argument="axis",
+                hint="axis=-1 joins channels",
+            )
+        index %= rank
+        for other in input_shapes[1:]:
+            same_elsewhere = len(other) == rank and all(
+                a == b for axis, (a, b) in enumerate(zip(first, other, strict=True)) if axis != index
+            )
+            if not same_elsewhere:
+                return Problem(
+                    "E304",
+                    f"concat needs operands that agree on every axis but axis {self.axis}: "
+                    f"{format_shape(first)} and {format_shape(other)} do not",
+                    hint="concat joins along one axis (channels by default); crop, pad or resize so that "
+                    "the others match",
+                )
+        joined = sum(shape[index] for shape in input_shapes)
+        output = (*first[:index], joined, *first[index + 1 :])
+        return Inference(
+            output, 0, working=(f"axis {self.axis}: {' + '.join(str(s[index]) for s in input_shapes)} = {joined}",)
+        )
+
+
 Layer = Annotated[
     Conv2D
     | MaxPool2D
@@ -489,7 +639,14 @@ Layer = Annotated[
     | Dropout
     | Flatten
     | Dense
-    | ActivationLayer,
+    | ActivationLayer
+    | Add
+    | Subtract
+    | Multiply
+    | Average
+    | Maximum
+    | Minimum
+    | Concat,
     Field(discriminator="kind"),
 ]
 
@@ -506,7 +663,16 @@ LAYER_KINDS: tuple[type[LayerBase], ...] = (
     Flatten,
     Dense,
     ActivationLayer,
+    Add,
+    Subtract,
+    Multiply,
+    Average,
+    Maximum,
+    Minimum,
+    Concat,
 )
+
+MERGE_KINDS: tuple[type[LayerBase], ...] = tuple(cls for cls in LAYER_KINDS if cls.arity is None)
 
 # Every way a layer kind may be written, lower-cased, to its class.
 KIND_BY_SPELLING: dict[str, type[LayerBase]] = {

@@ -7,6 +7,7 @@ models enforce the domain rules. Nothing here raises for a user's mistake.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import functools
 import re
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 
 from specc import syntax
 from specc.diagnostics import Diagnostic, Fix, Span
-from specc.ir import Model, SpecFile
+from specc.ir import BlockUse, Model, ModelInput, SpecFile
 from specc.layers import (
     ACTIVATIONS,
     KIND_BY_SPELLING,
@@ -43,6 +44,14 @@ def _kind_name(cls: type[LayerBase]) -> str:
 
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# What a name inside a block may be: it follows the use's name and `_`, so `1_conv` is fine there.
+_NAME_PART = re.compile(r"[A-Za-z0-9_]+\Z")
+# Enough for any network's stage; it also bounds the work a spec can ask for.
+_MAX_REPEAT = 1000
+# Blocks inside blocks, at most this deep; deeper is surely a mistake and would only cost time.
+_MAX_BLOCK_DEPTH = 32
+# Repetitions multiply (a repeated block of repeated blocks), so the layers they make are capped as a whole.
+_MAX_EXPANDED_LAYERS = 200_000
 # Enough for any image or sequence layout; it also keeps flattened sizes small enough to print.
 MAX_INPUT_RANK = 8
 
@@ -350,6 +359,88 @@ class LoweringCache:
         self._entries, self._used = self._used, {}
 
 
+class _Scope:
+    """Where lowering stands in a body: the model's own, or one use of a block inside it.
+
+    It maps value names to the nodes that made them (the latest definition wins, as in Python), knows
+    the value the next line reads by default, and, in a block, the parameters' arguments and the
+    values the use reads. Layer names made here start with `prefix`."""
+
+    def __init__(
+        self,
+        prefix: str,
+        index: int | None,
+        block: syntax.ModelBlock | None,
+        parent: _Scope | None = None,
+        substitutions: dict[str, syntax.Value] | None = None,
+        bound_inputs: tuple[str, ...] = (),
+    ) -> None:
+        self.prefix = prefix
+        self.index = index
+        self.block = block
+        self.parent = parent
+        self.substitutions = substitutions or {}
+        self.bound_inputs = bound_inputs
+        self.next_input = 0
+        self.values: dict[str, str] = {}
+        self.defined_at: dict[str, Span] = {}
+        self.previous: str | None = None
+        self.previous_end = 0
+        self.output: str | None = None
+        self.kind_counts: Counter[str] = Counter()
+        self.depth = 0 if parent is None else parent.depth + 1
+
+    def active_blocks(self) -> set[str]:
+        """The blocks being expanded around this scope, itself included."""
+        names, scope = set(), self
+        while scope is not None:
+            if scope.block is not None:
+                names.add(scope.block.name)
+            scope = scope.parent
+        return names
+
+    def names_defined_later(self, name: str, statement: syntax.LayerStatement) -> Span | None:
+        """Where `name` is defined below `statement` in this body, if it is."""
+        statements = self.block.statements if self.block is not None else self.body
+        for later in statements:
+            if later.span.line > statement.span.line and later.target is not None and later.target.text == name:
+                return later.target.span
+        return None
+
+    body: tuple[syntax.LayerStatement, ...] = ()
+
+    def substituted(self, statement: syntax.LayerStatement) -> syntax.LayerStatement:
+        """The statement with each bare word that names a parameter replaced by the use's argument, which
+        keeps its own span: a wrong argument is reported where the block is used."""
+        changed = False
+        arguments = []
+        for argument in statement.arguments:
+            value = self.substituted_value(argument.value)
+            if value is not argument.value:
+                changed = True
+                argument = syntax.Argument(value=value, span=argument.span, key=argument.key, key_span=argument.key_span)
+            arguments.append(argument)
+        if not changed:
+            return statement
+        return syntax.LayerStatement(
+            kind=statement.kind,
+            kind_span=statement.kind_span,
+            arguments=tuple(arguments),
+            span=statement.span,
+            target=statement.target,
+            sources=statement.sources,
+        )
+
+    def substituted_value(self, value: syntax.Value) -> syntax.Value:
+        if isinstance(value, syntax.Word) and value.text in self.substitutions:
+            return self.substitutions[value.text]
+        if isinstance(value, syntax.Tuple):
+            items = tuple(self.substituted_value(item) for item in value.items)
+            if any(new is not old for new, old in zip(items, value.items, strict=True)):
+                return syntax.Tuple(items=items, span=value.span)
+        return value
+
+
 class _ModelLowering:
     """Lowers one model block, collecting diagnostics as it goes."""
 
@@ -359,14 +450,24 @@ class _ModelLowering:
         diagnostics: list[Diagnostic],
         broken_lines: frozenset[int],
         cache: LoweringCache | None = None,
+        blocks: dict[str, syntax.ModelBlock] | None = None,
     ):
         self.block = block
         self.cache = cache
+        self.blocks = blocks or {}
+        self.inputs: list[ModelInput] = []
+        self.unnamed_inputs: list[syntax.LayerStatement] = []
+        # Whether the model has an `input` line at all; without one, E209 says so once and nothing else does.
+        self.has_input_line = any(s.kind.lower() == "input" for s in block.statements)
+        self.layers: list[LayerBase] = []
+        self.block_uses: list[BlockUse] = []
+        self.unknown: set[str] = set()
+        self.outputs: tuple[str, ...] | None = None
+        self.output_spans: tuple[Span, ...] = ()
         # Lines of this block that had a syntax error: whatever stood there is unknown, so the
         # chain of shapes ends at the first one and nothing is reported as missing because of it.
         self.broken_lines = sorted(line for line in broken_lines if block.span.line <= line <= block.span.end_line)
         self.diagnostics = diagnostics
-        self.kind_counts: Counter[str] = Counter()
         self.taken_names: set[str] = set()
         # Names written in the block, so that a generated name never takes one a later line gives.
         self.reserved_names = {
@@ -380,62 +481,440 @@ class _ModelLowering:
         self.diagnostics.append(Diagnostic(code=code, message=message, span=span, hint=hint, fixes=fixes))
 
     def lower(self) -> Model:
-        input_shape, input_span = None, None
-        layers: list[LayerBase] = []
-        chain_ends_at: int | None = None
-        statements = self.block.statements
-        first_broken = self.broken_lines[0] if self.broken_lines else None
-        for index, statement in enumerate(statements):
-            if first_broken is not None and statement.span.line > first_broken and chain_ends_at is None:
-                chain_ends_at = len(layers)
-            if statement.kind.lower() == "input":
-                if not _is_input(statement.kind):
-                    # Still read as the input it is meant to be, so that the model is not also missing one.
-                    self.report_unknown_kind(statement)
-                if index != 0 or input_span is not None:
-                    self.report(
-                        "E210",
-                        "`input` must be the first line of a model, and appear once",
-                        statement.kind_span,
-                        hint="move it to the top of the block",
-                    )
-                    continue
-                input_shape, input_span = self.lower_input(statement), statement.span
-                continue
-            layer = self.lower_layer(statement)
-            if layer is not None:
-                layers.append(layer)
-            elif chain_ends_at is None:
-                chain_ends_at = len(layers)
-        if first_broken is not None and chain_ends_at is None:
-            chain_ends_at = len(layers)
-        # Broken lines may have held the input or the layers: then neither is reported missing.
-        if first_broken is None and input_span is None:
+        model_scope = _Scope(prefix="", index=None, block=None)
+        model_scope.body = self.block.statements
+        self.lower_statements(self.block.statements, model_scope)
+        broken = bool(self.broken_lines)
+        if not self.has_input_line and not broken:
             self.report(
                 "E209",
                 f"model `{self.block.name}` has no `input` line",
                 self.block.name_span,
                 hint="start the block with the input shape, e.g. `input 28x28x1`",
             )
-        elif first_broken is None and not any(s.kind.lower() != "input" for s in statements):
+        elif not broken and not any(s.kind.lower() not in ("input", "output") for s in self.block.statements):
             self.report(
                 "W302",
                 f"model `{self.block.name}` has no layers after its input",
                 self.block.name_span,
                 hint="add layers after `input`, one per line",
             )
+        if len(self.inputs) > 1:
+            for statement in self.unnamed_inputs:
+                self.report(
+                    "E210",
+                    "a model with several inputs names each one",
+                    statement.kind_span,
+                    hint="write `image = input 224x224x3`, and read it with `from image`",
+                )
+        outputs, output_spans = self.outputs, self.output_spans
+        if outputs is None:
+            last = model_scope.previous
+            outputs = (last,) if last is not None and self.layers else ()
+            output_spans = tuple(self.layers[-1].span for _ in outputs)
         # Built without validation: the layers were validated one by one as they were built and the
-        # input shape by lower_input, and validating the model again would first build the schema of
+        # inputs by lower_input, and validating the model again would first build the schema of
         # the whole layer union, a large share of a `specc check` run, only to accept them.
         return Model.model_construct(
             name=self.block.name,
             span=self.block.span,
             name_span=self.block.name_span,
-            input_shape=input_shape,
-            input_span=input_span,
-            layers=tuple(layers),
-            chain_ends_at=chain_ends_at,
+            inputs=tuple(self.inputs),
+            layers=tuple(self.layers),
+            outputs=outputs,
+            output_spans=output_spans,
+            block_uses=tuple(self.block_uses),
+            unknown=frozenset(self.unknown),
         )
+
+    def lower_statements(self, statements: tuple[syntax.LayerStatement, ...], scope: _Scope) -> None:
+        """Lower a body, model's or block's, in order: each line's value is named and read by the lines after it."""
+        for statement in statements:
+            if self.breaks_before(statement, scope):
+                scope.previous = self.unknown_value(statement)
+            kind = statement.kind
+            if kind.lower() == "input":
+                self.lower_input_statement(statement, scope)
+            elif kind == "output":
+                self.lower_output(statement, scope)
+            elif kind in self.blocks:
+                self.lower_block_use(statement, self.blocks[kind], scope)
+            else:
+                self.lower_layer_statement(statement, scope)
+            scope.previous_end = statement.span.end_line
+
+    def breaks_before(self, statement: syntax.LayerStatement, scope: _Scope) -> bool:
+        """Whether a line that could not be parsed stands between this statement and the one before it,
+        so that what it reads by default is unknown."""
+        if not self.broken_lines or scope.block is not None:
+            return False
+        index = bisect.bisect_right(self.broken_lines, scope.previous_end)
+        return index < len(self.broken_lines) and self.broken_lines[index] < statement.span.line
+
+    def unknown_value(self, statement: syntax.LayerStatement) -> str:
+        """A name for the value of a line that failed: it reads as unknown, so what reads it is not inferred."""
+        name = f"?{statement.span.line}:{statement.span.column}:{len(self.unknown)}"
+        self.unknown.add(name)
+        return name
+
+    def define(self, scope: _Scope, statement: syntax.LayerStatement, value: str) -> None:
+        """The statement's value is `value`: the next line reads it by default, and its target names it."""
+        scope.previous = value
+        if statement.target is not None:
+            scope.values[statement.target.text] = value
+            scope.defined_at[statement.target.text] = statement.target.span
+
+    def resolve(self, word: syntax.Word, scope: _Scope, statement: syntax.LayerStatement) -> str:
+        """The node a value name refers to: its latest definition above, in this scope."""
+        name = word.text
+        if name in scope.values:
+            return scope.values[name]
+        if self.broken_lines and scope.block is None:
+            # It may have been defined on a line that could not be parsed.
+            return self.unknown_value(statement)
+        later = scope.names_defined_later(name, statement)
+        if later is not None:
+            self.report(
+                "E215",
+                f"`{name}` is used before it is defined (on line {later.line})",
+                word.span,
+                hint="a line reads values from the lines above it; a network has no cycles, so move the "
+                "definition up or read another value",
+            )
+        else:
+            known = list(scope.values)
+            match = closest(name, known)
+            if match:
+                hint = f"did you mean `{match}`?"
+            elif known:
+                hint = f"values defined above: {', '.join(known[:12])}{', ...' if len(known) > 12 else ''}"
+            else:
+                hint = "name a line's value with `name = ...` before reading it with `from name`"
+            self.report(
+                "E214",
+                f"unknown value `{name}`" + (f" in block `{scope.block.name}`" if scope.block is not None else ""),
+                word.span,
+                hint=hint,
+                fixes=_replace(word.span, name, match),
+            )
+        return self.unknown_value(statement)
+
+    def inputs_of(self, statement: syntax.LayerStatement, scope: _Scope) -> tuple[str, ...] | None:
+        """What a layer line reads: the values after `from`, or the line before's; None when there is none."""
+        if statement.sources:
+            return tuple(self.resolve(source, scope, statement) for source in statement.sources)
+        if scope.previous is None:
+            if not self.has_input_line or self.broken_lines:
+                return None
+            self.report(
+                "E216",
+                f"`{statement.kind}` has nothing to read: no line before it makes a value",
+                statement.kind_span,
+                hint="start the model with `input HxWxC`, or name what the line reads with `from`",
+            )
+            return None
+        return (scope.previous,)
+
+    def lower_input_statement(self, statement: syntax.LayerStatement, scope: _Scope) -> None:
+        if not _is_input(statement.kind):
+            # Still read as the input it is meant to be, so that the model is not also missing one.
+            self.report_unknown_kind(statement)
+        if scope.block is not None:
+            self.lower_block_input(statement, scope)
+            return
+        if statement.sources:
+            self.report("E216", "an input reads nothing", statement.sources[0].span, hint="remove `from ...`")
+        name = statement.target.text if statement.target is not None else "input"
+        if statement.target is None and any(i.name == "input" for i in self.inputs):
+            self.report(
+                "E210",
+                "`input` without a name may appear once in a model",
+                statement.kind_span,
+                hint="name each input, `image = input 224x224x3`, and read it with `from image`",
+            )
+            self.define(scope, statement, self.unknown_value(statement))
+            return
+        if statement.target is None:
+            self.unnamed_inputs.append(statement)
+        shape = self.lower_input(statement)
+        if shape is None or not self.claim_name(name, statement.target.span if statement.target else statement.span):
+            self.define(scope, statement, self.unknown_value(statement))
+            return
+        self.inputs.append(ModelInput.model_construct(name=name, shape=shape, span=statement.span))
+        self.define(scope, statement, name)
+
+    def lower_block_input(self, statement: syntax.LayerStatement, scope: _Scope) -> None:
+        """`x = input` in a block: the block's next input, bound to what the use reads."""
+        if statement.arguments:
+            self.report(
+                "E220",
+                "a block's input takes its shape from where the block is used",
+                statement.arguments[0].span,
+                hint="write `x = input` with no shape",
+            )
+        if scope.next_input >= len(scope.bound_inputs):
+            value = self.unknown_value(statement)
+        else:
+            value = scope.bound_inputs[scope.next_input]
+        scope.next_input += 1
+        self.define(scope, statement, value)
+
+    def lower_output(self, statement: syntax.LayerStatement, scope: _Scope) -> None:
+        """`output a b`: the values the model outputs, in order (in a block, its one output)."""
+        words = [a for a in statement.arguments if a.key is None and isinstance(a.value, syntax.Word)]
+        others = [a for a in statement.arguments if a not in words] + [*statement.sources]
+        for other in others:
+            self.report(
+                "E217",
+                "`output` takes the names of values only",
+                other.span,
+                hint="write `output logits`, or `output a b` for several",
+            )
+        if not words:
+            self.report("E217", "`output` needs the names of the values to output", statement.kind_span)
+            return
+        values = tuple(self.resolve(a.value, scope, statement) for a in words)  # type: ignore[arg-type]
+        if scope.block is not None:
+            if len(values) > 1:
+                self.report(
+                    "E217",
+                    "a block has one output",
+                    words[1].span,
+                    hint="output one value; a model built from blocks names several outputs itself",
+                )
+            scope.output = values[0]
+            return
+        if self.outputs is not None:
+            self.report("E217", "a model has one `output` line", statement.kind_span, hint="list every output on it")
+            return
+        self.outputs = values
+        self.output_spans = tuple(a.span for a in words)
+
+    def lower_layer_statement(self, statement: syntax.LayerStatement, scope: _Scope) -> None:
+        cls = documented_kind(statement.kind)
+        if cls is None:
+            self.report_unknown_kind(statement)
+            self.define(scope, statement, self.unknown_value(statement))
+            return
+        if scope.substitutions:
+            statement = scope.substituted(statement)
+        if cls.arity is None:
+            inputs = self.merge_operands(cls, statement, scope)
+        else:
+            inputs = self.inputs_of(statement, scope)
+            if inputs is not None and len(inputs) != cls.arity:
+                self.report(
+                    "E216",
+                    f"{cls.spellings[0]} reads one value, got {len(inputs)}",
+                    statement.sources[1].span,
+                    hint=f"merge them first, e.g. `add {' '.join(s.text for s in statement.sources)}` or `concat ...`",
+                )
+                inputs = None
+        layer = self.lower_layer(statement, cls, inputs or (), scope)
+        if layer is None or inputs is None:
+            self.define(scope, statement, self.unknown_value(statement))
+            return
+        self.layers.append(layer)
+        self.define(scope, statement, layer.name)
+
+    def merge_operands(
+        self, cls: type[LayerBase], statement: syntax.LayerStatement, scope: _Scope
+    ) -> tuple[str, ...] | None:
+        """A merge's operands, the names written after its kind: `add x shortcut`."""
+        kind = cls.spellings[0]
+        if statement.sources:
+            names = " ".join(s.text for s in statement.sources)
+            self.report(
+                "E216",
+                f"{kind} names its operands after the kind, without `from`",
+                statement.sources[0].span,
+                hint=f"write `{kind} {names}`",
+            )
+            return None
+        words = [a.value for a in statement.arguments if a.key is None and isinstance(a.value, syntax.Word)]
+        if len(words) < 2 or (cls.exact_operands is not None and len(words) != cls.exact_operands):  # type: ignore[attr-defined]
+            wanted = "two" if cls.exact_operands == 2 else "two or more"  # type: ignore[attr-defined]
+            self.report(
+                "E216",
+                f"{kind} needs {wanted} operands, got {len(words)}",
+                words[-1].span if words else statement.kind_span,
+                hint=f"name them after the kind: `{kind} x shortcut`",
+            )
+            return None
+        return tuple(self.resolve(word, scope, statement) for word in words)  # type: ignore[arg-type]
+
+    def lower_block_use(self, statement: syntax.LayerStatement, block: syntax.ModelBlock, scope: _Scope) -> None:
+        """A line that uses a block: its arguments checked here, at the use, then the block's lines lowered
+        with the parameters standing for the arguments, once per repetition."""
+        if scope.substitutions:
+            statement = scope.substituted(statement)
+        arguments = self.block_arguments(statement, block)
+        failed = arguments is None
+        if scope.depth >= _MAX_BLOCK_DEPTH or len(self.layers) >= _MAX_EXPANDED_LAYERS:
+            self.report(
+                "E219",
+                f"block `{block.name}` makes the model too large to check: more than {_MAX_BLOCK_DEPTH} blocks "
+                f"deep or {_MAX_EXPANDED_LAYERS:,} layers",
+                statement.kind_span,
+                hint="use fewer repetitions",
+            )
+            failed = True
+        elif block.name in scope.active_blocks():
+            self.report(
+                "E219",
+                f"block `{block.name}` uses itself" + (f" (through `{scope.block.name}`)" if scope.block and scope.block.name != block.name else ""),
+                statement.kind_span,
+                hint="a block cannot contain itself; repeat it with `repeat=N` instead",
+            )
+            failed = True
+        inputs = self.inputs_of(statement, scope)
+        expected = max(1, sum(1 for s in block.statements if s.kind == "input"))
+        if inputs is not None and len(inputs) != expected:
+            self.report(
+                "E216",
+                f"block `{block.name}` reads {expected} value{'s' * (expected != 1)}, got {len(inputs)}",
+                (statement.sources[0].span if statement.sources else statement.kind_span),
+                hint=f"name them after `from`: `{block.name} ... from "
+                + ", ".join(s.target.text if s.target else "x" for s in block.statements if s.kind == "input")
+                + "`",
+            )
+            inputs = None
+        if failed or inputs is None:
+            self.define(scope, statement, self.unknown_value(statement))
+            return
+        assert arguments is not None
+        values, given_name, name_span, repeat = arguments
+        if repeat > 1 and expected > 1:
+            self.report(
+                "E216",
+                f"block `{block.name}` reads {expected} values, so it cannot repeat: each repetition reads the one before",
+                statement.kind_span,
+            )
+            self.define(scope, statement, self.unknown_value(statement))
+            return
+        if given_name is not None and not _NAME_PART.match(given_name):
+            self.report("E212", f"name {given_name!r} is not a valid name", name_span or statement.span)
+            self.define(scope, statement, self.unknown_value(statement))
+            return
+        base = scope.prefix + given_name if given_name is not None else self.use_name(block, scope)
+        output = None
+        for repetition in range(1, repeat + 1):
+            name = base if repeat == 1 else base + (f"_{repetition}" if base[-1].isdigit() else f"{repetition}")
+            use_index = len(self.block_uses)
+            inner = _Scope(
+                prefix=name + "_",
+                index=use_index,
+                block=block,
+                parent=scope,
+                substitutions=values,
+                bound_inputs=inputs if output is None else (output,),
+            )
+            inner.previous = inner.bound_inputs[0] if expected == 1 and not any(s.kind == "input" for s in block.statements) else None
+            self.block_uses.append(None)  # its place, filled in once its output is known
+            self.lower_statements(block.statements, inner)
+            output = inner.output if inner.output is not None else inner.previous
+            if output is None:
+                output = self.unknown_value(statement)
+            self.block_uses[use_index] = BlockUse.model_construct(
+                block=block.name,
+                name=name,
+                span=statement.span,
+                arguments={key: render(value) for key, value in values.items()},
+                inputs=inner.bound_inputs,
+                output=output,
+                parent=scope.index,
+            )
+        assert output is not None
+        self.define(scope, statement, output)
+
+    def use_name(self, block: syntax.ModelBlock, scope: _Scope) -> str:
+        """`basic_1`, `basic_2`...: the next free name for an unnamed use of a block, counted per block."""
+        while True:
+            scope.kind_counts["block " + block.name] += 1
+            candidate = f"{scope.prefix}{block.name}_{scope.kind_counts['block ' + block.name]}"
+            if not any(name.startswith(candidate + "_") or name == candidate for name in self.taken_names):
+                return candidate
+
+    def block_arguments(
+        self, statement: syntax.LayerStatement, block: syntax.ModelBlock
+    ) -> tuple[dict[str, syntax.Value], str | None, Span | None, int] | None:
+        """A use's arguments matched to the block's parameters (defaults filled in), its `name` and its
+        `repeat`; None after reporting what does not fit."""
+        parameters = {p.name: p for p in block.parameters}
+        values: dict[str, syntax.Value] = {}
+        free = [p.name for p in block.parameters]
+        name: str | None = None
+        name_span: Span | None = None
+        repeat = 1
+        ok = True
+        for argument in statement.arguments:
+            key = argument.key
+            if key == "name":
+                try:
+                    name = _word(argument.value)
+                    name_span = argument.value.span
+                except _Unfit:
+                    self.report("E203", f"name expects a name, got {render(argument.value)}", argument.value.span)
+                    ok = False
+                continue
+            if key == "repeat":
+                try:
+                    repeat = _integer(argument.value)
+                except _Unfit:
+                    self.report("E203", f"repeat expects an integer, got {render(argument.value)}", argument.value.span)
+                    ok = False
+                    continue
+                if not 1 <= repeat <= _MAX_REPEAT:
+                    self.report("E204", f"repeat must be between 1 and {_MAX_REPEAT}, got {repeat}", argument.value.span)
+                    ok = False
+                continue
+            if key is None:
+                if not free:
+                    self.report(
+                        "E208",
+                        f"too many positional arguments for block `{block.name}`: {render(argument.value)}",
+                        argument.value.span,
+                        hint=f"block `{block.name}` takes "
+                        + (", ".join(p.name for p in block.parameters) or "no arguments"),
+                    )
+                    ok = False
+                    continue
+                key = free[0]
+            elif key not in parameters:
+                match = closest(key, [*parameters, "name", "repeat"])
+                span = argument.key_span or argument.span
+                self.report(
+                    "E202",
+                    f"block `{block.name}` has no parameter `{key}`",
+                    span,
+                    hint=f"did you mean `{match}`?"
+                    if match
+                    else f"block `{block.name}` takes: {', '.join(parameters) or 'no arguments'}",
+                    fixes=_replace(span, key, match) if argument.key_span else (),
+                )
+                ok = False
+                continue
+            if key in values:
+                self.report("E206", f"`{key}` is given more than once", argument.span, hint=f"keep one `{key}`")
+                ok = False
+                continue
+            free.remove(key)
+            values[key] = argument.value
+        missing = [p.name for p in block.parameters if p.name not in values and p.default is None]
+        if missing:
+            self.report(
+                "E205",
+                f"block `{block.name}` needs {', '.join(missing)}",
+                statement.kind_span,
+                hint=f"write it as `{block.name} " + " ".join(f"<{m}>" for m in missing) + "`",
+            )
+            ok = False
+        if not ok:
+            return None
+        for parameter in block.parameters:
+            if parameter.name not in values and parameter.default is not None:
+                values[parameter.name] = parameter.default
+        return values, name, name_span, repeat
 
     def lower_input(self, statement: syntax.LayerStatement) -> tuple[int, ...] | None:
         values = [a for a in statement.arguments if a.key in (None, "shape")]
@@ -500,11 +979,9 @@ class _ModelLowering:
             fixes = _replace(statement.span, f"{statement.kind}{render(statement.arguments[0].value)}", call.line)
         self.report("E201", f"unknown layer kind `{statement.kind}`", statement.kind_span, hint=hint, fixes=fixes)
 
-    def lower_layer(self, statement: syntax.LayerStatement) -> LayerBase | None:
-        cls = documented_kind(statement.kind)
-        if cls is None:
-            self.report_unknown_kind(statement)
-            return None
+    def lower_layer(
+        self, statement: syntax.LayerStatement, cls: type[LayerBase], inputs: tuple[str, ...], scope: _Scope
+    ) -> LayerBase | None:
         placed = self.cache.get(statement) if self.cache is not None else None
         if placed is None:
             mark = len(self.diagnostics)
@@ -516,18 +993,26 @@ class _ModelLowering:
                 self.cache.put(placed)
         elif placed.reported:
             self.diagnostics.extend(placed.reported)
-        name = self.layer_name(cls, placed.values.get("name"), placed.spans.get("name"))
-        built = placed.built.get(name)
+        name = self.layer_name(cls, placed.values.get("name"), placed.spans.get("name"), scope)
+        key = (name, inputs, scope.index)
+        built = placed.built.get(key)
         if built is None:
             mark = len(self.diagnostics)
             values = {key: value for key, value in placed.values.items() if key != "name"}
             try:
-                layer = cls(name=name or "_", span=statement.span, argument_spans=placed.spans, **values)
+                layer = cls(
+                    name=name or "_",
+                    span=statement.span,
+                    argument_spans=placed.spans,
+                    inputs=inputs,
+                    scope=scope.index,
+                    **values,
+                )
             except ValidationError as error:
                 # Arguments already reported as unfit show up again as missing; say each thing once.
                 self.report_validation(cls, statement, error, placed.spans, placed.rendered, set(placed.unfit))
                 layer = None
-            built = placed.built[name] = (layer, tuple(self.diagnostics[mark:]))
+            built = placed.built[key] = (layer, tuple(self.diagnostics[mark:]))
         elif built[1]:
             self.diagnostics.extend(built[1])
         layer = built[0]
@@ -544,6 +1029,8 @@ class _ModelLowering:
         free_positions = list(cls.positional)
         unfit: set[str] = set()
         for index, argument in enumerate(statement.arguments):
+            if cls.arity is None and argument.key is None and isinstance(argument.value, syntax.Word):
+                continue  # a merge's operand: `add x shortcut`
             target = self.target_of(cls, argument, accepted, free_positions, unfit)
             if target is None:
                 unfit.add("")
@@ -685,10 +1172,25 @@ class _ModelLowering:
             return None
         return free_positions[0]
 
-    def layer_name(self, cls: type[LayerBase], given: str | None, span: Span | None) -> str | None:
-        """The given name, validated, or the next free `kind_N`, counted per kind from 1."""
+    def claim_name(self, name: str, span: Span) -> bool:
+        """Take a name for a layer or input; E211 (and False) when the model already has it."""
+        if name in self.taken_names:
+            self.report(
+                "E211",
+                f"a layer named `{name}` already exists in model `{self.block.name}`",
+                span,
+                hint="give each layer its own name",
+            )
+            return False
+        self.taken_names.add(name)
+        return True
+
+    def layer_name(self, cls: type[LayerBase], given: str | None, span: Span | None, scope: _Scope) -> str | None:
+        """The given name, validated (after the block use's name inside a block), or the next free `kind_N`,
+        counted per kind from 1 in each scope."""
         if given is not None:
-            if not IDENTIFIER.match(given):
+            valid = IDENTIFIER.match(given) if scope.block is None else _NAME_PART.match(given)
+            if not valid:
                 self.report(
                     "E212",
                     f"layer name {given!r} is not a valid name",
@@ -696,19 +1198,11 @@ class _ModelLowering:
                     hint="use ASCII letters, digits and underscores, starting with a letter",
                 )
                 return None
-            if given in self.taken_names:
-                self.report(
-                    "E211",
-                    f"a layer named `{given}` already exists in model `{self.block.name}`",
-                    span or self.block.name_span,
-                    hint="give each layer its own name",
-                )
-                return None
-            self.taken_names.add(given)
-            return given
+            full = scope.prefix + given
+            return full if self.claim_name(full, span or self.block.name_span) else None
         while True:
-            self.kind_counts[cls.__name__] += 1
-            candidate = f"{_kind_name(cls)}_{self.kind_counts[cls.__name__]}"
+            scope.kind_counts[cls.__name__] += 1
+            candidate = f"{scope.prefix}{_kind_name(cls)}_{scope.kind_counts[cls.__name__]}"
             if candidate not in self.reserved_names and candidate not in self.taken_names:
                 self.taken_names.add(candidate)
                 return candidate
@@ -771,6 +1265,13 @@ def placed_parameters(cls: type[LayerBase], statement: syntax.LayerStatement) ->
         [],
         frozenset(),
     )
+    if cls.arity is None:
+        statement = syntax.LayerStatement(
+            kind=statement.kind,
+            kind_span=statement.kind_span,
+            arguments=tuple(a for a in statement.arguments if a.key is not None or not isinstance(a.value, syntax.Word)),
+            span=statement.span,
+        )
     accepted = parameter_names(cls)
     free_positions = list(cls.positional)
     placed: dict[str, Any] = {}
@@ -783,15 +1284,74 @@ def placed_parameters(cls: type[LayerBase], statement: syntax.LayerStatement) ->
     return frozenset(placed)
 
 
+def _block_definitions(source: syntax.SourceFile, diagnostics: list[Diagnostic]) -> dict[str, syntax.ModelBlock]:
+    """The file's blocks by name, each checked on its own: its name, its parameters, its lines' names."""
+    blocks: dict[str, syntax.ModelBlock] = {}
+    for block in source.models:
+        if not block.is_block:
+            continue
+        clash = None
+        if block.name in blocks:
+            clash = f"a block named `{block.name}` is already defined"
+        elif block.name.lower() in ("input", "output") or documented_kind(block.name) is not None:
+            clash = f"`{block.name}` is a layer kind; a block needs a name of its own"
+        if clash:
+            diagnostics.append(Diagnostic(code="E220", message=clash, span=block.name_span, hint="rename the block"))
+            continue
+        seen: set[str] = set()
+        for parameter in block.parameters:
+            if parameter.name in seen or parameter.name in ("name", "repeat"):
+                diagnostics.append(
+                    Diagnostic(
+                        code="E220",
+                        message=f"block `{block.name}` has a parameter `{parameter.name}` "
+                        + ("twice" if parameter.name in seen else "(a name every use already takes)"),
+                        span=parameter.span,
+                        hint="give each parameter its own name",
+                    )
+                )
+            seen.add(parameter.name)
+        defaults_seen = False
+        for parameter in block.parameters:
+            if parameter.default is not None:
+                defaults_seen = True
+            elif defaults_seen:
+                diagnostics.append(
+                    Diagnostic(
+                        code="E220",
+                        message=f"parameter `{parameter.name}` has no default but follows one that has",
+                        span=parameter.span,
+                        hint="put the parameters with defaults last, as in Python",
+                    )
+                )
+        for statement in block.statements:
+            if statement.target is not None and statement.target.text in seen:
+                diagnostics.append(
+                    Diagnostic(
+                        code="E220",
+                        message=f"`{statement.target.text}` is both a parameter of block `{block.name}` and a value in it",
+                        span=statement.target.span,
+                        hint="give the value another name",
+                    )
+                )
+        blocks[block.name] = block
+    return blocks
+
+
 def lower(source: syntax.SourceFile, cache: LoweringCache | None = None) -> tuple[SpecFile, list[Diagnostic]]:
     """Lower a syntax tree to the IR; returns the models that could be built and the diagnostics.
 
-    With a cache, statements lowered by an earlier call with the same cache are not lowered again.
+    Blocks are lowered where they are used, once per use. With a cache, statements lowered by an earlier
+    call with the same cache are not lowered again.
     """
     diagnostics: list[Diagnostic] = []
     models: list[Model] = []
     seen: set[str] = set()
+    blocks = _block_definitions(source, diagnostics) if any(b.is_block for b in source.models) else {}
+    used: set[str] = set()
     for block in source.models:
+        if block.is_block:
+            continue
         if block.name in seen:
             diagnostics.append(
                 Diagnostic(
@@ -802,7 +1362,31 @@ def lower(source: syntax.SourceFile, cache: LoweringCache | None = None) -> tupl
                 )
             )
         seen.add(block.name)
-        models.append(_ModelLowering(block, diagnostics, source.broken_lines, cache).lower())
+        lowering = _ModelLowering(block, diagnostics, source.broken_lines, cache, blocks)
+        models.append(lowering.lower())
+        used.update(use.block for use in lowering.block_uses if use is not None)
+    for name, block in blocks.items():
+        if name not in used:
+            diagnostics.append(
+                Diagnostic(
+                    code="W304",
+                    message=f"block `{name}` is never used, so its lines are not checked",
+                    span=block.name_span,
+                    hint=f"use it in a model as a layer: `{name} ...`",
+                )
+            )
     if cache is not None:
         cache.finish_run()
-    return SpecFile.model_construct(models=tuple(models)), diagnostics
+    return SpecFile.model_construct(models=tuple(models)), _without_repeats(diagnostics)
+
+
+def _without_repeats(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Each diagnostic once: a line inside a block is lowered once per use, and says the same each time."""
+    seen: set[tuple[str, Span, str]] = set()
+    kept = []
+    for diagnostic in diagnostics:
+        key = (diagnostic.code, diagnostic.span, diagnostic.message)
+        if key not in seen:
+            seen.add(key)
+            kept.append(diagnostic)
+    return kept

@@ -141,15 +141,20 @@ class _ToSyntaxTree(Transformer):
     @v_args(inline=False)
     def layer(self, children) -> syntax.LayerStatement:
         target = children[0] if isinstance(children[0], syntax.Word) else None
-        sources = children[-1] if isinstance(children[-1], tuple) else ()
-        kind, *arguments = children[target is not None : len(children) - isinstance(children[-1], tuple)]
-        last = sources[-1].span if sources else arguments[-1].span if arguments else kind
+        kind, *rest = children[target is not None :]
+        sources: tuple[syntax.Word, ...] = ()
+        arguments = []
+        for child in rest:
+            if isinstance(child, tuple):
+                sources = child
+            else:
+                arguments.append(child if isinstance(child, syntax.Argument) else syntax.Argument(value=child, span=child.span))
+        ends = [a.span for a in arguments[-1:]] + [w.span for w in sources[-1:]]
+        last = max(ends, key=lambda span: (span.end_line, span.end_column)) if ends else kind
         return syntax.LayerStatement(
             kind=str(kind),
             kind_span=_span(kind),
-            arguments=tuple(
-                a if isinstance(a, syntax.Argument) else syntax.Argument(value=a, span=a.span) for a in arguments
-            ),
+            arguments=tuple(arguments),
             span=_span_between(target.span if target is not None else kind, last),
             target=target,
             sources=sources,

@@ -268,10 +268,10 @@ def test_an_unprintable_character_is_shown_escaped_in_the_e101_message():
 
 
 def test_an_unexpected_token_is_e102_with_the_token_span_and_what_was_expected():
-    _, diagnostics = parse("model m {\n  input 28x28x1\n  conv = 3\n}")
+    _, diagnostics = parse("model m {\n  input 28x28x1\n  conv 8 = 3\n}")
     (diagnostic,) = diagnostics
     assert diagnostic.code == "E102"
-    assert diagnostic.span == Span(3, 8, 3, 9)
+    assert diagnostic.span == Span(3, 10, 3, 11)
     assert diagnostic.message.startswith("unexpected `=`; expected ")
     assert "key=value" in diagnostic.message
     assert "strides=2" in diagnostic.hint
@@ -338,7 +338,7 @@ def test_recovery_reports_one_error_per_broken_line_and_keeps_the_good_lines():
         "  input 28x28x1\n"  # 2
         "  conv 8 3 $\n"  # 3  E101
         "  conv 8 3x3\n"  # 4
-        "  dense = 2\n"  # 5  E102
+        "  dense 4 = 2\n"  # 5  E102
         "  flatten )\n"  # 6  E102
         "  flatten\n"  # 7
         "  conv 8 3 !\n"  # 8  E101
