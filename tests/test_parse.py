@@ -348,7 +348,7 @@ def test_recovery_reports_one_error_per_broken_line_and_keeps_the_good_lines():
     tree, diagnostics = parse(text)
     assert [(d.code, d.span.line, d.span.column) for d in diagnostics] == [
         ("E101", 3, 12),
-        ("E102", 5, 9),
+        ("E102", 5, 11),
         ("E102", 6, 11),
         ("E101", 8, 12),
     ]
