@@ -269,6 +269,7 @@ CONVERTERS: dict[str, Callable[[syntax.Value], Any]] = {
     "epsilon": _number,
     "momentum": _number,
     "name": _word,
+    "axis": _integer,
 }
 
 
@@ -1248,6 +1249,13 @@ class _ModelLowering:
                     f"{kind}: strides > 1 cannot be combined with dilation_rate > 1 (Keras refuses it)",
                     spans.get("strides", statement.kind_span),
                     hint="use strides=1 with dilation, or follow the dilated layer with a pooling layer",
+                )
+            elif kind_of_error == "batch_axis":
+                self.report(
+                    "E204",
+                    f"{kind}: axis 0 is the batch axis, which a layer cannot join on",
+                    spans.get("axis", statement.kind_span),
+                    hint="axis counts as Keras counts it: 1 is height, 2 width, -1 (or 3) channels",
                 )
             elif kind_of_error in _PYDANTIC_COMPARISONS:
                 words, key = _PYDANTIC_COMPARISONS[kind_of_error]
