@@ -465,6 +465,8 @@ class _ModelLowering:
         self.unknown: set[str] = set()
         self.outputs: tuple[str, ...] | None = None
         self.value_names: dict[str, str] = {}
+        # The names block uses have taken, so that an unnamed use is never given one of them.
+        self.use_names: set[str] = set()
         self.output_spans: tuple[Span, ...] = ()
         # Lines of this block that had a syntax error: whatever stood there is unknown, so the
         # chain of shapes ends at the first one and nothing is reported as missing because of it.
@@ -807,6 +809,7 @@ class _ModelLowering:
         for repetition in range(1, repeat + 1):
             name = base if repeat == 1 else base + (f"_{repetition}" if base[-1].isdigit() else f"{repetition}")
             use_index = len(self.block_uses)
+            self.use_names.add(name)
             inner = _Scope(
                 prefix=name + "_",
                 index=use_index,
@@ -838,7 +841,7 @@ class _ModelLowering:
         while True:
             scope.kind_counts["block " + block.name] += 1
             candidate = f"{scope.prefix}{block.name}_{scope.kind_counts['block ' + block.name]}"
-            if not any(name.startswith(candidate + "_") or name == candidate for name in self.taken_names):
+            if candidate not in self.taken_names and candidate not in self.use_names:
                 return candidate
 
     def block_arguments(
