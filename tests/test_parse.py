@@ -443,6 +443,11 @@ def test_a_keras_call_written_as_a_layer_line_hints_at_the_specc_form():
             "BatchNormalization(momentum=0.9, center=False)",
             "a layer line is not a Python call: write `batchnorm momentum=0.9 center=false`",
         ),
+        (
+            "SeparableConv2D(32, (3, 3), padding='same')",
+            "a layer line is not a Python call: write `separable 32 3x3 same`",
+        ),
+        ("ReLU(max_value=6.0)", "a layer line is not a Python call: write `relu max_value=6.0`"),
     ],
 )
 def test_a_keras_call_of_any_kind_gets_the_spec_line_it_means_as_hint(line, hint):
@@ -469,7 +474,7 @@ def test_a_keras_call_holding_the_input_shape_gets_no_fix_since_the_shape_needs_
 @pytest.mark.parametrize(
     "line",
     [
-        "SeparableConv2D(32, (3, 3), padding='same')",
+        "LSTM(32, return_sequences=True)",
         "Dense(units, activation=act())",
         "Dense(4, kernel_regularizer=l2(0.01))",
     ],
