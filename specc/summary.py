@@ -391,7 +391,8 @@ def summary_table(title: str, rows: list[Row], width: int, graph: bool = False) 
     """One row per layer, as in model.summary(): name (type), output shape with the batch axis, parameters,
     and in a graph's table what the layer reads."""
     headers = GRAPH_HEADERS if graph else HEADERS
-    table = Table(title=title, title_justify="left")
+    # A graph's rows may take several lines (a merge reads several values): lines between rows, as Keras draws.
+    table = Table(title=title, title_justify="left", show_lines=graph)
     table.add_column(headers[0], overflow="fold")
     table.add_column(headers[1], overflow="fold")
     # A column that does not wrap is the last rich narrows; where even that cannot keep it whole, it folds.

@@ -540,16 +540,23 @@ BLOCK_USED_TWICE_SPEC = (
 
 
 def table_cells(output: str) -> list[list[str]]:
-    """The cells of a summary table, a row's lines joined: each cell's lines with a space between them."""
+    """The cells of a summary table, each cell's lines joined with a space. Where lines separate the rows (a
+    graph's table, as Keras draws it) a row is everything between two; else a line whose first cell is empty
+    goes on the row above."""
     rows: list[list[str]] = []
+    separated = any(line.startswith("├") for line in output.splitlines())
+    starts_row = True
     for line in output.splitlines():
+        if line.startswith(("├", "┡")):
+            starts_row = True
         if not line.startswith("│"):
             continue
         cells = [cell.strip() for cell in line.strip("│").split("│")]
-        if cells[0] or not rows:
+        if (starts_row if separated else cells[0]) or not rows:
             rows.append(cells)
         else:  # the next line of the row above: a cell that runs over several lines
             rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells, strict=True)]
+        starts_row = False
     return rows
 
 
