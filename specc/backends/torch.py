@@ -544,14 +544,16 @@ def _model_docstring(report: ModelReport) -> list[str]:
         keras_input, keras_output = format_shape(model.input_shape), format_shape(report.output_shape)
     else:
         input_shapes = [i.shape for i in model.inputs]
-        torch_input, torch_output = _shapes_text(input_shapes, channels_first), _shapes_text(output_shapes, channels_first)
+        torch_input, torch_output = (
+            _shapes_text(input_shapes, channels_first),
+            _shapes_text(output_shapes, channels_first),
+        )
         keras_input = ", ".join(format_shape(shape) for shape in input_shapes)
         keras_output = ", ".join(format_shape(shape) for shape in output_shapes)
         torch_input, torch_output = f"[{torch_input}]", f"[{torch_output}]"
         keras_input, keras_output = f"[{keras_input}]", f"[{keras_output}]"
     return [
-        f'"""Model {word(model.name)}: {torch_input} -> {torch_output}; '
-        f"{report.trainable_params:,} parameters{extra}.",
+        f'"""Model {word(model.name)}: {torch_input} -> {torch_output}; {report.trainable_params:,} parameters{extra}.',
         "",
         f"In the spec's channels-last order, as Keras writes it: {keras_input} -> "
         f"{keras_output}, {report.total_params:,} parameters.",
@@ -666,10 +668,7 @@ def python_name(name: str) -> str:
 
 def _usable_attribute(name: str) -> bool:
     return not (
-        name in RESERVED_ATTRIBUTES
-        or name.startswith("__")
-        or keyword.iskeyword(name)
-        or keyword.issoftkeyword(name)
+        name in RESERVED_ATTRIBUTES or name.startswith("__") or keyword.iskeyword(name) or keyword.issoftkeyword(name)
     )
 
 
@@ -770,7 +769,12 @@ def _structure(body: _Body) -> tuple:
                 line.group,
                 line.adjustments,
                 tuple(
-                    (module.attribute, module.constructor, module.note, *(_split_argument(a)[0] for a in module.arguments))
+                    (
+                        module.attribute,
+                        module.constructor,
+                        module.note,
+                        *(_split_argument(a)[0] for a in module.arguments),
+                    )
                     for module in line.modules
                 ),
             )
@@ -793,7 +797,9 @@ def _with_defaults(bodies: list[_Body]) -> list[_Body]:
             continue
         for position, module in enumerate(bodies[0].lines[index].modules):
             defaults = _TORCH_DEFAULTS.get(module.constructor)
-            written = [dict(_split_argument(a) for a in body.lines[index].modules[position].arguments) for body in bodies]
+            written = [
+                dict(_split_argument(a) for a in body.lines[index].modules[position].arguments) for body in bodies
+            ]
             keywords = list(dict.fromkeys(key for arguments in written for key in arguments if key is not None))
             if all(set(arguments) == set(written[0]) for arguments in written):
                 continue
@@ -906,7 +912,9 @@ class _GraphEmission:
                 layer = item.layer
                 relative = layer.name[len(prefix) :]
                 if layer.name in self.keras_order_flattens[id(report)]:
-                    emitted = TorchLayer((TorchModule(attribute, "FlattenChannelsLast"),), helpers=("FlattenChannelsLast",))
+                    emitted = TorchLayer(
+                        (TorchModule(attribute, "FlattenChannelsLast"),), helpers=("FlattenChannelsLast",)
+                    )
                 else:
                     emitted = torch_layer(item, attribute, attributes, explicit_padding=relative in explicit)
                 helpers.update(emitted.helpers)
@@ -1064,6 +1072,9 @@ class _GraphEmission:
         arguments_of = [report.model.block_uses[index].arguments for report, index in uses]
         names = FreeNames(set(RESERVED_LOCALS) | set(HELPER_CLASSES) | self.class_names.taken)
         parameter_of_values: dict[tuple[str, ...], str] = {}
+        # The block's own parameters come first, in the order the block defines them; then the generated ones.
+        block_parameters = list(arguments_of[0])
+        rank: dict[str, int] = {}
         for (line_index, module_index, argument_index), values in slots.items():
             if values in parameter_of_values:
                 continue
@@ -1082,14 +1093,15 @@ class _GraphEmission:
             if wanted is None:
                 key, _ = _split_argument(module.arguments[argument_index])
                 positional = _POSITIONAL_NAMES.get(module.constructor, ())
-                wanted = key or (positional[argument_index] if argument_index < len(positional) else f"argument_{argument_index}")
+                wanted = key or (
+                    positional[argument_index] if argument_index < len(positional) else f"argument_{argument_index}"
+                )
                 if wanted in names.taken:
                     owner = module.attribute or first.lines[line_index].group or "block"
                     wanted = f"{owner}_{wanted}"
-            parameter_of_values[values] = names.free(python_name(wanted))
-        # The block's own parameters first, in the order the block defines them; then the generated ones.
-        generated = list(dict.fromkeys(parameter_of_values.values()))
-        parameters = [p for p in arguments_of[0] if p in generated] + [p for p in generated if p not in arguments_of[0]]
+            parameter = parameter_of_values[values] = names.free(python_name(wanted))
+            rank[parameter] = block_parameters.index(wanted) if wanted in block_parameters else len(rank) + 1000
+        parameters = sorted(rank, key=rank.__getitem__)
         base = _camel_case(block)
         class_name = identifier(self.class_names.free(base if variant is None else f"{base}{variant + 1}"))
 
@@ -1172,7 +1184,9 @@ def _write_modules(writer: SourceWriter, lines: Sequence[_Line]) -> None:
             writer.line(adjustment, comment=f"{line.where}: {reason}")
 
 
-def _write_forward(writer: SourceWriter, arguments: Sequence[str], lines: Sequence[_Line], returns: Sequence[str]) -> None:
+def _write_forward(
+    writer: SourceWriter, arguments: Sequence[str], lines: Sequence[_Line], returns: Sequence[str]
+) -> None:
     parameters = ", ".join(["self", *(f"{argument}: torch.Tensor" for argument in arguments)])
     result = "torch.Tensor" if len(returns) == 1 else "tuple[torch.Tensor, ...]"
     writer.line(f"def forward({parameters}) -> {result}:")
@@ -1315,7 +1329,9 @@ def _emit_graph(writer: SourceWriter, report: ModelReport, class_name: str, body
     for docstring_line in _model_docstring(report):
         writer.line(docstring_line)
     writer.line()
-    writer.line(f"INPUT_SHAPE = {literal(channels_first(model.input_shape or ()))}", comment="one example, channels-first")
+    writer.line(
+        f"INPUT_SHAPE = {literal(channels_first(model.input_shape or ()))}", comment="one example, channels-first"
+    )
     if several_inputs:
         _write_input_shapes(writer, report)
     writer.line()
