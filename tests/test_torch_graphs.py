@@ -218,7 +218,40 @@ model seed {
 
 SEED_AS_WRITTEN = SEED_FIXED.replace("from dl", "from il")
 
+# A block that uses a block: the inner class is defined once and the outer class instantiates it.
+NESTED = """\
+block unit(filters) {
+  x = input
+  y = conv filters 3 same relu name=1_conv
+  add x y name=add
+}
+block stage(filters, strides) {
+  x = conv filters 1 strides=strides name=0_conv
+  unit filters name=u repeat=2
+}
+model nested {
+  input 8x8x3
+  a = stage 4 1 name=s1
+  b = stage 6 2 name=s2
+  stage 6 1 name=s3 from b
+}
+"""
+
+# A flatten whose features meet a dense layer's in a merge: copying weights cannot reorder both, so this
+# flatten is in Keras's order (FlattenChannelsLast).
+FLATTEN_INTO_MERGE = """\
+model flatten_merge {
+  image = input 3x4x2
+  f = flatten from image
+  d = dense 24 from f
+  s = add f d
+  dense 3
+}
+"""
+
 GRAPH_SPECS = {
+    "nested": NESTED,
+    "flatten_merge": FLATTEN_INTO_MERGE,
     "resnet_basic": RESNET_BASIC,
     "resnet_bottleneck": BOTTLENECK,
     "strided_same": STRIDED_SAME,
@@ -330,6 +363,19 @@ def test_repetitions_are_an_nn_sequential_of_instances_each_with_its_input_chann
     )
     _, module = module_of(DENSENET)
     assert isinstance(module.MODELS["densenet"]().block[2], module.DenseLayer)
+
+
+def test_a_block_in_a_block_is_its_own_class_and_the_outer_class_passes_its_parameters_on():
+    source = source_of(NESTED)
+    assert source.count("class Unit(nn.Module):") == 1 and source.count("class Stage(nn.Module):") == 1
+    assert "self.u = nn.Sequential(*(Unit(filters=filters) for _ in range(2)))" in source
+    report = check_text(NESTED).reports[0]
+    assert torch_layout(report)["s2_u2_1_conv"].module == "s2.u.1.conv_1"
+
+
+def test_a_flatten_whose_features_reach_a_merge_flattens_in_keras_order():
+    source = source_of(FLATTEN_INTO_MERGE)
+    assert "self.flatten_1 = FlattenChannelsLast()" in source
 
 
 def test_identical_repetitions_are_one_generator_of_instances():
