@@ -300,6 +300,19 @@ def test_build_verify_passes_on_graphs(name, write):
     assert result.exit_code == 0, result.stderr
 
 
+def test_a_module_mixing_a_stack_and_a_two_input_model_runs_as_a_script(write):
+    import subprocess
+    import sys
+
+    spec = write("mix.cnn", "model stack {\n  input 4\n  dense 2\n}\n" + TWO_IN_TWO_OUT)
+    target = spec.with_suffix(".py")
+    assert invoke("build", spec, "-b", "torch", "-o", target).exit_code == 0
+    result = subprocess.run([sys.executable, str(target)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    shapes = [line for line in result.stdout.splitlines() if line.startswith("output shape")]
+    assert shapes == ["output shape: (1, 2)", "output shape: (1, 3)", "output shape: (1, 1)"]
+
+
 @pytest.mark.keras
 def test_the_equivalence_test_fails_when_a_block_weight_goes_to_the_wrong_repetition(monkeypatch):
     """Weights reach the right instance of a repeated block: swapping two repetitions' paths shows."""

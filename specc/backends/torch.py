@@ -17,6 +17,13 @@ checker's shapes. Where PyTorch's defaults differ from Keras's, the emitted code
 - Flatten is nn.Flatten, channels-first; specc.backends.transfer reorders the weights that read a
   flattened feature map, so that `forward` stays as a person would write it.
 
+A straight stack's `forward` passes one `x` down its layers. Any other model is a graph: `forward` takes
+one argument per input, holds each layer's value in a local named after the layer, computes merges as
+Keras's merge layers do (broadcasting included), and returns its outputs, a tuple of several. Each
+block is one nn.Module class, instantiated once per use (repetitions in an nn.Sequential); literals
+that differ between uses are its constructor's parameters (`_GraphEmission`). Only layers that reach
+an output are emitted, as Keras's Model keeps only those; `torch_layout` says where each one is.
+
 Layers are attributes named as in the spec, unless the name is taken by nn.Module itself (`forward`,
 `eval`, `_modules`...), is a Python keyword or starts with two underscores: then `torch_attribute_names` gives
 `<name>_layer`. This module
@@ -562,7 +569,12 @@ def _model_docstring(report: ModelReport) -> list[str]:
 
 
 def _emit_stack(
-    writer: SourceWriter, report: ModelReport, class_name: str, label: str, layers: list[tuple[LayerReport, TorchLayer]]
+    writer: SourceWriter,
+    report: ModelReport,
+    class_name: str,
+    label: str,
+    layers: list[tuple[LayerReport, TorchLayer]],
+    several_inputs: bool = False,
 ) -> None:
     """A straight stack (one input, each layer reading the one before, the last one output): `forward` passes
     one `x` down the layers, as a person writes a sequential model."""
@@ -574,6 +586,8 @@ def _emit_stack(
     writer.line()
     input_shape = channels_first(model.input_shape or ())
     writer.line(f"INPUT_SHAPE = {literal(input_shape)}", comment="one example, channels-first")
+    if several_inputs:  # another model of the module has several: `__main__` reads every model's INPUT_SHAPES
+        _write_input_shapes(writer, report)
     writer.line()
     writer.line("def __init__(self) -> None:")
     writer.indent()
@@ -1277,12 +1291,7 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
         if isinstance(emitted, _Body):
             _emit_graph(writer, report, class_name, emitted, several_inputs)
         else:
-            _emit_stack(writer, report, class_name, label, emitted)
-            if several_inputs:
-                writer.indent()
-                writer.line()
-                _write_input_shapes(writer, report)
-                writer.dedent()
+            _emit_stack(writer, report, class_name, label, emitted, several_inputs)
     writer.line()
     writer.line()
     write_models_table(writer, [(r.model.name, class_names[r.model.name]) for r in reports])
