@@ -563,8 +563,8 @@ class _ModelLowering:
         outputs, output_spans = self.outputs, self.output_spans
         if outputs is None:
             last = model_scope.previous
-            outputs = (last,) if last is not None and self.layers else ()
-            output_spans = tuple(self.layers[-1].span for _ in outputs)
+            outputs = (last,) if last is not None else ()
+            output_spans = tuple((self.layers[-1].span if self.layers else self.block.name_span) for _ in outputs)
         # Built without validation: the layers were validated one by one as they were built and the
         # inputs by lower_input, and validating the model again would first build the schema of
         # the whole layer union, a large share of a `specc check` run, only to accept them.

@@ -17,6 +17,13 @@ checker's shapes. Where PyTorch's defaults differ from Keras's, the emitted code
 - Flatten is nn.Flatten, channels-first; specc.backends.transfer reorders the weights that read a
   flattened feature map, so that `forward` stays as a person would write it.
 
+A straight stack's `forward` passes one `x` down its layers. Any other model is a graph: `forward` takes
+one argument per input, holds each layer's value in a local named after the layer, computes merges as
+Keras's merge layers do (broadcasting included), and returns its outputs, a tuple of several. Each
+block is one nn.Module class, instantiated once per use (repetitions in an nn.Sequential); literals
+that differ between uses are its constructor's parameters (`_GraphEmission`). Only layers that reach
+an output are emitted, as Keras's Model keeps only those; `torch_layout` says where each one is.
+
 Layers are attributes named as in the spec, unless the name is taken by nn.Module itself (`forward`,
 `eval`, `_modules`...), is a Python keyword or starts with two underscores: then `torch_attribute_names` gives
 `<name>_layer`. This module
@@ -26,12 +33,15 @@ imports no framework: it only writes text.
 from __future__ import annotations
 
 import keyword
+import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from specc.arithmetic import AxisPadding, same_padding_amounts, transposed_cropping
 from specc.backends.python_source import (
+    IDENTIFIER,
     FreeNames,
     SourceWriter,
     call,
@@ -47,8 +57,11 @@ from specc.check import LayerReport, ModelReport
 from specc.ir import Model
 from specc.layers import (
     ActivationLayer,
+    Add,
+    Average,
     AvgPool2D,
     BatchNorm,
+    Concat,
     Conv2D,
     Conv2DTranspose,
     Cropping2D,
@@ -60,14 +73,18 @@ from specc.layers import (
     GlobalMaxPool2D,
     LayerBase,
     LayerNorm,
+    Maximum,
     MaxPool2D,
+    Minimum,
     MinPool2D,
+    Multiply,
     Normalization,
     ReLU,
     Rescaling,
     Reshape,
     SeparableConv2D,
     Shape,
+    Subtract,
     UpSampling2D,
     ZeroPad2D,
     format_shape,
@@ -75,7 +92,7 @@ from specc.layers import (
 
 # Names nn.Module has itself (derived from torch, private ones included: see torch_module_names), and the
 # class attribute specc adds; a submodule under one of these would be shadowed or would break the module.
-RESERVED_ATTRIBUTES = NN_MODULE_ATTRIBUTES | {"INPUT_SHAPE"}
+RESERVED_ATTRIBUTES = NN_MODULE_ATTRIBUTES | {"INPUT_SHAPE", "INPUT_SHAPES"}
 
 # Helper classes a module defines when one of its models needs them; a model's class never takes these names.
 HELPER_CLASSES = {
@@ -110,6 +127,13 @@ class LinearOnChannels(nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x.movedim(1, -1)).movedim(-1, 1)''',
+    "FlattenChannelsLast": '''\
+class FlattenChannelsLast(nn.Flatten):
+    """Flatten in Keras's (H, W, C) order: for features that meet another value in a merge, whose order
+    copying weights cannot change."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.movedim(1, -1))''',
     "BatchNormNd": '''\
 class BatchNormNd(nn.BatchNorm1d):
     """Batch normalization of the channels of a (N, C, ...) tensor of more than five axes."""
@@ -265,15 +289,24 @@ class TorchLayer:
     # Lines of __init__ after the modules are made (`self.bn.bias = None`), with their reasons.
     adjustments: tuple[tuple[str, str], ...] = ()
     helpers: tuple[str, ...] = ()
+    # A merge has no module: forward computes it from its operands, `{0}`, `{1}`... in this expression.
+    expression: str | None = None
 
 
 @dataclass(frozen=True)
 class _Context:
-    """What an emitter needs beyond the layer: its input shape (channels-last), its attribute, free names."""
+    """What an emitter needs beyond the layer: its input shape (channels-last), its attribute, free names.
+
+    `input_shapes` are every operand's shape (a merge has several). `explicit_padding` asks for padding as
+    a pad module even where the layer's own `padding=` could say it: a block class whose uses pad unevenly
+    in some uses and evenly in others then has the same modules in every use, the amounts as a parameter.
+    """
 
     input_shape: Shape
     attribute: str
     names: FreeNames
+    input_shapes: tuple[Shape, ...] = ()
+    explicit_padding: bool = False
 
 
 def _keyword(key: str, value) -> str:
@@ -329,7 +362,7 @@ def _conv2d(layer: Conv2D, context: _Context) -> TorchLayer:
     if layer.strides != (1, 1):
         arguments.append(_keyword("stride", _compact(layer.strides)))
     modules = []
-    if not _is_even(amounts):
+    if not _is_even(amounts) or context.explicit_padding:
         pad_attribute = context.names.free(f"{context.attribute}_pad")
         modules.append(
             TorchModule(pad_attribute, "nn.ZeroPad2d", (literal(_pad_tuple(amounts)),), _uneven_note(layer.padding))
@@ -354,7 +387,7 @@ def _pool2d(kind: str) -> Callable[[MaxPool2D | AvgPool2D | MinPool2D, _Context]
         arguments = [literal(_compact(layer.pool_size))]
         if layer.strides != layer.pool_size:
             arguments.append(_keyword("stride", _compact(layer.strides)))
-        if _is_even(amounts):
+        if _is_even(amounts) and not context.explicit_padding:
             if amounts != ((0, 0), (0, 0)):
                 arguments.append(_keyword("padding", _compact((amounts[0][0], amounts[1][0]))))
                 if kind == "avg":
@@ -617,6 +650,58 @@ def _relu(layer: ReLU, context: _Context) -> TorchLayer:
     return TorchLayer((module,))
 
 
+def _broadcast(index: int, shape: Shape, rank: int) -> str:
+    """Operand `index` of a merge as PyTorch must read it to broadcast as Keras does. Keras lines shapes up
+    from the last axis, channels-last, and gives a lower-rank operand new axes right after the batch axis:
+    a (C,) vector against (H, W, C) is (1, 1, C). Channels-first, that is (C, 1, 1): the new axes go after
+    the channels, which `[:, :, None, None]` inserts. Operands of the full rank broadcast alike in both."""
+    missing = rank - len(shape)
+    if missing == 0:
+        return f"{{{index}}}"
+    return f"{{{index}}}[:, :, {', '.join(['None'] * missing)}]"
+
+
+def _chained(function: str, operands: Sequence[str]) -> str:
+    """`function(function(a, b), c)`: a two-operand function applied from the left, as Keras's merges fold."""
+    expression = operands[0]
+    for operand in operands[1:]:
+        expression = f"{function}({expression}, {operand})"
+    return expression
+
+
+# Keras's element-wise merges, folded from the left over their (broadcast) operands as Keras computes them.
+_ELEMENTWISE: dict[type[LayerBase], Callable[[list[str]], str]] = {
+    Add: lambda operands: " + ".join(operands),
+    Subtract: lambda operands: " - ".join(operands),
+    Multiply: lambda operands: " * ".join(operands),
+    Average: lambda operands: f"({' + '.join(operands)}) / {len(operands)}",
+    Maximum: lambda operands: _chained("torch.maximum", operands),
+    Minimum: lambda operands: _chained("torch.minimum", operands),
+}
+
+
+def _elementwise_merge(layer: LayerBase, context: _Context) -> TorchLayer:
+    shapes = context.input_shapes or (context.input_shape,)
+    rank = max(len(shape) for shape in shapes)
+    operands = [_broadcast(index, shape, rank) for index, shape in enumerate(shapes)]
+    return TorchLayer((), expression=_ELEMENTWISE[type(layer)](operands))
+
+
+def torch_dim(keras_axis: int, rank: int) -> int:
+    """The PyTorch dimension of a Keras axis (batch 0, channels last) of a tensor of `rank` axes besides the
+    batch: the channels are dim 1, and the other axes follow them."""
+    index = (keras_axis if keras_axis < 0 else keras_axis - 1) % rank
+    if rank == 1:
+        return 1
+    return 1 if index == rank - 1 else index + 2
+
+
+def _concat(layer: Concat, context: _Context) -> TorchLayer:
+    shapes = context.input_shapes or (context.input_shape,)
+    operands = ", ".join(f"{{{index}}}" for index in range(len(shapes)))
+    return TorchLayer((), expression=f"torch.cat([{operands}], dim={torch_dim(layer.axis, len(shapes[0]))})")
+
+
 TORCH_EMITTERS: dict[type[LayerBase], Callable] = {
     Conv2D: _conv2d,
     MaxPool2D: _pool2d("max"),
@@ -640,15 +725,30 @@ TORCH_EMITTERS: dict[type[LayerBase], Callable] = {
     Normalization: _normalization,
     LayerNorm: _layernorm,
     ReLU: _relu,
+    Add: _elementwise_merge,
+    Subtract: _elementwise_merge,
+    Multiply: _elementwise_merge,
+    Average: _elementwise_merge,
+    Maximum: _elementwise_merge,
+    Minimum: _elementwise_merge,
+    Concat: _concat,
 }
 
 
-def torch_layer(layer_report: LayerReport, attribute: str, names: FreeNames | None = None) -> TorchLayer:
+def torch_layer(
+    layer_report: LayerReport, attribute: str, names: FreeNames | None = None, explicit_padding: bool = False
+) -> TorchLayer:
     """The PyTorch modules, in order, that compute one checked specc layer."""
     emitter = TORCH_EMITTERS.get(type(layer_report.layer))
     if emitter is None:
         raise NotImplementedError(f"the PyTorch backend cannot emit layer kind `{layer_report.layer.kind}`")
-    context = _Context(layer_report.input_shape, attribute, names or FreeNames({attribute}))
+    context = _Context(
+        layer_report.input_shape,
+        attribute,
+        names or FreeNames({attribute}),
+        input_shapes=layer_report.input_shapes,
+        explicit_padding=explicit_padding,
+    )
     return emitter(layer_report.layer, context)
 
 
@@ -671,27 +771,50 @@ def model_class_names(reports: Sequence[ModelReport]) -> dict[str, str]:
     return classes
 
 
+def _shapes_text(shapes: Sequence[Shape], order: Callable[[Shape], Shape]) -> str:
+    return ", ".join("(" + ", ".join(str(d) for d in ("N", *order(shape))) + ")" for shape in shapes)
+
+
 def _model_docstring(report: ModelReport) -> list[str]:
     model = report.model
     if model.input_shape is None or report.output_shape is None:
         return [f'"""Model {word(model.name)}."""']
-    torch_input = ", ".join(str(d) for d in ("N", *channels_first(model.input_shape)))
-    torch_output = ", ".join(str(d) for d in ("N", *channels_first(report.output_shape)))
     statistics = report.non_trainable_params
     extra = f", plus {statistics:,} batch-norm running statistics" if statistics else ""
+    output_shapes = report.output_shapes or ()
+    if len(model.inputs) == 1 and len(output_shapes) == 1:
+        torch_input = _shapes_text([model.input_shape], channels_first)
+        torch_output = _shapes_text([report.output_shape], channels_first)
+        keras_input, keras_output = format_shape(model.input_shape), format_shape(report.output_shape)
+    else:
+        input_shapes = [i.shape for i in model.inputs]
+        torch_input, torch_output = (
+            _shapes_text(input_shapes, channels_first),
+            _shapes_text(output_shapes, channels_first),
+        )
+        keras_input = ", ".join(format_shape(shape) for shape in input_shapes)
+        keras_output = ", ".join(format_shape(shape) for shape in output_shapes)
+        torch_input, torch_output = f"[{torch_input}]", f"[{torch_output}]"
+        keras_input, keras_output = f"[{keras_input}]", f"[{keras_output}]"
     return [
-        f'"""Model {word(model.name)}: ({torch_input}) -> ({torch_output}); '
-        f"{report.trainable_params:,} parameters{extra}.",
+        f'"""Model {word(model.name)}: {torch_input} -> {torch_output}; {report.trainable_params:,} parameters{extra}.',
         "",
-        f"In the spec's channels-last order, as Keras writes it: {format_shape(model.input_shape)} -> "
-        f"{format_shape(report.output_shape)}, {report.total_params:,} parameters.",
+        f"In the spec's channels-last order, as Keras writes it: {keras_input} -> "
+        f"{keras_output}, {report.total_params:,} parameters.",
         '"""',
     ]
 
 
-def _emit_model(
-    writer: SourceWriter, report: ModelReport, class_name: str, label: str, layers: list[tuple[LayerReport, TorchLayer]]
+def _emit_stack(
+    writer: SourceWriter,
+    report: ModelReport,
+    class_name: str,
+    label: str,
+    layers: list[tuple[LayerReport, TorchLayer]],
+    several_inputs: bool = False,
 ) -> None:
+    """A straight stack (one input, each layer reading the one before, the last one output): `forward` passes
+    one `x` down the layers, as a person writes a sequential model."""
     model = report.model
     writer.line(f"class {class_name}(nn.Module):")
     writer.indent()
@@ -700,6 +823,8 @@ def _emit_model(
     writer.line()
     input_shape = channels_first(model.input_shape or ())
     writer.line(f"INPUT_SHAPE = {literal(input_shape)}", comment="one example, channels-first")
+    if several_inputs:  # another model of the module has several: `__main__` reads every model's INPUT_SHAPES
+        _write_input_shapes(writer, report)
     writer.line()
     writer.line("def __init__(self) -> None:")
     writer.indent()
@@ -729,30 +854,647 @@ def _emit_model(
     writer.dedent()
 
 
+def is_straight_stack(report: ModelReport) -> bool:
+    """One input, no blocks, each layer reading the one before it and the last one (or nothing) output: the
+    models `forward` writes as one `x` passed down, as specc always emitted them."""
+    model = report.model
+    if len(model.inputs) != 1 or model.block_uses or len(report.layers) != len(model.layers):
+        return False
+    previous = model.inputs[0].name
+    for layer_report in report.layers:
+        if layer_report.layer.inputs != (previous,):
+            return False
+        previous = layer_report.layer.name
+    return model.outputs in ((previous,), ())
+
+
+# --- graphs: a local per value in forward, a block an nn.Module class -------------------------------------------
+
+# Layers that keep the order of a vector's features (element by element, or a flatten of a vector).
+_ORDER_KEEPING = (BatchNorm, Dropout, ActivationLayer, Flatten)
+
+
+def flattens_in_keras_order(report: ModelReport) -> frozenset[str]:
+    """The flatten layers of a map whose features reach a merge (through layers that keep their order). Elsewhere
+    a flatten is nn.Flatten, channels-first, and specc.backends.transfer reorders the weights that read it; a
+    merge would meet them with a value in another order, so these flatten in Keras's order instead."""
+    if is_straight_stack(report):
+        return frozenset()
+    readers: dict[str, list[LayerReport]] = {}
+    for layer_report in report.layers:
+        for name in layer_report.layer.inputs:
+            readers.setdefault(name, []).append(layer_report)
+    found = set()
+    for layer_report in report.layers:
+        if not isinstance(layer_report.layer, Flatten) or len(layer_report.input_shape) < 2:
+            continue
+        pending, seen = [layer_report.layer.name], set()
+        while pending:
+            name = pending.pop()
+            for reader in readers.get(name, ()):
+                if reader.layer.arity is None:
+                    found.add(layer_report.layer.name)
+                elif isinstance(reader.layer, _ORDER_KEEPING) and reader.layer.name not in seen:
+                    seen.add(reader.layer.name)
+                    pending.append(reader.layer.name)
+    return frozenset(found)
+
+
+# Names the emitted methods use, which no local or block parameter may shadow.
+RESERVED_LOCALS = frozenset({"self", "torch", "nn", "F", "super", "float", *keyword.kwlist, *keyword.softkwlist})
+
+
+def python_name(name: str) -> str:
+    """A spec name as a readable Python identifier: itself when it is one; else its leading numbers move to the
+    end (`1_conv` -> `conv_1`, as Keras's ResNet names read), and a name of numbers only gets `layer_` first."""
+    if IDENTIFIER.match(name):
+        return name
+    parts = name.split("_")
+    numbers = []
+    while parts and parts[0][:1].isdigit():
+        numbers.append(parts.pop(0))
+    words = [part for part in parts if part]
+    return "_".join(words + numbers) if words else "layer_" + "_".join(numbers)
+
+
+def _usable_attribute(name: str) -> bool:
+    return not (
+        name in RESERVED_ATTRIBUTES or name.startswith("__") or keyword.iskeyword(name) or keyword.issoftkeyword(name)
+    )
+
+
+@dataclass(frozen=True)
+class LayerPlace:
+    """Where a spec layer is in the emitted module. `module`: the dotted path of its submodule (None for a merge,
+    which is arithmetic in forward); `owner`: the path of the module whose forward computes it ('' for the
+    model itself); `local`: the variable holding its value in that forward (None in a straight stack, where
+    every value is `x`)."""
+
+    module: str | None
+    owner: str
+    local: str | None
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One statement of a forward and the modules `__init__` makes for it: a layer's, or a block use's instance.
+    `group` names the nn.Sequential holding the instances of a repeated use (one module per repetition)."""
+
+    forward: str
+    where: str
+    modules: tuple[TorchModule, ...] = ()
+    adjustments: tuple[tuple[str, str], ...] = ()
+    group: str | None = None
+    # The layer's name inside its block use (`1_conv`), for the layers whose padding a block makes explicit.
+    layer: str | None = None
+
+
+@dataclass
+class _Body:
+    """A forward (its parameters, statements and returned locals) and where each layer computed in it is."""
+
+    arguments: tuple[str, ...]
+    lines: list[_Line]
+    returns: tuple[str, ...]
+    places: dict[str, LayerPlace]
+    helpers: set[str]
+
+
+@dataclass(frozen=True)
+class _Instance:
+    """A block use, as its parent's `__init__` makes it: its class and keyword arguments, and its layers' places."""
+
+    module: TorchModule
+    places: dict[str, LayerPlace]
+
+
+_OUTSIDE = -1
+
+# The positional arguments of the constructors emitters write, by name: what a block class's parameter is
+# called when uses differ in one and no block parameter matches it.
+_POSITIONAL_NAMES: dict[str, tuple[str, ...]] = {
+    **{f"nn.Conv{n}d": ("in_channels", "out_channels", "kernel_size") for n in (1, 2, 3)},
+    "nn.Linear": ("in_features", "out_features"),
+    "LinearOnChannels": ("in_features", "out_features"),
+    **{f"nn.BatchNorm{n}d": ("num_features",) for n in (1, 2, 3)},
+    "BatchNormNd": ("num_features",),
+    "nn.ZeroPad2d": ("padding",),
+    "nn.ConstantPad2d": ("padding", "value"),
+    "nn.MaxPool2d": ("kernel_size",),
+    "nn.AvgPool2d": ("kernel_size",),
+    "MinPool2d": ("kernel_size",),
+    "AvgPool2dSame": ("kernel_size", "stride", "padding"),
+    "nn.Dropout": ("p",),
+}
+
+# PyTorch's defaults for keywords the emitters leave out when they are the default. When one use of a block
+# writes a keyword that another leaves out, the class passes it in every use (a pool's stride None is its size).
+_CONV_DEFAULTS = {"stride": "1", "padding": "0", "dilation": "1", "bias": "True"}
+_POOL_DEFAULTS = {"stride": "None", "padding": "0"}
+_TORCH_DEFAULTS: dict[str, dict[str, str]] = {
+    **{f"nn.Conv{n}d": _CONV_DEFAULTS for n in (1, 2, 3)},
+    "nn.Linear": {"bias": "True"},
+    "LinearOnChannels": {"bias": "True"},
+    "nn.MaxPool2d": _POOL_DEFAULTS,
+    "MinPool2d": _POOL_DEFAULTS,
+    "nn.AvgPool2d": {**_POOL_DEFAULTS, "count_include_pad": "True"},
+}
+
+_KEYWORD_ARGUMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", re.DOTALL)
+
+
+def _split_argument(argument: str) -> tuple[str | None, str]:
+    """`stride=2` -> ('stride', '2'); `16` -> (None, '16')."""
+    match = _KEYWORD_ARGUMENT.match(argument)
+    return (match.group(1), match.group(2)) if match else (None, argument)
+
+
+def _structure(body: _Body) -> tuple:
+    """What must be the same in two uses of a block for one class to serve both: everything but argument values."""
+    return (
+        body.arguments,
+        body.returns,
+        tuple(
+            (
+                line.forward,
+                line.group,
+                line.adjustments,
+                tuple(
+                    (
+                        module.attribute,
+                        module.constructor,
+                        module.note,
+                        *(_split_argument(a)[0] for a in module.arguments),
+                    )
+                    for module in line.modules
+                ),
+            )
+            for line in body.lines
+        ),
+    )
+
+
+def _modules_of(line: _Line) -> tuple:
+    return tuple((module.attribute, module.constructor) for module in line.modules)
+
+
+def _with_defaults(bodies: list[_Body]) -> list[_Body]:
+    """Where uses differ in which keywords a module writes, each writes every one of them, with PyTorch's default
+    where it left it out (so that the value can be a parameter of the class)."""
+    if len({len(body.lines) for body in bodies}) != 1:
+        return bodies
+    for index in range(len(bodies[0].lines)):
+        if len({_modules_of(body.lines[index]) for body in bodies}) != 1:
+            continue
+        for position, module in enumerate(bodies[0].lines[index].modules):
+            defaults = _TORCH_DEFAULTS.get(module.constructor)
+            written = [
+                dict(_split_argument(a) for a in body.lines[index].modules[position].arguments) for body in bodies
+            ]
+            keywords = list(dict.fromkeys(key for arguments in written for key in arguments if key is not None))
+            if all(set(arguments) == set(written[0]) for arguments in written):
+                continue
+            if defaults is None or not all(key in defaults for key in keywords):
+                continue
+            for body in bodies:
+                line = body.lines[index]
+                old = line.modules[position]
+                positional = [a for a in old.arguments if _split_argument(a)[0] is None]
+                given = dict(_split_argument(a) for a in old.arguments)
+                filled = [f"{key}={given.get(key, defaults[key])}" for key in keywords]
+                new = TorchModule(old.attribute, old.constructor, (*positional, *filled), old.note)
+                modules = (*line.modules[:position], new, *line.modules[position + 1 :])
+                body.lines[index] = _Line(line.forward, line.where, modules, line.adjustments, line.group, line.layer)
+    return bodies
+
+
+class _GraphEmission:
+    """The class of every block of a spec and the forward of every model, planned together: a block's class is
+    made from all its uses in every model of the file, so that it is defined once.
+
+    For each use, the block's statements are emitted as a model's would be (constructors and literal
+    arguments, from that use's shapes). Literals equal in every use stay literals in the class; those that
+    differ become its constructor's parameters, named after the block parameter whose argument they equal in
+    every use (`filters`, `strides`), else after the constructor's own argument (`in_channels`), and each use
+    passes its values. Uses whose modules differ otherwise get a class of their own (a variant, said so in
+    its docstring)."""
+
+    def __init__(self, reports: Sequence[ModelReport], label: str, taken: set[str]) -> None:
+        self.label = label
+        self.class_names = FreeNames(set(taken))
+        self.classes: list[tuple[str, list[str]]] = []  # (name, source lines), inner blocks first
+        self.instances: dict[tuple[int, int], _Instance] = {}
+        self.helpers: set[str] = set()
+        self.functional = False
+        self.reachable: dict[int, list[LayerReport]] = {}
+        self.members: dict[int, dict[int, int]] = {}  # report -> use -> number of reachable layers in it
+        self.uses: dict[str, list[tuple[ModelReport, int]]] = {}
+        self.keras_order_flattens: dict[int, frozenset[str]] = {}
+        for report in reports:
+            model = report.model
+            layers = [r for r in report.layers if r.layer.name in report.reachable]
+            self.reachable[id(report)] = layers
+            counts: dict[int, int] = {}
+            for layer_report in layers:
+                scope = layer_report.layer.scope
+                while scope is not None:
+                    counts[scope] = counts.get(scope, 0) + 1
+                    scope = model.block_uses[scope].parent
+            self.members[id(report)] = counts
+            self.keras_order_flattens[id(report)] = flattens_in_keras_order(report)
+            for index in sorted(counts):
+                self.uses.setdefault(model.block_uses[index].block, []).append((report, index))
+
+    # --- one forward ---
+
+    def body(self, report: ModelReport, scope: int | None, explicit: frozenset[str] = frozenset()) -> _Body:
+        """The forward of the model (scope None) or of one block use, with the layers named in `explicit`
+        (relative names) padding with a module."""
+        model = report.model
+        locals_ = FreeNames(set(RESERVED_LOCALS))
+        local_of: dict[str, str] = {}
+        if scope is None:
+            arguments = tuple(locals_.free(python_name(i.name)) for i in model.inputs)
+            for model_input, argument in zip(model.inputs, arguments, strict=True):
+                local_of[model_input.name] = argument
+            prefix = ""
+            model_attributes = torch_attribute_names(model)
+            attributes = FreeNames({layer.name for layer in model.layers} | set(model_attributes.values()))
+        else:
+            use = model.block_uses[scope]
+            count = len(use.inputs)
+            arguments = ("x",) if count == 1 else tuple(f"x_{i}" for i in range(1, count + 1))
+            locals_.taken.update(arguments)
+            for name, argument in zip(use.inputs, arguments, strict=True):
+                local_of.setdefault(name, argument)
+            prefix = use.name + "_"
+            model_attributes = {}
+            attributes = FreeNames(set())
+        # Each statement's attribute first, so that a pad module's generated name never takes one.
+        statements: list[tuple[str, object]] = []
+        seen_children: set[int] = set()
+        for layer_report in self.reachable[id(report)]:
+            child = self._child_of(model, layer_report.layer.scope, scope)
+            if child == _OUTSIDE:
+                continue
+            if child is None:
+                statements.append(("layer", layer_report))
+            elif child not in seen_children:
+                group = self._repetitions(report, child)
+                seen_children.update(group)
+                statements.append(("use", group))
+        owned: dict[int, str] = {}
+        for index, (kind, item) in enumerate(statements):
+            if kind == "layer":
+                name = item.layer.name
+                if scope is None:
+                    owned[index] = model_attributes[name]
+                    continue
+                wanted = python_name(name[len(prefix) :])
+            else:
+                wanted = python_name(self._group_name(model, item)[len(prefix) :])
+            owned[index] = attributes.free(wanted if _usable_attribute(wanted) else _attribute_for(wanted))
+        lines: list[_Line] = []
+        places: dict[str, LayerPlace] = {}
+        helpers: set[str] = set()
+        for index, (kind, item) in enumerate(statements):
+            attribute = owned[index]
+            if kind == "layer":
+                layer = item.layer
+                relative = layer.name[len(prefix) :]
+                if layer.name in self.keras_order_flattens[id(report)]:
+                    emitted = TorchLayer(
+                        (TorchModule(attribute, "FlattenChannelsLast"),), helpers=("FlattenChannelsLast",)
+                    )
+                else:
+                    emitted = torch_layer(item, attribute, attributes, explicit_padding=relative in explicit)
+                helpers.update(emitted.helpers)
+                local = locals_.free(python_name(relative))
+                operands = [local_of[name] for name in layer.inputs]
+                if emitted.expression is not None:
+                    expression = emitted.expression.format(*operands)
+                else:
+                    expression = operands[0]
+                    for module in emitted.modules:
+                        expression = f"self.{module.attribute}({expression})"
+                    expression = TORCH_ACTIVATIONS[emitted.activation].function.format(expression)
+                lines.append(
+                    _Line(
+                        f"{local} = {expression}",
+                        f"{self.label}:{layer.span.line}",
+                        emitted.modules,
+                        emitted.adjustments,
+                        layer=relative,
+                    )
+                )
+                local_of[layer.name] = local
+                places[layer.name] = LayerPlace(attribute if emitted.modules else None, "", local)
+            else:
+                group = item
+                first = model.block_uses[group[0]]
+                instances = [self.instance(report, use) for use in group]
+                local = locals_.free(attribute)
+                operands = ", ".join(local_of[name] for name in first.inputs)
+                lines.append(
+                    _Line(
+                        f"{local} = self.{attribute}({operands})",
+                        f"{self.label}:{first.span.line}",
+                        tuple(
+                            instance.module
+                            if len(group) > 1
+                            else TorchModule(attribute, instance.module.constructor, instance.module.arguments)
+                            for instance in instances
+                        ),
+                        group=attribute if len(group) > 1 else None,
+                    )
+                )
+                local_of[model.block_uses[group[-1]].output] = local
+                for position, instance in enumerate(instances):
+                    owner = attribute if len(group) == 1 else f"{attribute}.{position}"
+                    for name, place in instance.places.items():
+                        places[name] = LayerPlace(
+                            f"{owner}.{place.module}" if place.module else None,
+                            f"{owner}.{place.owner}" if place.owner else owner,
+                            place.local,
+                        )
+        if scope is None:
+            returns = tuple(local_of[name] for name in model.outputs)
+        else:
+            returns = (local_of[model.block_uses[scope].output],)
+        return _Body(arguments, lines, returns, places, helpers)
+
+    @staticmethod
+    def _child_of(model: Model, layer_scope: int | None, scope: int | None) -> int | None:
+        """The block use directly in `scope` that holds a layer (None: the layer is in `scope` itself; _OUTSIDE:
+        it is not within `scope` at all)."""
+        if layer_scope == scope:
+            return None
+        current = layer_scope
+        while current is not None:
+            parent = model.block_uses[current].parent
+            if parent == scope:
+                return current
+            current = parent
+        return _OUTSIDE
+
+    def _repetitions(self, report: ModelReport, first: int) -> list[int]:
+        """A use and the repetitions after it (`repeat=N`: the same line, each reading the one before)."""
+        model = report.model
+        group = [first]
+        while True:
+            last = model.block_uses[group[-1]]
+            following = next(
+                (
+                    index
+                    for index, use in enumerate(model.block_uses)
+                    if use.span == last.span
+                    and use.block == last.block
+                    and use.parent == last.parent
+                    and use.inputs == (last.output,)
+                    and index in self.members[id(report)]
+                ),
+                None,
+            )
+            if following is None or following in group:
+                return group
+            group.append(following)
+
+    @staticmethod
+    def _group_name(model: Model, group: list[int]) -> str:
+        """A use's name, or for repetitions (`conv2_block1`, `conv2_block2`) what they have in common."""
+        names = [model.block_uses[index].name for index in group]
+        if len(names) == 1:
+            return names[0]
+        common = os.path.commonprefix(names).rstrip("_")
+        return common or names[0]
+
+    # --- block classes ---
+
+    def instance(self, report: ModelReport, use: int) -> _Instance:
+        key = (id(report), use)
+        if key not in self.instances:
+            self._define(report.model.block_uses[use].block)
+        return self.instances[key]
+
+    def _define(self, block: str) -> None:
+        uses = self.uses[block]
+        bodies = [self.body(report, index) for report, index in uses]
+        explicit = self._differing_padding(bodies)
+        if explicit:
+            bodies = [self.body(report, index, explicit) for report, index in uses]
+        bodies = _with_defaults(bodies)
+        variants: dict[tuple, list[int]] = {}
+        for position, body in enumerate(bodies):
+            variants.setdefault(_structure(body), []).append(position)
+        for number, positions in enumerate(variants.values()):
+            self._define_variant(
+                block,
+                [uses[p] for p in positions],
+                [bodies[p] for p in positions],
+                variant=number if len(variants) > 1 else None,
+            )
+
+    @staticmethod
+    def _differing_padding(bodies: list[_Body]) -> frozenset[str]:
+        """The layers whose modules differ between uses (an uneven 'same' padding in some, even in others)."""
+        if len({len(body.lines) for body in bodies}) != 1:
+            return frozenset()
+        return frozenset(
+            line.layer
+            for index, line in enumerate(bodies[0].lines)
+            if line.layer is not None and len({_modules_of(body.lines[index]) for body in bodies}) != 1
+        )
+
+    def _define_variant(
+        self, block: str, uses: list[tuple[ModelReport, int]], bodies: list[_Body], variant: int | None
+    ) -> None:
+        first = bodies[0]
+        # Every argument that differs between uses, by (line, module, argument); equal ones share a parameter.
+        slots: dict[tuple[int, int, int], tuple[str, ...]] = {}
+        for line_index, line in enumerate(first.lines):
+            for module_index, module in enumerate(line.modules):
+                for argument_index in range(len(module.arguments)):
+                    values = tuple(
+                        _split_argument(body.lines[line_index].modules[module_index].arguments[argument_index])[1]
+                        for body in bodies
+                    )
+                    if len(set(values)) > 1:
+                        slots[(line_index, module_index, argument_index)] = values
+        arguments_of = [report.model.block_uses[index].arguments for report, index in uses]
+        names = FreeNames(set(RESERVED_LOCALS) | set(HELPER_CLASSES) | self.class_names.taken)
+        parameter_of_values: dict[tuple[str, ...], str] = {}
+        # The block's own parameters come first, in the order the block defines them; then the generated ones.
+        block_parameters = list(arguments_of[0])
+        rank: dict[str, int] = {}
+        for (line_index, module_index, argument_index), values in slots.items():
+            if values in parameter_of_values:
+                continue
+            module = first.lines[line_index].modules[module_index]
+            wanted = next(
+                (
+                    parameter
+                    for parameter in arguments_of[0]
+                    if all(
+                        parameter in arguments and str(arguments[parameter]) == value
+                        for arguments, value in zip(arguments_of, values, strict=True)
+                    )
+                ),
+                None,
+            )
+            if wanted is None:
+                key, _ = _split_argument(module.arguments[argument_index])
+                positional = _POSITIONAL_NAMES.get(module.constructor, ())
+                wanted = key or (
+                    positional[argument_index] if argument_index < len(positional) else f"argument_{argument_index}"
+                )
+                if wanted in names.taken:
+                    owner = module.attribute or first.lines[line_index].group or "block"
+                    wanted = f"{owner}_{wanted}"
+            parameter = parameter_of_values[values] = names.free(python_name(wanted))
+            rank[parameter] = block_parameters.index(wanted) if wanted in block_parameters else len(rank) + 1000
+        parameters = sorted(rank, key=rank.__getitem__)
+        base = _camel_case(block)
+        class_name = identifier(self.class_names.free(base if variant is None else f"{base}{variant + 1}"))
+
+        def substituted(line_index: int, module_index: int, module: TorchModule) -> TorchModule:
+            arguments = []
+            for argument_index, argument in enumerate(module.arguments):
+                values = slots.get((line_index, module_index, argument_index))
+                if values is None:
+                    arguments.append(argument)
+                    continue
+                key, _ = _split_argument(argument)
+                parameter = parameter_of_values[values]
+                arguments.append(f"{key}={parameter}" if key else parameter)
+            return TorchModule(module.attribute, module.constructor, tuple(arguments), module.note)
+
+        lines = [
+            _Line(
+                line.forward,
+                line.where,
+                tuple(substituted(i, j, module) for j, module in enumerate(line.modules)),
+                line.adjustments,
+                line.group,
+                line.layer,
+            )
+            for i, line in enumerate(first.lines)
+        ]
+        writer = SourceWriter()
+        writer.line(f"class {class_name}(nn.Module):")
+        writer.indent()
+        what = f"Block `{word(block)}`"
+        if variant is not None:
+            what += f", variant {variant + 1}: its uses' modules differ, so each kind of use has its own class"
+        used = len(uses)
+        writer.line(f'"""{what} ({used} use{"s" * (used != 1)} in the spec)."""')
+        writer.line()
+        writer.line(f"def __init__({', '.join(['self', *parameters])}) -> None:")
+        writer.indent()
+        writer.line("super().__init__()")
+        _write_modules(writer, lines)
+        writer.dedent()
+        writer.line()
+        _write_forward(writer, first.arguments, lines, first.returns)
+        writer.dedent()
+        self.classes.append((class_name, writer.text().splitlines()))
+        for position, ((report, index), body) in enumerate(zip(uses, bodies, strict=True)):
+            values = {parameter_of_values[v]: v[position] for v in slots.values()}
+            keywords = tuple(f"{parameter}={values[parameter]}" for parameter in parameters)
+            self.instances[(id(report), index)] = _Instance(TorchModule("", class_name, keywords), body.places)
+        for body in bodies:
+            self.helpers.update(body.helpers)
+            self.functional |= any(_FUNCTIONAL.search(line.forward) for line in body.lines)
+
+
+_FUNCTIONAL = re.compile(r"(?<![\w.])F\.")
+
+
+def _instance_source(module: TorchModule) -> str:
+    return f"{module.constructor}({', '.join(module.arguments)})"
+
+
+def _write_modules(writer: SourceWriter, lines: Sequence[_Line]) -> None:
+    """`__init__`'s statements after super().__init__(): each line's modules, or its repetitions' instances."""
+    for line in lines:
+        if line.group is not None:
+            sources = [_instance_source(module) for module in line.modules]
+            if len(set(sources)) == 1:
+                writer.line(
+                    f"self.{line.group} = nn.Sequential(*({sources[0]} for _ in range({len(sources)})))",
+                    comment=line.where,
+                )
+            else:
+                writer.lines(call(f"self.{line.group} = nn.Sequential", sources, indent=2), comment=line.where)
+            continue
+        for module in line.modules:
+            comment = f"{line.where}: {module.note}" if module.note else line.where
+            writer.lines(
+                call(f"self.{module.attribute} = {module.constructor}", module.arguments, indent=2), comment=comment
+            )
+        for adjustment, reason in line.adjustments:
+            writer.line(adjustment, comment=f"{line.where}: {reason}")
+
+
+def _write_forward(
+    writer: SourceWriter, arguments: Sequence[str], lines: Sequence[_Line], returns: Sequence[str]
+) -> None:
+    parameters = ", ".join(["self", *(f"{argument}: torch.Tensor" for argument in arguments)])
+    result = "torch.Tensor" if len(returns) == 1 else "tuple[torch.Tensor, ...]"
+    writer.line(f"def forward({parameters}) -> {result}:")
+    writer.indent()
+    for line in lines:
+        writer.line(line.forward, comment=line.where)
+    writer.line(f"return {', '.join(returns)}")
+    writer.dedent()
+
+
+def torch_layout(report: ModelReport) -> dict[str, LayerPlace]:
+    """Where each layer that reaches an output is in the module `emit_torch` writes for this model (layers that
+    reach none are not emitted, as Keras's Model leaves them out)."""
+    if is_straight_stack(report):
+        attributes = torch_attribute_names(report.model)
+        return {r.layer.name: LayerPlace(attributes[r.layer.name], "", None) for r in report.layers}
+    emission = _GraphEmission([report], "spec", set(MODULE_NAMES))
+    return emission.body(report, None).places
+
+
 def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
     """A Python module that defines every model of a checked spec as a PyTorch nn.Module.
+
+    A straight stack's forward passes one `x` down its layers. Any other model's forward takes one argument
+    per input, gives every layer's value a local named after the layer, and returns its output (a tuple of
+    several in the spec's order); each block is a class, instantiated once per use. Only layers that reach
+    an output are emitted: Keras's Model leaves the others out, and the Keras backend does the same.
 
     `source_path` is the spec's path as the user gave it; it appears only in comments, plainly
     when it is made of ordinary path characters, by repr() otherwise.
     """
     label = source_label(source_path)
     class_names = model_class_names(reports)
+    graph_reports = [report for report in reports if not is_straight_stack(report)]
+    emission = _GraphEmission(graph_reports, label, set(MODULE_NAMES) | set(class_names.values()))
+    several_inputs = any(len(report.model.inputs) != 1 or len(report.model.outputs) > 1 for report in reports)
     emitted_models = []
     helpers: set[str] = set()
+    uses_functional = False
     for report in reports:
+        if not is_straight_stack(report):
+            body = emission.body(report, None)
+            helpers.update(body.helpers)
+            uses_functional |= any(_FUNCTIONAL.search(line.forward) for line in body.lines)
+            emitted_models.append((report, body))
+            continue
         attributes = torch_attribute_names(report.model)
         names = FreeNames({layer.name for layer in report.model.layers} | set(attributes.values()))
         layers = []
         for layer_report in report.layers:
             emitted = torch_layer(layer_report, attributes[layer_report.layer.name], names)
             helpers.update(emitted.helpers)
+            uses_functional |= TORCH_ACTIVATIONS[emitted.activation].function.startswith("F.")
             layers.append((layer_report, emitted))
         emitted_models.append((report, layers))
-    uses_functional = any("F." in HELPER_CLASSES[helper] for helper in helpers) or any(
-        TORCH_ACTIVATIONS[emitted.activation].function.startswith("F.")
-        for _, layers in emitted_models
-        for _, emitted in layers
-    )
+    helpers |= emission.helpers
+    uses_functional |= emission.functional or any("F." in HELPER_CLASSES[helper] for helper in helpers)
 
     writer = SourceWriter()
     write_header(
@@ -774,10 +1516,19 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
             writer.line()
             for source_line in HELPER_CLASSES[helper].splitlines():
                 writer.line(source_line)
-    for report, layers in emitted_models:
+    for _, source_lines in emission.classes:
         writer.line()
         writer.line()
-        _emit_model(writer, report, class_names[report.model.name], label, layers)
+        for source_line in source_lines:
+            writer.line(source_line)
+    for report, emitted in emitted_models:
+        writer.line()
+        writer.line()
+        class_name = class_names[report.model.name]
+        if isinstance(emitted, _Body):
+            _emit_graph(writer, report, class_name, emitted, several_inputs)
+        else:
+            _emit_stack(writer, report, class_name, label, emitted, several_inputs)
     writer.line()
     writer.line()
     write_models_table(writer, [(r.model.name, class_names[r.model.name]) for r in reports])
@@ -790,9 +1541,18 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
     writer.line("print(model)")
     writer.line("with torch.no_grad():")
     writer.indent()
-    writer.line("output = model(torch.zeros(1, *model_class.INPUT_SHAPE))")
-    writer.dedent()
-    writer.line("print('output shape:', tuple(output.shape))")
+    if several_inputs:
+        writer.line("output = model(*(torch.zeros(1, *shape) for shape in model_class.INPUT_SHAPES))")
+        writer.dedent()
+        writer.line("for each in output if isinstance(output, tuple) else (output,):")
+        writer.indent()
+        writer.line("print('output shape:', tuple(each.shape))")
+    else:
+        writer.line("output = model(torch.zeros(1, *model_class.INPUT_SHAPE))")
+        writer.dedent()
+        writer.line("print('output shape:', tuple(output.shape))")
+    if several_inputs:
+        writer.dedent()
     writer.line("trainable = sum(p.numel() for p in model.parameters())")
     writer.line("# Batch norm's running statistics: buffers here, the non-trainable parameters of Keras and specc.")
     writer.line("statistics = sum(b.numel() for b in model.buffers() if b.is_floating_point())")
@@ -801,3 +1561,31 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
     writer.dedent()
     writer.dedent()
     return writer.text()
+
+
+def _write_input_shapes(writer: SourceWriter, report: ModelReport) -> None:
+    shapes = tuple(channels_first(model_input.shape) for model_input in report.model.inputs)
+    writer.line(f"INPUT_SHAPES = {literal(shapes)}", comment="every input, in order, channels-first")
+
+
+def _emit_graph(writer: SourceWriter, report: ModelReport, class_name: str, body: _Body, several_inputs: bool) -> None:
+    model = report.model
+    writer.line(f"class {class_name}(nn.Module):")
+    writer.indent()
+    for docstring_line in _model_docstring(report):
+        writer.line(docstring_line)
+    writer.line()
+    writer.line(
+        f"INPUT_SHAPE = {literal(channels_first(model.input_shape or ()))}", comment="one example, channels-first"
+    )
+    if several_inputs:
+        _write_input_shapes(writer, report)
+    writer.line()
+    writer.line("def __init__(self) -> None:")
+    writer.indent()
+    writer.line("super().__init__()")
+    _write_modules(writer, body.lines)
+    writer.dedent()
+    writer.line()
+    _write_forward(writer, body.arguments, body.lines, body.returns)
+    writer.dedent()

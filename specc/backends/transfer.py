@@ -31,13 +31,18 @@ Needs NumPy, Keras and PyTorch, which this module imports only when called.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from specc.backends.torch import POINTWISE_CONV_BY_RANK, torch_attribute_names, transposed_padding
+from specc.backends.torch import (
+    POINTWISE_CONV_BY_RANK,
+    flattens_in_keras_order,
+    torch_layout,
+    transposed_padding,
+)
 from specc.check import LayerReport, ModelReport
 from specc.layers import (
     BatchNorm,
@@ -76,22 +81,32 @@ def flatten_order(shape: Shape) -> Array:
     return np.moveaxis(positions, -1, 0).ravel()
 
 
-def feature_orders(report: ModelReport) -> list[Array | None]:
-    """For each layer, the order of its input's features in PyTorch relative to Keras (None: the same order),
-    and last the order of the model's output. Only vectors after a flatten are reordered."""
-    order: Array | None = None
-    orders = []
+def value_orders(report: ModelReport) -> dict[str, Array | None]:
+    """For each value (input or layer, by name), the order of its features in PyTorch relative to Keras (None:
+    the same order). Only vectors after a flatten are reordered; a flatten whose features reach a merge is
+    emitted in Keras's order (`flattens_in_keras_order`), so a merge always meets values in Keras's order."""
+    orders: dict[str, Array | None] = {model_input.name: None for model_input in report.model.inputs}
+    in_keras_order = flattens_in_keras_order(report)
     for layer_report in report.layers:
-        orders.append(order)
         layer, shape = layer_report.layer, layer_report.input_shape
+        order = orders.get(layer.inputs[0]) if layer.inputs else None
         if isinstance(layer, Flatten):
-            order = flatten_order(shape) if len(shape) > 1 else order
-        elif isinstance(layer, Dense) or len(shape) != 1:
-            # A new vector (dense, global pooling) or a feature map: the same order in both. Batch norm,
-            # dropout and activations on a vector keep its order.
+            order = flatten_order(shape) if len(shape) > 1 and layer.name not in in_keras_order else order
+        elif isinstance(layer, Dense) or len(shape) != 1 or layer.arity is None:
+            # A new vector (dense, global pooling, a merge) or a feature map: the same order in both. Batch
+            # norm, dropout and activations on a vector keep its order.
             order = None
-    orders.append(order)
+        orders[layer.name] = order
     return orders
+
+
+def feature_orders(report: ModelReport) -> list[Array | None]:
+    """For each layer, the order of its (first) input's features in PyTorch relative to Keras (None: the same
+    order), and last the order of the model's (first) output."""
+    orders = value_orders(report)
+    found = [orders.get(r.layer.inputs[0]) if r.layer.inputs else None for r in report.layers]
+    found.append(orders.get(report.model.outputs[0]) if report.model.outputs else None)
+    return found
 
 
 def _conv2d_pairs(layer: Conv2D, attribute: str, order: Array | None, layer_report: LayerReport) -> list[WeightPair]:
@@ -244,12 +259,17 @@ WEIGHT_PAIRINGS: dict[type, Callable[..., list[WeightPair]]] = {
 
 def weight_pairs(report: ModelReport) -> list[WeightPair]:
     """Every weight of a checked model, as the Keras and PyTorch builds hold it."""
-    attributes = torch_attribute_names(report.model)
+    layout = torch_layout(report)
+    orders = value_orders(report)
     pairs = []
-    for layer_report, order in zip(report.layers, feature_orders(report), strict=False):
-        pairing = WEIGHT_PAIRINGS.get(type(layer_report.layer))
-        if pairing is not None:
-            pairs += pairing(layer_report.layer, attributes[layer_report.layer.name], order, layer_report)
+    for layer_report in report.layers:
+        layer = layer_report.layer
+        pairing = WEIGHT_PAIRINGS.get(type(layer))
+        place = layout.get(layer.name)
+        # Layers that reach no output are in neither build (Keras's Model leaves them out).
+        if pairing is not None and place is not None and place.module is not None:
+            order = orders.get(layer.inputs[0]) if layer.inputs else None
+            pairs += pairing(layer, place.module, order, layer_report)
     return pairs
 
 
@@ -312,28 +332,43 @@ def keras_input_to_torch(batch: Array) -> Array:
     return np.moveaxis(batch, -1, 1) if batch.ndim > 2 else batch
 
 
-def keras_output_to_torch(batch: Array, report: ModelReport) -> Array:
-    """A model's output as Keras gives it, in the layout and feature order the PyTorch module gives it."""
-    order = feature_orders(report)[-1]
+def keras_output_to_torch(batch: Array, report: ModelReport, output: int = 0) -> Array:
+    """A model's output (the `output`-th of several) as Keras gives it, in the layout and feature order the
+    PyTorch module gives it."""
+    order = value_orders(report).get(report.model.outputs[output]) if report.model.outputs else None
     if order is not None:
         return batch[:, order]
     return keras_input_to_torch(batch)
 
 
-def output_difference(keras_model, torch_module, spec: ModelReport | str | os.PathLike, batch: Array) -> float:
-    """The largest absolute difference between the two builds' outputs for one batch in Keras's layout, both in
-    inference mode: how far apart the two frameworks compute the same network with the same weights."""
+def output_difference(
+    keras_model, torch_module, spec: ModelReport | str | os.PathLike, batch: Array | Sequence[Array]
+) -> float:
+    """The largest absolute difference between the two builds' outputs for one batch in Keras's layout (a list
+    of batches, one per input, for a model of several inputs), both in inference mode: how far apart the two
+    frameworks compute the same network with the same weights. Several outputs are compared one by one."""
     import torch
 
     report = model_report(spec, keras_model.name)
-    expected = keras_output_to_torch(np.asarray(keras_model(batch, training=False)), report)
+    batches = list(batch) if isinstance(batch, list | tuple) else [batch]
+    keras_outputs = keras_model(batches if len(batches) > 1 else batches[0], training=False)
+    if not isinstance(keras_outputs, list | tuple):
+        keras_outputs = [keras_outputs]
+    expected = [keras_output_to_torch(np.asarray(out), report, index) for index, out in enumerate(keras_outputs)]
     was_training = torch_module.training
     torch_module.eval()
     try:
         with torch.no_grad():
-            got = torch_module(torch.from_numpy(np.ascontiguousarray(keras_input_to_torch(batch)))).numpy()
+            arguments = [torch.from_numpy(np.ascontiguousarray(keras_input_to_torch(b))) for b in batches]
+            got = torch_module(*arguments)
     finally:
         torch_module.train(was_training)
-    if got.shape != expected.shape:
-        raise ValueError(f"the builds give outputs of shapes {expected.shape} (Keras) and {got.shape} (PyTorch)")
-    return float(np.abs(expected - got).max()) if got.size else 0.0
+    got = [tensor.numpy() for tensor in (got if isinstance(got, tuple) else (got,))]
+    if len(got) != len(expected):
+        raise ValueError(f"the builds give {len(expected)} outputs (Keras) and {len(got)} (PyTorch)")
+    largest = 0.0
+    for theirs, ours in zip(expected, got, strict=True):
+        if ours.shape != theirs.shape:
+            raise ValueError(f"the builds give outputs of shapes {theirs.shape} (Keras) and {ours.shape} (PyTorch)")
+        largest = max(largest, float(np.abs(theirs - ours).max()) if ours.size else 0.0)
+    return largest
