@@ -72,7 +72,9 @@ def _scope_chain(model: Model, scope: int | None) -> list[int | None]:
 def model_bodies(model: Model) -> ModelBodies:
     """The model's body and each block use's, with what each emits."""
     bodies: dict[int | None, Body] = {
-        None: Body(None, tuple(i.name for i in model.inputs), tuple(model.outputs) or tuple(i.name for i in model.inputs))
+        None: Body(
+            None, tuple(i.name for i in model.inputs), tuple(model.outputs) or tuple(i.name for i in model.inputs)
+        )
     }
     for index, use in enumerate(model.block_uses):
         bodies[index] = Body(index, use.inputs, (use.output,))

@@ -423,16 +423,16 @@ class _Emission:
         keywords: dict[tuple[int, int], list[str]] = {}
         for s, step in enumerate(steps):
             shape = []
-            for c, call in enumerate(step.calls):
-                relative = call.name[len(prefix) :] if call.name.startswith(prefix) else None
+            for c, made in enumerate(step.calls):
+                relative = made.name[len(prefix) :] if made.name.startswith(prefix) else None
                 if relative is None:
-                    slots[("name", s, c)] = literal(call.name)
-                shape.append((call.function, len(call.positional), relative))
-                for p, text in enumerate(call.positional):
+                    slots[("name", s, c)] = literal(made.name)
+                shape.append((made.function, len(made.positional), relative))
+                for p, text in enumerate(made.positional):
                     slots[("pos", s, c, p)] = text
-                for key, text in call.keywords:
+                for key, text in made.keywords:
                     slots[("kw", s, c, key)] = text
-                keywords[(s, c)] = [key for key, _ in call.keywords]
+                keywords[(s, c)] = [key for key, _ in made.keywords]
             signature.append((step.kind, step.repeat, tuple(reference(r) for r in step.reads), tuple(shape)))
         return _UsePlan(model, use, steps, tuple(signature), slots, keywords)
 
@@ -503,7 +503,9 @@ class _Emission:
             for parameter in block_parameters:
                 given = [str(use.arguments.get(parameter)) for use in uses]
                 if parameter not in taken_parameters and all(
-                    (given[a] == given[b]) == (values[a] == values[b]) for a in range(len(uses)) for b in range(len(uses))
+                    (given[a] == given[b]) == (values[a] == values[b])
+                    for a in range(len(uses))
+                    for b in range(len(uses))
                 ):
                     wanted = parameter
                     break
@@ -639,7 +641,9 @@ def _emit_function(writer: SourceWriter, emission: _Emission, function: _Functio
     parameters = [parameter for parameter, _ in function.parameters]
     names.taken.update(parameters)
     variables = dict(zip(use.inputs, inputs, strict=True))
-    variables.update(zip((s.value for s in plan.steps), _variables(plan.steps, body.results, names, prefix), strict=True))
+    variables.update(
+        zip((s.value for s in plan.steps), _variables(plan.steps, body.results, names, prefix), strict=True)
+    )
     slot_parameter = {slot: parameter for parameter, slots in function.parameters for slot in slots}
 
     def value(slot: Slot) -> str:
@@ -653,7 +657,7 @@ def _emit_function(writer: SourceWriter, emission: _Emission, function: _Functio
     def name_of(s: int, c: int, call_: _Call, looped: bool) -> str:
         if not call_.name.startswith(prefix):
             return value(("name", s, c))
-        text = f"name + {literal('_' + call_.name[len(prefix):])}"
+        text = f"name + {literal('_' + call_.name[len(prefix) :])}"
         return f"{text} + str(i)" if looped else text
 
     variant = f", variant {function.variant}" if function.variant > 1 else ""
