@@ -320,6 +320,25 @@ def _python_name(text: str) -> str:
     return identifier(candidate)
 
 
+def _written_as(argument: str, text: str) -> bool:
+    """Whether a block's argument, as the spec wrote it (`2`, `3x3`, `same`), is the value a slot's literal
+    holds (`(2, 2)`, `(3, 3)`, `'same'`): the slot then takes the block's parameter's name."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return False
+    if re.fullmatch(r"\d+(x\d+)+", argument):
+        written: object = tuple(int(extent) for extent in argument.split("x"))
+    else:
+        try:
+            written = ast.literal_eval(argument)
+        except (ValueError, SyntaxError):
+            written = argument
+    if isinstance(value, tuple) and not isinstance(written, tuple):
+        return bool(value) and all(item == written for item in value)
+    return value == written and type(value) is type(written)
+
+
 def _merged_order(orders: list[list[str]]) -> list[str]:
     """One order of keywords that keeps the order of each list (each a subsequence of the emitter's order)."""
     merged: list[str] = []
@@ -499,16 +518,18 @@ class _Emission:
         local = FreeNames(set(self.module_names.taken))
         taken_parameters: set[str] = set()
         for values, slots in by_values.items():
-            wanted = None
-            for parameter in block_parameters:
-                given = [str(use.arguments.get(parameter)) for use in uses]
-                if parameter not in taken_parameters and all(
-                    (given[a] == given[b]) == (values[a] == values[b])
-                    for a in range(len(uses))
-                    for b in range(len(uses))
-                ):
-                    wanted = parameter
-                    break
+            wanted = next(
+                (
+                    parameter
+                    for parameter in block_parameters
+                    if parameter not in taken_parameters
+                    and all(
+                        _written_as(str(use.arguments.get(parameter)), value)
+                        for use, value in zip(uses, values, strict=True)
+                    )
+                ),
+                None,
+            )
             if wanted is not None:
                 taken_parameters.add(wanted)
             else:
@@ -579,9 +600,21 @@ class _BodyWriter:
         self.depth = depth
 
     def skipped(self, lines: list[int]) -> None:
-        if lines:
-            shown = ", ".join(f"{self.label}:{line}" for line in lines)
-            self.writer.line(f"# Not built, as nothing they make reaches an output (W303): {shown}")
+        """A comment naming the body's lines left out because they reach no output."""
+        if not lines:
+            return
+        runs: list[list[int]] = []
+        for line in lines:
+            if runs and line == runs[-1][-1] + 1:
+                runs[-1].append(line)
+            else:
+                runs.append([line])
+        shown = [str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs[:6]]
+        more = f" and {len(runs) - 6} more" if len(runs) > 6 else ""
+        what = "Line" if lines == runs[0] == [lines[0]] else "Lines"
+        self.writer.line(
+            f"# {what} {', '.join(shown)}{more} of {self.label} reach no output (W303), so they are not built."
+        )
 
     def steps(self, steps: list[_Step], variables: dict[str, str], render, name_of) -> None:
         """`render(s, c, call)` gives a call's arguments but its name; `name_of(s, c, call, looped)` its name."""
