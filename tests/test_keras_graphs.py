@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -366,4 +367,5 @@ def test_random_graph_builds_as_checked_or_keras_refuses_it_at_the_layer_specc_b
         assert any(d.span.line == failed[0].span.line for d in errors), text
         return
     assert not failed, f"specc rejects `{failed[0].name}` but Keras builds it\n{text}"
-    assert_figures_equal(report, figures)
+    # A layer that fails but reaches no output is built by neither; what reaches the outputs is all known.
+    assert_figures_equal(replace(report, complete=True), figures)
