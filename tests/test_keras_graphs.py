@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -259,6 +261,16 @@ def test_each_block_is_one_function_defined_once_and_never_unrolled(text):
     if blocks:
         # Every use shares its block's code: fewer constructors are written than layers are built.
         assert _constructed_layers(source) < len(report.model.layers)
+
+
+def test_graph_modules_pass_ruff_with_the_projects_rules(tmp_path):
+    for name, text in HAND_WRITTEN.items():
+        source = emit_keras(check_text(text).reports, f"{name}.cnn")
+        (tmp_path / f"{name}_keras.py").write_text(source, encoding="utf-8")
+    rules = ["--isolated", "--select", "E,F,W,I,B,UP", "--line-length", "120"]
+    command = [sys.executable, "-m", "ruff", "check", *rules, str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.keras
