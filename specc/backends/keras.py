@@ -1,4 +1,11 @@
-"""Emit stage: checked IR -> Keras 3 functional-API source, one `build_<model>()` function per model.
+"""Emit stage: checked IR -> Keras 3 functional-API source, one `build_<model>()` function per model and one
+function per block, called once per use (a loop for a repeated use), never unrolled.
+
+A model's values flow through variables: `x` for a value only the next statement reads, so that a stack
+reads as a chain, else a name read from the layer's name. A block's function takes its inputs, the
+arguments that differ between its uses (named after the block's parameters where they match) and
+`name`, from which its layers' names are made, so the built layers have the names specc gave them.
+Only what reaches an output is emitted (specc.backends.bodies); a comment names the lines left out.
 
 Each layer kind has one emitter here (KERAS_EMITTERS), which turns the IR layer into the Keras
 layers that compute it; arguments equal to Keras's defaults are left out, so the code reads as
