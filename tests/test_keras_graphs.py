@@ -381,3 +381,28 @@ def test_random_graph_builds_as_checked_or_keras_refuses_it_at_the_layer_specc_b
     assert not failed, f"specc rejects `{failed[0].name}` but Keras builds it\n{text}"
     # A layer that fails but reaches no output is built by neither; what reaches the outputs is all known.
     assert_figures_equal(replace(report, complete=True), figures)
+
+
+VARIANTS = """
+block b(p) {
+  conv 4 3 padding=p name=c
+  batchnorm name=bn
+}
+model m {
+  input 12x12x4
+  b 0 name=one
+  b 1 name=two
+  b 1 name=three
+}
+"""
+
+
+def test_uses_of_a_block_that_emit_other_layers_get_a_variant_function_each_shared_by_its_uses():
+    source = emit_keras(check_text(VARIANTS).reports, "spec.cnn")
+    assert "def b(x, name):" in source and "def b_variant2(x, name):" in source
+    assert "x = b_variant2(x, name='two')" in source and "x = b_variant2(x, name='three')" in source
+
+
+@pytest.mark.keras
+def test_variant_functions_build_as_checked():
+    assert_matches_keras(VARIANTS)
