@@ -202,7 +202,9 @@ def check_model(model: Model, cache: InferenceCache | None = None) -> tuple[Mode
         shapes[model_input.name] = model_input.shape
         made_at[model_input.name] = model_input.span
         elements = math.prod(model_input.shape)
-        too_large = _too_large(f"the input, {format_shape(model_input.shape)} for one example,", elements, model_input.span)
+        too_large = _too_large(
+            f"the input, {format_shape(model_input.shape)} for one example,", elements, model_input.span
+        )
         diagnostics.extend([too_large] if too_large else [])
     reports: list[LayerReport] = []
     complete = not model.unknown
@@ -341,7 +343,9 @@ def _with_operands(
 ) -> Diagnostic:
     """A merge's error naming each operand (by the name the spec gave it), its shape and the line where it
     was made, with a note there."""
-    named = [(model.value_names.get(name, name), name, shape) for name, shape in zip(layer.inputs, input_shapes, strict=True)]
+    named = [
+        (model.value_names.get(name, name), name, shape) for name, shape in zip(layer.inputs, input_shapes, strict=True)
+    ]
     operands = ", ".join(f"`{shown}` {format_shape(shape)} (line {made_at[name].line})" for shown, name, shape in named)
     notes = tuple(Note(made_at[name], f"`{shown}` is {format_shape(shape)}, made here") for shown, name, shape in named)
     return replace(diagnostic, message=f"{diagnostic.message}; operands: {operands}", notes=diagnostic.notes + notes)

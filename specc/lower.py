@@ -468,7 +468,9 @@ class _Scope:
             value = self.substituted_value(argument.value)
             if value is not argument.value:
                 changed = True
-                argument = syntax.Argument(value=value, span=argument.span, key=argument.key, key_span=argument.key_span)
+                argument = syntax.Argument(
+                    value=value, span=argument.span, key=argument.key, key_span=argument.key_span
+                )
             arguments.append(argument)
         if not changed:
             return statement
@@ -819,7 +821,8 @@ class _ModelLowering:
         elif block.name in scope.active_blocks():
             self.report(
                 "E219",
-                f"block `{block.name}` uses itself" + (f" (through `{scope.block.name}`)" if scope.block and scope.block.name != block.name else ""),
+                f"block `{block.name}` uses itself"
+                + (f" (through `{scope.block.name}`)" if scope.block and scope.block.name != block.name else ""),
                 statement.kind_span,
                 hint="a block cannot contain itself; repeat it with `repeat=N` instead",
             )
@@ -844,7 +847,8 @@ class _ModelLowering:
         if repeat > 1 and expected > 1:
             self.report(
                 "E216",
-                f"block `{block.name}` reads {expected} values, so it cannot repeat: each repetition reads the one before",
+                f"block `{block.name}` reads {expected} values, so it cannot repeat: "
+                "each repetition reads the one before",
                 statement.kind_span,
             )
             self.define(scope, statement, self.unknown_value(statement))
@@ -867,7 +871,11 @@ class _ModelLowering:
                 substitutions=values,
                 bound_inputs=inputs if output is None else (output,),
             )
-            inner.previous = inner.bound_inputs[0] if expected == 1 and not any(s.kind == "input" for s in block.statements) else None
+            inner.previous = (
+                inner.bound_inputs[0]
+                if expected == 1 and not any(s.kind == "input" for s in block.statements)
+                else None
+            )
             self.block_uses.append(None)  # its place, filled in once its output is known
             self.lower_statements(block.statements, inner)
             output = inner.output if inner.output is not None else inner.previous
@@ -923,7 +931,9 @@ class _ModelLowering:
                     ok = False
                     continue
                 if not 1 <= repeat <= _MAX_REPEAT:
-                    self.report("E204", f"repeat must be between 1 and {_MAX_REPEAT}, got {repeat}", argument.value.span)
+                    self.report(
+                        "E204", f"repeat must be between 1 and {_MAX_REPEAT}, got {repeat}", argument.value.span
+                    )
                     ok = False
                 continue
             if key is None:
@@ -1334,7 +1344,9 @@ def placed_parameters(cls: type[LayerBase], statement: syntax.LayerStatement) ->
         statement = syntax.LayerStatement(
             kind=statement.kind,
             kind_span=statement.kind_span,
-            arguments=tuple(a for a in statement.arguments if a.key is not None or not isinstance(a.value, syntax.Word)),
+            arguments=tuple(
+                a for a in statement.arguments if a.key is not None or not isinstance(a.value, syntax.Word)
+            ),
             span=statement.span,
         )
     accepted = parameter_names(cls)
@@ -1394,7 +1406,8 @@ def _block_definitions(source: syntax.SourceFile, diagnostics: list[Diagnostic])
                 diagnostics.append(
                     Diagnostic(
                         code="E220",
-                        message=f"`{statement.target.text}` is both a parameter of block `{block.name}` and a value in it",
+                        message=f"`{statement.target.text}` is both a parameter of block `{block.name}` "
+                        "and a value in it",
                         span=statement.target.span,
                         hint="give the value another name",
                     )

@@ -148,7 +148,9 @@ class _ToSyntaxTree(Transformer):
             if isinstance(child, tuple):
                 sources = child
             else:
-                arguments.append(child if isinstance(child, syntax.Argument) else syntax.Argument(value=child, span=child.span))
+                arguments.append(
+                    child if isinstance(child, syntax.Argument) else syntax.Argument(value=child, span=child.span)
+                )
         ends = [a.span for a in arguments[-1:]] + [w.span for w in sources[-1:]]
         last = max(ends, key=lambda span: (span.end_line, span.end_column)) if ends else kind
         return syntax.LayerStatement(

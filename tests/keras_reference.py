@@ -2,15 +2,15 @@
 
 The figures are what Keras itself reports for the model the emitted code builds (each layer's
 output shape and weights, found by name, and the model's totals); the assertions here are the
-tests' own, independent of `build --verify`'s comparison. `assert_keras_refuses` emits even a
-spec that specc rejects and finds the layer Keras raised at from the emitted line.
+tests' own, independent of `build --verify`'s comparison. Only the layers that reach an output are
+built and compared. `assert_keras_refuses` emits even a spec that specc rejects and finds the layer
+Keras raised at from the emitted line (evaluating its name where it ran, inside a block's function).
 """
 
 from __future__ import annotations
 
 import ast
 import os
-import traceback
 
 from specc.backends.keras import emit_keras
 from specc.backends.keras_verify import keras_figures, load_keras
@@ -39,18 +39,36 @@ class KerasRefused(ValueError):
         self.error = error
 
 
-def _layer_named_at(source: str, line: int) -> str | None:
-    """The `name=` of the emitted statement that spans `line`."""
+def _layer_named_at(source: str, error: BaseException) -> str | None:
+    """The Keras name of the layer whose call raised `error`: the `name=` of the emitted statement at the last
+    line of generated code in the traceback, evaluated where it ran (inside a block's function it is made
+    from the function's `name`, `name + '_add'`)."""
+    frames = [tb for tb in _frames(error.__traceback__) if tb.tb_frame.f_code.co_filename == GENERATED]
+    if not frames:
+        return None
+    frame, line = frames[-1].tb_frame, frames[-1].tb_lineno
     for statement in ast.walk(ast.parse(source)):
         if isinstance(statement, ast.Assign) and statement.lineno <= line <= (statement.end_lineno or line):
             for node in ast.walk(statement):
-                if isinstance(node, ast.keyword) and node.arg == "name" and isinstance(node.value, ast.Constant):
-                    return node.value.value
+                if isinstance(node, ast.keyword) and node.arg == "name":
+                    expression = compile(ast.Expression(node.value), GENERATED, "eval")
+                    return eval(expression, frame.f_globals, frame.f_locals)
     return None
 
 
+def _frames(traceback_):
+    while traceback_ is not None:
+        yield traceback_
+        traceback_ = traceback_.tb_next
+
+
+def built_layer_names(report: ModelReport) -> list[str]:
+    """The layers the emitted code builds: those that reach an output (Keras's Model would drop the others)."""
+    return [layer.name for layer in report.model.layers if layer.name in report.reachable]
+
+
 def keras_model_figures(report: ModelReport) -> ModelFigures:
-    """Emit `report`'s model, build it with Keras, and read back every layer's figures."""
+    """Emit `report`'s model, build it with Keras, and read back the figures of every layer it builds."""
     keras = keras_module()
     # free_memory=False skips a full gc.collect, which costs far more than building a small model.
     keras.backend.clear_session(free_memory=False)
@@ -60,9 +78,8 @@ def keras_model_figures(report: ModelReport) -> ModelFigures:
     try:
         built = module.MODELS[name]()
     except ValueError as error:
-        frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == GENERATED]
-        raise KerasRefused(name, _layer_named_at(source, frames[-1].lineno) if frames else None, error) from error
-    return keras_figures(built, [layer.name for layer in report.model.layers])
+        raise KerasRefused(name, _layer_named_at(source, error), error) from error
+    return keras_figures(built, built_layer_names(report))
 
 
 def _errors(checked: CheckedSource) -> list[str]:
@@ -70,13 +87,11 @@ def _errors(checked: CheckedSource) -> list[str]:
 
 
 def assert_figures_equal(report: ModelReport, built: ModelFigures, framework: str = "Keras") -> None:
-    """Every layer and the totals as the framework built them (Keras's by default)."""
+    """Every layer that reaches an output, and the totals, as the framework built them (Keras's by default)."""
     model = report.model.name
-    assert len(report.layers) == len(built.layers), (
-        f"model `{model}`: specc reports {len(report.layers)} layers, "
-        f"{framework} has {len(built.layers)} of those names"
-    )
-    for ours in report.layers:
+    missing = [ours.layer.name for ours in report.counted if ours.layer.name not in built.layers]
+    assert not missing, f"model `{model}`: {framework} has no layer named {', '.join(missing)}"
+    for ours in report.counted:
         theirs = built.layers[ours.layer.name]
         name = f"model `{model}`, layer `{ours.layer.name}` (line {ours.layer.span.line})"
         got = ours.inference
@@ -132,7 +147,11 @@ def assert_keras_refuses(spec_text: str, code: str = "E301") -> CheckedSource:
         if report.complete:
             assert_figures_equal(report, keras_model_figures(report))
             continue
-        blamed = report.model.layers[len(report.layers)]
+        # Keras builds in the model's order, and only what reaches an output.
+        inferred = {ours.layer.name for ours in report.layers}
+        blamed = next(
+            layer for layer in report.model.layers if layer.name not in inferred and layer.name in report.reachable
+        )
         try:
             keras_model_figures(report)
         except KerasRefused as refusal:

@@ -109,9 +109,7 @@ def test_concat_on_the_batch_axis_is_refused_at_the_argument():
 
 
 def test_operands_that_do_not_fit_are_e304_at_the_merge_naming_each_operand_its_shape_and_line():
-    checked, _ = checked_model(
-        "model m {\n  x = input 32x32x64\n  y = conv 32 3x3 same from x\n  s = add x y\n}\n"
-    )
+    checked, _ = checked_model("model m {\n  x = input 32x32x64\n  y = conv 32 3x3 same from x\n  s = add x y\n}\n")
     (error,) = [d for d in checked.diagnostics if d.severity is Severity.ERROR]
     assert (error.code, error.span.line) == ("E304", 4)
     assert "`x` 32x32x64 (line 2), `y` 32x32x32 (line 3)" in error.message

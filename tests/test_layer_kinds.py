@@ -42,7 +42,6 @@ DEPTHWISE = [
     "depthwise 5",
     "depthwise 5 same",
     "depthwise 1 depth_multiplier=2",
-
     "depthwise 3 dilation_rate=2 same",
     "depthwise 3x2 dilation_rate=(2, 3) depth_multiplier=2 use_bias=false relu",
     "depthwise 3 strides=2 dilation_rate=2",

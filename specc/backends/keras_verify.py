@@ -2,7 +2,9 @@
 
 This is the only module of specc that imports Keras (and so TensorFlow), and only when called.
 Figures are read from the built Keras model itself: each specc layer's output shape and its
-trainable and non-trainable weights, found by the layer's name, plus the model's totals.
+trainable and non-trainable weights, found by the layer's name, plus the model's totals. Only the
+layers that reach an output are compared: the emitted code builds no others (Keras's Model would
+drop them), and the checker's totals leave them out too.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 import os
 import types
 from collections.abc import Sequence
+from dataclasses import replace
 
 from specc.backends.verify import LayerFigures, ModelFigures, compare_figures, could_not_build
 from specc.check import ModelReport
@@ -60,7 +63,8 @@ def keras_figures(keras_model, layer_names: Sequence[str]) -> ModelFigures:
         )
     return ModelFigures(
         layers=figures,
-        output_shape=_shape(keras_model.output),
+        # The first output's, as the checker's report.output_shape is.
+        output_shape=_shape(keras_model.outputs[0]),
         total_params=keras_model.count_params(),
         trainable_params=_size(keras_model.trainable_weights),
         non_trainable_params=_size(keras_model.non_trainable_weights),
@@ -68,8 +72,13 @@ def keras_figures(keras_model, layer_names: Sequence[str]) -> ModelFigures:
 
 
 def compare(report: ModelReport, keras: ModelFigures) -> list[Diagnostic]:
-    """One E401 per figure where Keras and the checker disagree, at the layer (or model) concerned."""
-    return compare_figures(report, keras, "Keras")
+    """One E401 per figure where Keras and the checker disagree, at the layer (or model) concerned; only
+    the layers that reach an output are compared, the others being built by neither."""
+    model = report.model
+    if not model.outputs and model.inputs:
+        # A model without layers outputs its input, as its emitted Model does (lowering names no output then).
+        report = replace(report, model=model.model_copy(update={"outputs": (model.inputs[0].name,)}))
+    return compare_figures(replace(report, layers=report.counted), keras, "Keras")
 
 
 def build_and_compare(module: types.ModuleType, report: ModelReport) -> list[Diagnostic]:
@@ -79,7 +88,7 @@ def build_and_compare(module: types.ModuleType, report: ModelReport) -> list[Dia
     """
     try:
         keras_model = module.MODELS[report.model.name]()
-        figures = keras_figures(keras_model, [layer_report.layer.name for layer_report in report.layers])
+        figures = keras_figures(keras_model, [layer_report.layer.name for layer_report in report.counted])
     except Exception as error:  # noqa: BLE001 - whatever Keras raises is the finding to report
         return [could_not_build(report, "Keras", error)]
     return compare(report, figures)
