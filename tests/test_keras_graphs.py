@@ -13,7 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from graph_strategies import graph_specs
 from hypothesis import HealthCheck, given, settings
 
 from specc.backends.keras import emit_keras
@@ -21,6 +20,7 @@ from specc.diagnostics import Severity
 from specc.pipeline import check_text
 
 from cli_helpers import invoke
+from graph_strategies import graph_specs
 from keras_reference import (
     KerasRefused,
     assert_figures_equal,

@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from specc.backends.torch import emit_torch, python_name, torch_dim, torch_layout
@@ -18,6 +18,7 @@ from specc.backends.verify import run_module
 from specc.pipeline import check_text
 
 from cli_helpers import invoke
+from graph_strategies import graph_specs
 from torch_reference import TOLERANCE, build_both, equivalence_difference, random_batch, randomize_keras_weights
 
 RESNET_BASIC = """\
@@ -565,3 +566,15 @@ def test_weights_copied_into_a_graph_module_reproduce_keras_on_a_second_batch():
     from specc.backends.transfer import output_difference
 
     assert output_difference(keras_model, torch_module, report, random_batch(report, rng, size=2)) <= TOLERANCE
+
+
+@pytest.mark.keras
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(text=graph_specs(), seed=st.integers(0, 2**16))
+def test_the_keras_property_tests_random_graphs_that_check_clean_compute_the_same_in_pytorch(text, seed):
+    """The graphs tests/test_keras_graphs.py compares with Keras's figures, through the equivalence test too."""
+    result = check_text(text)
+    assume(result.ok and result.reports[0].complete)
+    report = result.reports[0]
+    difference = equivalence_difference(report, "random graph (keras strategy)", seed=seed)
+    assert difference <= TOLERANCE, f"outputs differ by {difference}\n{text}"
