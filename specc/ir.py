@@ -39,6 +39,8 @@ class BlockUse(BaseModel):
     inputs: tuple[str, ...]
     output: str
     parent: int | None = None
+    # What the block's own `x = input` lines call the values it reads, in order, where they name them.
+    input_names: tuple[str, ...] = ()
 
 
 class Model(BaseModel):

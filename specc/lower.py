@@ -889,6 +889,9 @@ class _ModelLowering:
                 inputs=inner.bound_inputs,
                 output=output,
                 parent=scope.index,
+                input_names=tuple(
+                    s.target.text for s in block.statements if s.kind.lower() == "input" and s.target is not None
+                ),
             )
         assert output is not None
         self.define(scope, statement, output)

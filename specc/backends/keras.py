@@ -800,6 +800,8 @@ def _emit_function(writer: SourceWriter, emission: _Emission, function: _Functio
         inputs = ["x"]
     elif len(use.inputs) == 1:
         inputs = ["inputs"]
+    elif len(use.input_names) == len(use.inputs):
+        inputs = [names.free(name) for name in use.input_names]
     else:
         inputs = [names.free(f"inputs_{n}") for n in range(1, len(use.inputs) + 1)]
     parameters = [parameter for parameter, _ in function.parameters]

@@ -974,6 +974,7 @@ _OUTSIDE = -1
 # called when uses differ in one and no block parameter matches it.
 _POSITIONAL_NAMES: dict[str, tuple[str, ...]] = {
     **{f"nn.Conv{n}d": ("in_channels", "out_channels", "kernel_size") for n in (1, 2, 3)},
+    **{f"nn.ConvTranspose{n}d": ("in_channels", "out_channels", "kernel_size") for n in (1, 2, 3)},
     "nn.Linear": ("in_features", "out_features"),
     "LinearOnChannels": ("in_features", "out_features"),
     **{f"nn.BatchNorm{n}d": ("num_features",) for n in (1, 2, 3)},
@@ -1123,7 +1124,13 @@ class _GraphEmission:
         else:
             use = model.block_uses[scope]
             count = len(use.inputs)
-            arguments = ("x",) if count == 1 else tuple(f"x_{i}" for i in range(1, count + 1))
+            if count == 1:
+                arguments: tuple[str, ...] = ("x",)
+            elif len(use.input_names) == count:
+                # The names the block's own `name = input` lines give what it reads.
+                arguments = tuple(locals_.free(python_name(name)) for name in use.input_names)
+            else:
+                arguments = tuple(f"x_{i}" for i in range(1, count + 1))
             locals_.taken.update(arguments)
             for name, argument in zip(use.inputs, arguments, strict=True):
                 local_of.setdefault(name, argument)
