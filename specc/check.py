@@ -224,7 +224,7 @@ def check_model(model: Model, cache: InferenceCache | None = None) -> tuple[Mode
             if outcome.code == "E302" and len(input_shapes[0]) == 2 == len(only.shape) and len(model.inputs) == 1:
                 diagnostic = _without_channels(diagnostic, only.shape, only.span)
             if len(layer.inputs) > 1:
-                diagnostic = _with_operands(diagnostic, layer, input_shapes, made_at)
+                diagnostic = _with_operands(diagnostic, model, layer, input_shapes, made_at)
             diagnostics.append(_with_call_sites(diagnostic, model, layer))
             continue
         if outcome.warnings:
@@ -312,9 +312,11 @@ def _unused(model: Model, reachable: frozenset[str]) -> list[Diagnostic]:
         for layer in model.layers:
             if layer.name in reachable and layer.span.line > last and sources & set(layer.inputs):
                 source = next(s for s in layer.inputs if s in sources)
+                shown_source = model.value_names.get(source, source)
+                result = model.value_names.get(last_member, last_member)
                 hint = (
-                    f"line {layer.span.line} reads `{source}`, as this branch does; did it mean to read "
-                    f"this branch's result, `{last_member}` (line {spans[last_member].line})?"
+                    f"line {layer.span.line} reads `{shown_source}`, as this branch does; did it mean to read "
+                    f"this branch's result, `{result}` (line {spans[last_member].line})?"
                 )
                 break
         what = "input" if len(members) == 1 and members[0] not in layer_by_name else "values made on"
@@ -331,17 +333,13 @@ def _unused(model: Model, reachable: frozenset[str]) -> list[Diagnostic]:
 
 
 def _with_operands(
-    diagnostic: Diagnostic, layer: Layer, input_shapes: tuple[Shape, ...], made_at: dict[str, Span]
+    diagnostic: Diagnostic, model: Model, layer: Layer, input_shapes: tuple[Shape, ...], made_at: dict[str, Span]
 ) -> Diagnostic:
-    """A merge's error naming each operand, its shape and the line where it was made, with a note there."""
-    operands = ", ".join(
-        f"`{name}` {format_shape(shape)} (line {made_at[name].line})"
-        for name, shape in zip(layer.inputs, input_shapes, strict=True)
-    )
-    notes = tuple(
-        Note(made_at[name], f"`{name}` is {format_shape(shape)}, made here")
-        for name, shape in zip(layer.inputs, input_shapes, strict=True)
-    )
+    """A merge's error naming each operand (by the name the spec gave it), its shape and the line where it
+    was made, with a note there."""
+    named = [(model.value_names.get(name, name), name, shape) for name, shape in zip(layer.inputs, input_shapes, strict=True)]
+    operands = ", ".join(f"`{shown}` {format_shape(shape)} (line {made_at[name].line})" for shown, name, shape in named)
+    notes = tuple(Note(made_at[name], f"`{shown}` is {format_shape(shape)}, made here") for shown, name, shape in named)
     return replace(diagnostic, message=f"{diagnostic.message}; operands: {operands}", notes=diagnostic.notes + notes)
 
 

@@ -57,6 +57,8 @@ class Model(BaseModel):
     # Where each output was named (the `output` line's words); the last layer's span when implied.
     output_spans: tuple[Span, ...] = ()
     block_uses: tuple[BlockUse, ...] = ()
+    # The name the spec gave each node's value where it has one (`dl` for `dropout_1`), for messages.
+    value_names: dict[str, str] = {}
     # Values whose line failed to lower or could not be parsed: what reads them is not inferred (and
     # nothing is reported twice for it).
     unknown: frozenset[str] = frozenset()

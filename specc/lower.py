@@ -269,6 +269,7 @@ CONVERTERS: dict[str, Callable[[syntax.Value], Any]] = {
     "epsilon": _number,
     "momentum": _number,
     "name": _word,
+    "axis": _integer,
 }
 
 
@@ -463,6 +464,7 @@ class _ModelLowering:
         self.block_uses: list[BlockUse] = []
         self.unknown: set[str] = set()
         self.outputs: tuple[str, ...] | None = None
+        self.value_names: dict[str, str] = {}
         self.output_spans: tuple[Span, ...] = ()
         # Lines of this block that had a syntax error: whatever stood there is unknown, so the
         # chain of shapes ends at the first one and nothing is reported as missing because of it.
@@ -525,6 +527,7 @@ class _ModelLowering:
             output_spans=output_spans,
             block_uses=tuple(self.block_uses),
             unknown=frozenset(self.unknown),
+            value_names=self.value_names,
         )
 
     def lower_statements(self, statements: tuple[syntax.LayerStatement, ...], scope: _Scope) -> None:
@@ -562,6 +565,8 @@ class _ModelLowering:
         scope.previous = value
         if statement.target is not None:
             scope.values[statement.target.text] = value
+            if scope.block is None:
+                self.value_names.setdefault(value, statement.target.text)
             scope.defined_at[statement.target.text] = statement.target.span
 
     def resolve(self, word: syntax.Word, scope: _Scope, statement: syntax.LayerStatement) -> str:
@@ -732,8 +737,9 @@ class _ModelLowering:
             )
             return None
         words = [a.value for a in statement.arguments if a.key is None and isinstance(a.value, syntax.Word)]
-        if len(words) < 2 or (cls.exact_operands is not None and len(words) != cls.exact_operands):  # type: ignore[attr-defined]
-            wanted = "two" if cls.exact_operands == 2 else "two or more"  # type: ignore[attr-defined]
+        exact = getattr(cls, "exact_operands", None)
+        if len(words) < 2 or (exact is not None and len(words) != exact):
+            wanted = "two" if exact == 2 else "two or more"
             self.report(
                 "E216",
                 f"{kind} needs {wanted} operands, got {len(words)}",
@@ -1243,6 +1249,13 @@ class _ModelLowering:
                     f"{kind}: strides > 1 cannot be combined with dilation_rate > 1 (Keras refuses it)",
                     spans.get("strides", statement.kind_span),
                     hint="use strides=1 with dilation, or follow the dilated layer with a pooling layer",
+                )
+            elif kind_of_error == "batch_axis":
+                self.report(
+                    "E204",
+                    f"{kind}: axis 0 is the batch axis, which a layer cannot join on",
+                    spans.get("axis", statement.kind_span),
+                    hint="axis counts as Keras counts it: 1 is height, 2 width, -1 (or 3) channels",
                 )
             elif kind_of_error in _PYDANTIC_COMPARISONS:
                 words, key = _PYDANTIC_COMPARISONS[kind_of_error]
