@@ -43,7 +43,7 @@ _UNKNOWN_VALUE = re.compile(r"\?\d+:\d+:(\d+)")
 def _without_spans(value):
     """A dumped IR without its positions: spans left out, and the positions in unknown values' names."""
     if isinstance(value, dict):
-        return {k: _without_spans(v) for k, v in value.items() if "span" not in k}
+        return {_without_spans(k): _without_spans(v) for k, v in value.items() if "span" not in k}
     if isinstance(value, list | tuple):
         return [_without_spans(v) for v in value]
     if isinstance(value, set | frozenset):
