@@ -6,6 +6,7 @@ The conversions and fixes underneath are also tested directly, without a server.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import itertools
 import json
@@ -669,11 +670,34 @@ _PIECES = [
     *("3relu", "'", "\u00e9", "\U0001f600", "\t", "dropout", "0.5", "padding=(1,1)", "zeropad", "bn", "\r"),
 ]
 _TWO_MODELS = MNIST + "model b {\n  input 32x32x3\n  conv 16 3x3 same\n  bn\n  dense 4\n}\n"
+# A graph: named values, merges, a block with parameters used twice, outputs.
+GRAPH = """\
+block basic(filters, strides=1) {
+  x = input
+  y = conv filters 3x3 strides=strides same name=1_conv
+  z = conv filters 3x3 same name=2_conv
+  add y z name=add
+}
+
+model net {
+  image = input 32x32x16
+  c = conv 16 3x3 same from image
+  s = add c image
+  t = basic 16 name=conv2_block repeat=2 from s
+  u = basic 32 strides=2 from t
+  m = maxpool 2x2 from t
+  output u m
+}
+"""
+_GRAPH_PIECES = [
+    *("x", "y", "z", "s", "t", "u", "=", "from", "from x", "from s, t", "add", "concat", "basic", "output"),
+    *("add x y", "concat x y axis=-1", "filters", "strides=strides", "name=1_conv", "repeat=2", "subtract x"),
+]
 
 
-def _random_edit(rng: random.Random, lines: list[str]) -> list[str]:
+def _random_edit(rng: random.Random, lines: list[str], start: str = _TWO_MODELS, pieces=_PIECES) -> list[str]:
     def line() -> str:
-        return "  " + " ".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 5)))
+        return "  " + " ".join(rng.choice(pieces) for _ in range(rng.randint(0, 5)))
 
     lines = list(lines)
     at_line = rng.randrange(len(lines))
@@ -685,26 +709,39 @@ def _random_edit(rng: random.Random, lines: list[str]) -> list[str]:
     elif move < 0.75 and len(lines) > 1:
         del lines[at_line]
     elif move < 0.85:
-        return _TWO_MODELS.split("\n")
+        return start.split("\n")
     else:
         lines[at_line : at_line + rng.randint(1, 3)] = [line() for _ in range(rng.randint(0, 3))]
     return lines
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_incremental_recheck_agrees_with_checking_the_whole_text(seed: int):
+def _shown(tree) -> str:
+    """A syntax tree's repr, which shows the fields equality leaves out; the broken lines in order, since a
+    frozenset's repr follows the order its elements were added in."""
+    return repr(dataclasses.replace(tree, broken_lines=tuple(sorted(tree.broken_lines))))
+
+
+@pytest.mark.parametrize(
+    ("seed", "start", "pieces"),
+    [
+        *(pytest.param(seed, _TWO_MODELS, _PIECES, id=f"stacks-{seed}") for seed in range(6)),
+        *(pytest.param(seed, GRAPH + _TWO_MODELS, _PIECES + _GRAPH_PIECES, id=f"mixed-{seed}") for seed in range(6, 10)),
+        *(pytest.param(seed, GRAPH, _GRAPH_PIECES, id=f"graph-{seed}") for seed in range(10, 14)),
+    ],
+)
+def test_incremental_recheck_agrees_with_checking_the_whole_text(seed: int, start: str, pieces: list[str]):
     rng = random.Random(seed)
     checker = IncrementalChecker()
-    lines = _TWO_MODELS.split("\n")
+    lines = start.split("\n")
     partial = 0
     for _ in range(120):
-        lines = _random_edit(rng, lines)
+        lines = _random_edit(rng, lines, start, pieces)
         text = "\n".join(lines)
         incremental, whole = checker.check(text), check_text(text)
         assert incremental.diagnostics == whole.diagnostics, text
         assert [d.fixes for d in incremental.diagnostics] == [d.fixes for d in whole.diagnostics], text
         assert (incremental.spec, incremental.reports) == (whole.spec, whole.reports), text
-        assert repr(checker.tree) == repr(parse(text)[0]), text  # repr shows the fields equality leaves out
+        assert _shown(checker.tree) == _shown(parse(text)[0]), text
         partial += checker.reparsed_lines is not None
     assert partial >= 5  # the shortcut was taken, not just the fallback
 
