@@ -481,7 +481,7 @@ async def test_a_completion_at_a_huge_line_is_answered_and_so_is_the_next_reques
     far = types.CompletionParams(text_document=doc(uri), position=at(2147483647, 0))
     result = await answered(client.text_document_completion_async(far))
     items = result.items if isinstance(result, types.CompletionList) else result
-    assert [item.label for item in items] == ["model"]  # the end of the text, after the model
+    assert [item.label for item in items] == ["model", "block"]  # the end of the text, after the model
     hover = await answered(
         client.text_document_hover_async(types.HoverParams(text_document=doc(uri), position=at(2, 3)))
     )
