@@ -737,12 +737,15 @@ def _defined_names(checked: CheckedSource) -> list[str]:
     return sorted(names)
 
 
-def _value_items(tree: syntax.SourceFile, line: int, column: int) -> list[types.CompletionItem]:
+def _value_items(tree: syntax.SourceFile, tree_lines: Lines, line: int, column: int) -> list[types.CompletionItem]:
     """The values a line at the point may read: those named above it in its model or block."""
     body = next((b for b in tree.models if b.span.line <= line <= b.span.end_line), None)
     if body is None:
         return []
-    names = values_above(body, line, column)
+    # The statement the point is in starts after the last `;` or `{` before it on its line; its own value is not offered.
+    before = _code_part(tree_lines.line(line - 1)[: column - 1])
+    start = max(before.rfind(";"), before.rfind("{")) + 1
+    names = values_above(body, line, start + 1)
     # The latest first: what a line reads is most often what was just made.
     return [
         types.CompletionItem(label=name, kind=types.CompletionItemKind.Variable, sort_text=f"0{index:05d}")
@@ -787,11 +790,11 @@ def completions(
     tree = tree_of(checked, tree)
     line, column = lines.point(position)
     if context.after_from:
-        return _value_items(tree, line, column)
+        return _value_items(tree, lines, line, column)
     if context.kind is None:
         return _kind_items(context.inside_model, tree)
     if context.kind == "output":
-        return _value_items(tree, line, column) if context.key is None else []
+        return _value_items(tree, lines, line, column) if context.key is None else []
     block = next((b for b in tree.models if b.is_block and b.name == context.kind), None)
     if block is not None and context.inside_model:
         return _block_use_items(block, context.head) if context.key is None else []
@@ -834,7 +837,7 @@ def completions(
             for p in cls.padding_modes
         ]
     if cls.arity is None:
-        items = _value_items(tree, line, column) + items  # a merge's operands, named after the kind
+        items = _value_items(tree, lines, line, column) + items  # a merge's operands, named after the kind
     return items
 
 

@@ -338,6 +338,7 @@ def build_server() -> SpeccServer:
             return None
         return features.prepare_rename(analysis.checked, analysis.lines, params.position, analysis.tree, analysis.index)
 
+    # pygls announces prepareRename to the clients that say they support it.
     @server.feature(types.TEXT_DOCUMENT_RENAME)
     @guarded()
     def rename(ls: SpeccServer, params: types.RenameParams) -> types.WorkspaceEdit | None:

@@ -179,8 +179,8 @@ def _statement_occurrences(
 
 
 def values_above(body: syntax.ModelBlock, line: int, column: int) -> list[str]:
-    """The value names a line at a 1-based point of `body` may read: those bound by the lines that end
-    before it, each once, the latest binding last."""
+    """The value names that a statement starting at a 1-based point of `body` may read: those bound by the
+    statements that end before it, each once, the latest binding last."""
     names: dict[str, None] = {}
     for statement in body.statements:
         if (statement.span.end_line, statement.span.end_column) >= (line, column):
