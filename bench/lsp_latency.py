@@ -18,6 +18,7 @@ import argparse
 import json
 import queue
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -35,6 +36,41 @@ def big_spec(layers: int) -> list[str]:
     pattern = ["  conv 16 3x3 same relu", "  batchnorm", "  dropout 0.1", "  activation relu"]
     lines += [pattern[i % len(pattern)] for i in range(layers - 3)]
     lines += ["  global_avgpool", "  dense 64 relu", "  dense 10 softmax", "}"]
+    return lines
+
+
+def graph_spec(layers: int) -> list[str]:
+    """A graph of about `layers` layers that checks clean: named values, merges (add, concat) and a
+    block of three layers used many times, once with repeat=2."""
+    lines = [
+        "# generated for bench/lsp_latency.py: named values, merges and a block used many times",
+        "block res(filters, strides=1) {",
+        "  x = input",
+        "  y = conv filters 3x3 strides=strides same relu",
+        "  z = conv filters 3x3 same",
+        "  add x z",
+        "}",
+        "",
+        "model graph {",
+        "  image = input 32x32x16",
+        "  v0 = conv 16 3x3 same from image",
+    ]
+    # Each step: its line and the layers it makes.
+    steps = [
+        ("  v{i} = res 16 from v{p}", 3),
+        ("  v{i} = batchnorm from v{p}", 1),
+        ("  v{i} = add v{p} v{q}", 1),
+        ("  v{i} = concat v{p} v{q}", 1),
+        ("  v{i} = conv 16 1x1 from v{p}", 1),
+        ("  v{i} = res 16 repeat=2 from v{p}", 6),
+    ]
+    made, i = 1, 0
+    while made < layers - 2:
+        i += 1
+        line, count = steps[(i - 1) % len(steps)]
+        lines.append(line.format(i=i, p=i - 1, q=max(i - 2, 0)))
+        made += count
+    lines += [f"  pooled = global_avgpool from v{i}", "  logits = dense 10 softmax from pooled", "  output logits", "}"]
     return lines
 
 
@@ -69,7 +105,9 @@ def edits(lines: list[str], count: int, seed: int = 1) -> list[str]:
             index = rng.choice(body)
             original = current[index]
             move = n % 5
-            if move == 0:  # a number retyped
+            if move == 0 and " = " in original:  # a number retyped in a named line
+                current[index] = re.sub(r"\b16\b", "24", original, count=1)
+            elif move == 0:  # a number retyped
                 current[index] = "  conv 24 3x3 same relu"
             elif move == 1:  # a misspelt kind: an error until the next edit repairs it
                 current[index] = original.replace("  ", "  x", 1)
