@@ -53,3 +53,39 @@ def explain_window_length(
     if dilation != 1:
         working += f" (dilated window {dilation}*({window}-1) + 1 = {effective})"
     return working
+
+
+def transposed_output_length(
+    size: int, window: int, stride: int, padding: str, output_padding: int | None = None, dilation: int = 1
+) -> int:
+    """Output length along one axis of a transposed convolution, as Keras computes it.
+
+    With the effective window E = D*(F-1) + 1 for window F and dilation D, and output_padding P:
+      'valid', no P:  (N - 1)*S + max(E, S)
+      'valid', P:     (N - 1)*S + E + P
+      'same', no P:   N*S
+      'same', P:      (N - 1)*S + (E mod 2) + P
+    """
+    effective = dilation * (window - 1) + 1
+    if padding == "valid":
+        extra = max(effective, stride) if output_padding is None else effective + output_padding
+        return (size - 1) * stride + extra
+    if output_padding is None:
+        return size * stride
+    return (size - 1) * stride + effective % 2 + output_padding
+
+
+def transposed_cropping(
+    size: int, window: int, stride: int, padding: str, output_padding: int | None = None, dilation: int = 1
+) -> AxisPadding:
+    """(before, after): how much of the full transposed output, (N - 1)*S + E long, Keras leaves out on each side.
+
+    With O = transposed_output_length(...), TensorFlow cuts total = max((N - 1)*S + E - O, 0), the odd one
+    after: before = total // 2, after = (N - 1)*S + E - O - before. A negative `after` means O reaches that
+    many positions past the full output, where no kernel tap lands and only the bias is added.
+    """
+    effective = dilation * (window - 1) + 1
+    full = (size - 1) * stride + effective
+    output = transposed_output_length(size, window, stride, padding, output_padding, dilation)
+    before = max(full - output, 0) // 2
+    return before, full - output - before

@@ -241,15 +241,19 @@ def check_model(model: Model, cache: InferenceCache | None = None) -> tuple[Mode
 
 
 def _once(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """Each diagnostic once: a layer inside a block used several times may say the same at the same line."""
-    seen: set[tuple[str, Span, str]] = set()
-    kept = []
+    """Each diagnostic once: a line inside a block used several times says the same at the same place in
+    each use. The uses that led there are kept, as the notes of the one diagnostic."""
+    kept: dict[tuple[str, Span, str], Diagnostic] = {}
     for diagnostic in diagnostics:
         key = (diagnostic.code, diagnostic.span, diagnostic.message)
-        if key not in seen:
-            seen.add(key)
-            kept.append(diagnostic)
-    return kept
+        first = kept.get(key)
+        if first is None:
+            kept[key] = diagnostic
+        else:
+            added = tuple(note for note in diagnostic.notes if note not in first.notes)
+            if added:
+                kept[key] = replace(first, notes=first.notes + added)
+    return list(kept.values())
 
 
 def reaching_outputs(model: Model) -> frozenset[str]:

@@ -16,7 +16,7 @@ from typing import Annotated, ClassVar, Literal, NamedTuple, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from specc.arithmetic import explain_window_length, window_output_length
+from specc.arithmetic import explain_window_length, transposed_output_length, window_output_length
 from specc.diagnostics import Span
 
 # Larger extents are rejected before any arithmetic; Keras and PyTorch index with 32-bit ints.
@@ -193,6 +193,16 @@ def _windowed(
     return (lengths[0], lengths[1]), tuple(working)
 
 
+def _strides_or_dilation(layer: "Conv2D | Conv2DTranspose") -> "Conv2D | Conv2DTranspose":
+    """The layer, validated: Keras refuses strides > 1 together with dilation_rate > 1 in these kinds."""
+    if max(layer.strides) > 1 and max(layer.dilation_rate) > 1:
+        raise PydanticCustomError(
+            "strides_with_dilation",
+            "strides > 1 cannot be combined with dilation_rate > 1 (Keras refuses it)",
+        )
+    return layer
+
+
 class Conv2D(LayerBase):
     """2-D convolution, Keras `Conv2D`.
 
@@ -221,12 +231,7 @@ class Conv2D(LayerBase):
 
     @model_validator(mode="after")
     def _strides_or_dilation(self) -> Self:
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise PydanticCustomError(
-                "strides_with_dilation",
-                "strides > 1 cannot be combined with dilation_rate > 1 (Keras refuses it)",
-            )
-        return self
+        return _strides_or_dilation(self)
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
@@ -305,12 +310,15 @@ class MinPool2D(_Pool2D):
 
 
 class _GlobalPool2D(LayerBase):
+    keepdims: bool = Field(False, description="keep height and width, as 1x1")
+
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
-        """Output: (C,), one value per channel over the whole height and width; no parameters."""
+        """Output: (C,), one value per channel over the whole height and width, or (1, 1, C) with keepdims;
+        no parameters."""
         (input_shape,) = input_shapes
         if problem := _needs_feature_map(self, input_shape):
             return problem
-        return Inference((input_shape[2],), 0)
+        return Inference((1, 1, input_shape[2]) if self.keepdims else (input_shape[2],), 0)
 
 
 class GlobalAvgPool2D(_GlobalPool2D):
@@ -481,6 +489,407 @@ class ActivationLayer(LayerBase):
         return Inference(input_shape, 0)
 
 
+class DepthwiseConv2D(LayerBase):
+    """Depthwise 2-D convolution, Keras `DepthwiseConv2D`: each input channel has its own depth_multiplier filters.
+
+    Output: (H', W', C*depth_multiplier), H' and W' by `window_output_length` as for Conv2D.
+    Parameters: kh*kw*C*depth_multiplier weights, plus C*depth_multiplier biases when use_bias.
+    Explicit padding means zeros added before a 'valid' convolution.
+    """
+
+    kind: Literal["depthwise_conv2d"] = "depthwise_conv2d"
+    spellings: ClassVar = ("depthwise",)
+    keras_class: ClassVar = "DepthwiseConv2D"
+    positional: ClassVar = ("kernel_size",)
+    word_arguments: ClassVar = ("activation", "padding")
+    padding_modes: ClassVar = ("valid", "same")
+    explicit_padding: ClassVar = True
+
+    kernel_size: Pair = Field(description="window height x width")
+    strides: Pair = Field((1, 1), description="step of the window, height x width")
+    padding: WindowPadding | ExplicitPadding = Field(
+        "valid", description="valid, same, or zeros added: P, (PH, PW) or ((top, bottom), (left, right))"
+    )
+    depth_multiplier: Extent = Field(1, description="filters per input channel")
+    dilation_rate: Pair = Field((1, 1), description="spacing between kernel taps, height x width")
+    activation: Activation = Field("linear", description="activation applied to the output")
+    use_bias: bool = Field(True, description="whether a bias is added per output channel")
+
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        (input_shape,) = input_shapes
+        if problem := _needs_feature_map(self, input_shape):
+            return problem
+        spatial = _windowed(self, input_shape, self.kernel_size, self.strides, self.padding, self.dilation_rate)
+        if isinstance(spatial, Problem):
+            return spatial
+        (height, width), working = spatial
+        kh, kw = self.kernel_size
+        channels, multiplier = input_shape[2], self.depth_multiplier
+        weights = kh * kw * channels * multiplier
+        biases = channels * multiplier if self.use_bias else 0
+        terms = [f"{kh}*{kw}*{channels}*{multiplier}"] + ([f"{channels}*{multiplier}"] if biases else [])
+        return Inference(
+            (height, width, channels * multiplier),
+            weights + biases,
+            working=(*working, _params_working(terms, weights + biases)),
+            largest_weight=weights,
+        )
+
+
+class SeparableConv2D(LayerBase):
+    """Depthwise-separable 2-D convolution, Keras `SeparableConv2D`: a depthwise convolution, then a 1x1 one.
+
+    Output: (H', W', filters), H' and W' by `window_output_length` as for Conv2D.
+    Parameters: kh*kw*C*depth_multiplier depthwise weights + C*depth_multiplier*filters pointwise weights,
+    plus `filters` biases when use_bias.
+    """
+
+    kind: Literal["separable_conv2d"] = "separable_conv2d"
+    spellings: ClassVar = ("separable",)
+    keras_class: ClassVar = "SeparableConv2D"
+    positional: ClassVar = ("filters", "kernel_size")
+    word_arguments: ClassVar = ("activation", "padding")
+    padding_modes: ClassVar = ("valid", "same")
+
+    filters: Extent = Field(description="number of output channels")
+    kernel_size: Pair = Field(description="window height x width of the depthwise step")
+    strides: Pair = Field((1, 1), description="step of the window, height x width")
+    padding: WindowPadding = Field("valid", description="valid or same")
+    depth_multiplier: Extent = Field(1, description="depthwise filters per input channel")
+    dilation_rate: Pair = Field((1, 1), description="spacing between kernel taps, height x width")
+    activation: Activation = Field("linear", description="activation applied to the output")
+    use_bias: bool = Field(True, description="whether a bias is added per filter")
+
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        (input_shape,) = input_shapes
+        if problem := _needs_feature_map(self, input_shape):
+            return problem
+        spatial = _windowed(self, input_shape, self.kernel_size, self.strides, self.padding, self.dilation_rate)
+        if isinstance(spatial, Problem):
+            return spatial
+        (height, width), working = spatial
+        kh, kw = self.kernel_size
+        channels, multiplier = input_shape[2], self.depth_multiplier
+        depthwise = kh * kw * channels * multiplier
+        pointwise = channels * multiplier * self.filters
+        biases = self.filters if self.use_bias else 0
+        terms = [f"{kh}*{kw}*{channels}*{multiplier}", f"{channels}*{multiplier}*{self.filters}"]
+        terms += [f"{self.filters}"] if biases else []
+        total = depthwise + pointwise + biases
+        return Inference(
+            (height, width, self.filters),
+            total,
+            working=(*working, _params_working(terms, total)),
+            largest_weight=max(depthwise, pointwise),
+        )
+
+
+class Conv2DTranspose(LayerBase):
+    """Transposed 2-D convolution, Keras `Conv2DTranspose`.
+
+    Output: (H', W', filters) with H' and W' from `transposed_output_length`, dilation and output_padding
+    included. Parameters: kh*kw*filters*C_in weights, plus `filters` biases when use_bias.
+    output_padding must be less than strides on each axis (Keras refuses otherwise).
+    """
+
+    kind: Literal["conv2d_transpose"] = "conv2d_transpose"
+    spellings: ClassVar = ("conv_transpose",)
+    keras_class: ClassVar = "Conv2DTranspose"
+    positional: ClassVar = ("filters", "kernel_size")
+    word_arguments: ClassVar = ("activation", "padding")
+    padding_modes: ClassVar = ("valid", "same")
+
+    filters: Extent = Field(description="number of output channels")
+    kernel_size: Pair = Field(description="window height x width")
+    strides: Pair = Field((1, 1), description="step of the window, height x width: the upsampling factor")
+    padding: WindowPadding = Field("valid", description="valid or same")
+    output_padding: tuple[Amount, Amount] | None = Field(
+        None, description="extra rows and columns at the bottom and right; less than strides"
+    )
+    dilation_rate: Pair = Field((1, 1), description="spacing between kernel taps, height x width")
+    activation: Activation = Field("linear", description="activation applied to the output")
+    use_bias: bool = Field(True, description="whether a bias is added per filter")
+
+    @model_validator(mode="after")
+    def _strides_or_dilation(self) -> Self:
+        return _strides_or_dilation(self)
+
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        (input_shape,) = input_shapes
+        if problem := _needs_feature_map(self, input_shape):
+            return problem
+        output_padding = self.output_padding or (None, None)
+        lengths, working = [], []
+        for axis, size, f, s, d, extra in zip(
+            ("height", "width"),
+            input_shape[:2],
+            self.kernel_size,
+            self.strides,
+            self.dilation_rate,
+            output_padding,
+            strict=True,
+        ):
+            effective = d * (f - 1) + 1
+            if extra is not None and extra >= s:
+                return Problem(
+                    "E204",
+                    f"output_padding must be less than strides on each axis; {axis}: output_padding {extra}, "
+                    f"strides {s}",
+                    argument="output_padding",
+                    hint="leave output_padding out, or make it smaller than strides (Keras refuses otherwise)",
+                )
+            if self.padding == "same" and extra == 0 and effective % 2 == 0:
+                # Keras computes (N-1)*S for the output, which TensorFlow cannot produce from N with 'same'.
+                return Problem(
+                    "E204",
+                    f"with padding=same and an even kernel ({axis} {effective}), output_padding 0 gives "
+                    f"{(size - 1) * s}, which TensorFlow refuses to compute from {size}",
+                    argument="output_padding",
+                    hint="leave output_padding out (the output is then input*strides), or make it at least 1",
+                )
+            length = transposed_output_length(size, f, s, self.padding, extra, d)
+            if self.padding == "valid":
+                grown = f"max({effective}, {s})" if extra is None else f"{effective} + {extra}"
+                working.append(f"{axis}: ({size} - 1)*{s} + {grown} = {length}")
+            elif extra is None:
+                working.append(f"{axis}: {size}*{s} = {length}")
+            else:
+                working.append(f"{axis}: ({size} - 1)*{s} + ({effective} mod 2) + {extra} = {length}")
+            lengths.append(length)
+        kh, kw = self.kernel_size
+        channels = input_shape[2]
+        weights = kh * kw * self.filters * channels
+        biases = self.filters if self.use_bias else 0
+        terms = [f"{kh}*{kw}*{self.filters}*{channels}"] + ([f"{self.filters}"] if biases else [])
+        return Inference(
+            (lengths[0], lengths[1], self.filters),
+            weights + biases,
+            working=(*working, _params_working(terms, weights + biases)),
+            largest_weight=weights,
+        )
+
+
+Interpolation = Literal["nearest", "bilinear"]
+
+
+class UpSampling2D(LayerBase):
+    """Keras `UpSampling2D`: each row repeated size[0] times and each column size[1] times (nearest), or
+    bilinear interpolation to that size. Output: (H*sh, W*sw, C); no parameters."""
+
+    kind: Literal["upsampling2d"] = "upsampling2d"
+    spellings: ClassVar = ("upsample",)
+    keras_class: ClassVar = "UpSampling2D"
+    positional: ClassVar = ("size",)
+    word_arguments: ClassVar = ("interpolation",)
+
+    size: Pair = Field((2, 2), description="upsampling factors, height x width")
+    interpolation: Interpolation = Field("nearest", description="nearest or bilinear")
+
+    @classmethod
+    def bare_word_role(cls, word: str) -> str | None:
+        """`upsample 2 bilinear`: the interpolation may be a bare word."""
+        return "interpolation" if word in ("nearest", "bilinear") else None
+
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        (input_shape,) = input_shapes
+        if problem := _needs_feature_map(self, input_shape):
+            return problem
+        (height, width, channels), (sh, sw) = input_shape, self.size
+        return Inference(
+            (height * sh, width * sw, channels),
+            0,
+            working=(f"height: {height}*{sh} = {height * sh}", f"width: {width}*{sw} = {width * sw}"),
+        )
+
+
+class Cropping2D(LayerBase):
+    """Keras `Cropping2D`: (H - top - bottom, W - left - right, C); no parameters. Both must stay positive."""
+
+    kind: Literal["cropping2d"] = "cropping2d"
+    spellings: ClassVar = ("crop",)
+    keras_class: ClassVar = "Cropping2D"
+    positional: ClassVar = ("cropping",)
+
+    cropping: ExplicitPadding = Field(
+        description="rows and columns removed: P, (PH, PW) or ((top, bottom), (left, right))"
+    )
+
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        (input_shape,) = input_shapes
+        if problem := _needs_feature_map(self, input_shape):
+            return problem
+        (top, bottom), (left, right) = self.cropping
+        height, width, channels = input_shape
+        lengths = []
+        for axis, size, before, after in (("height", height, top, bottom), ("width", width, left, right)):
+            if size - before - after <= 0:
+                return Problem(
+                    "E301",
+                    f"output {axis} would be {size - before - after}: input {axis} {size}, cropping {before} + {after}",
+                    argument="cropping",
+                    hint=f"crop fewer than {size} in all along the {axis}",
+                )
+            lengths.append(size - before - after)
+        return Inference(
+            (lengths[0], lengths[1], channels),
+            0,
+            working=(
+                f"height: {height} - {top} - {bottom} = {lengths[0]}",
+                f"width: {width} - {left} - {right} = {lengths[1]}",
+            ),
+        )
+
+
+MAX_RESHAPE_RANK = 8
+TargetDimension = Annotated[int, Field(ge=-1, le=MAX_EXTENT)]
+
+
+class Reshape(LayerBase):
+    """Keras `Reshape`, of the channels-last layout: the same elements in a new shape; no parameters.
+
+    One dimension may be -1: it is the element count divided by the product of the others, which must
+    divide it. The target's element count must equal the input's.
+    """
+
+    kind: Literal["reshape"] = "reshape"
+    spellings: ClassVar = ("reshape",)
+    keras_class: ClassVar = "Reshape"
+    positional: ClassVar = ("target_shape",)
+
+    target_shape: tuple[TargetDimension, ...] = Field(
+        min_length=1, max_length=MAX_RESHAPE_RANK, description="the new shape: 7x7x64, or (7, 7, -1) to infer one"
+    )
+
+    @model_validator(mode="after")
+    def _one_inferred_dimension(self) -> Self:
+        if 0 in self.target_shape or self.target_shape.count(-1) > 1:
+            raise PydanticCustomError(
+                "target_shape", "target_shape takes sizes of at least 1, and at most one -1 to be inferred"
+            )
+        return self
+
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        (input_shape,) = input_shapes
+        elements = math.prod(input_shape)
+        known = math.prod(d for d in self.target_shape if d != -1)
+        written = format_shape(self.target_shape)
+        if -1 in self.target_shape:
+            if elements % known:
+                return Problem(
+                    "E204",
+                    f"target_shape {written}: the input {format_shape(input_shape)} has {elements} elements, "
+                    f"which {known} does not divide",
+                    argument="target_shape",
+                    hint=f"the other dimensions must multiply to a divisor of {elements}",
+                )
+            output = tuple(elements // known if d == -1 else d for d in self.target_shape)
+            working = (f"-1: {elements} / {known} = {elements // known}",)
+        else:
+            if known != elements:
+                return Problem(
+                    "E204",
+                    f"target_shape {written} has {known} elements, the input {format_shape(input_shape)} "
+                    f"has {elements}",
+                    argument="target_shape",
+                    hint="the element count must stay the same; write one dimension as -1 to have it inferred",
+                )
+            output, working = self.target_shape, ()
+        return Inference(output, 0, working=working)
+
+
+class Rescaling(LayerBase):
+    """Keras `Rescaling`: x*scale + offset, elementwise; same shape, no parameters."""
+
+    kind: Literal["rescaling"] = "rescaling"
+    spellings: ClassVar = ("rescaling",)
+    keras_class: ClassVar = "Rescaling"
+    positional: ClassVar = ("scale",)
+
+    scale: float = Field(description="factor each value is multiplied by")
+    offset: float = Field(0.0, description="added after scaling")
+
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        (input_shape,) = input_shapes
+        return Inference(input_shape, 0)
+
+
+Statistic = float | tuple[float, ...]
+NonNegativeStatistic = Annotated[float, Field(ge=0)] | tuple[Annotated[float, Field(ge=0)], ...]
+
+
+class Normalization(LayerBase):
+    """Keras `Normalization` over the last axis with its mean and variance given: (x - mean) / sqrt(variance).
+
+    Each is one number, or one per channel (C of them). Same shape; no parameters: given the statistics,
+    Keras creates no weights (only `adapt` would, which specc does not model).
+    """
+
+    kind: Literal["normalization"] = "normalization"
+    spellings: ClassVar = ("normalization",)
+    keras_class: ClassVar = "Normalization"
+
+    mean: Statistic = Field(description="subtracted: a number, or one per channel")
+    variance: NonNegativeStatistic = Field(description="divided by its square root: a number, or one per channel")
+
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        (input_shape,) = input_shapes
+        channels = input_shape[-1]
+        for argument in ("mean", "variance"):
+            value = getattr(self, argument)
+            if isinstance(value, tuple) and len(value) not in (1, channels):
+                return Problem(
+                    "E204",
+                    f"{argument} has {len(value)} values, the input {format_shape(input_shape)} has {channels} "
+                    "channels",
+                    argument=argument,
+                    hint=f"give one number, or {channels}: one per channel",
+                )
+        return Inference(input_shape, 0)
+
+
+class LayerNorm(LayerBase):
+    """Keras `LayerNormalization` over the last axis, C channels: each position normalised across its channels.
+
+    Parameters: gamma (C, if scale) and beta (C, if center), both trainable; no statistics are kept.
+    """
+
+    kind: Literal["layernorm"] = "layernorm"
+    spellings: ClassVar = ("layernorm",)
+    keras_class: ClassVar = "LayerNormalization"
+
+    epsilon: Annotated[float, Field(gt=0)] = Field(1e-3, description="added to the variance (Keras's default 1e-3)")
+    center: bool = Field(True, description="learn an offset beta")
+    scale: bool = Field(True, description="learn a factor gamma")
+
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        (input_shape,) = input_shapes
+        channels = input_shape[-1]
+        factors = int(self.center) + int(self.scale)
+        return Inference(
+            input_shape,
+            factors * channels,
+            working=(f"params: {factors}*{channels} (gamma, beta) = {factors * channels}",),
+            largest_weight=channels if factors else 0,
+        )
+
+
+class ReLU(LayerBase):
+    """Keras `ReLU`: x from threshold up to max_value (clipped there), negative_slope*(x - threshold) below it.
+    `relu max_value=6` is ReLU6. Same shape, no parameters."""
+
+    kind: Literal["relu"] = "relu"
+    spellings: ClassVar = ("relu",)
+    keras_class: ClassVar = "ReLU"
+
+    max_value: Annotated[float, Field(ge=0)] | None = Field(None, description="the largest output (none: no limit)")
+    negative_slope: Annotated[float, Field(ge=0)] = Field(0.0, description="slope below the threshold")
+    threshold: Annotated[float, Field(ge=0)] = Field(0.0, description="where the identity starts")
+
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        (input_shape,) = input_shapes
+        return Inference(input_shape, 0)
+
+
 def broadcast_shapes(first: Shape, second: Shape) -> Shape | None:
     """The shape of an element-wise operation on two shapes, as Keras's merge layers compute it; None when
     they do not fit. Shapes line up from the last axis; where one has 1 the other's extent is taken, and a
@@ -627,6 +1036,10 @@ class Concat(LayerBase):
         )
 
 
+def _params_working(terms: list[str], total: int) -> str:
+    return f"params: {' + '.join(terms)} = {total}"
+
+
 Layer = Annotated[
     Conv2D
     | MaxPool2D
@@ -640,6 +1053,16 @@ Layer = Annotated[
     | Flatten
     | Dense
     | ActivationLayer
+    | DepthwiseConv2D
+    | SeparableConv2D
+    | Conv2DTranspose
+    | UpSampling2D
+    | Cropping2D
+    | Reshape
+    | Rescaling
+    | Normalization
+    | LayerNorm
+    | ReLU
     | Add
     | Subtract
     | Multiply
@@ -663,6 +1086,16 @@ LAYER_KINDS: tuple[type[LayerBase], ...] = (
     Flatten,
     Dense,
     ActivationLayer,
+    DepthwiseConv2D,
+    SeparableConv2D,
+    Conv2DTranspose,
+    UpSampling2D,
+    Cropping2D,
+    Reshape,
+    Rescaling,
+    Normalization,
+    LayerNorm,
+    ReLU,
     Add,
     Subtract,
     Multiply,

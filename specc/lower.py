@@ -254,6 +254,36 @@ def _boolean(value: syntax.Value) -> bool:
     raise _Unfit("true or false")
 
 
+def _numbers(value: syntax.Value) -> float | tuple[float, ...]:
+    """A number, or a tuple of numbers (one per channel)."""
+    if isinstance(value, syntax.Tuple):
+        try:
+            return tuple(_number(item) for item in value.items)
+        except _Unfit:
+            pass
+    elif isinstance(value, syntax.Number):
+        return _number(value)
+    raise _Unfit("a number or a tuple of numbers, one per channel")
+
+
+def _target_shape(value: syntax.Value) -> tuple[int, ...]:
+    """784 -> (784,); 7x7x64 -> (7, 7, 64); (7, 7, -1) as written, -1 standing for the one dimension inferred."""
+    expected = "sizes such as 7x7x64, or (7, 7, -1) with at most one -1 to be inferred"
+    try:
+        dims = (_integer(value),) if isinstance(value, syntax.Number) else _integers(value)
+    except _Unfit:
+        raise _Unfit(expected) from None
+    if not dims or dims.count(-1) > 1 or any(d == 0 or d < -1 for d in dims):
+        raise _Unfit(expected)
+    return dims
+
+
+def _interpolation(value: syntax.Value) -> str:
+    if isinstance(value, syntax.Word) and value.text in ("nearest", "bilinear"):
+        return value.text
+    raise _Unfit("nearest or bilinear")
+
+
 CONVERTERS: dict[str, Callable[[syntax.Value], Any]] = {
     "filters": _integer,
     "units": _integer,
@@ -270,13 +300,32 @@ CONVERTERS: dict[str, Callable[[syntax.Value], Any]] = {
     "momentum": _number,
     "name": _word,
     "axis": _integer,
+    "depth_multiplier": _integer,
+    "output_padding": _pair,
+    "size": _pair,
+    "interpolation": _interpolation,
+    "cropping": _explicit_padding,
+    "target_shape": _target_shape,
+    "keepdims": _boolean,
+    "offset": _number,
+    "mean": _numbers,
+    "variance": _numbers,
+    "max_value": _number,
+    "negative_slope": _number,
+    "threshold": _number,
+}
+
+# Parameters whose form depends on the kind, by the kind's IR name: Rescaling's scale is a factor, where
+# batch and layer normalization's scale says whether to learn one.
+KIND_CONVERTERS: dict[str, dict[str, Callable[[syntax.Value], Any]]] = {
+    "rescaling": {"scale": _number},
 }
 
 
 def _converter(cls: type[LayerBase], argument: str) -> Callable[[syntax.Value], Any]:
     if argument == "padding":
         return lambda value: _padding(cls, value)
-    return CONVERTERS[argument]
+    return KIND_CONVERTERS.get(_kind_name(cls), {}).get(argument) or CONVERTERS[argument]
 
 
 _PYDANTIC_COMPARISONS = {
@@ -465,6 +514,8 @@ class _ModelLowering:
         self.unknown: set[str] = set()
         self.outputs: tuple[str, ...] | None = None
         self.value_names: dict[str, str] = {}
+        # The names block uses have taken, so that an unnamed use is never given one of them.
+        self.use_names: set[str] = set()
         self.output_spans: tuple[Span, ...] = ()
         # Lines of this block that had a syntax error: whatever stood there is unknown, so the
         # chain of shapes ends at the first one and nothing is reported as missing because of it.
@@ -807,6 +858,7 @@ class _ModelLowering:
         for repetition in range(1, repeat + 1):
             name = base if repeat == 1 else base + (f"_{repetition}" if base[-1].isdigit() else f"{repetition}")
             use_index = len(self.block_uses)
+            self.use_names.add(name)
             inner = _Scope(
                 prefix=name + "_",
                 index=use_index,
@@ -838,7 +890,7 @@ class _ModelLowering:
         while True:
             scope.kind_counts["block " + block.name] += 1
             candidate = f"{scope.prefix}{block.name}_{scope.kind_counts['block ' + block.name]}"
-            if not any(name.startswith(candidate + "_") or name == candidate for name in self.taken_names):
+            if candidate not in self.taken_names and candidate not in self.use_names:
                 return candidate
 
     def block_arguments(

@@ -281,9 +281,9 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
         hint = hint or _hint_for_token(token, expected)
         notes: tuple[Note, ...] = ()
         block = _open_block(error)
-        if token.type == "_MODEL" and block is not None:
+        if token.type in ("_MODEL", "_BLOCK") and block is not None:
             # The next model starts inside this one: the `}` that ends this one is what is missing.
-            hint = f"close the block of model `{block[0]}` with `}}` before the next model"
+            hint = f"close {block[0]} with `}}` before the next {'block' if token.type == '_BLOCK' else 'model'}"
             notes = (_unclosed(block),)
         return Diagnostic(
             code="E102",
@@ -301,7 +301,7 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
     block = _open_block(error)
     hint = "close every `{` with `}` and every `(` with `)`"
     if block is not None:
-        hint = f"close the block of model `{block[0]}` with `}}`"
+        hint = f"close {block[0]} with `}}`"
     return Diagnostic(
         code="E103",
         message="unexpected end of file" + (f"; expected {_describe_expected(set(expected))}" if expected else ""),
@@ -337,19 +337,33 @@ def _help_for_call(line: str, number: int) -> tuple[str | None, tuple[Fix, ...]]
 
 
 def _open_block(error: UnexpectedInput) -> tuple[str, Span] | None:
-    """The model whose `{` the parser had read and not yet closed when it failed: its name and the brace."""
+    """The model or block whose `{` the parser had read and not yet closed when it failed: how the header
+    reads (`model m`, `block basic`) and the brace."""
     state = getattr(error, "state", None)
     stack = list(getattr(state, "value_stack", None) or ())
     for index in range(len(stack) - 1, 0, -1):
-        item, before = stack[index], stack[index - 1]
-        if isinstance(item, Token) and item.type == "LBRACE" and isinstance(before, Token) and before.type == "NAME":
-            return str(before), _span(item)
+        item = stack[index]
+        if not (isinstance(item, Token) and item.type == "LBRACE"):
+            continue
+        before = stack[index - 1]
+        is_block = isinstance(before, tuple)  # a block's parameters stand between its name and the brace
+        if is_block and index >= 2:
+            before = stack[index - 2]
+        if isinstance(before, Token) and before.type == "NAME":
+            keyword = None
+            for token in _comments.keywords:
+                if token.end_pos is not None and token.end_pos <= (before.start_pos or 0):
+                    keyword = token
+            word = str(keyword) if keyword is not None else ("block" if is_block else "model")
+            # "the block of model `m`", as before blocks existed; a block is simply "block `b`".
+            phrase = f"block `{before}`" if word == "block" else f"the block of model `{before}`"
+            return phrase, _span(item)
     return None
 
 
 def _unclosed(block: tuple[str, Span]) -> Note:
-    name, brace = block
-    return Note(brace, f"the block of model `{name}` opened here is not closed")
+    header, brace = block
+    return Note(brace, f"{header} opened here is not closed")
 
 
 def _hint_for_token(token: Token, expected: set[str]) -> str | None:

@@ -11,8 +11,10 @@ import os
 import sys
 from typing import Any
 
+from specc.check import ModelReport
 from specc.diagnostics import Diagnostic, Severity, Span
-from specc.layers import format_shape
+from specc.ir import Model
+from specc.layers import Shape, format_shape
 from specc.pipeline import CheckedSource, cycle_collection_paused
 
 _STYLES = {"error": "1;31", "warning": "1;33", "hint": "1;36", "caret": "1;31", "path": "1", "ok": "32"}
@@ -107,15 +109,25 @@ def format_gcc(path: str, diagnostic: Diagnostic) -> str:
     return "\n".join([line, *notes])
 
 
+def _shapes_shown(named: list[tuple[str, Shape]]) -> str:
+    """One side of a result line: the shape alone when there is one, else `(name: shape, ...)`."""
+    if len(named) == 1:
+        return format_shape(named[0][1])
+    return "(" + ", ".join(f"{name}: {format_shape(shape)}" for name, shape in named) + ")"
+
+
 def format_result_line(path: str, checked: CheckedSource) -> str:
-    """One line per model for a file that checked clean: input -> output and parameter totals."""
+    """One line per model for a file that checked clean: inputs -> outputs and parameter totals. A model with
+    several inputs or outputs names each, `(image: 28x28x1, meta: 10) -> (dense_3: 10, dense_4: 4)`."""
     lines = []
     for report in checked.reports:
-        if report.output_shape is None or report.model.input_shape is None:
+        model, output_shapes = report.model, report.output_shapes
+        if output_shapes is None or not model.inputs:
             continue
+        inputs = _shapes_shown([(i.name, i.shape) for i in model.inputs])
+        outputs = _shapes_shown(list(zip(model.outputs, output_shapes, strict=True)))
         lines.append(
-            f"{path}: model {report.model.name}: {format_shape(report.model.input_shape)} -> "
-            f"{format_shape(report.output_shape)}, {report.total_params:,} params "
+            f"{path}: model {model.name}: {inputs} -> {outputs}, {report.total_params:,} params "
             f"({report.trainable_params:,} trainable, {report.non_trainable_params:,} non-trainable)"
         )
     return "\n".join(lines)
@@ -139,44 +151,71 @@ def diagnostic_record(diagnostic: Diagnostic) -> dict[str, Any]:
     return record
 
 
+def _known(model: Model, name: str) -> str | None:
+    """A value's name, or None for the value of a line that failed (its placeholder name is specc's own)."""
+    return None if name in model.unknown else name
+
+
+def model_record(report: ModelReport) -> dict[str, Any]:
+    """The JSON form of one checked model: its inputs, every layer inferred (with what it reads, the block
+    use that made it, and whether it counts), its outputs and the totals of what reaches them."""
+    model = report.model
+    output_shapes = report.output_shapes
+    uses = model.block_uses
+    return {
+        "name": model.name,
+        "line": model.span.line,
+        "input_shape": list(model.input_shape) if model.input_shape is not None else None,
+        "inputs": [{"name": i.name, "input_shape": list(i.shape), "line": i.span.line} for i in model.inputs],
+        "layers": [
+            {
+                "name": layer_report.layer.name,
+                "kind": layer_report.layer.kind,
+                # The kind as a spec writes it (`conv`); `kind` is the IR's name for it (`conv2d`).
+                "spelling": layer_report.layer.spellings[0],
+                "line": layer_report.layer.span.line,
+                "inputs": list(layer_report.layer.inputs),
+                "input_shape": list(layer_report.input_shape),
+                "input_shapes": [list(shape) for shape in layer_report.input_shapes],
+                "output_shape": list(layer_report.inference.output_shape),
+                "params": layer_report.inference.params,
+                "trainable_params": layer_report.inference.trainable_params,
+                "non_trainable_params": layer_report.inference.non_trainable_params,
+                "counted": layer_report.layer.name in report.reachable,
+                "block": uses[layer_report.layer.scope].name if layer_report.layer.scope is not None else None,
+            }
+            for layer_report in report.layers
+        ],
+        "block_uses": [
+            {
+                "name": use.name,
+                "block": use.block,
+                "line": use.span.line,
+                "arguments": use.arguments,
+                "inputs": [_known(model, name) for name in use.inputs],
+                "output": _known(model, use.output),
+                "parent": uses[use.parent].name if use.parent is not None else None,
+            }
+            for use in uses
+        ],
+        "complete": report.complete,
+        "outputs": [_known(model, name) for name in model.outputs],
+        "output_shape": list(report.output_shape) if report.output_shape is not None else None,
+        "output_shapes": [list(shape) for shape in output_shapes] if output_shapes is not None else None,
+        "total_params": report.total_params,
+        "trainable_params": report.trainable_params,
+        "non_trainable_params": report.non_trainable_params,
+    }
+
+
 # A record of 100,000 layers is 100,000 dicts made beside the checked spec: see cycle_collection_paused.
 @cycle_collection_paused()
 def file_record(path: str, checked: CheckedSource) -> dict[str, Any]:
     """The JSON form of one checked file; shapes leave out the batch axis, lines count from 1."""
-    models = []
-    for report in checked.reports:
-        model = report.model
-        models.append(
-            {
-                "name": model.name,
-                "line": model.span.line,
-                "input_shape": list(model.input_shape) if model.input_shape is not None else None,
-                "layers": [
-                    {
-                        "name": layer_report.layer.name,
-                        "kind": layer_report.layer.kind,
-                        # The kind as a spec writes it (`conv`); `kind` is the IR's name for it (`conv2d`).
-                        "spelling": layer_report.layer.spellings[0],
-                        "line": layer_report.layer.span.line,
-                        "input_shape": list(layer_report.input_shape),
-                        "output_shape": list(layer_report.inference.output_shape),
-                        "params": layer_report.inference.params,
-                        "trainable_params": layer_report.inference.trainable_params,
-                        "non_trainable_params": layer_report.inference.non_trainable_params,
-                    }
-                    for layer_report in report.layers
-                ],
-                "complete": report.complete,
-                "output_shape": list(report.output_shape) if report.output_shape is not None else None,
-                "total_params": report.total_params,
-                "trainable_params": report.trainable_params,
-                "non_trainable_params": report.non_trainable_params,
-            }
-        )
     return {
         "path": path,
         "ok": checked.ok,
-        "models": models,
+        "models": [model_record(report) for report in checked.reports],
         "diagnostics": [diagnostic_record(d) for d in checked.diagnostics],
     }
 

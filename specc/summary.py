@@ -1,5 +1,13 @@
 """Output edge of the check path: Keras-style summary tables of checked models, drawn with rich.
 
+A model whose every layer reads the one before it (what Keras builds as a Sequential model) gets
+Keras's Sequential table. Any other graph gets the table Keras prints for a functional model: its
+inputs as rows and a "Connected to" column naming what each layer reads (`conv2d_1[0][0]`, one line
+per value). Layers whose value reaches no output are dim, marked †, and left out of the totals, as
+Keras's Model leaves them out. The repetitions of a repeated block use after the first fold into one
+row, `conv2_block2..3 (basic ×2)`, with their parameters summed; the first repetition shows every
+layer, so the table still shows what the block is made of.
+
 Nothing in a table is ever cut: a name, a shape or a count too wide for its column folds onto
 the next line, and the count column keeps its longest number whole while that leaves the other
 columns room (up to a third of the terminal's width).
@@ -14,12 +22,22 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from specc.check import ModelReport
+from specc.check import LayerReport, ModelReport
 from specc.diagnostics import Diagnostic, Severity
+from specc.ir import Model
+from specc.layers import Layer
 
 HEADERS = ("Layer (type)", "Output Shape", "Param #", "Line")
+# A graph's table: Keras's functional columns, then the line.
+GRAPH_HEADERS = ("Layer (type)", "Output Shape", "Param #", "Connected to", "Line")
 # Marks the layer the checker stopped at, in a summary of a spec with errors.
 FAILED = "✗"
+# Marks a layer of a graph that was not inferred because a value it reads is unknown.
+NOT_INFERRED = "?"
+# Marks a layer whose value reaches no output, which the totals leave out.
+NOT_COUNTED = "†"
+# A column past the end of any line, to look for an error anywhere from a point to the end of its line.
+_LINE_END = 1 << 30
 
 
 class Row(NamedTuple):
@@ -31,57 +49,336 @@ class Row(NamedTuple):
     line: str
     working: tuple[str, ...] = ()
     failed: bool = False
+    # The Connected to cell of a graph's table: the values the row reads, one a line.
+    connected: str = ""
+    # Not counted in the totals, or not inferred: shown dim.
+    dim: bool = False
+
+    def cells(self, graph: bool) -> tuple[str, ...]:
+        if graph:
+            return self.layer, self.shape, self.params, self.connected, self.line
+        return self.layer, self.shape, self.params, self.line
+
+    @property
+    def style(self) -> str | None:
+        return "red" if self.failed else "dim" if self.dim else None
 
 
 def _keras_shape(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(["None", *map(str, shape)]) + ")"
 
 
+def _label(layer: Layer) -> str:
+    return f"{layer.name} ({layer.keras_class})"
+
+
+def is_stack(model: Model) -> bool:
+    """Whether every layer reads the one value before it, from one input to one output: the model Keras
+    would build as Sequential, whose summary has no Connected-to column. A line that failed stands in
+    the chain as the value it would have made."""
+    if len(model.inputs) > 1 or len(model.outputs) > 1:
+        return False
+    previous = model.inputs[0].name if model.inputs else None
+    for layer in model.layers:
+        if len(layer.inputs) != 1 or (layer.inputs[0] != previous and layer.inputs[0] not in model.unknown):
+            return False
+        previous = layer.name
+    return not model.outputs or model.outputs[0] == previous or model.outputs[0] in model.unknown
+
+
 def stopping_error(report: ModelReport, diagnostics: list[Diagnostic]) -> Diagnostic | None:
-    """The error a model's summary stops at: the first one in its block after the last layer the checker
-    got through; None when the model is complete."""
+    """The error a stack's summary stops at: the one at the first layer the checker could not infer, or at the
+    failed line that layer reads; else the first one in the model's block after the last layer the checker got
+    through. None when the model is complete."""
     if report.complete:
         return None
     model = report.model
+    rest = model.layers[len(report.layers) :]
+    if rest:
+        failed = [_failed_line(name) for name in rest[0].inputs if name in model.unknown]
+        span = rest[0].span
+        start, end = (
+            (failed[0], (failed[0][0], _LINE_END))
+            if failed and failed[0]
+            else ((span.line, span.column), (span.end_line, span.end_column))
+        )
+        found = _first_error(diagnostics, start, end)
+        if found is not None:
+            return found
     last = report.layers[-1].layer.span if report.layers else model.span
     after = (last.end_line, last.end_column) if report.layers else (last.line, last.column)
+    return _first_error(diagnostics, after, (model.span.end_line, model.span.end_column))
+
+
+def reaching(report: ModelReport, graph: bool) -> frozenset[str] | None:
+    """The names of what reaches an output, which a graph's table counts; None when every layer counts: in a
+    stack, and where an output is reached through a line that failed, since what that line read is unknown
+    (the checker then reports no unused branch either)."""
+    if not graph or report.reachable & report.model.unknown:
+        return None
+    return report.reachable
+
+
+def inferred_params(report: ModelReport, graph: bool) -> int:
+    """The parameters of the layers inferred that count, for the table of a model the checker stopped in."""
+    counted = reaching(report, graph)
+    return sum(r.inference.params for r in report.layers if counted is None or r.layer.name in counted)
+
+
+# --- repeated block uses ------------------------------------------------------------------------
+
+
+def _folds(model: Model) -> dict[int, tuple[int, ...]]:
+    """For each block use that repeats the one before it (the second and later of one `repeat=`): the uses its
+    folded row stands for, every repetition after the first. One `repeat=` makes uses of the same block, at
+    the same line, inside the same use: no two statements share a span."""
+    runs: dict[tuple, list[int]] = {}
+    for index, use in enumerate(model.block_uses):
+        runs.setdefault((use.parent, use.block, use.span), []).append(index)
+    return {index: tuple(run[1:]) for run in runs.values() if len(run) > 1 for index in run[1:]}
+
+
+def _fold_of(model: Model, layer: Layer, folds: dict[int, tuple[int, ...]]) -> tuple[tuple[int, ...], int] | None:
+    """The fold a layer is shown in, with the use of it the layer belongs to; the outermost one, since a
+    block repeated inside a repetition folds with it. None when the layer has a row of its own."""
+    found = None
+    scope = layer.scope
+    while scope is not None:
+        if scope in folds:
+            found = (folds[scope], scope)
+        scope = model.block_uses[scope].parent
+    return found
+
+
+def _name_range(first: str, last: str) -> str:
+    """`conv2_block2..3` for conv2_block2 to conv2_block3, as `repeat=` numbers them."""
+    if first == last:
+        return first
+    stem = first.rstrip("0123456789")
+    suffix = last[len(stem) :]
+    if stem != first and last.startswith(stem) and suffix.isdigit():
+        return f"{first}..{suffix}"
+    return f"{first}..{last}"
+
+
+# --- rows ---------------------------------------------------------------------------------------
+
+
+def _failed_line(name: str) -> tuple[int, int] | None:
+    """The line and column of the statement an unknown value stands for: specc.lower names it
+    `?LINE:COLUMN:N`."""
+    line, _, rest = name[1:].partition(":")
+    column = rest.partition(":")[0]
+    return (int(line), int(column)) if line.isdigit() and column.isdigit() else None
+
+
+def _connections(model: Model, names: tuple[str, ...]) -> str:
+    """The Connected to cell: `name[0][0]` for each value read, as Keras prints them (no layer is called twice,
+    so the node and tensor indices are 0); a failed line's value is that line."""
+    shown = []
+    for name in names:
+        failed = _failed_line(name) if name in model.unknown else None
+        shown.append(f"{FAILED} line {failed[0]}" if failed else f"{name}[0][0]")
+    return ",\n".join(shown) or "-"
+
+
+def _first_error(diagnostics: list[Diagnostic], start: tuple[int, int], end: tuple[int, int]) -> Diagnostic | None:
     for diagnostic in diagnostics:
-        span = diagnostic.span
-        if diagnostic.severity is Severity.ERROR and after <= (span.line, span.column) <= (
-            model.span.end_line,
-            model.span.end_column,
-        ):
+        if diagnostic.severity is Severity.ERROR and start <= (diagnostic.span.line, diagnostic.span.column) <= end:
             return diagnostic
     return None
 
 
-def summary_rows(report: ModelReport, stop: Diagnostic | None = None, source_lines: list[str] = ()) -> list[Row]:
-    """The rows of a model's table: its input, every layer the checker inferred, and, where it stopped at an
-    error, that layer (or source line) marked."""
-    model = report.model
-    rows = []
-    if model.input_shape is not None and model.input_span is not None:
-        rows.append(Row("input (InputLayer)", _keras_shape(model.input_shape), "0", str(model.input_span.line)))
-    for layer_report in report.layers:
-        layer, inference = layer_report.layer, layer_report.inference
-        rows.append(
-            Row(
-                f"{layer.name} ({layer.keras_class})",
-                _keras_shape(inference.output_shape),
-                f"{inference.params:,}",
-                str(layer.span.line),
-                tuple(inference.working),
+def _error_row(label: str, diagnostic: Diagnostic | None, line: int, connected: str = "") -> Row:
+    code = f"error[{diagnostic.code}]" if diagnostic else "error"
+    working = (diagnostic.message,) if diagnostic else ()
+    return Row(f"{FAILED} {label}", code, "", str(line), working, failed=True, connected=connected)
+
+
+class _RowBuilder:
+    """The rows of one model's table, walking its layers in order; in a graph, the layers that could not
+    be inferred and the lines that failed are rows too, marked."""
+
+    def __init__(self, report: ModelReport, graph: bool, diagnostics: list[Diagnostic], source_lines: list[str]):
+        self.report, self.model, self.graph = report, report.model, graph
+        self.diagnostics, self.source_lines = diagnostics, source_lines
+        self.inferred = {r.layer.name: r for r in report.layers}
+        self.shapes = {i.name: i.shape for i in self.model.inputs}
+        self.shapes.update((r.layer.name, r.inference.output_shape) for r in report.layers)
+        self.folds = _folds(self.model)
+        self.reaching = reaching(report, graph)
+        # Each fold's layers, with the use each belongs to; a fold with a layer not inferred is not folded.
+        self.fold_members: dict[tuple[int, ...], list[tuple[int, Layer]]] = {}
+        for layer in self.model.layers:
+            found = _fold_of(self.model, layer, self.folds) if self.folds else None
+            if found:
+                self.fold_members.setdefault(found[0], []).append((found[1], layer))
+        self.foldable = {
+            fold for fold, members in self.fold_members.items() if all(m.name in self.inferred for _, m in members)
+        }
+        self.rows: list[Row] = []
+        self.shown_folds: set[tuple[int, ...]] = set()
+        self.shown_failures: set[tuple[int, int]] = set()
+
+    def inputs(self) -> None:
+        for model_input in self.model.inputs[: None if self.graph else 1]:
+            counted = self.counted(model_input.name)
+            self.rows.append(
+                Row(
+                    ("" if counted else f"{NOT_COUNTED} ") + f"{model_input.name} (InputLayer)",
+                    _keras_shape(model_input.shape),
+                    "0",
+                    str(model_input.span.line),
+                    connected="-",
+                    dim=not counted,
+                )
             )
+
+    def counted(self, name: str) -> bool:
+        return self.reaching is None or name in self.reaching
+
+    def position(self, layer: Layer) -> tuple[int, int]:
+        """Where a layer stands in the model's text: its line, or for a layer a block made, the use's line."""
+        span = layer.span
+        scope = layer.scope
+        while scope is not None:
+            span = self.model.block_uses[scope].span
+            scope = self.model.block_uses[scope].parent
+        return span.line, span.column
+
+    def layers(self, layers: tuple[Layer, ...]) -> None:
+        # Lines of the model's own text that failed, in order, to be shown where they stand among the layers
+        # (a failed line inside a block is shown before the first layer that reads it).
+        model_span = self.model.span
+        start, end = (model_span.line, model_span.column), (model_span.end_line, model_span.end_column)
+        in_model = self.model.unknown if self.graph else ()
+        pending = sorted(at + (name,) for name in in_model if (at := _failed_line(name)) and start <= at <= end)
+        for layer in layers:
+            while pending and pending[0][:2] < self.position(layer):
+                self.failed_line(pending.pop(0)[2])
+            found = _fold_of(self.model, layer, self.folds) if self.folds else None
+            if found and found[0] in self.foldable:
+                if found[0] not in self.shown_folds:
+                    self.shown_folds.add(found[0])
+                    self.rows.append(self.fold_row(found[0]))
+                continue
+            if self.graph:
+                for source in layer.inputs:
+                    if source in self.model.unknown:
+                        self.failed_line(source)
+            layer_report = self.inferred.get(layer.name)
+            if layer_report is not None:
+                self.rows.append(self.layer_row(layer_report))
+            elif all(source in self.shapes for source in layer.inputs):
+                span = layer.span
+                found_error = _first_error(self.diagnostics, (span.line, span.column), (span.end_line, span.end_column))
+                self.rows.append(
+                    _error_row(_label(layer), found_error, span.line, _connections(self.model, layer.inputs))
+                )
+            else:
+                self.rows.append(
+                    Row(
+                        f"{NOT_INFERRED} {_label(layer)}",
+                        "?",
+                        "",
+                        str(layer.span.line),
+                        connected=_connections(self.model, layer.inputs),
+                        dim=True,
+                    )
+                )
+        if self.graph:  # a failed line that nothing after it reads, such as the last one
+            for name in sorted(self.model.unknown, key=lambda n: _failed_line(n) or (0, 0)):
+                self.failed_line(name)
+
+    def failed_line(self, name: str) -> None:
+        """A row for a line that failed to lower, as written, once however many values stand for it."""
+        at = _failed_line(name)
+        if at is None or at in self.shown_failures:
+            return
+        self.shown_failures.add(at)
+        line = at[0]
+        text = self.source_lines[line - 1].strip() if 0 < line <= len(self.source_lines) else "?"
+        self.rows.append(_error_row(text, _first_error(self.diagnostics, at, (line, _LINE_END)), line))
+
+    def layer_row(self, layer_report: LayerReport) -> Row:
+        layer, inference = layer_report.layer, layer_report.inference
+        counted = self.counted(layer.name)
+        return Row(
+            ("" if counted else f"{NOT_COUNTED} ") + _label(layer),
+            _keras_shape(inference.output_shape),
+            f"{inference.params:,}",
+            str(layer.span.line),
+            tuple(inference.working),
+            connected=_connections(self.model, layer.inputs),
+            dim=not counted,
         )
+
+    def fold_row(self, fold: tuple[int, ...]) -> Row:
+        """One row for the repetitions after the first of a repeated block use: their names, the block and how
+        many, the last one's output, and their counted parameters summed (the working shows each repetition's)."""
+        uses = [self.model.block_uses[index] for index in fold]
+        first, last = uses[0], uses[-1]
+        members = self.fold_members[fold]
+        per_use = [
+            sum(self.inferred[m.name].inference.params for use, m in members if use == index and self.counted(m.name))
+            for index in fold
+        ]
+        total = sum(per_use)
+        any_counted = any(self.counted(m.name) for _, m in members)
+        times = f" ×{len(uses)}" if len(uses) > 1 else ""
+        label = f"{_name_range(first.name, last.name)} ({first.block}{times})"
+        working = [f"{len(members)} layers in {len(uses)} use{'s' * (len(uses) != 1)} of block `{first.block}`"]
+        if len(uses) > 1:
+            working.append(f"params: {' + '.join(f'{p:,}' for p in per_use)} = {total:,}")
+        shape = self.shapes.get(last.output)
+        return Row(
+            ("" if any_counted else f"{NOT_COUNTED} ") + label,
+            _keras_shape(shape) if shape is not None else "?",
+            f"{total:,}",
+            str(first.span.line),
+            tuple(working),
+            connected=_connections(self.model, first.inputs),
+            dim=not any_counted,
+        )
+
+
+def summary_rows(
+    report: ModelReport,
+    stop: Diagnostic | None = None,
+    source_lines: list[str] = (),
+    diagnostics: list[Diagnostic] = (),
+) -> list[Row]:
+    """The rows of a model's table. A stack: its input, every layer the checker inferred, and, where it stopped
+    at an error, that layer (or source line) marked. A graph: its inputs, then every layer in order, those that
+    could not be inferred marked, and the lines that failed as written."""
+    model = report.model
+    graph = not is_stack(model)
+    builder = _RowBuilder(report, graph, list(diagnostics), list(source_lines))
+    builder.inputs()
+    if graph:
+        builder.layers(model.layers)
+        return builder.rows
+    builder.layers(tuple(r.layer for r in report.layers))
+    rows = builder.rows
     if stop is not None:
         line = stop.span.line
-        failing = [layer for layer in model.layers[len(report.layers) :] if layer.span.line == line]
+        rest = model.layers[len(report.layers) :]
+        at = (stop.span.line, stop.span.column)
+        failing = [
+            layer
+            for layer in rest[:1]
+            if (layer.span.line, layer.span.column) <= at <= (layer.span.end_line, layer.span.end_column)
+        ]
+        failing = failing or [layer for layer in rest if layer.span.line == line]
         if failing:
-            label = f"{failing[0].name} ({failing[0].keras_class})"
+            label = _label(failing[0])
         else:  # the line did not lower to a layer: show it as written
             label = source_lines[line - 1].strip() if 0 < line <= len(source_lines) else "?"
-        rows.append(Row(f"{FAILED} {label}", f"error[{stop.code}]", "", str(line), (stop.message,), failed=True))
+        rows.append(_error_row(label, stop, line))
     return rows
+
+
+# --- tables -------------------------------------------------------------------------------------
 
 
 def _count_width(rows: list[Row], width: int) -> int | None:
@@ -90,34 +387,44 @@ def _count_width(rows: list[Row], width: int) -> int | None:
     return longest if longest <= width // 3 else None
 
 
-def summary_table(title: str, rows: list[Row], width: int) -> Table:
-    """One row per layer, as in model.summary(): name (type), output shape with the batch axis, parameters."""
-    table = Table(title=title, title_justify="left")
-    table.add_column(HEADERS[0], overflow="fold")
-    table.add_column(HEADERS[1], overflow="fold")
+def summary_table(title: str, rows: list[Row], width: int, graph: bool = False) -> Table:
+    """One row per layer, as in model.summary(): name (type), output shape with the batch axis, parameters,
+    and in a graph's table what the layer reads."""
+    headers = GRAPH_HEADERS if graph else HEADERS
+    # A graph's rows may take several lines (a merge reads several values): lines between rows, as Keras draws.
+    table = Table(title=title, title_justify="left", show_lines=graph)
+    table.add_column(headers[0], overflow="fold")
+    table.add_column(headers[1], overflow="fold")
     # A column that does not wrap is the last rich narrows; where even that cannot keep it whole, it folds.
     whole = _count_width(rows, width) is not None
-    table.add_column(HEADERS[2], justify="right", overflow="fold", no_wrap=whole)
-    table.add_column(HEADERS[3], justify="right", style="dim")
+    table.add_column(headers[2], justify="right", overflow="fold", no_wrap=whole)
+    if graph:
+        table.add_column(headers[3], overflow="fold")
+    table.add_column(headers[-1], justify="right", style="dim")
     for row in rows:
-        table.add_row(row.layer, row.shape, row.params, row.line, style="red" if row.failed else None)
+        table.add_row(*row.cells(graph), style=row.style)
     return table
 
 
-def explained_table(title: str, rows: list[Row], width: int) -> Table:
+def explained_table(title: str, rows: list[Row], width: int, graph: bool = False) -> Table:
     """The summary with each layer's arithmetic on lines of its own under its row, across the whole table.
 
     rich has no cells spanning columns, so each row is a grid of its own inside a one-column table;
     every grid gets the same column widths, which depend on the table's width only, never on the
     row's content, so the columns line up from row to row.
     """
+    headers = GRAPH_HEADERS if graph else HEADERS
     count_width = _count_width(rows, width) or width // 3
-    line_width = max(len(HEADERS[3]), *(len(row.line) for row in rows))
-    name_width = max(len(HEADERS[0]), *(len(row.layer) for row in rows))
-    shape_width = max(len(HEADERS[1]), *(len(row.shape) for row in rows))
+    line_width = max(len(headers[-1]), *(len(row.line) for row in rows))
+    name_width = max(len(headers[0]), *(len(row.layer) for row in rows))
+    shape_width = max(len(headers[1]), *(len(row.shape) for row in rows))
+    connected_width = max(len(headers[3]), *(len(part) for row in rows for part in row.connected.split("\n")))
     working_width = max((len(line) + 2 for row in rows for line in row.working), default=0)
     # Inside the table's borders and padding (4), the grid's gaps (2 between columns).
-    natural = max(name_width + shape_width + count_width + line_width + 6, working_width) + 4
+    columns_width = name_width + shape_width + count_width + line_width + 6
+    if graph:
+        columns_width += connected_width + 2
+    natural = max(columns_width, working_width) + 4
 
     def grid(cells: tuple[str, ...], style: str | None = None) -> Table:
         row = Table.grid(expand=True, padding=(0, 1), collapse_padding=False, pad_edge=False)
@@ -129,18 +436,27 @@ def explained_table(title: str, rows: list[Row], width: int) -> Table:
         else:
             row.add_column(ratio=1, overflow="fold")
         row.add_column(width=count_width, justify="right", overflow="fold")
+        if graph:
+            if connected_width <= width // 3:
+                row.add_column(width=connected_width, overflow="fold")
+            else:
+                row.add_column(ratio=1, overflow="fold")
         row.add_column(width=line_width, justify="right", style="dim")
         row.add_row(*cells, style=style)
         return row
 
     table = Table(title=title, title_justify="left", show_lines=True, width=min(width, natural))
-    table.add_column(grid(HEADERS))
+    table.add_column(grid(headers))
     for row in rows:
-        parts = [grid(row[:4], "red" if row.failed else None)]
+        parts = [grid(row.cells(graph), row.style)]
         if row.working:
             parts.append(Padding(Text("\n".join(row.working), style="dim", overflow="fold"), (0, 0, 0, 2)))
         table.add_row(Group(*parts))
     return table
+
+
+def _lines(numbers: list[int]) -> str:
+    return ("line " if len(numbers) == 1 else "lines ") + ", ".join(map(str, numbers))
 
 
 def print_summaries(
@@ -150,18 +466,29 @@ def print_summaries(
     diagnostics: list[Diagnostic] = (),
     source_lines: list[str] = (),
 ) -> None:
-    """Each model's table and totals; a model the checker stopped in gets its table up to the error, marked."""
+    """Each model's table and totals; a model the checker stopped in gets its table up to the error, marked
+    (a graph: every layer, those not inferred marked)."""
     console = console or Console()
     draw = explained_table if explain else summary_table
     for report in reports:
-        stop = stopping_error(report, diagnostics)
-        rows = summary_rows(report, stop, source_lines)
-        console.print(draw(f'Model: "{report.model.name}"', rows, console.width))
+        graph = not is_stack(report.model)
+        stop = None if graph else stopping_error(report, diagnostics)
+        rows = summary_rows(report, stop, source_lines, diagnostics)
+        console.print(draw(f'Model: "{report.model.name}"', rows, console.width, graph))
         if stop is not None:
             console.print(f" {FAILED} stopped at line {stop.span.line} (error {stop.code})", style="red")
-            console.print(f" Params before line {stop.span.line}: {report.total_params:,}")
+            console.print(f" Params before line {stop.span.line}: {inferred_params(report, graph):,}")
+        elif graph and not report.complete:
+            failed = sorted({int(row.line) for row in rows if row.failed})
+            if failed:
+                console.print(f" {FAILED} errors at {_lines(failed)}", style="red")
+            if any(row.layer.startswith(f"{NOT_INFERRED} ") for row in rows):
+                console.print(f" {NOT_INFERRED} not inferred: reads a value an error left unknown")
+            console.print(f" Params of the layers inferred: {inferred_params(report, graph):,}")
         else:
             console.print(f" Total params: {report.total_params:,}")
             console.print(f" Trainable params: {report.trainable_params:,}")
             console.print(f" Non-trainable params: {report.non_trainable_params:,}")
+        if any(row.layer.startswith(f"{NOT_COUNTED} ") for row in rows):
+            console.print(f" {NOT_COUNTED} not connected to an output: not counted")
         console.print()

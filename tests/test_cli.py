@@ -499,6 +499,298 @@ def test_summary_of_a_missing_file_or_a_directory_is_a_usage_error(tmp_path, tar
     assert str(path) in result.stderr
 
 
+# --- summary and JSON of graphs -----------------------------------------------------------------
+
+# Two inputs, merges, a branch that reaches no output (conv2d_3) and two outputs.
+GRAPH_SPEC = """model g {
+  image = input 8x8x4
+  meta = input 4
+  c = conv 4 3x3 same from image
+  s = add c image
+  p = conv 4 1x1 from s
+  m = multiply p s
+  u = conv 2 1x1 from image
+  f = flatten from m
+  logits = dense 3 from f
+  side = dense 2 from meta
+  output logits side
+}
+"""
+
+# A residual block used three times by one `repeat=`, then once more on its own.
+BLOCK_SPEC = """block basic(filters) {
+  x = input
+  y = conv filters 3x3 same relu name=1_conv
+  z = conv filters 3x3 same name=2_conv
+  add x z name=add
+}
+
+model net {
+  image = input 8x8x4
+  c = conv 4 3x3 same from image
+  t = basic 4 name=stage repeat=3 from c
+  last = basic 4 from t
+  output last
+}
+"""
+
+# A block whose second conv cannot fit, used twice: the error is inside the block, at both uses.
+BLOCK_USED_TWICE_SPEC = (
+    "block down(f) {\n  conv f 3x3\n  conv f 7x7\n}\n"
+    "model m {\n  image = input 8x8x3\n  a = down 4 from image\n  b = down 4 from image\n  s = add a b\n}\n"
+)
+
+
+def table_cells(output: str) -> list[list[str]]:
+    """The cells of a summary table, each cell's lines joined with a space. Where lines separate the rows (a
+    graph's table, as Keras draws it) a row is everything between two; else a line whose first cell is empty
+    goes on the row above."""
+    rows: list[list[str]] = []
+    separated = any(line.startswith("├") for line in output.splitlines())
+    starts_row = True
+    for line in output.splitlines():
+        if line.startswith(("├", "┡")):
+            starts_row = True
+        if not line.startswith("│"):
+            continue
+        cells = [cell.strip() for cell in line.strip("│").split("│")]
+        if (starts_row if separated else cells[0]) or not rows:
+            rows.append(cells)
+        else:  # the next line of the row above: a cell that runs over several lines
+            rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells, strict=True)]
+        starts_row = False
+    return rows
+
+
+def test_summary_of_a_stack_has_keras_sequential_columns_and_no_connected_to():
+    result = summary_at(120, MNIST)
+    assert "Connected to" not in result.stdout
+    assert "Layer (type)" in result.stdout and "Line" in result.stdout
+
+
+def test_summary_of_a_graph_has_its_inputs_as_rows_and_what_each_layer_reads(write):
+    result = summary_at(140, write("g.cnn", GRAPH_SPEC))
+    assert result.exit_code == 0, result.output
+    assert "Connected to" in result.stdout
+    cells = {row[0]: row[1:] for row in table_cells(result.stdout)}
+    assert cells["image (InputLayer)"] == ["(None, 8, 8, 4)", "0", "-", "2"]
+    assert cells["meta (InputLayer)"] == ["(None, 4)", "0", "-", "3"]
+    assert cells["add_1 (Add)"] == ["(None, 8, 8, 4)", "0", "conv2d_1[0][0], image[0][0]", "5"]
+    assert cells["multiply_1 (Multiply)"][2] == "conv2d_2[0][0], add_1[0][0]"
+    assert cells["dense_2 (Dense)"][2] == "meta[0][0]"
+
+
+def test_summary_of_a_graph_puts_each_value_read_on_a_line_of_its_own(write):
+    result = summary_at(140, write("g.cnn", GRAPH_SPEC))
+    lines = result.stdout.splitlines()
+    [at] = [index for index, line in enumerate(lines) if "add_1 (Add)" in line]
+    assert "conv2d_1[0][0]," in lines[at] and "image[0][0]" in lines[at + 1]
+
+
+def test_summary_marks_a_layer_reaching_no_output_and_leaves_it_out_of_the_totals(write):
+    result = summary_at(140, write("g.cnn", GRAPH_SPEC))
+    cells = {row[0]: row[1:] for row in table_cells(result.stdout)}
+    assert cells["† conv2d_3 (Conv2D)"][:2] == ["(None, 8, 8, 2)", "10"]
+    assert "conv2d_3 (Conv2D)" not in cells
+    [report] = check_text(GRAPH_SPEC).reports
+    every_layer = sum(r.inference.params for r in report.layers)
+    assert report.total_params == every_layer - 10
+    assert f"Total params: {report.total_params:,}" in result.stdout
+    assert " † not connected to an output: not counted" in result.stdout
+
+
+@pytest.mark.keras
+def test_a_graphs_summary_has_the_rows_and_connections_keras_prints_for_the_same_functional_model(write, monkeypatch):
+    """Keras's functional summary of the same network, built by hand with the same names: every row Keras
+    prints (it leaves out what reaches no output) is in specc's with the same shape, count and Connected to."""
+    import keras
+    from keras import layers
+
+    image, meta = keras.Input((8, 8, 4), name="image"), keras.Input((4,), name="meta")
+    c = layers.Conv2D(4, 3, padding="same", name="conv2d_1")(image)
+    s = layers.Add(name="add_1")([c, image])
+    p = layers.Conv2D(4, 1, name="conv2d_2")(s)
+    m = layers.Multiply(name="multiply_1")([p, s])
+    logits = layers.Dense(3, name="dense_1")(layers.Flatten(name="flatten_1")(m))
+    side = layers.Dense(2, name="dense_2")(meta)
+    model = keras.Model([image, meta], [logits, side])
+    monkeypatch.setenv("COLUMNS", "250")
+    printed: list[str] = []
+    model.summary(print_fn=lambda text, line_break=True: printed.append(text))
+    theirs = {row[0]: row[1:4] for row in table_cells("\n".join(printed))}
+    output = summary_at(250, write("g.cnn", GRAPH_SPEC)).stdout
+    ours = {row[0]: row[1:4] for row in table_cells(output)}
+    assert len(theirs) == 9
+    assert {label: ours.get(label) for label in theirs} == theirs
+    assert f"Total params: {model.count_params():,}" in output
+
+
+def test_summary_folds_a_repeated_blocks_later_repetitions_into_one_row_and_the_totals_stay_whole(write):
+    result = summary_at(140, write("net.cnn", BLOCK_SPEC))
+    assert result.exit_code == 0, result.output
+    rows = table_cells(result.stdout)
+    labels = [row[0] for row in rows]
+    # The first repetition shows its layers; the second and third are one row; the next use is not folded.
+    assert labels == [
+        "image (InputLayer)",
+        "conv2d_1 (Conv2D)",
+        "stage1_1_conv (Conv2D)",
+        "stage1_2_conv (Conv2D)",
+        "stage1_add (Add)",
+        "stage2..3 (basic ×2)",
+        "basic_1_1_conv (Conv2D)",
+        "basic_1_2_conv (Conv2D)",
+        "basic_1_add (Add)",
+    ]
+    [report] = check_text(BLOCK_SPEC).reports
+    folded = [r for r in report.layers if r.layer.name.startswith(("stage2_", "stage3_"))]
+    assert len(folded) == 6
+    fold = rows[labels.index("stage2..3 (basic ×2)")]
+    assert fold[1:] == ["(None, 8, 8, 4)", f"{sum(r.inference.params for r in folded):,}", "stage1_add[0][0]", "11"]
+    assert f"Total params: {report.total_params:,}" in result.stdout
+    assert report.total_params == sum(r.inference.params for r in report.layers)
+    # What reads the fold's value names the layer that makes it, inside the fold.
+    assert rows[labels.index("basic_1_1_conv (Conv2D)")][3] == "stage3_add[0][0]"
+
+
+def test_summary_explain_of_a_graph_keeps_each_layers_arithmetic_and_sums_a_fold(write):
+    result = summary_at(200, write("net.cnn", BLOCK_SPEC), "--explain")
+    assert result.exit_code == 0, result.output
+    assert "params: 3*3*4*4 + 4 = 148" in result.stdout
+    assert "6 layers in 2 uses of block `basic`" in result.stdout
+    assert "params: 296 + 296 = 592" in result.stdout
+    assert all(len(line) <= 200 for line in result.stdout.splitlines())
+
+
+@pytest.mark.parametrize("columns", [60, 100])
+def test_summary_of_a_graph_cuts_nothing_in_a_narrow_terminal(write, columns):
+    for explain in ([], ["--explain"]):
+        result = summary_at(columns, write("net.cnn", BLOCK_SPEC), *explain)
+        assert "…" not in result.stdout
+        assert all(len(line) <= columns for line in result.stdout.splitlines())
+
+
+def test_summary_of_a_graph_with_a_merge_that_does_not_fit_marks_it_and_what_reads_it(write):
+    spec = (
+        "model m {\n  image = input 8x8x3\n  a = conv 4 3x3 from image\n  b = conv 8 3x3 from image\n"
+        "  s = add a b\n  dense 2\n}\n"
+    )
+    result = summary_at(120, write("m.cnn", spec))
+    assert result.exit_code == 1
+    assert table_cells(result.stdout) == [
+        ["image (InputLayer)", "(None, 8, 8, 3)", "0", "-", "2"],
+        ["conv2d_1 (Conv2D)", "(None, 6, 6, 4)", "112", "image[0][0]", "3"],
+        ["conv2d_2 (Conv2D)", "(None, 6, 6, 8)", "224", "image[0][0]", "4"],
+        ["✗ add_1 (Add)", "error[E304]", "", "conv2d_1[0][0], conv2d_2[0][0]", "5"],
+        ["? dense_1 (Dense)", "?", "", "add_1[0][0]", "6"],
+    ]
+    assert " ✗ errors at line 5" in result.stdout
+    assert " ? not inferred: reads a value an error left unknown" in result.stdout
+    assert " Params of the layers inferred: 336" in result.stdout
+    assert "Total params" not in result.stdout
+
+
+def test_summary_of_a_graph_shows_a_line_that_failed_where_it_stands_and_counts_what_came_before(write):
+    spec = (
+        "model g {\n  image = input 8x8x3\n  a = conv 4 3x3 from image\n  b = maxpol 2x2 from a\n"
+        "  c = conv 4 3x3 from image\n  s = add b c\n}\n"
+    )
+    result = summary_at(120, write("g.cnn", spec))
+    assert result.exit_code == 1
+    assert table_cells(result.stdout) == [
+        ["image (InputLayer)", "(None, 8, 8, 3)", "0", "-", "2"],
+        ["conv2d_1 (Conv2D)", "(None, 6, 6, 4)", "112", "image[0][0]", "3"],
+        ["✗ b = maxpol 2x2 from a", "error[E201]", "", "", "4"],
+        ["conv2d_2 (Conv2D)", "(None, 6, 6, 4)", "112", "image[0][0]", "5"],
+        ["? add_1 (Add)", "?", "", "✗ line 4, conv2d_2[0][0]", "6"],
+    ]
+    # What the failed line read is unknown, so nothing is marked as reaching no output.
+    assert "†" not in result.stdout
+    assert " Params of the layers inferred: 224" in result.stdout
+
+
+def test_summary_of_a_block_used_twice_with_an_error_inside_marks_the_layer_in_each_use(write):
+    spec = BLOCK_USED_TWICE_SPEC
+    result = summary_at(120, write("m.cnn", spec))
+    assert result.exit_code == 1
+    labels = [row[0] for row in table_cells(result.stdout)]
+    assert labels == [
+        "image (InputLayer)",
+        "down_1_conv2d_1 (Conv2D)",
+        "✗ down_1_conv2d_2 (Conv2D)",
+        "down_2_conv2d_1 (Conv2D)",
+        "✗ down_2_conv2d_2 (Conv2D)",
+        "? add_1 (Add)",
+    ]
+    assert " ✗ errors at line 3" in result.stdout
+
+
+def test_summary_of_a_stack_of_blocks_stops_at_the_error_inside_the_block(write):
+    spec = "block cc(f) {\n  conv f 3x3 same\n  conv f kxk\n}\nmodel e {\n  input 8x8x3\n  cc 4\n  dense 2\n}\n"
+    result = summary_at(100, write("e.cnn", spec))
+    assert result.exit_code == 1
+    assert table_cells(result.stdout) == [
+        ["input (InputLayer)", "(None, 8, 8, 3)", "0", "6"],
+        ["cc_1_conv2d_1 (Conv2D)", "(None, 8, 8, 4)", "112", "2"],
+        ["✗ conv f kxk", "error[E205]", "", "3"],
+    ]
+    assert " ✗ stopped at line 3 (error E205)" in result.stdout
+    assert " Params before line 3: 112" in result.stdout
+
+
+def test_json_of_a_graph_lists_its_inputs_outputs_and_what_each_layer_reads(write):
+    (file,) = json.loads(invoke("check", "--format", "json", write("g.cnn", GRAPH_SPEC)).stdout)["files"]
+    (model,) = file["models"]
+    assert model["inputs"] == [
+        {"name": "image", "input_shape": [8, 8, 4], "line": 2},
+        {"name": "meta", "input_shape": [4], "line": 3},
+    ]
+    assert model["input_shape"] == [8, 8, 4]
+    assert model["outputs"] == ["dense_1", "dense_2"]
+    assert model["output_shapes"] == [[3], [2]]
+    assert model["output_shape"] == [3]
+    layers = {layer["name"]: layer for layer in model["layers"]}
+    assert layers["add_1"]["inputs"] == ["conv2d_1", "image"]
+    assert layers["add_1"]["input_shapes"] == [[8, 8, 4], [8, 8, 4]]
+    assert layers["add_1"]["input_shape"] == [8, 8, 4]
+    assert [name for name, layer in layers.items() if not layer["counted"]] == ["conv2d_3"]
+    assert model["total_params"] == sum(layer["params"] for layer in model["layers"] if layer["counted"])
+    assert all(layer["block"] is None for layer in model["layers"]) and model["block_uses"] == []
+
+
+def test_json_names_the_block_use_that_made_each_layer(write):
+    (file,) = json.loads(invoke("check", "--format", "json", write("net.cnn", BLOCK_SPEC)).stdout)["files"]
+    (model,) = file["models"]
+    blocks = {layer["name"]: layer["block"] for layer in model["layers"]}
+    assert blocks["conv2d_1"] is None
+    assert blocks["stage2_1_conv"] == "stage2" and blocks["basic_1_add"] == "basic_1"
+    assert [(use["name"], use["block"], use["line"]) for use in model["block_uses"]] == [
+        ("stage1", "basic", 11),
+        ("stage2", "basic", 11),
+        ("stage3", "basic", 11),
+        ("basic_1", "basic", 12),
+    ]
+    stage2 = model["block_uses"][1]
+    assert (stage2["inputs"], stage2["output"], stage2["parent"]) == (["stage1_add"], "stage2_add", None)
+    assert stage2["arguments"] == {"filters": "4"}
+
+
+def test_the_result_line_of_a_model_with_several_inputs_and_outputs_names_each(write):
+    result = invoke("check", write("g.cnn", GRAPH_SPEC))
+    assert result.exit_code == 0
+    [line] = [line for line in result.stdout.splitlines() if ": model g: " in line]
+    [report] = check_text(GRAPH_SPEC).reports
+    assert line.endswith(
+        ": model g: (image: 8x8x4, meta: 4) -> (dense_1: 3, dense_2: 2), "
+        f"{report.total_params:,} params ({report.total_params:,} trainable, 0 non-trainable)"
+    )
+
+
+def test_the_result_line_of_a_model_with_one_input_and_one_output_shows_the_shapes_alone(write):
+    result = invoke("check", write("net.cnn", BLOCK_SPEC))
+    assert ": model net: 8x8x4 -> 8x8x4, " in result.stdout
+
+
 # --- the fixtures in tests/bad: exact positions and how they are shown --------------------------
 
 

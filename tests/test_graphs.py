@@ -264,10 +264,9 @@ def test_the_same_block_line_failing_in_two_uses_is_reported_once():
 )
 def test_hostile_value_and_block_names_check_like_any_other(name):
     text = (
-        f"block {name}_block({name}) {{\n  {name} = input\n  conv {name}_n 1x1\n}}\n"
-        if False
-        else f"block b{name}(n) {{\n  v = input\n  {name}2 = conv n 1x1 from v\n}}\n"
-    ) + f"model m {{\n  {name} = input 4x4x2\n  {name}1 = b{name} 2 from {name}\n  add {name} {name}1\n}}\n"
+        f"block b{name}(n) {{\n  v = input\n  {name}2 = conv n 1x1 from v\n}}\n"
+        f"model m {{\n  {name} = input 4x4x2\n  {name}1 = b{name} 2 from {name}\n  add {name} {name}1\n}}\n"
+    )
     checked, report = checked_model(text)
     assert checked.ok, checked.diagnostics
     assert report.output_shape == (4, 4, 2)

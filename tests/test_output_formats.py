@@ -407,6 +407,188 @@ def test_the_schema_check_is_not_vacuous(validator):
     assert list(validator.iter_errors(log))
 
 
+# --- notes of graphs: a block's call sites and a merge's operands, in every format ----------------
+
+# (spec, the error's code and position, each note's position and a word its message must have).
+GRAPH_NOTES = {
+    "a shape error inside a block used twice": (
+        "block down(f) {\n  conv f 3x3\n  conv f 7x7\n}\n"
+        "model m {\n  image = input 8x8x3\n  a = down 4 from image\n  b = down 4 from image\n  s = add a b\n}\n",
+        ("E301", 3, 10),
+        [(7, 3, "`down_1`")],
+    ),
+    "a shape error inside a block inside a block": (
+        "block inner(f) {\n  conv f 9x9\n}\nblock outer(f) {\n  conv f 3x3 same\n  inner f\n}\n"
+        "model m {\n  image = input 8x8x3\n  outer 4\n}\n",
+        ("E301", 2, 10),
+        [(6, 3, "`outer_1_inner_1`"), (10, 3, "`outer_1`")],
+    ),
+    "a merge whose operands do not fit": (
+        # Layers named as their values, so the notes read the same whichever name they give.
+        "model m {\n  image = input 8x8x3\n  a = conv 4 3x3 name=a from image\n  b = conv 8 3x3 name=b from image\n"
+        "  s = add a b\n  dense 2\n}\n",
+        ("E304", 5, 3),
+        [(3, 3, "6x6x4"), (4, 3, "6x6x8")],
+    ),
+}
+
+
+def graph_notes_case(name: str, write) -> tuple[Path, str, tuple, list, Diagnostic]:
+    spec, error, notes = GRAPH_NOTES[name]
+    [diagnostic] = check_text(spec).diagnostics
+    assert (diagnostic.code, diagnostic.span.line, diagnostic.span.column) == error
+    # A block used twice may fail at both uses: the first use's note comes first, and every note is a call site.
+    assert [(n.span.line, n.span.column) for n in diagnostic.notes[: len(notes)]] == [n[:2] for n in notes]
+    for note, (_, _, word) in zip(diagnostic.notes, notes, strict=False):
+        assert word in note.message
+    return write("graph.cnn", spec), spec, error, notes, diagnostic
+
+
+@pytest.mark.parametrize("case", list(GRAPH_NOTES))
+def test_text_shows_each_note_of_a_graph_error_with_its_source_line_and_caret(case, write):
+    path, spec, _, _, diagnostic = graph_notes_case(case, write)
+    result = invoke("check", path)
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    source = spec.split("\n")
+    for note in diagnostic.notes:
+        at = lines.index(f"{path}:{note.span.line}:{note.span.column}: note: {note.message}")
+        gutter = " " * len(str(note.span.line))
+        assert lines[at + 1] == f"{gutter} |"
+        assert lines[at + 2] == f"{note.span.line} | {source[note.span.line - 1]}"
+        caret = lines[at + 3]
+        assert caret.startswith(f"{gutter} | ") and caret.index("^") == len(f"{gutter} | ") + note.span.column - 1
+
+
+@pytest.mark.parametrize("case", list(GRAPH_NOTES))
+def test_gcc_prints_a_note_line_for_each_call_site_or_operand_after_its_error(case, write):
+    path, _, (code, line, column), _, diagnostic = graph_notes_case(case, write)
+    result = invoke("check", "--format", "gcc", path)
+    error, *notes = result.stdout.splitlines()
+    assert GCC_LINE.match(error)["code"] == code and error.startswith(f"{path}:{line}:{column}: error: ")
+    assert notes == [f"{path}:{n.span.line}:{n.span.column}: note: {n.message}" for n in diagnostic.notes]
+    assert all(GCC_NOTE.match(note) and not GCC_LINE.match(note) for note in notes)
+
+
+@pytest.mark.parametrize("case", list(GRAPH_NOTES))
+def test_json_lists_each_note_of_a_graph_error_with_its_position(case, write):
+    path, _, (code, line, column), _, diagnostic = graph_notes_case(case, write)
+    (file,) = json.loads(invoke("check", "--format", "json", path).stdout)["files"]
+    [record] = file["diagnostics"]
+    assert (record["code"], record["line"], record["column"]) == (code, line, column)
+    assert record["notes"] == [
+        {
+            "message": n.message,
+            "line": n.span.line,
+            "column": n.span.column,
+            "end_line": n.span.end_line,
+            "end_column": n.span.end_column,
+        }
+        for n in diagnostic.notes
+    ]
+
+
+@pytest.mark.parametrize("case", list(GRAPH_NOTES))
+def test_sarif_makes_each_note_of_a_graph_error_a_related_location(case, validator, write, monkeypatch, tmp_path):
+    path, _, (code, line, column), _, diagnostic = graph_notes_case(case, write)
+    monkeypatch.chdir(tmp_path)
+    exit_code, log = sarif_from_cli(path.name)
+    assert exit_code == 1
+    assert_valid(validator, log)
+    [sarif_result] = log["runs"][0]["results"]
+    assert sarif_result["ruleId"] == code
+    assert sarif_result["locations"][0]["physicalLocation"]["region"]["startLine"] == line
+    related = [
+        (r["id"], r["physicalLocation"]["region"]["startLine"], r["physicalLocation"]["region"]["startColumn"])
+        for r in sarif_result["relatedLocations"]
+    ]
+    assert related == [(index, n.span.line, n.span.column) for index, n in enumerate(diagnostic.notes)]
+    assert [r["message"]["text"] for r in sarif_result["relatedLocations"]] == [n.message for n in diagnostic.notes]
+
+
+# --- the JSON document and its schema -----------------------------------------------------------
+
+CHECK_SCHEMA = Path(__file__).resolve().parent / "schemas" / "specc-check.schema.json"
+
+GRAPH_SPEC = """block basic(filters) {
+  x = input
+  y = conv filters 3x3 same relu name=1_conv
+  z = conv filters 3x3 same name=2_conv
+  add x z name=add
+}
+
+model g {
+  image = input 8x8x4
+  meta = input 4
+  c = conv 4 3x3 same from image
+  t = basic 4 name=stage repeat=2 from c
+  u = conv 2 1x1 from image
+  f = flatten from t
+  logits = dense 3 from f
+  side = dense 2 from meta
+  output logits side
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def check_validator():
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is a test dependency: pip install -e '.[test]'")
+    schema = json.loads(CHECK_SCHEMA.read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def json_document(*paths: object) -> dict:
+    return json.loads(invoke("check", "--format", "json", *paths).stdout)
+
+
+def test_the_json_of_every_example_fixture_and_graph_follows_the_documented_schema(check_validator, write):
+    graph = write("graph.cnn", GRAPH_SPEC)
+    for name, spec in GRAPH_NOTES.items():
+        write(f"{name.replace(' ', '_')}.cnn", spec[0])
+    paths = [*sorted(EXAMPLES.glob("*.cnn")), *(BAD / name for name in FIXTURES), graph, *graph.parent.glob("a_*.cnn")]
+    document = json_document(*paths)
+    assert len(document["files"]) == len(paths) > len(FIXTURES)
+    assert_valid(check_validator, document)
+    models = [model for file in document["files"] for model in file["models"]]
+    # What the schema's optional and nullable parts allow is met at least once.
+    assert any(len(model["inputs"]) > 1 for model in models)
+    assert any(model["block_uses"] for model in models)
+    assert any(not layer["counted"] for model in models for layer in model["layers"])
+    assert any(model["output_shapes"] is None for model in models)
+    assert any("notes" in d for file in document["files"] for d in file["diagnostics"])
+
+
+def test_the_json_schema_refuses_what_specc_does_not_print(check_validator, write):
+    def broken(change) -> dict:
+        document = json_document(write("graph.cnn", GRAPH_SPEC))
+        change(document["files"][0]["models"][0])
+        return document
+
+    for change in [
+        lambda model: model.pop("outputs"),
+        lambda model: model["layers"][0].update(undocumented=1),
+        lambda model: model["layers"][0].update(counted="yes"),
+        lambda model: model["inputs"][0].update(input_shape=None),
+        lambda model: model["block_uses"][0].update(parent=3),
+    ]:
+        assert list(check_validator.iter_errors(broken(change)))
+
+
+def test_docs_ci_describes_every_field_of_the_json_schema():
+    ci = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+    section = ci[ci.index("## The JSON document") :]
+    schema = json.loads(CHECK_SCHEMA.read_text(encoding="utf-8"))
+    fields = set(schema["properties"])
+    for definition in schema["$defs"].values():
+        fields |= set(definition.get("properties", {}))
+        fields |= set(definition.get("properties", {}).get("inputs", {}).get("items", {}).get("properties", {}))
+    missing = sorted(field for field in fields if f"`{field}`" not in section)
+    assert missing == []
+
+
 # --- pre-commit ---------------------------------------------------------------------------------
 
 
@@ -427,6 +609,21 @@ def test_pre_commit_hooks_run_specc_commands_that_exist_on_cnn_files():
 
 def test_the_gcc_note_sample_in_docs_ci_is_what_specc_prints():
     ci = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
-    [block] = [b for b in re.findall(r"```text\n(.*?)```", ci, flags=re.DOTALL) if ": note: " in b]
+    [block] = [b for b in re.findall(r"```text\n(.*?)```", ci, flags=re.DOTALL) if "open.cnn:1:9: note: " in b]
     checked = check_text("model m {\n  input 28x28x1\n  conv 8 3x3\n  flatten\n")
     assert "\n".join(format_gcc("specs/open.cnn", d) for d in checked.diagnostics) == block.rstrip("\n")
+
+
+def test_the_gcc_notes_of_graphs_sample_in_docs_ci_is_what_specc_prints_where_it_is_not_elided():
+    ci = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+    [block] = [b for b in re.findall(r"```text\n(.*?)```", ci, flags=re.DOTALL) if "used here as" in b]
+    used_twice, _, _ = GRAPH_NOTES["a shape error inside a block used twice"]
+    operands, _, _ = GRAPH_NOTES["a merge whose operands do not fit"]
+    printed = [
+        format_gcc(path, d)
+        for path, spec in (("specs/blocks.cnn", used_twice), ("specs/merge.cnn", operands))
+        for d in check_text(spec).diagnostics
+    ]
+    # `...` in the sample stands for the rest of a long message.
+    for shown, line in zip(block.rstrip("\n").split("\n"), "\n".join(printed).split("\n"), strict=True):
+        assert re.fullmatch(re.escape(shown).replace(re.escape("..."), ".*"), line), (shown, line)

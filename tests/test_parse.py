@@ -443,6 +443,11 @@ def test_a_keras_call_written_as_a_layer_line_hints_at_the_specc_form():
             "BatchNormalization(momentum=0.9, center=False)",
             "a layer line is not a Python call: write `batchnorm momentum=0.9 center=false`",
         ),
+        (
+            "SeparableConv2D(32, (3, 3), padding='same')",
+            "a layer line is not a Python call: write `separable 32 3x3 same`",
+        ),
+        ("ReLU(max_value=6.0)", "a layer line is not a Python call: write `relu max_value=6.0`"),
     ],
 )
 def test_a_keras_call_of_any_kind_gets_the_spec_line_it_means_as_hint(line, hint):
@@ -469,7 +474,7 @@ def test_a_keras_call_holding_the_input_shape_gets_no_fix_since_the_shape_needs_
 @pytest.mark.parametrize(
     "line",
     [
-        "SeparableConv2D(32, (3, 3), padding='same')",
+        "LSTM(32, return_sequences=True)",
         "Dense(units, activation=act())",
         "Dense(4, kernel_regularizer=l2(0.01))",
     ],
@@ -542,3 +547,40 @@ def test_moving_a_moved_argument_again_does_not_chain_moves():
     assert all(a.__dict__["_source"] is b for a, b in zip(twice.arguments, model.statements[0].arguments, strict=True))
     assert [a.span.line for a in twice.arguments] == [4, 4]
     assert "_source" not in twice.arguments[0].__dict__, "a read argument lets go of the one it was moved from"
+
+
+def test_a_block_left_open_before_the_next_model_has_a_note_at_its_brace():
+    _, diagnostics = parse("block b(n) {\n  dense n\nmodel m {\n  input 4\n}\n")
+    (diagnostic,) = diagnostics
+    assert (diagnostic.code, diagnostic.span.line) == ("E102", 3)
+    assert diagnostic.hint == "close block `b` with `}` before the next model"
+    (note,) = diagnostic.notes
+    assert (note.span.line, note.span.column, note.message) == (1, 12, "block `b` opened here is not closed")
+
+
+def test_statements_name_their_value_and_what_they_read_with_spans():
+    tree, diagnostics = parse("model m {\n  x = input 8\n  y = dense 4 from x, x name=d\n}\n")
+    assert diagnostics == []
+    statement = tree.models[0].statements[1]
+    assert statement.target.text == "y" and statement.target.span == Span(3, 3, 3, 4)
+    assert [(w.text, w.span.column) for w in statement.sources] == [("x", 20), ("x", 23)]
+    assert [a.key for a in statement.arguments] == [None, "name"]
+    assert statement.span == Span(3, 3, 3, 31)
+
+
+def test_a_block_header_keeps_its_parameters_and_defaults():
+    tree, diagnostics = parse("block basic(filters, strides=1,) {\n  conv filters 3x3\n}\n")
+    assert diagnostics == []
+    (block,) = tree.models
+    assert block.is_block and block.name == "basic"
+    assert [(p.name, p.default.text if p.default else None) for p in block.parameters] == [
+        ("filters", None),
+        ("strides", "1"),
+    ]
+
+
+def test_a_name_part_starting_with_digits_is_a_word_so_blocks_can_name_layers_like_keras_applications():
+    tree, diagnostics = parse("block b {\n  conv 8 1x1 name=1_conv\n}\n")
+    assert diagnostics == []
+    (argument,) = [a for a in tree.models[0].statements[0].arguments if a.key == "name"]
+    assert argument.value.text == "1_conv"

@@ -29,15 +29,25 @@ from specc.layers import (
     AvgPool2D,
     BatchNorm,
     Conv2D,
+    Conv2DTranspose,
+    Cropping2D,
     Dense,
+    DepthwiseConv2D,
     Dropout,
     ExplicitPadding,
     Flatten,
     GlobalAvgPool2D,
     GlobalMaxPool2D,
     LayerBase,
+    LayerNorm,
     MaxPool2D,
     MinPool2D,
+    Normalization,
+    ReLU,
+    Rescaling,
+    Reshape,
+    SeparableConv2D,
+    UpSampling2D,
     ZeroPad2D,
     format_shape,
 )
@@ -53,6 +63,8 @@ class MinPooling2D(layers.MaxPooling2D):
 
 # Keras's own defaults, left out of emitted calls.
 KERAS_BATCHNORM_DEFAULTS = {"epsilon": 1e-3, "momentum": 0.99, "center": True, "scale": True}
+KERAS_LAYERNORM_DEFAULTS = {"epsilon": 1e-3, "center": True, "scale": True}
+KERAS_RELU_DEFAULTS = {"max_value": None, "negative_slope": 0.0, "threshold": 0.0}
 
 
 @dataclass(frozen=True)
@@ -153,19 +165,131 @@ def _activation_layer(layer: ActivationLayer, names: FreeNames) -> list[KerasCal
     return [KerasCall("layers.Activation", _named(literal(layer.activation), name=layer.name))]
 
 
+def _changed(layer: LayerBase, defaults: dict[str, object]) -> list[str]:
+    """`key=value` for each of these arguments that differs from Keras's default."""
+    return [_keyword(key, getattr(layer, key)) for key, default in defaults.items() if getattr(layer, key) != default]
+
+
+def _global_pool2d(constructor: str) -> Callable[[GlobalAvgPool2D | GlobalMaxPool2D, FreeNames], list[KerasCall]]:
+    def emit(layer: GlobalAvgPool2D | GlobalMaxPool2D, names: FreeNames) -> list[KerasCall]:
+        arguments = [_keyword("keepdims", True)] if layer.keepdims else []
+        return [KerasCall(constructor, _named(*arguments, name=layer.name))]
+
+    return emit
+
+
+def _window_arguments(layer: DepthwiseConv2D | SeparableConv2D | Conv2DTranspose) -> list[str]:
+    """strides, padding='same' and dilation_rate where they differ from Keras's defaults."""
+    arguments = []
+    if layer.strides != (1, 1):
+        arguments.append(_keyword("strides", layer.strides))
+    if layer.padding == "same":
+        arguments.append(_keyword("padding", "same"))
+    if layer.dilation_rate != (1, 1):
+        arguments.append(_keyword("dilation_rate", layer.dilation_rate))
+    return arguments
+
+
+def _depthwise_conv2d(layer: DepthwiseConv2D, names: FreeNames) -> list[KerasCall]:
+    arguments = [literal(layer.kernel_size), *_window_arguments(layer)]
+    if layer.depth_multiplier != 1:
+        arguments.append(_keyword("depth_multiplier", layer.depth_multiplier))
+    arguments.extend(_activation(layer.activation))
+    if not layer.use_bias:
+        arguments.append(_keyword("use_bias", False))
+    conv = KerasCall("layers.DepthwiseConv2D", _named(*arguments, name=layer.name))
+    if isinstance(layer.padding, str) or layer.padding == ((0, 0), (0, 0)):
+        return [conv]
+    pad = KerasCall(
+        "layers.ZeroPadding2D",
+        _named(literal(_padding_amounts(layer.padding)), name=names.free(f"{layer.name}_pad")),
+    )
+    return [pad, conv]
+
+
+def _separable_conv2d(layer: SeparableConv2D, names: FreeNames) -> list[KerasCall]:
+    arguments = [literal(layer.filters), literal(layer.kernel_size), *_window_arguments(layer)]
+    if layer.depth_multiplier != 1:
+        arguments.append(_keyword("depth_multiplier", layer.depth_multiplier))
+    arguments.extend(_activation(layer.activation))
+    if not layer.use_bias:
+        arguments.append(_keyword("use_bias", False))
+    return [KerasCall("layers.SeparableConv2D", _named(*arguments, name=layer.name))]
+
+
+def _conv2d_transpose(layer: Conv2DTranspose, names: FreeNames) -> list[KerasCall]:
+    arguments = [literal(layer.filters), literal(layer.kernel_size), *_window_arguments(layer)]
+    if layer.output_padding is not None:
+        arguments.append(_keyword("output_padding", layer.output_padding))
+    arguments.extend(_activation(layer.activation))
+    if not layer.use_bias:
+        arguments.append(_keyword("use_bias", False))
+    return [KerasCall("layers.Conv2DTranspose", _named(*arguments, name=layer.name))]
+
+
+def _upsampling2d(layer: UpSampling2D, names: FreeNames) -> list[KerasCall]:
+    arguments = [literal(layer.size)] if layer.size != (2, 2) else []
+    if layer.interpolation != "nearest":
+        arguments.append(_keyword("interpolation", layer.interpolation))
+    return [KerasCall("layers.UpSampling2D", _named(*arguments, name=layer.name))]
+
+
+def _cropping2d(layer: Cropping2D, names: FreeNames) -> list[KerasCall]:
+    return [KerasCall("layers.Cropping2D", _named(literal(_padding_amounts(layer.cropping)), name=layer.name))]
+
+
+def _reshape(layer: Reshape, names: FreeNames) -> list[KerasCall]:
+    return [KerasCall("layers.Reshape", _named(literal(layer.target_shape), name=layer.name))]
+
+
+def _rescaling(layer: Rescaling, names: FreeNames) -> list[KerasCall]:
+    arguments = [literal(layer.scale)] + ([_keyword("offset", layer.offset)] if layer.offset != 0.0 else [])
+    return [KerasCall("layers.Rescaling", _named(*arguments, name=layer.name))]
+
+
+def _normalization(layer: Normalization, names: FreeNames) -> list[KerasCall]:
+    mean, variance = layer.mean, layer.variance
+    # Keras wants the two in the same shape; the spec may give one number for all channels beside a tuple.
+    if isinstance(mean, tuple) != isinstance(variance, tuple) or (
+        isinstance(mean, tuple) and isinstance(variance, tuple) and len(mean) != len(variance)
+    ):
+        length = max(len(v) if isinstance(v, tuple) else 1 for v in (mean, variance))
+        mean, variance = (v * (length // len(v)) if isinstance(v, tuple) else (v,) * length for v in (mean, variance))
+    arguments = [_keyword("mean", mean), _keyword("variance", variance)]
+    return [KerasCall("layers.Normalization", _named(*arguments, name=layer.name))]
+
+
+def _layernorm(layer: LayerNorm, names: FreeNames) -> list[KerasCall]:
+    return [KerasCall("layers.LayerNormalization", _named(*_changed(layer, KERAS_LAYERNORM_DEFAULTS), name=layer.name))]
+
+
+def _relu(layer: ReLU, names: FreeNames) -> list[KerasCall]:
+    return [KerasCall("layers.ReLU", _named(*_changed(layer, KERAS_RELU_DEFAULTS), name=layer.name))]
+
+
 KERAS_EMITTERS: dict[type[LayerBase], Callable] = {
     Conv2D: _conv2d,
     MaxPool2D: _pool2d("layers.MaxPooling2D"),
     AvgPool2D: _pool2d("layers.AveragePooling2D"),
     MinPool2D: _pool2d(MIN_POOLING_CLASS),
-    GlobalAvgPool2D: _without_arguments("layers.GlobalAveragePooling2D"),
-    GlobalMaxPool2D: _without_arguments("layers.GlobalMaxPooling2D"),
+    GlobalAvgPool2D: _global_pool2d("layers.GlobalAveragePooling2D"),
+    GlobalMaxPool2D: _global_pool2d("layers.GlobalMaxPooling2D"),
     ZeroPad2D: _zeropad2d,
     BatchNorm: _batchnorm,
     Dropout: _dropout,
     Flatten: _without_arguments("layers.Flatten"),
     Dense: _dense,
     ActivationLayer: _activation_layer,
+    DepthwiseConv2D: _depthwise_conv2d,
+    SeparableConv2D: _separable_conv2d,
+    Conv2DTranspose: _conv2d_transpose,
+    UpSampling2D: _upsampling2d,
+    Cropping2D: _cropping2d,
+    Reshape: _reshape,
+    Rescaling: _rescaling,
+    Normalization: _normalization,
+    LayerNorm: _layernorm,
+    ReLU: _relu,
 }
 
 

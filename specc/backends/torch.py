@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from specc.arithmetic import AxisPadding, same_padding_amounts
+from specc.arithmetic import AxisPadding, same_padding_amounts, transposed_cropping
 from specc.backends.python_source import (
     FreeNames,
     SourceWriter,
@@ -50,15 +50,25 @@ from specc.layers import (
     AvgPool2D,
     BatchNorm,
     Conv2D,
+    Conv2DTranspose,
+    Cropping2D,
     Dense,
+    DepthwiseConv2D,
     Dropout,
     Flatten,
     GlobalAvgPool2D,
     GlobalMaxPool2D,
     LayerBase,
+    LayerNorm,
     MaxPool2D,
     MinPool2D,
+    Normalization,
+    ReLU,
+    Rescaling,
+    Reshape,
+    SeparableConv2D,
     Shape,
+    UpSampling2D,
     ZeroPad2D,
     format_shape,
 )
@@ -106,6 +116,61 @@ class BatchNormNd(nn.BatchNorm1d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x.flatten(2)).view_as(x)''',
+    "KerasReshape": '''\
+class KerasReshape(nn.Module):
+    """Keras's Reshape, which orders the elements channels-last: channels moved last, reshaped, moved back first."""
+
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.shape = shape  # channels-last, as the spec writes it
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.movedim(1, -1) if x.dim() > 2 else x
+        x = x.reshape(x.shape[0], *self.shape)
+        return x.movedim(-1, 1) if x.dim() > 2 else x''',
+    "Rescaling": '''\
+class Rescaling(nn.Module):
+    """Keras's Rescaling: x * scale + offset."""
+
+    def __init__(self, scale: float, offset: float = 0.0) -> None:
+        super().__init__()
+        self.scale, self.offset = scale, offset
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale + self.offset''',
+    "Normalization": '''\
+class Normalization(nn.Module):
+    """Keras's Normalization with its statistics given: (x - mean) / max(sqrt(variance), 1e-7), per channel.
+    The statistics are constants, not buffers: Keras counts them as no weights."""
+
+    def __init__(self, mean: tuple[float, ...], variance: tuple[float, ...]) -> None:
+        super().__init__()
+        self.mean, self.variance = mean, variance
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        view = (-1, *(1,) * (x.dim() - 2))  # along the channels, axis 1
+        mean = x.new_tensor(self.mean).view(view)
+        deviation = x.new_tensor(self.variance).view(view).sqrt().clamp_min(1e-7)
+        return (x - mean) / deviation''',
+    "LayerNormOnChannels": '''\
+class LayerNormOnChannels(nn.LayerNorm):
+    """Keras's LayerNormalization of a (N, C, ...) tensor: each position normalised across its channels."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.movedim(1, -1)).movedim(-1, 1)''',
+    "KerasReLU": '''\
+class KerasReLU(nn.Module):
+    """Keras's ReLU: x from threshold up to max_value, negative_slope * (x - threshold) below the threshold."""
+
+    def __init__(self, max_value: float | None, negative_slope: float, threshold: float) -> None:
+        super().__init__()
+        self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.where(x > self.threshold, x, torch.zeros_like(x))
+        if self.max_value is not None:
+            y = y.clamp(max=self.max_value)
+        return y - self.negative_slope * F.relu(self.threshold - x)''',
 }
 MODULE_NAMES = frozenset({"torch", "nn", "F", "MODELS", *HELPER_CLASSES})
 
@@ -313,8 +378,10 @@ def _pool2d(kind: str) -> Callable[[MaxPool2D | AvgPool2D | MinPool2D, _Context]
     return emit
 
 
-def _global_pool2d(pool: str) -> Callable[[LayerBase, _Context], TorchLayer]:
-    def emit(layer: LayerBase, context: _Context) -> TorchLayer:
+def _global_pool2d(pool: str) -> Callable[[GlobalAvgPool2D | GlobalMaxPool2D, _Context], TorchLayer]:
+    def emit(layer: GlobalAvgPool2D | GlobalMaxPool2D, context: _Context) -> TorchLayer:
+        if layer.keepdims:
+            return TorchLayer((TorchModule(context.attribute, pool, ("1",)),))
         return TorchLayer((TorchModule(context.attribute, "nn.Sequential", (f"{pool}(1)", "nn.Flatten()")),))
 
     return emit
@@ -390,6 +457,166 @@ def _activation_layer(layer: ActivationLayer, context: _Context) -> TorchLayer:
     return TorchLayer((TorchModule(context.attribute, forms.constructor, forms.arguments),), helpers=helpers)
 
 
+def _inline(function: str, arguments: Sequence[str]) -> str:
+    """`function(arg, ...)` on one line, as an argument of another call (an nn.Sequential's parts)."""
+    return f"{function}({', '.join(arguments)})"
+
+
+def _window_padding(layer: DepthwiseConv2D | SeparableConv2D, context: _Context) -> tuple[list[TorchModule], list[str]]:
+    """A pad module where Keras's zeros are uneven, else the `padding=` argument (none for no zeros)."""
+    amounts = _side_padding(layer.padding, context.input_shape, layer.kernel_size, layer.strides, layer.dilation_rate)
+    if not _is_even(amounts):
+        pad_attribute = context.names.free(f"{context.attribute}_pad")
+        note = _uneven_note(layer.padding)
+        return [TorchModule(pad_attribute, "nn.ZeroPad2d", (literal(_pad_tuple(amounts)),), note)], []
+    if amounts != ((0, 0), (0, 0)):
+        return [], [_keyword("padding", _compact((amounts[0][0], amounts[1][0])))]
+    return [], []
+
+
+def _depthwise_arguments(layer: DepthwiseConv2D | SeparableConv2D, context: _Context, padding: list[str]) -> list[str]:
+    """nn.Conv2d's arguments for Keras's depthwise step: one group per input channel."""
+    channels = context.input_shape[-1]
+    arguments = [literal(channels), literal(channels * layer.depth_multiplier), literal(_compact(layer.kernel_size))]
+    if layer.strides != (1, 1):
+        arguments.append(_keyword("stride", _compact(layer.strides)))
+    arguments.extend(padding)
+    if layer.dilation_rate != (1, 1):
+        arguments.append(_keyword("dilation", _compact(layer.dilation_rate)))
+    arguments.append(_keyword("groups", channels))
+    return arguments
+
+
+def _depthwise_conv2d(layer: DepthwiseConv2D, context: _Context) -> TorchLayer:
+    modules, padding = _window_padding(layer, context)
+    arguments = _depthwise_arguments(layer, context, padding)
+    if not layer.use_bias:
+        arguments.append(_keyword("bias", False))
+    modules.append(TorchModule(context.attribute, "nn.Conv2d", tuple(arguments)))
+    return TorchLayer(tuple(modules), activation=layer.activation)
+
+
+def _separable_conv2d(layer: SeparableConv2D, context: _Context) -> TorchLayer:
+    """A depthwise convolution without bias, then a 1x1 convolution, in one nn.Sequential (both are the layer)."""
+    modules, padding = _window_padding(layer, context)
+    depthwise = _inline("nn.Conv2d", [*_depthwise_arguments(layer, context, padding), _keyword("bias", False)])
+    pointwise = [literal(context.input_shape[-1] * layer.depth_multiplier), literal(layer.filters), literal(1)]
+    if not layer.use_bias:
+        pointwise.append(_keyword("bias", False))
+    modules.append(TorchModule(context.attribute, "nn.Sequential", (depthwise, _inline("nn.Conv2d", pointwise))))
+    return TorchLayer(tuple(modules), activation=layer.activation)
+
+
+def transposed_padding(layer: Conv2DTranspose, input_shape: Shape) -> tuple[Shape, Shape, Shape]:
+    """nn.ConvTranspose2d's padding and output_padding that give Keras's output, and what is left to crop from the
+    bottom and right (height, width), by `transposed_cropping`. PyTorch cuts `padding` from both ends and adds
+    `output_padding` at the end; where Keras cuts one more at the end than at the start, a crop does it."""
+    paddings, output_paddings, crops = [], [], []
+    output_padding = layer.output_padding or (None, None)
+    for size, f, s, d, extra in zip(
+        input_shape[:2], layer.kernel_size, layer.strides, layer.dilation_rate, output_padding, strict=True
+    ):
+        before, after = transposed_cropping(size, f, s, layer.padding, extra, d)
+        paddings.append(before)
+        output_paddings.append(max(before - after, 0))
+        crops.append(max(after - before, 0))
+    return tuple(paddings), tuple(output_paddings), tuple(crops)
+
+
+def _conv2d_transpose(layer: Conv2DTranspose, context: _Context) -> TorchLayer:
+    padding, output_padding, crop = transposed_padding(layer, context.input_shape)
+    arguments = [literal(context.input_shape[-1]), literal(layer.filters), literal(_compact(layer.kernel_size))]
+    if layer.strides != (1, 1):
+        arguments.append(_keyword("stride", _compact(layer.strides)))
+    if padding != (0, 0):
+        arguments.append(_keyword("padding", _compact(padding)))
+    if output_padding != (0, 0):
+        arguments.append(_keyword("output_padding", _compact(output_padding)))
+    if layer.dilation_rate != (1, 1):
+        arguments.append(_keyword("dilation", _compact(layer.dilation_rate)))
+    if not layer.use_bias:
+        arguments.append(_keyword("bias", False))
+    if crop == (0, 0):
+        return TorchLayer((TorchModule(context.attribute, "nn.ConvTranspose2d", tuple(arguments)),), layer.activation)
+    # Negative padding crops: the last rows and columns Keras leaves out.
+    cut = _inline("nn.ZeroPad2d", [literal((0, -crop[1], 0, -crop[0]))])
+    module = TorchModule(
+        context.attribute,
+        "nn.Sequential",
+        (_inline("nn.ConvTranspose2d", arguments), cut),
+        "the zero pad's negative amounts crop the end, as TensorFlow's 'same' does",
+    )
+    return TorchLayer((module,), activation=layer.activation)
+
+
+def _upsampling2d(layer: UpSampling2D, context: _Context) -> TorchLayer:
+    arguments = [_keyword("scale_factor", _compact(layer.size)), _keyword("mode", layer.interpolation)]
+    note = None
+    if layer.interpolation == "bilinear":
+        # TensorFlow's resize with half-pixel centres, which is align_corners=False.
+        arguments.append(_keyword("align_corners", False))
+        note = "align_corners=False: half-pixel centres, as TensorFlow's resize"
+    return TorchLayer((TorchModule(context.attribute, "nn.Upsample", tuple(arguments), note),))
+
+
+def _cropping2d(layer: Cropping2D, context: _Context) -> TorchLayer:
+    (top, bottom), (left, right) = layer.cropping
+    amounts = _pad_tuple(((-top, -bottom), (-left, -right)))
+    return TorchLayer(
+        (TorchModule(context.attribute, "nn.ZeroPad2d", (literal(amounts),), "negative amounts crop, as Cropping2D"),)
+    )
+
+
+def _reshape(layer: Reshape, context: _Context) -> TorchLayer:
+    # The target with its -1 worked out: the layer was checked, so its inference is no Problem.
+    shape = layer.infer((context.input_shape,)).output_shape  # type: ignore[union-attr]
+    return TorchLayer(
+        (TorchModule(context.attribute, "KerasReshape", tuple(literal(d) for d in shape)),), helpers=("KerasReshape",)
+    )
+
+
+def _rescaling(layer: Rescaling, context: _Context) -> TorchLayer:
+    arguments = [literal(layer.scale)] + ([_keyword("offset", layer.offset)] if layer.offset != 0.0 else [])
+    return TorchLayer((TorchModule(context.attribute, "Rescaling", tuple(arguments)),), helpers=("Rescaling",))
+
+
+def _normalization(layer: Normalization, context: _Context) -> TorchLayer:
+    mean, variance = (v if isinstance(v, tuple) else (v,) for v in (layer.mean, layer.variance))
+    module = TorchModule(context.attribute, "Normalization", (literal(mean), literal(variance)))
+    return TorchLayer((module,), helpers=("Normalization",))
+
+
+def _layernorm(layer: LayerNorm, context: _Context) -> TorchLayer:
+    constructor = "nn.LayerNorm" if len(context.input_shape) == 1 else "LayerNormOnChannels"
+    arguments = [literal(context.input_shape[-1]), _keyword("eps", layer.epsilon)]
+    adjustments = ()
+    if not layer.center and not layer.scale:
+        arguments.append(_keyword("elementwise_affine", False))
+    elif not layer.center:
+        arguments.append(_keyword("bias", False))
+    elif not layer.scale:
+        adjustments = ((f"self.{context.attribute}.weight = None", "scale=false: no learned factor (gamma)"),)
+    helpers = ("LayerNormOnChannels",) if constructor == "LayerNormOnChannels" else ()
+    module = TorchModule(context.attribute, constructor, tuple(arguments))
+    return TorchLayer((module,), adjustments=adjustments, helpers=helpers)
+
+
+def _relu(layer: ReLU, context: _Context) -> TorchLayer:
+    slope, threshold, top = layer.negative_slope, layer.threshold, layer.max_value
+    if threshold == 0.0 and slope == 0.0 and top is None:
+        module = TorchModule(context.attribute, "nn.ReLU")
+    elif threshold == 0.0 and slope == 0.0 and top == 6.0:
+        module = TorchModule(context.attribute, "nn.ReLU6")
+    elif threshold == 0.0 and slope == 0.0:
+        module = TorchModule(context.attribute, "nn.Hardtanh", (literal(0.0), literal(top)))
+    elif threshold == 0.0 and top is None:
+        module = TorchModule(context.attribute, "nn.LeakyReLU", (literal(slope),))
+    else:
+        arguments = (literal(top), literal(slope), literal(threshold))
+        return TorchLayer((TorchModule(context.attribute, "KerasReLU", arguments),), helpers=("KerasReLU",))
+    return TorchLayer((module,))
+
+
 TORCH_EMITTERS: dict[type[LayerBase], Callable] = {
     Conv2D: _conv2d,
     MaxPool2D: _pool2d("max"),
@@ -403,6 +630,16 @@ TORCH_EMITTERS: dict[type[LayerBase], Callable] = {
     Flatten: _flatten,
     Dense: _dense,
     ActivationLayer: _activation_layer,
+    DepthwiseConv2D: _depthwise_conv2d,
+    SeparableConv2D: _separable_conv2d,
+    Conv2DTranspose: _conv2d_transpose,
+    UpSampling2D: _upsampling2d,
+    Cropping2D: _cropping2d,
+    Reshape: _reshape,
+    Rescaling: _rescaling,
+    Normalization: _normalization,
+    LayerNorm: _layernorm,
+    ReLU: _relu,
 }
 
 

@@ -4,6 +4,12 @@ Both builds come from the same checked model, so the checked model (its ModelRep
 each weight lives in either framework and how its layout differs:
 
   conv2d     Keras kernel (kh, kw, in, out)             PyTorch weight (out, in, kh, kw)
+  depthwise  Keras kernel (kh, kw, in, multiplier)      PyTorch weight (in*multiplier, 1, kh, kw), grouped
+  separable  depthwise_kernel as depthwise's kernel, pointwise_kernel (1, 1, in*multiplier, filters) as
+             conv2d's; PyTorch's two convolutions are .0 and .1 of an nn.Sequential, the bias on .1
+  transpose  Keras kernel (kh, kw, out, in)             PyTorch weight (in, out, kh, kw); .0 of an
+                                                        nn.Sequential when a crop follows it
+  layernorm  gamma, beta                                weight, bias
   dense      Keras kernel (in, units)                   PyTorch weight (units, in); on a feature map
                                                         a 1x1 convolution, (units, in, 1, 1)
   batchnorm  gamma, beta, moving_mean, moving_variance  weight, bias, running_mean, running_var
@@ -31,9 +37,19 @@ from pathlib import Path
 
 import numpy as np
 
-from specc.backends.torch import POINTWISE_CONV_BY_RANK, torch_attribute_names
+from specc.backends.torch import POINTWISE_CONV_BY_RANK, torch_attribute_names, transposed_padding
 from specc.check import LayerReport, ModelReport
-from specc.layers import BatchNorm, Conv2D, Dense, Flatten, Shape
+from specc.layers import (
+    BatchNorm,
+    Conv2D,
+    Conv2DTranspose,
+    Dense,
+    DepthwiseConv2D,
+    Flatten,
+    LayerNorm,
+    SeparableConv2D,
+    Shape,
+)
 
 Array = np.ndarray
 
@@ -138,11 +154,91 @@ def _batchnorm_pairs(
     ]
 
 
+def _depthwise_kernel(layer: DepthwiseConv2D | SeparableConv2D, keras_name: str, torch_name: str) -> WeightPair:
+    """Keras's (kh, kw, C, m) depthwise kernel as a grouped nn.Conv2d's (C*m, 1, kh, kw): output channel c*m + j
+    is input channel c's j-th filter in both."""
+    kh, kw = layer.kernel_size
+    multiplier = layer.depth_multiplier
+    return WeightPair(
+        layer.name,
+        keras_name,
+        torch_name,
+        lambda k: k.reshape(kh, kw, -1, 1).transpose(2, 3, 0, 1),
+        lambda t: t.transpose(2, 3, 0, 1).reshape(kh, kw, -1, multiplier),
+    )
+
+
+def _depthwise_pairs(
+    layer: DepthwiseConv2D, attribute: str, order: Array | None, layer_report: LayerReport
+) -> list[WeightPair]:
+    pairs = [_depthwise_kernel(layer, "kernel", f"{attribute}.weight")]
+    if layer.use_bias:
+        pairs.append(WeightPair(layer.name, "bias", f"{attribute}.bias", _same, _same))
+    return pairs
+
+
+def _separable_pairs(
+    layer: SeparableConv2D, attribute: str, order: Array | None, layer_report: LayerReport
+) -> list[WeightPair]:
+    pairs = [
+        _depthwise_kernel(layer, "depthwise_kernel", f"{attribute}.0.weight"),
+        WeightPair(
+            layer.name,
+            "pointwise_kernel",
+            f"{attribute}.1.weight",
+            lambda k: k.transpose(3, 2, 0, 1),
+            lambda t: t.transpose(2, 3, 1, 0),
+        ),
+    ]
+    if layer.use_bias:
+        pairs.append(WeightPair(layer.name, "bias", f"{attribute}.1.bias", _same, _same))
+    return pairs
+
+
+def _conv2d_transpose_pairs(
+    layer: Conv2DTranspose, attribute: str, order: Array | None, layer_report: LayerReport
+) -> list[WeightPair]:
+    # (kh, kw, out, in) and (in, out, kh, kw): the same permutation as a convolution's.
+    _, _, crop = transposed_padding(layer, layer_report.input_shape)
+    prefix = attribute if crop == (0, 0) else f"{attribute}.0"
+    pairs = [
+        WeightPair(
+            layer.name,
+            "kernel",
+            f"{prefix}.weight",
+            lambda k: k.transpose(3, 2, 0, 1),
+            lambda t: t.transpose(2, 3, 1, 0),
+        )
+    ]
+    if layer.use_bias:
+        pairs.append(WeightPair(layer.name, "bias", f"{prefix}.bias", _same, _same))
+    return pairs
+
+
+def _layernorm_pairs(
+    layer: LayerNorm, attribute: str, order: Array | None, layer_report: LayerReport
+) -> list[WeightPair]:
+    present = {"gamma": layer.scale, "beta": layer.center}
+    to_torch, to_keras = _same, _same
+    if order is not None:  # a vector after flatten: one weight per feature, in each framework's order
+        inverse = np.argsort(order)
+        to_torch, to_keras = (lambda v: v[order]), (lambda v: v[inverse])
+    return [
+        WeightPair(layer.name, keras_name, f"{attribute}.{torch_name}", to_torch, to_keras)
+        for keras_name, torch_name in (("gamma", "weight"), ("beta", "bias"))
+        if present[keras_name]
+    ]
+
+
 # The layer kinds that have weights; every other kind has none in either framework.
 WEIGHT_PAIRINGS: dict[type, Callable[..., list[WeightPair]]] = {
     Conv2D: _conv2d_pairs,
     Dense: _dense_pairs,
     BatchNorm: _batchnorm_pairs,
+    DepthwiseConv2D: _depthwise_pairs,
+    SeparableConv2D: _separable_pairs,
+    Conv2DTranspose: _conv2d_transpose_pairs,
+    LayerNorm: _layernorm_pairs,
 }
 
 
