@@ -160,9 +160,7 @@ def _blank_line_between(previous: _Entry, entry: _Entry, blank_lines: set[int]) 
 def _header(model: syntax.ModelBlock) -> str:
     if not model.is_block:
         return f"model {model.name} {{"
-    parameters = ", ".join(
-        p.name if p.default is None else f"{p.name}={_value(p.default)}" for p in model.parameters
-    )
+    parameters = ", ".join(p.name if p.default is None else f"{p.name}={_value(p.default)}" for p in model.parameters)
     return f"block {model.name}({parameters}) {{" if parameters else f"block {model.name} {{"
 
 

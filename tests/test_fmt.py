@@ -180,7 +180,11 @@ LAYOUT_CASES = [
         "block basic(filters, strides=1, pad=(1, 2)) {\n  y = conv filters 3x3 strides=strides name=1_conv\n}\n",
         id="block-header-with-parameters-and-defaults",
     ),
-    pytest.param("block b() {x = input}\nmodel m {}", "block b {\n  x = input\n}\n\nmodel m {\n}\n", id="block-without-parameters"),
+    pytest.param(
+        "block b() {x = input}\nmodel m {}",
+        "block b {\n  x = input\n}\n\nmodel m {\n}\n",
+        id="block-without-parameters",
+    ),
     pytest.param(
         "model m { model = dense 2; dense 3 }\nblock b { block 2 }",
         "model m { model = dense 2\n  dense 3\n}\n\nblock b { block 2\n}\n",
@@ -445,7 +449,9 @@ def models(draw, header=MODEL_HEADER) -> str:
 def spec_files(draw) -> str:
     parts = []
     for _ in range(draw(st.integers(min_value=0, max_value=3))):
-        parts.append(draw(st.one_of(models(), models(), models(header=block_headers()), COMMENT.map(lambda c: c + "\n"))))
+        parts.append(
+            draw(st.one_of(models(), models(), models(header=block_headers()), COMMENT.map(lambda c: c + "\n")))
+        )
         parts.append(draw(st.sampled_from(["\n", " ", "\n\n", "\n\n\n", ";", "\r\n", "\n  \n"])))
     return "".join(parts)
 

@@ -725,7 +725,10 @@ def _shown(tree) -> str:
     ("seed", "start", "pieces"),
     [
         *(pytest.param(seed, _TWO_MODELS, _PIECES, id=f"stacks-{seed}") for seed in range(6)),
-        *(pytest.param(seed, GRAPH + _TWO_MODELS, _PIECES + _GRAPH_PIECES, id=f"mixed-{seed}") for seed in range(6, 10)),
+        *(
+            pytest.param(seed, GRAPH + _TWO_MODELS, _PIECES + _GRAPH_PIECES, id=f"mixed-{seed}")
+            for seed in range(6, 10)
+        ),
         *(pytest.param(seed, GRAPH, _GRAPH_PIECES, id=f"graph-{seed}") for seed in range(10, 14)),
     ],
 )
@@ -1104,8 +1107,18 @@ def test_a_shape_error_inside_a_block_is_published_with_its_call_sites_as_relate
 
 def test_document_symbols_list_blocks_with_parameters_and_block_uses_without_their_inner_layers():
     symbols = features.document_symbols(check_text(GRAPH), Lines(GRAPH))
-    assert [(s.name, s.kind) for s in symbols] == [("basic", types.SymbolKind.Function), ("net", types.SymbolKind.Class)]
+    assert [(s.name, s.kind) for s in symbols] == [
+        ("basic", types.SymbolKind.Function),
+        ("net", types.SymbolKind.Class),
+    ]
     assert [c.name for c in symbols[0].children] == ["filters", "strides"]
-    assert [c.name for c in symbols[1].children] == ["image", "conv2d_1", "add_1", "conv2_block2", "basic_1", "maxpool2d_1"]
+    assert [c.name for c in symbols[1].children] == [
+        "image",
+        "conv2d_1",
+        "add_1",
+        "conv2_block2",
+        "basic_1",
+        "maxpool2d_1",
+    ]
     for child in symbols[1].children:
         assert symbols[1].range.start.line <= child.range.start.line <= symbols[1].range.end.line

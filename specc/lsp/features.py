@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from lsprotocol import types
 
+from specc import syntax
 from specc.check import LayerReport, ModelReport
 from specc.diagnostics import Diagnostic, Severity, Span
 from specc.ir import BlockUse, Model
@@ -24,10 +25,9 @@ from specc.layers import (
     format_shape,
     parameter_names,
 )
-from specc import syntax
 from specc.lower import documented_kind, placed_parameters, render
 from specc.lsp.positions import Lines, contains
-from specc.lsp.symbols import Occurrence, Symbol, SymbolIndex, build_index, rename_problem, values_above
+from specc.lsp.symbols import Occurrence, SymbolIndex, build_index, rename_problem, values_above
 from specc.parse import parse
 from specc.pipeline import CheckedSource
 
@@ -167,7 +167,8 @@ def made_by_line(checked: CheckedSource, tree: syntax.SourceFile) -> dict[Span, 
                 continue
             # The repetitions of one line (repeat=N) share its span and parent; its value is the last one's.
             last_of_statement[(use.span, use.parent)] = Made(use.name, shapes.get(use.output))
-            for span, value in zip(inputs_of_block.get(use.block, ()), use.inputs):
+            # A block without `x = input` lines reads its one input with no line to show it on.
+            for span, value in zip(inputs_of_block.get(use.block, ()), use.inputs, strict=False):
                 made.setdefault(span, []).append(Made(use.name, shapes.get(value)))
         for (span, _), use_made in last_of_statement.items():
             made.setdefault(span, []).append(use_made)
@@ -247,9 +248,8 @@ def hover_text(checked: CheckedSource, line: int, column: int) -> tuple[str, Spa
                 if layer.scope is not None:
                     use = model.block_uses[layer.scope]
                     uses = sum(1 for other in model.layers if other.span == layer.span)
-                    text += (
-                        f"\n\nin block `{use.block}`, shown as used by `{use.name}`"
-                        + (f", the first of {uses} uses (the inlay hint shows each shape)" if uses > 1 else "")
+                    text += f"\n\nin block `{use.block}`, shown as used by `{use.name}`" + (
+                        f", the first of {uses} uses (the inlay hint shows each shape)" if uses > 1 else ""
                     )
                 return text, layer.span
         for layer in model.layers[len(report.layers) :]:
@@ -284,7 +284,9 @@ def symbol_hover_text(
     if symbol.kind == "block":
         block = symbol.block
         assert block is not None
-        signature = ", ".join(p.name + (f"={render(p.default)}" if p.default is not None else "") for p in block.parameters)
+        signature = ", ".join(
+            p.name + (f"={render(p.default)}" if p.default is not None else "") for p in block.parameters
+        )
         lines = [f"block {block.name}({signature})"]
         made = made_by_line(checked, tree)
         if occurrence.is_definition:
@@ -296,7 +298,9 @@ def symbol_hover_text(
                 for entry in made.get(statement.span, [])
             ]
         else:
-            uses = [entry for statement in _statements_at(tree, occurrence.span) for entry in made.get(statement.span, [])]
+            uses = [
+                entry for statement in _statements_at(tree, occurrence.span) for entry in made.get(statement.span, [])
+            ]
         if uses:
             lines += ["output per use:", *_per_use(uses)]
         else:
@@ -742,7 +746,8 @@ def _value_items(tree: syntax.SourceFile, tree_lines: Lines, line: int, column: 
     body = next((b for b in tree.models if b.span.line <= line <= b.span.end_line), None)
     if body is None:
         return []
-    # The statement the point is in starts after the last `;` or `{` before it on its line; its own value is not offered.
+    # The statement the point is in starts after the last `;` or `{` before it on its line; its own value
+    # is not offered.
     before = _code_part(tree_lines.line(line - 1)[: column - 1])
     start = max(before.rfind(";"), before.rfind("{")) + 1
     names = values_above(body, line, start + 1)
@@ -772,7 +777,9 @@ def _block_use_items(block: syntax.ModelBlock, head: str) -> list[types.Completi
     for key, detail in (("name", "the prefix of the names of the block's layers"), ("repeat", "uses in a row")):
         if key not in given:
             items.append(
-                types.CompletionItem(label=f"{key}=", kind=types.CompletionItemKind.Property, detail=detail, sort_text=f"2{key}")
+                types.CompletionItem(
+                    label=f"{key}=", kind=types.CompletionItemKind.Property, detail=detail, sort_text=f"2{key}"
+                )
             )
     return items
 

@@ -12,7 +12,8 @@ were added or removed). Lowering and checking then run on the whole tree as usua
 and shapes depend on every line.
 
 Whenever that reasoning does not plainly hold (an edit that touches a brace, a header (a block's
-parameters included: its line holds the `{`) or a continuation, a text whose last parse gave up, many syntax errors) the whole text is parsed.
+parameters included: its line holds the `{`) or a continuation, a text whose last parse gave up,
+many syntax errors) the whole text is parsed.
 tests/test_lsp.py checks that both ways agree on random edits.
 """
 

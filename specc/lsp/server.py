@@ -4,10 +4,10 @@ Documents are synced incrementally: a change sends only the range it replaced (i
 unless agreed otherwise), applied by specc.lsp.positions.apply_change. Each open, change or save
 checks the text once and publishes its diagnostics, an empty list included, and the result is
 kept, with its syntax tree, for the requests that follow (hover, inlay hints, completion,
-symbols, quick fixes, definition, references, rename) until the document is closed. A handler never lets an exception out: it logs it and
-answers nothing, so the server stays up on any text a user can type; a request whose parameters
-do not even decode is answered with an InvalidParams error, and a rename that would clash with a
-RequestFailed error that says why.
+symbols, quick fixes, definition, references, rename) until the document is closed. A handler
+never lets an exception out: it logs it and answers nothing, so the server stays up on any text a
+user can type; a request whose parameters do not even decode is answered with an InvalidParams
+error, and a rename that would clash with a RequestFailed error that says why.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from pygls.workspace import TextDocument
 
 from specc import __version__, syntax
 from specc.lsp import features
-from specc.lsp.symbols import SymbolIndex, build_index
 from specc.lsp.incremental import IncrementalChecker
 from specc.lsp.positions import Lines, apply_change
+from specc.lsp.symbols import SymbolIndex, build_index
 from specc.pipeline import CheckedSource, cycle_collection_paused
 
 logger = logging.getLogger("specc.lsp")
@@ -278,7 +278,9 @@ def build_server() -> SpeccServer:
     @guarded(list)
     def completion(ls: SpeccServer, params: types.CompletionParams) -> list[types.CompletionItem]:
         analysis = ls.analysis(params.text_document.uri)
-        return features.completions(analysis.checked, analysis.lines, params.position, analysis.tree) if analysis else []
+        return (
+            features.completions(analysis.checked, analysis.lines, params.position, analysis.tree) if analysis else []
+        )
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     @guarded(list)

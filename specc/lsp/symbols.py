@@ -220,5 +220,6 @@ def rename_problem(index: SymbolIndex, symbol: Symbol, new_name: str) -> str | N
         return f"every use of a block takes `{new_name}`; a parameter needs another name"
     if new_name in written:
         what = "a parameter or a value" if body.is_block else "a value"
-        return f"`{new_name}` is already used in {'block' if body.is_block else 'model'} `{body.name}` (as {what} or a word)"
+        where = f"{'block' if body.is_block else 'model'} `{body.name}`"
+        return f"`{new_name}` is already used in {where} (as {what} or a word)"
     return None

@@ -177,7 +177,7 @@ def grammar() -> dict[str, Any]:
                 "captures": {"1": {"name": "support.class.layer.cnn"}, "2": value_names},
             },
             "layer-kind": {
-                "comment": "A layer kind starts a statement: at the start of a line, after `{` or `;`, or after `name =`.",
+                "comment": "A layer kind starts a statement: at a line's start, after `{` or `;`, or after `name =`.",
                 "match": f"{statement_start}({_words(layer_kinds())}){_END}",
                 "captures": {"1": {"name": "support.class.layer.cnn"}},
             },
