@@ -4,14 +4,17 @@ The formatter works from the syntax tree, so it sees exactly what the checker se
 formats text that parses: with a syntax error it returns the parser's diagnostics and no text.
 The layout, which docs/fmt.md shows with examples:
 
-- `model NAME {` on a line of its own, the body indented two spaces, `}` alone at column 0.
-  An empty model is `model NAME {` then `}`. One exception: a first statement whose kind is the
-  word `model` (an unknown kind, but well-formed right after `{`) stays on the `model NAME {`
-  line, because at the start of a line the parser reads `model` as the start of a new model.
+- `model NAME {` (a block: `block NAME(a, b=1) {`, or `block NAME {` without parameters) on a
+  line of its own, the body indented two spaces, `}` alone at column 0. An empty model is
+  `model NAME {` then `}`. One exception: a first statement that starts with the word `model` or
+  `block` (as its kind or its value's name; well-formed right after `{`) stays on the header
+  line, because at the start of a line the parser reads either word as the start of a new model.
 - One statement per line: statements separated by `;` are split onto lines of their own, and
   lines joined by a backslash continuation are written as one line. Lines are never wrapped.
-- Within a statement: single spaces between the kind and each argument; `key=value` without
-  spaces; tuples as `(a, b)` and `((a, b), (c, d))`, without a trailing comma.
+- Within a statement: `name = ` before the kind when the line names its value; single spaces
+  between the kind and each argument; `key=value` without spaces; tuples as `(a, b)` and
+  `((a, b), (c, d))`, without a trailing comma; the values read last, `from a, b` (arguments
+  written after them move before them, which lowering places the same way).
 - Every word, number, size and string is written as it was (3x3 stays 3x3, 0.50 stays 0.50,
   `kernel=` stays `kernel=`, a string keeps its escapes): only the layout changes.
 - Every comment is kept, in order, with its text as written less trailing whitespace. A comment
@@ -25,6 +28,8 @@ The layout, which docs/fmt.md shows with examples:
   file; exactly one after each model's `}` when anything follows.
 - LF line endings and exactly one final newline; a text with nothing but whitespace formats to
   the empty text.
+
+Everything above applies to blocks as to models: "model" in it means either.
 
 Formatting never changes what a spec means (the IR of the output equals the input's, spans left
 out) and is idempotent. Specs with semantic errors, such as unknown layer kinds or shapes that do
@@ -45,7 +50,8 @@ INDENT = "  "
 COMMENT_GAP = "  "
 # Whitespace that the grammar ignores, and the \r of a CRLF line end: a line of only these is blank.
 _BLANK = " \t\f\r"
-_KEYWORD = "model"
+# Words that open a model or a block at the start of a line, though a statement may start with them right after `{`.
+_KEYWORDS = ("model", "block")
 
 
 def format_text(text: str) -> tuple[str | None, list[Diagnostic]]:
@@ -74,12 +80,12 @@ def _entries(tree: syntax.SourceFile) -> list[_Entry]:
     """The models' header, statement and closing lines, in source order (comments are merged in later)."""
     entries: list[_Entry] = []
     for model in tree.models:
-        header = f"model {model.name} {{"
+        header = _header(model)
         header_end = model.open_span.end_line if model.open_span is not None else model.name_span.end_line
         statements = model.statements
-        if statements and statements[0].kind == _KEYWORD:
-            # The parser takes the word `model` for a layer kind only right after `{`; at the start of a
-            # line of its own it opens a model, a syntax error. So such a statement stays where it was.
+        if statements and _first_word(statements[0]) in _KEYWORDS:
+            # The parser takes `model` or `block` for a kind or a value's name only right after `{`; at the
+            # start of a line of its own it opens a model, a syntax error. So such a statement stays where it was.
             header = f"{header} {_statement(statements[0])}"
             header_end, statements = statements[0].span.end_line, statements[1:]
         entries.append(_Entry(model.span.line, model.span.column, header_end, 0, header, role="open"))
@@ -151,8 +157,24 @@ def _blank_line_between(previous: _Entry, entry: _Entry, blank_lines: set[int]) 
     return any(line in blank_lines for line in range(previous.end_line + 1, entry.line))
 
 
+def _header(model: syntax.ModelBlock) -> str:
+    if not model.is_block:
+        return f"model {model.name} {{"
+    parameters = ", ".join(p.name if p.default is None else f"{p.name}={_value(p.default)}" for p in model.parameters)
+    return f"block {model.name}({parameters}) {{" if parameters else f"block {model.name} {{"
+
+
+def _first_word(statement: syntax.LayerStatement) -> str:
+    return statement.target.text if statement.target is not None else statement.kind
+
+
 def _statement(statement: syntax.LayerStatement) -> str:
-    return " ".join([statement.kind, *(_argument(argument) for argument in statement.arguments)])
+    words = [statement.kind, *(_argument(argument) for argument in statement.arguments)]
+    if statement.target is not None:
+        words[:0] = [statement.target.text, "="]
+    if statement.sources:
+        words += ["from", ", ".join(source.text for source in statement.sources)]
+    return " ".join(words)
 
 
 def _argument(argument: syntax.Argument) -> str:

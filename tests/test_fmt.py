@@ -36,11 +36,20 @@ def formatted(text: str) -> str:
     return result
 
 
+# Lowering names the value of a line that failed `?LINE:COLUMN:N`; only the count N means anything.
+_UNKNOWN_VALUE = re.compile(r"\?\d+:\d+:(\d+)")
+
+
 def _without_spans(value):
+    """A dumped IR without its positions: spans left out, and the positions in unknown values' names."""
     if isinstance(value, dict):
-        return {k: _without_spans(v) for k, v in value.items() if "span" not in k}
+        return {_without_spans(k): _without_spans(v) for k, v in value.items() if "span" not in k}
     if isinstance(value, list | tuple):
         return [_without_spans(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted(_without_spans(v) for v in value)
+    if isinstance(value, str):
+        return _UNKNOWN_VALUE.sub(r"?\1", value)
     return value
 
 
@@ -87,8 +96,9 @@ def assert_canonical_layout(text: str) -> None:
             assert lines[number + 1] != "}", "blank line at a body's end"
             continue
         assert line == line.rstrip(), f"trailing whitespace in {line!r}"
-        if line.startswith("model "):
-            assert depth == 0 and re.match(r"model \w+ \{( model\b.*)?(  #.*)?\Z", line), line
+        if line.startswith(("model ", "block ")):
+            header = r"(model \w+|block \w+(\(\w.*\))?) \{"
+            assert depth == 0 and re.match(header + r"( (model|block)\b.*)?(  #.*)?\Z", line), line
             if number:
                 assert lines[number - 1] == "" or lines[number - 1].startswith("#"), "a model follows a blank line"
             depth = 1
@@ -155,6 +165,31 @@ LAYOUT_CASES = [
     ),
     pytest.param("model m {\r\n  input 4\r\n}\r\n", "model m {\n  input 4\n}\n", id="crlf-to-lf"),
     pytest.param("model m {\n  input 4\n}", "model m {\n  input 4\n}\n", id="final-newline-added"),
+    pytest.param(
+        "model m {\n  x=input 4\n  y   =dense 2 from   x ,x\n  add  x   y\n  output y \\\n x\n}\n",
+        "model m {\n  x = input 4\n  y = dense 2 from x, x\n  add x y\n  output y x\n}\n",
+        id="targets-from-merges-and-output",
+    ),
+    pytest.param(
+        "model m {\n  input 4\n  dense from input 2 name=d\n}\n",
+        "model m {\n  input 4\n  dense 2 name=d from input\n}\n",
+        id="from-goes-last",
+    ),
+    pytest.param(
+        "block   basic ( filters ,strides = 1, pad=( 1,2 ), ){y = conv filters 3x3 strides=strides name=1_conv}",
+        "block basic(filters, strides=1, pad=(1, 2)) {\n  y = conv filters 3x3 strides=strides name=1_conv\n}\n",
+        id="block-header-with-parameters-and-defaults",
+    ),
+    pytest.param(
+        "block b() {x = input}\nmodel m {}",
+        "block b {\n  x = input\n}\n\nmodel m {\n}\n",
+        id="block-without-parameters",
+    ),
+    pytest.param(
+        "model m { model = dense 2; dense 3 }\nblock b { block 2 }",
+        "model m { model = dense 2\n  dense 3\n}\n\nblock b { block 2\n}\n",
+        id="keywords-first-after-the-brace-stay-there",
+    ),
     pytest.param("", "", id="empty"),
     pytest.param(" \n\t\n \r\n", "", id="only-whitespace"),
     pytest.param(";;\n;", "", id="only-semicolons"),
@@ -304,16 +339,23 @@ COMMENT = st.one_of(
 )
 NUMBER = st.sampled_from(["0", "3", "8", "32", "+4", "-1", "-0", "0.5", ".25", "1.", "1e3", "2E-2", "0.50", "007"])
 SIZE = st.sampled_from(["3x3", "2x2", "1x1", "28x28x1", "4x4x3", "0x3", "3x1"])
-WORD = st.sampled_from(["relu", "softmax", "same", "valid", "true", "false", "True", "foo", "tall", "model", "x"])
+VALUE_NAME = st.sampled_from(["x", "y", "image", "b_1", "from_x", "input", "output", "basic"])
+WORD = st.one_of(
+    st.sampled_from(["relu", "softmax", "same", "valid", "true", "false", "True", "foo", "tall", "model", "x"]),
+    VALUE_NAME,
+    st.sampled_from(["1_conv", "2_", "10_a_b"]),  # LABEL: digits, an underscore, then a name
+)
 STRING = st.sampled_from(['"a"', '""', '"a b"', '"#x"', '"\\"q\\""', '"\\\\"', '"{;}"', '"\\t"'])
 SCALAR = st.one_of(NUMBER, SIZE, WORD, STRING)
 KIND = st.sampled_from(
     ["input", "conv", "Conv2D", "maxpool", "avgpool", "minpool", "dense", "flatten", "dropout", "batchnorm"]
     + ["zeropad", "activation", "global_avgpool", "MaxPooling2D", "kaboom", "Model"]
+    + ["add", "concat", "subtract", "Add", "output", "basic", "from"]
 )
 KEY = st.sampled_from(
     ["filters", "kernel_size", "kernel", "strides", "padding", "activation", "name", "use_bias", "bias", "rate"]
     + ["dilation", "dilation_rate", "pool", "pool_size", "units", "momentum", "epsilon", "nope", "model"]
+    + ["axis", "repeat", "filters", "block", "from_x"]
 )
 
 
@@ -334,25 +376,57 @@ VALUE = st.one_of(SCALAR, SCALAR, tuples(), tuples(tuples()))
 
 
 @st.composite
-def statements(draw, kind=KIND) -> str:
-    out = draw(kind)
+def statements(draw, kind=KIND, target=VALUE_NAME, named: bool | None = None) -> str:
+    """`[target =] kind arguments [from a, b]`: a value's name (now and then, or as `named` says) and the
+    values read, now and then."""
+    out = ""
+    if named if named is not None else draw(st.integers(min_value=0, max_value=2)) == 0:
+        out += draw(target) + draw(OPTIONAL_GAP) + "=" + draw(OPTIONAL_GAP)
+    out += draw(kind)
     for _ in range(draw(st.integers(min_value=0, max_value=4))):
         out += draw(GAP)
         if draw(st.booleans()):
             out += draw(KEY) + draw(OPTIONAL_GAP) + "=" + draw(OPTIONAL_GAP)
         out += draw(VALUE)
+    if draw(st.integers(min_value=0, max_value=3)) == 0:
+        sources = draw(st.lists(VALUE_NAME, min_size=1, max_size=3))
+        out += draw(GAP) + "from" + draw(GAP) + (draw(OPTIONAL_GAP) + "," + draw(OPTIONAL_GAP)).join(sources)
     return out
+
+
+@st.composite
+def block_headers(draw) -> str:
+    """`block NAME(a, b=1) {`, or `block NAME {`, spaced anyhow."""
+    out = "block" + draw(GAP) + draw(st.sampled_from(["basic", "b", "model", "from_x"])) + draw(OPTIONAL_GAP)
+    parameters = draw(st.lists(st.sampled_from(["filters", "strides", "x", "model", "a_1"]), max_size=3))
+    if parameters:
+        written = []
+        for name in parameters:
+            if draw(st.booleans()):
+                name += draw(OPTIONAL_GAP) + "=" + draw(OPTIONAL_GAP) + draw(VALUE)
+            written.append(name)
+        comma = draw(OPTIONAL_GAP) + "," + draw(OPTIONAL_GAP)
+        out += "(" + draw(OPTIONAL_GAP) + comma.join(written)
+        out += (comma if draw(st.booleans()) else "") + draw(OPTIONAL_GAP) + ")" + draw(OPTIONAL_GAP)
+    return out + "{"
 
 
 END_OF_STATEMENT = st.sampled_from(["\n", "\n", "\n", ";", " ; ", ";\n", "\n\n", "\n\n\n", "\r\n", "\n \t\n", ";;"])
 
 
+MODEL_HEADER = st.tuples(st.just("model"), GAP, st.sampled_from(["m", "net_1", "model", "A"]), OPTIONAL_GAP).map(
+    lambda parts: "".join(parts) + "{"
+)
+
+
 @st.composite
-def models(draw) -> str:
-    out = "model" + draw(GAP) + draw(st.sampled_from(["m", "net_1", "model", "A"])) + draw(OPTIONAL_GAP) + "{"
+def models(draw, header=MODEL_HEADER) -> str:
+    out = draw(header)
     if draw(st.integers(min_value=0, max_value=5)) == 0:
-        # `model` is read as a layer kind only right after `{` (at the start of a line it opens a model)
-        out += draw(OPTIONAL_GAP) + draw(statements(kind=st.just("model"))) + draw(END_OF_STATEMENT)
+        # `model` and `block` start a statement only right after `{` (at the start of a line they open a model)
+        keyword = st.sampled_from(["model", "block"])
+        first = st.one_of(statements(kind=keyword, named=False), statements(target=keyword, named=True))
+        out += draw(OPTIONAL_GAP) + draw(first) + draw(END_OF_STATEMENT)
     else:
         out += draw(st.sampled_from(["", " ", "\n", "\n\n"]))
     for _ in range(draw(st.integers(min_value=0, max_value=6))):
@@ -375,7 +449,9 @@ def models(draw) -> str:
 def spec_files(draw) -> str:
     parts = []
     for _ in range(draw(st.integers(min_value=0, max_value=3))):
-        parts.append(draw(st.one_of(models(), models(), COMMENT.map(lambda c: c + "\n"))))
+        parts.append(
+            draw(st.one_of(models(), models(), models(header=block_headers()), COMMENT.map(lambda c: c + "\n")))
+        )
         parts.append(draw(st.sampled_from(["\n", " ", "\n\n", "\n\n\n", ";", "\r\n", "\n  \n"])))
     return "".join(parts)
 

@@ -6,6 +6,7 @@ The conversions and fixes underneath are also tested directly, without a server.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import itertools
 import json
@@ -480,7 +481,7 @@ async def test_a_completion_at_a_huge_line_is_answered_and_so_is_the_next_reques
     far = types.CompletionParams(text_document=doc(uri), position=at(2147483647, 0))
     result = await answered(client.text_document_completion_async(far))
     items = result.items if isinstance(result, types.CompletionList) else result
-    assert [item.label for item in items] == ["model"]  # the end of the text, after the model
+    assert [item.label for item in items] == ["model", "block"]  # the end of the text, after the model
     hover = await answered(
         client.text_document_hover_async(types.HoverParams(text_document=doc(uri), position=at(2, 3)))
     )
@@ -669,11 +670,34 @@ _PIECES = [
     *("3relu", "'", "\u00e9", "\U0001f600", "\t", "dropout", "0.5", "padding=(1,1)", "zeropad", "bn", "\r"),
 ]
 _TWO_MODELS = MNIST + "model b {\n  input 32x32x3\n  conv 16 3x3 same\n  bn\n  dense 4\n}\n"
+# A graph: named values, merges, a block with parameters used twice, outputs.
+GRAPH = """\
+block basic(filters, strides=1) {
+  x = input
+  y = conv filters 3x3 strides=strides same name=1_conv
+  z = conv filters 3x3 same name=2_conv
+  add y z name=add
+}
+
+model net {
+  image = input 32x32x16
+  c = conv 16 3x3 same from image
+  s = add c image
+  t = basic 16 name=conv2_block repeat=2 from s
+  u = basic 32 strides=2 from t
+  m = maxpool 2x2 from t
+  output u m
+}
+"""
+_GRAPH_PIECES = [
+    *("x", "y", "z", "s", "t", "u", "=", "from", "from x", "from s, t", "add", "concat", "basic", "output"),
+    *("add x y", "concat x y axis=-1", "filters", "strides=strides", "name=1_conv", "repeat=2", "subtract x"),
+]
 
 
-def _random_edit(rng: random.Random, lines: list[str]) -> list[str]:
+def _random_edit(rng: random.Random, lines: list[str], start: str = _TWO_MODELS, pieces=_PIECES) -> list[str]:
     def line() -> str:
-        return "  " + " ".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 5)))
+        return "  " + " ".join(rng.choice(pieces) for _ in range(rng.randint(0, 5)))
 
     lines = list(lines)
     at_line = rng.randrange(len(lines))
@@ -685,26 +709,42 @@ def _random_edit(rng: random.Random, lines: list[str]) -> list[str]:
     elif move < 0.75 and len(lines) > 1:
         del lines[at_line]
     elif move < 0.85:
-        return _TWO_MODELS.split("\n")
+        return start.split("\n")
     else:
         lines[at_line : at_line + rng.randint(1, 3)] = [line() for _ in range(rng.randint(0, 3))]
     return lines
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_incremental_recheck_agrees_with_checking_the_whole_text(seed: int):
+def _shown(tree) -> str:
+    """A syntax tree's repr, which shows the fields equality leaves out; the broken lines in order, since a
+    frozenset's repr follows the order its elements were added in."""
+    return repr(dataclasses.replace(tree, broken_lines=tuple(sorted(tree.broken_lines))))
+
+
+@pytest.mark.parametrize(
+    ("seed", "start", "pieces"),
+    [
+        *(pytest.param(seed, _TWO_MODELS, _PIECES, id=f"stacks-{seed}") for seed in range(6)),
+        *(
+            pytest.param(seed, GRAPH + _TWO_MODELS, _PIECES + _GRAPH_PIECES, id=f"mixed-{seed}")
+            for seed in range(6, 10)
+        ),
+        *(pytest.param(seed, GRAPH, _GRAPH_PIECES, id=f"graph-{seed}") for seed in range(10, 14)),
+    ],
+)
+def test_incremental_recheck_agrees_with_checking_the_whole_text(seed: int, start: str, pieces: list[str]):
     rng = random.Random(seed)
     checker = IncrementalChecker()
-    lines = _TWO_MODELS.split("\n")
+    lines = start.split("\n")
     partial = 0
     for _ in range(120):
-        lines = _random_edit(rng, lines)
+        lines = _random_edit(rng, lines, start, pieces)
         text = "\n".join(lines)
         incremental, whole = checker.check(text), check_text(text)
         assert incremental.diagnostics == whole.diagnostics, text
         assert [d.fixes for d in incremental.diagnostics] == [d.fixes for d in whole.diagnostics], text
         assert (incremental.spec, incremental.reports) == (whole.spec, whole.reports), text
-        assert repr(checker.tree) == repr(parse(text)[0]), text  # repr shows the fields equality leaves out
+        assert _shown(checker.tree) == _shown(parse(text)[0]), text
         partial += checker.reparsed_lines is not None
     assert partial >= 5  # the shortcut was taken, not just the fallback
 
@@ -864,3 +904,221 @@ def test_random_range_edits_keep_the_servers_text_and_diagnostics_those_of_the_c
         assert lsp.published(uri) == _CONVERTER.unstructure(expected), text
         partial += lsp.server.checkers[uri].reparsed_lines is not None
     assert partial >= 100  # the edits went through the incremental reparse, not only the fallback
+
+
+# Graphs: named values, blocks and their parameters. GRAPH's lines, 0-based, as the client counts them:
+#  0 block basic(filters, strides=1) {          8 image = input 32x32x16
+#  1   x = input                                 9 c = conv 16 3x3 same from image
+#  2   y = conv filters 3x3 strides=strides ...  10 s = add c image
+#  3   z = conv filters 3x3 same name=2_conv     11 t = basic 16 name=conv2_block repeat=2 from s
+#  4   add y z name=add                          12 u = basic 32 strides=2 from t
+#  7 model net {                                 13 m = maxpool 2x2 from t;  14 output u m
+
+REBOUND = """\
+model m {
+  x = input 8x8x3
+  y = conv 4 3x3 same from x
+  x = conv 6 1x1 from y
+  z = add x x
+  output z
+}
+"""
+
+
+def ranges(locations) -> list[tuple[int, int, int, int]]:
+    return sorted(span_of(location.range) for location in locations)
+
+
+def test_definition_of_a_value_is_its_latest_binding_above_and_of_a_block_its_header():
+    checked, lines = check_text(GRAPH), Lines(GRAPH)
+    assert span_of(features.definition(checked, lines, "u", at(10, 11)).range) == (9, 2, 9, 3)  # c
+    assert span_of(features.definition(checked, lines, "u", at(11, 46)).range) == (10, 2, 10, 3)  # s
+    assert span_of(features.definition(checked, lines, "u", at(11, 7)).range) == (0, 6, 0, 11)  # basic
+    assert span_of(features.definition(checked, lines, "u", at(2, 12)).range) == (0, 12, 0, 19)  # filters
+    assert span_of(features.definition(checked, lines, "u", at(12, 17)).range) == (0, 21, 0, 28)  # strides=
+    checked, lines = check_text(REBOUND), Lines(REBOUND)
+    assert span_of(features.definition(checked, lines, "u", at(2, 27)).range) == (1, 2, 1, 3)
+    assert span_of(features.definition(checked, lines, "u", at(4, 12)).range) == (3, 2, 3, 3)
+
+
+def test_references_of_a_binding_stop_at_the_next_binding_of_its_name():
+    checked, lines = check_text(REBOUND), Lines(REBOUND)
+    first = features.references(checked, lines, "u", at(1, 2), include_declaration=True)
+    assert ranges(first) == [(1, 2, 1, 3), (2, 27, 2, 28)]
+    second = features.references(checked, lines, "u", at(4, 10), include_declaration=False)
+    assert ranges(second) == [(4, 10, 4, 11), (4, 12, 4, 13)]
+
+
+def test_references_of_a_block_and_of_a_parameter_reach_every_use():
+    checked, lines = check_text(GRAPH), Lines(GRAPH)
+    block = features.references(checked, lines, "u", at(0, 8), include_declaration=True)
+    assert ranges(block) == [(0, 6, 0, 11), (11, 6, 11, 11), (12, 6, 12, 11)]
+    strides = features.references(checked, lines, "u", at(2, 34), include_declaration=True)
+    assert ranges(strides) == [(0, 21, 0, 28), (2, 31, 2, 38), (12, 15, 12, 22)]
+
+
+def renamed(text: str, position: types.Position, new_name: str) -> str:
+    edit = features.rename(check_text(text), Lines(text), "file:///m.cnn", position, new_name)
+    for change in sorted(edit.changes["file:///m.cnn"], key=lambda e: span_of(e.range), reverse=True):
+        text = apply(text, change)
+    return text
+
+
+def test_rename_of_a_rebound_value_renames_that_binding_and_its_uses_only():
+    text = renamed(REBOUND, at(2, 27), "image")
+    assert text == REBOUND.replace("x = input", "image = input").replace("from x\n", "from image\n")
+    after, before = check_text(text), check_text(REBOUND)
+    assert after.diagnostics == before.diagnostics == []
+    assert [(layer.name, layer.inputs) for layer in after.spec.models[0].layers] == [
+        (layer.name, tuple(n.replace("x", "image") for n in layer.inputs)) for layer in before.spec.models[0].layers
+    ]
+
+
+def test_rename_of_a_block_and_of_a_parameter_keeps_the_checked_model_the_same():
+    before = check_text(GRAPH)
+    text = renamed(renamed(GRAPH, at(12, 8), "residual"), at(2, 33), "stride")
+    assert "block residual(filters, stride=1)" in text and "strides=stride " in text
+    assert "u = residual 32 stride=2 from t" in text
+    after = check_text(text)
+    assert after.diagnostics == [] and after.reports[0].output_shapes == before.reports[0].output_shapes
+    names = [layer.name.replace("residual", "basic") for layer in after.spec.models[0].layers]
+    assert names == [layer.name for layer in before.spec.models[0].layers]
+
+
+@pytest.mark.parametrize(
+    ("position", "new_name", "why"),
+    [
+        (at(10, 2), "1s", "is not a name"),
+        (at(10, 2), "s-t", "is not a name"),
+        (at(10, 2), "from", "specc's own words"),
+        (at(10, 2), "image", "already used in model `net`"),
+        (at(1, 2), "filters", "already used in block `basic`"),
+        (at(0, 14), "strides", "already used in block `basic`"),
+        (at(0, 14), "repeat", "every use of a block takes `repeat`"),
+        (at(0, 14), "same", "already used in block `basic`"),  # the body's bare word `same` would become it
+        (at(0, 8), "conv", "is a layer kind"),
+    ],
+)
+def test_rename_refuses_a_new_name_that_is_not_a_name_or_would_clash(position, new_name, why):
+    with pytest.raises(features.RenameRefused, match=why):
+        features.rename(check_text(GRAPH), Lines(GRAPH), "file:///m.cnn", position, new_name)
+
+
+def test_rename_and_prepare_rename_away_from_any_name_answer_nothing():
+    checked, lines = check_text(GRAPH), Lines(GRAPH)
+    assert features.prepare_rename(checked, lines, at(9, 12)) is None  # `16`
+    assert features.rename(checked, lines, "u", at(9, 12), "x") is None
+    placeholder = features.prepare_rename(checked, lines, at(10, 12))
+    assert (span_of(placeholder.range), placeholder.placeholder) == ((10, 12, 10, 17), "image")
+
+
+def test_a_refused_rename_is_an_error_response_and_a_good_one_an_edit(lsp: InProcess):
+    lsp.open("file:///g.cnn", GRAPH)
+    params = {"textDocument": {"uri": "file:///g.cnn"}, "position": at_json(10, 2)}
+    refused = lsp.request("textDocument/rename", {**params, "newName": "image"})
+    assert refused["error"]["code"] == types.LSPErrorCodes.RequestFailed
+    assert "`image` is already used in model `net`" in refused["error"]["message"]
+    edit = lsp.request("textDocument/rename", {**params, "newName": "summed"})["result"]
+    assert len(edit["changes"]["file:///g.cnn"]) == 2
+    prepared = lsp.request("textDocument/prepareRename", params)["result"]
+    assert prepared["placeholder"] == "s"
+    references = lsp.request("textDocument/references", {**params, "context": {"includeDeclaration": True}})
+    assert len(references["result"]) == 2
+    assert lsp.initialized["result"]["capabilities"]["renameProvider"]
+
+
+def test_hover_on_a_value_name_shows_the_shape_of_what_it_refers_to():
+    checked, lines = check_text(GRAPH), Lines(GRAPH)
+
+    def shown(line: int, character: int) -> str:
+        return features.hover(checked, lines, at(line, character), markdown=False).contents.value
+
+    assert shown(9, 29) == "value `image` (line 9): 32x32x16"
+    assert shown(12, 30) == "value `t` (line 12): 32x32x16"  # a block use: its output
+    assert shown(14, 9) == "value `u` (line 13): 16x16x32"
+    per_use = shown(4, 6)
+    assert per_use.startswith("value `y` (line 3) in block `basic`: 32x32x16 | 16x16x32, per use:")
+    assert "conv2_block1_1_conv: 32x32x16" in per_use and "basic_1_1_conv: 16x16x32" in per_use
+    assert "basic_1: 32" in shown(2, 13)  # the parameter `filters` at each use
+    assert "basic_1: 16x16x32" in shown(12, 8)  # a block's use: its output
+
+
+def test_inlay_hints_give_one_hint_per_line_and_each_shape_where_a_blocks_uses_differ():
+    checked, lines = check_text(GRAPH), Lines(GRAPH)
+    hints = features.inlay_hints(checked, lines, types.Range(start=at(0, 0), end=at(16, 0)))
+    assert [(h.position.line, h.label) for h in hints] == [
+        (1, "→ 32x32x16"),  # the block's input: the same at every use
+        (2, "→ 32x32x16 | 16x16x32"),
+        (3, "→ 32x32x16 | 16x16x32"),
+        (4, "→ 32x32x16 | 16x16x32"),
+        (8, "→ 32x32x16"),
+        (9, "→ 32x32x16"),
+        (10, "→ 32x32x16"),
+        (11, "→ 32x32x16"),  # a block use: its output
+        (12, "→ 16x16x32"),
+        (13, "→ 16x16x16"),
+    ]
+    assert hints[1].tooltip.split("\n") == [
+        "conv2_block1_1_conv: 32x32x16",
+        "conv2_block2_1_conv: 32x32x16",
+        "basic_1_1_conv: 16x16x32",
+    ]
+
+
+def test_completion_offers_the_values_above_after_from_as_operands_and_after_output():
+    text = GRAPH.replace("  output u m\n", "  v = conv 8 1x1 from \n  w = add t \n  output \n")
+    checked, lines = check_text(text), Lines(text)
+
+    def labels(line: int, character: int) -> list[str]:
+        return [item.label for item in features.completions(checked, lines, at(line, character))]
+
+    assert labels(14, 23) == ["m", "u", "t", "s", "c", "image"]  # the latest first
+    # (line 14 does not parse while `from` has no name after it, so `v` is not offered below it)
+    assert labels(15, 12)[:6] == ["m", "u", "t", "s", "c", "image"]  # not `w`, the line's own value
+    assert labels(16, 9)[:2] == ["w", "m"]
+    assert labels(2, 52) == []  # not a place for values
+    inside_block = "block b {\n  x = input\n  y = dense 2 from \n}\n"
+    assert [i.label for i in features.completions(check_text(inside_block), Lines(inside_block), at(2, 19))] == ["x"]
+
+
+def test_completion_offers_blocks_as_kinds_and_their_parameters_after_a_use():
+    text = GRAPH.replace("  output u m\n", "  v = \n  basic 8 \n")
+    checked, lines = check_text(text), Lines(text)
+    kinds = {item.label for item in features.completions(checked, lines, at(14, 6))}
+    assert {"basic", "conv", "add", "input"} <= kinds
+    assert [item.label for item in features.completions(checked, lines, at(15, 10))] == [
+        "filters=",
+        "strides=",
+        "name=",
+        "repeat=",
+    ]
+
+
+def test_a_shape_error_inside_a_block_is_published_with_its_call_sites_as_related_information(lsp: InProcess):
+    # The block adds its input to its convolution's output: the same shape at the uses with strides 1, not at `u`.
+    lsp.open("file:///e.cnn", GRAPH.replace("  add y z name=add", "  add y x name=add"))
+    (diagnostic,) = [d for d in lsp.published("file:///e.cnn") if d["code"] == "E304"]
+    assert diagnostic["range"]["start"]["line"] == 4
+    related = diagnostic["relatedInformation"]
+    uses = [r for r in related if r["message"].startswith("in block `basic`, used here as")]
+    assert [r["location"]["range"]["start"]["line"] for r in uses] == [12]
+    assert all(r["location"]["uri"] == "file:///e.cnn" for r in related)
+
+
+def test_document_symbols_list_blocks_with_parameters_and_block_uses_without_their_inner_layers():
+    symbols = features.document_symbols(check_text(GRAPH), Lines(GRAPH))
+    assert [(s.name, s.kind) for s in symbols] == [
+        ("basic", types.SymbolKind.Function),
+        ("net", types.SymbolKind.Class),
+    ]
+    assert [c.name for c in symbols[0].children] == ["filters", "strides"]
+    assert [c.name for c in symbols[1].children] == [
+        "image",
+        "conv2d_1",
+        "add_1",
+        "conv2_block2",
+        "basic_1",
+        "maxpool2d_1",
+    ]
+    for child in symbols[1].children:
+        assert symbols[1].range.start.line <= child.range.start.line <= symbols[1].range.end.line

@@ -54,12 +54,22 @@ def test_the_committed_grammar_is_what_the_generator_writes():
 
 
 def test_the_grammar_knows_every_layer_kind_spelling_and_no_other():
-    assert _alternation("layer-kind") == set(KIND_BY_SPELLING) | {cls.keras_class for cls in LAYER_KINDS}
+    kinds = _alternation("layer-kind") | _alternation("merge-kind")
+    assert kinds == set(KIND_BY_SPELLING) | {cls.keras_class for cls in LAYER_KINDS}
 
 
-def test_the_grammar_knows_every_parameter_name_short_form_and_name():
+def test_merges_and_only_merges_take_their_operands_after_the_kind():
+    merges = {cls for cls in LAYER_KINDS if cls.arity is None}
+    assert merges, "specc.layers has merge kinds"
+    assert _alternation("merge-kind") == {s for s, c in KIND_BY_SPELLING.items() if c in merges} | {
+        cls.keras_class for cls in merges
+    }
+    assert not _alternation("merge-kind") & _alternation("layer-kind")
+
+
+def test_the_grammar_knows_every_parameter_name_short_form_name_and_repeat():
     names = {name for cls in LAYER_KINDS for name in parameter_names(cls)}
-    assert _alternation("parameter") == names | set(PARAMETER_SHORT_FORMS) | {"name"}
+    assert _alternation("parameter") == names | set(PARAMETER_SHORT_FORMS) | {"name", "repeat"}
 
 
 def test_the_grammar_knows_every_activation_and_padding_mode():
@@ -233,6 +243,97 @@ def test_statements_on_one_line_strings_and_continuations(tokenize_text):
     assert scopes_of(lines, 4, "linear")[-1] == ACTIVATION
     assert scopes_of(lines, 4, "1e-3")[-1] == "constant.numeric.float.cnn"
     assert scopes_of(lines, 4, ".5")[-1] == "constant.numeric.float.cnn"
+
+
+GRAPH = """\
+block basic(filters, strides=1, pad=(1, 2)) {  # a block
+  x = input
+  y = conv filters 3x3 strides=strides same name=1_conv
+  add x y name=add
+}
+model net {
+  image = input 32x32x16
+  c = conv 16 3x3 same from image
+  s = add c image
+  t = basic 16 name=conv2_block repeat=2 from s
+  m = concat t s axis=-1
+  dense 10 from a, b
+  output m s
+}
+block plain {
+  x = input
+}
+"""
+
+VALUE = "variable.other.value.cnn"
+DEFINED = "variable.other.value.definition.cnn"
+
+
+@pytest.fixture(scope="module")
+def graph(tmp_path_factory):
+    """GRAPH, tokenized once for the tests below."""
+    path = tmp_path_factory.mktemp("graph") / "graph.cnn"
+    path.write_text(GRAPH, encoding="utf-8")
+    return _tokenize([path])[str(path)]
+
+
+@pytest.mark.parametrize(
+    ("line", "text", "scope"),
+    [
+        (1, "block", "keyword.other.block.cnn"),
+        (1, "basic", "entity.name.type.block.cnn"),
+        (1, "filters", "variable.parameter.block.cnn"),
+        (1, "strides", "variable.parameter.block.cnn"),
+        (1, "pad", "variable.parameter.block.cnn"),
+        (1, "1", "constant.numeric.integer.cnn"),
+        (1, "{", "punctuation.section.block.begin.cnn"),
+        (1, " a block", "comment.line.number-sign.cnn"),
+        (2, "x", DEFINED),
+        (2, "input", "keyword.other.input.cnn"),
+        (3, "y", DEFINED),
+        (3, "=", "keyword.operator.assignment.cnn"),
+        (3, "conv", KIND),
+        (3, "1_conv", "entity.name.function.layer.cnn"),
+        (4, "add", KIND),
+        (4, "x", VALUE),
+        (4, "y", VALUE),
+        (4, "name", PARAMETER),
+        (8, "from", "keyword.other.from.cnn"),
+        (8, "image", VALUE),
+        (9, "s", DEFINED),
+        (9, "add", KIND),
+        (9, "c", VALUE),
+        (9, "image", VALUE),
+        (10, "repeat", PARAMETER),
+        (11, "concat", KIND),
+        (11, "t", VALUE),
+        (11, "axis", PARAMETER),
+        (12, "a", VALUE),
+        (12, ",", "punctuation.separator.comma.cnn"),
+        (12, "b", VALUE),
+        (13, "output", "keyword.other.output.cnn"),
+        (13, "m", VALUE),
+        (13, "s", VALUE),
+        (15, "block", "keyword.other.block.cnn"),
+        (15, "plain", "entity.name.type.block.cnn"),
+    ],
+)
+def test_graph_syntax_gets_the_expected_scopes(graph, line, text, scope):
+    assert scopes_of(graph, line, text)[-1] == scope
+
+
+def test_a_block_use_is_not_highlighted_as_a_kind_since_block_names_are_the_users(graph):
+    [token] = [t for t in graph[9] if "basic" in t["text"]]
+    assert token["scopes"] == ["source.cnn"]
+
+
+def test_every_merge_kind_after_a_target_takes_value_names(tokenize_text):
+    merges = sorted(_alternation("merge-kind"))
+    lines = tokenize_text("\n".join(f"  v = {merge} a b axis=1" for merge in merges))
+    for number, merge in enumerate(merges, start=1):
+        assert scopes_of(lines, number, merge)[-1] == KIND
+        assert scopes_of(lines, number, "a")[-1] == VALUE
+        assert scopes_of(lines, number, "axis")[-1] == PARAMETER
 
 
 # --- the extension's client ---------------------------------------------------------------------

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from lsprotocol import types
 
+from specc import syntax
 from specc.check import LayerReport, ModelReport
 from specc.diagnostics import Diagnostic, Severity, Span
-from specc.ir import Model
+from specc.ir import BlockUse, Model
 from specc.layers import (
     ACTIVATIONS,
     LAYER_KINDS,
@@ -24,8 +25,9 @@ from specc.layers import (
     format_shape,
     parameter_names,
 )
-from specc.lower import documented_kind, placed_parameters
+from specc.lower import documented_kind, placed_parameters, render
 from specc.lsp.positions import Lines, contains
+from specc.lsp.symbols import Occurrence, SymbolIndex, build_index, rename_problem, values_above
 from specc.parse import parse
 from specc.pipeline import CheckedSource
 
@@ -123,6 +125,64 @@ def _word_at(lines: Lines, line: int, column: int) -> tuple[str, Span] | None:
     return None
 
 
+def tree_of(checked: CheckedSource, tree: syntax.SourceFile | None = None) -> syntax.SourceFile:
+    """The syntax tree of the checked text: the one given (the server keeps its incremental parse's), else parsed."""
+    return tree if tree is not None else parse(checked.text)[0]
+
+
+# What each line made: one line inside a block makes one node per use of the block.
+
+
+@dataclass(frozen=True)
+class Made:
+    """A node a line made, by the name the IR gives it, with its output shape (None when unknown)."""
+
+    name: str
+    shape: tuple[int, ...] | None
+    params: int | None = None
+
+
+def made_by_line(checked: CheckedSource, tree: syntax.SourceFile) -> dict[Span, list[Made]]:
+    """For each statement's span, the nodes it made, in the models' order: an input's value; a layer; a
+    block use's output (the last repetition's); a block's `x = input`, the value each use reads there.
+    A line in a block has one per use of the block, in every model."""
+    made: dict[Span, list[Made]] = {}
+    inputs_of_block = {
+        body.name: [s.span for s in body.statements if s.kind == "input"] for body in tree.models if body.is_block
+    }
+    for report in checked.reports:
+        model = report.model
+        shapes: dict[str, tuple[int, ...]] = {i.name: i.shape for i in model.inputs}
+        params: dict[str, int] = {}
+        for layer_report in report.layers:
+            shapes[layer_report.layer.name] = layer_report.inference.output_shape
+            params[layer_report.layer.name] = layer_report.inference.params
+        for model_input in model.inputs:
+            made.setdefault(model_input.span, []).append(Made(model_input.name, model_input.shape))
+        for layer in model.layers:
+            made.setdefault(layer.span, []).append(Made(layer.name, shapes.get(layer.name), params.get(layer.name)))
+        last_of_statement: dict[tuple[Span, int | None], Made] = {}
+        for use in model.block_uses:
+            if use is None:
+                continue
+            # The repetitions of one line (repeat=N) share its span and parent; its value is the last one's.
+            last_of_statement[(use.span, use.parent)] = Made(use.name, shapes.get(use.output))
+            # A block without `x = input` lines reads its one input with no line to show it on.
+            for span, value in zip(inputs_of_block.get(use.block, ()), use.inputs, strict=False):
+                made.setdefault(span, []).append(Made(use.name, shapes.get(value)))
+        for (span, _), use_made in last_of_statement.items():
+            made.setdefault(span, []).append(use_made)
+    return made
+
+
+def _shapes_text(entries: list[Made], limit: int = 3) -> str | None:
+    """The distinct known shapes of a line's nodes, `a | b`, in the order first met; None when none is known."""
+    distinct = list(dict.fromkeys(format_shape(e.shape) for e in entries if e.shape is not None))
+    if not distinct:
+        return None
+    return " | ".join(distinct[:limit]) + (" | …" if len(distinct) > limit else "")
+
+
 # Hover
 
 
@@ -182,17 +242,104 @@ def hover_text(checked: CheckedSource, line: int, column: int) -> tuple[str, Spa
                 return None
             return f"input: {format_shape(model.input_shape)} (height x width x channels)", model.input_span
         for layer_report in report.layers:
-            if contains(layer_report.layer.span, line, column):
-                return layer_hover_text(layer_report), layer_report.layer.span
+            layer = layer_report.layer
+            if contains(layer.span, line, column):
+                text = layer_hover_text(layer_report)
+                if layer.scope is not None:
+                    use = model.block_uses[layer.scope]
+                    uses = sum(1 for other in model.layers if other.span == layer.span)
+                    text += f"\n\nin block `{use.block}`, shown as used by `{use.name}`" + (
+                        f", the first of {uses} uses (the inlay hint shows each shape)" if uses > 1 else ""
+                    )
+                return text, layer.span
         for layer in model.layers[len(report.layers) :]:
             if contains(layer.span, line, column):
                 return f"{layer.name} ({layer.keras_class}): shape unknown, a line above has an error", layer.span
     return None
 
 
-def hover(checked: CheckedSource, lines: Lines, position: types.Position, markdown: bool) -> types.Hover | None:
+def _per_use(entries: list[Made], limit: int = 8, indent: str = "  ") -> list[str]:
+    """`name: shape` for each node of a line, the first `limit` of them."""
+    listed = [f"{indent}{e.name}: {format_shape(e.shape) if e.shape is not None else '?'}" for e in entries[:limit]]
+    return listed + ([f"{indent}... and {len(entries) - limit} more"] if len(entries) > limit else [])
+
+
+def symbol_hover_text(
+    checked: CheckedSource, tree: syntax.SourceFile, occurrence: Occurrence
+) -> tuple[str, Span] | None:
+    """The hover on a value's, block's or parameter's name: the shape of the value (one per use of the
+    block it is in), a block's signature and its uses' outputs, a parameter's argument at each use."""
+    symbol = occurrence.symbol
+    if symbol.kind == "value":
+        assert symbol.statement is not None and symbol.body is not None
+        entries = made_by_line(checked, tree).get(symbol.statement.span, [])
+        where = f"value `{symbol.name}` (line {symbol.definition.line})"
+        if not symbol.body.is_block:
+            shape = entries[-1].shape if entries else None
+            return f"{where}: {format_shape(shape) if shape is not None else 'shape unknown'}", occurrence.span
+        if not entries:
+            return f"{where} in block `{symbol.body.name}`: the block is not used, so it has no shape", occurrence.span
+        heading = f"{where} in block `{symbol.body.name}`: {_shapes_text(entries) or 'shape unknown'}, per use:"
+        return "\n".join([heading, *_per_use(entries)]), occurrence.span
+    if symbol.kind == "block":
+        block = symbol.block
+        assert block is not None
+        signature = ", ".join(
+            p.name + (f"={render(p.default)}" if p.default is not None else "") for p in block.parameters
+        )
+        lines = [f"block {block.name}({signature})"]
+        made = made_by_line(checked, tree)
+        if occurrence.is_definition:
+            uses = [
+                entry
+                for body in tree.models
+                for statement in body.statements
+                if statement.kind == block.name
+                for entry in made.get(statement.span, [])
+            ]
+        else:
+            uses = [
+                entry for statement in _statements_at(tree, occurrence.span) for entry in made.get(statement.span, [])
+            ]
+        if uses:
+            lines += ["output per use:", *_per_use(uses)]
+        else:
+            lines.append("not used" if occurrence.is_definition else "output unknown: the use has an error")
+        return "\n".join(lines), occurrence.span
+    block = symbol.block
+    assert block is not None
+    arguments = [
+        (use.name, use.arguments.get(symbol.name))
+        for report in checked.reports
+        for use in report.model.block_uses
+        if use is not None and use.block == block.name
+    ]
+    lines = [f"parameter `{symbol.name}` of block `{block.name}`"]
+    lines += [f"  {name}: {value}" for name, value in arguments[:8]]
+    if len(arguments) > 8:
+        lines.append(f"  ... and {len(arguments) - 8} more")
+    return "\n".join(lines), occurrence.span
+
+
+def _statements_at(tree: syntax.SourceFile, span: Span) -> list[syntax.LayerStatement]:
+    """The statement whose kind is written at `span`."""
+    return [s for body in tree.models for s in body.statements if s.kind_span == span]
+
+
+def hover(
+    checked: CheckedSource,
+    lines: Lines,
+    position: types.Position,
+    markdown: bool,
+    tree: syntax.SourceFile | None = None,
+    index: SymbolIndex | None = None,
+) -> types.Hover | None:
     line, column = lines.point(position)
-    found = hover_text(checked, line, column)
+    tree = tree_of(checked, tree)
+    occurrence = (index or build_index(tree)).at(line, column)
+    found = symbol_hover_text(checked, tree, occurrence) if occurrence is not None else None
+    if found is None:
+        found = hover_text(checked, line, column)
     if found is None:
         return None
     text, span = found
@@ -207,54 +354,73 @@ def hover(checked: CheckedSource, lines: Lines, position: types.Position, markdo
 # Inlay hints
 
 
-def inlay_hints(checked: CheckedSource, lines: Lines, within: types.Range) -> list[types.InlayHint]:
-    """`-> 26x26x32` after each layer statement whose shape is known, and after each input line."""
+def inlay_hints(
+    checked: CheckedSource, lines: Lines, within: types.Range, tree: syntax.SourceFile | None = None
+) -> list[types.InlayHint]:
+    """`-> 26x26x32` after each line that makes a value whose shape is known: inputs, layers, block uses
+    (the block's output). A line inside a block makes one value per use of the block: its hint is the
+    shape they share, or each distinct shape, `-> 16x16x8 | 8x8x16`, the tooltip naming each use's."""
     within = lines.clamp_range(within)
     first, last = within.start.line + 1, within.end.line + 1
     hints = []
-
-    def add(span: Span, shape: tuple[int, ...], tooltip: str) -> None:
-        if first <= span.end_line <= last:
-            hints.append(
-                types.InlayHint(
-                    position=lines.position(span.end_line, span.end_column),
-                    label=f"→ {format_shape(shape)}",
-                    kind=types.InlayHintKind.Type,
-                    padding_left=True,
-                    tooltip=tooltip,
-                )
+    for span, entries in made_by_line(checked, tree_of(checked, tree)).items():
+        if not first <= span.end_line <= last:
+            continue
+        label = _shapes_text(entries)
+        if label is None:
+            continue
+        if len(entries) == 1:
+            entry = entries[0]
+            tooltip = f"{entry.name}: {entry.params:,} params" if entry.params is not None else entry.name
+        else:
+            tooltip = "\n".join(_per_use(entries, limit=20, indent=""))
+        hints.append(
+            types.InlayHint(
+                position=lines.position(span.end_line, span.end_column),
+                label=f"→ {label}",
+                kind=types.InlayHintKind.Type,
+                padding_left=True,
+                tooltip=tooltip,
             )
-
-    for report in checked.reports:
-        model = report.model
-        if model.input_shape is not None and model.input_span is not None:
-            add(model.input_span, model.input_shape, f"input of model {model.name}")
-        for layer_report in report.layers:
-            layer, inference = layer_report.layer, layer_report.inference
-            add(layer.span, inference.output_shape, f"{layer.name}: {inference.params:,} params")
+        )
+    hints.sort(key=lambda hint: (hint.position.line, hint.position.character))
     return hints
 
 
 # Document symbols
 
 
-def document_symbols(checked: CheckedSource, lines: Lines) -> list[types.DocumentSymbol]:
-    """Each model, with its input and its layers (by name, kind and output shape) as children."""
+def document_symbols(
+    checked: CheckedSource, lines: Lines, tree: syntax.SourceFile | None = None
+) -> list[types.DocumentSymbol]:
+    """Each model, with its inputs, its layers (by name, kind and output shape) and its block uses as
+    children; each block, with its parameters. A block's layers are listed nowhere under a model: their
+    lines are the block's, and a symbol's range lies inside its parent's."""
     shapes = {id(r.layer): r.inference.output_shape for _, r in _layer_reports(checked)}
     symbols = []
-    for model in checked.spec.models:
+    for report in checked.reports:
+        model = report.model
+        output_shapes = {r.layer.name: r.inference.output_shape for r in report.layers}
+        output_shapes.update((i.name, i.shape) for i in model.inputs)
         children = []
-        if model.input_span is not None:
+        for model_input in model.inputs:
             children.append(
                 types.DocumentSymbol(
-                    name="input",
+                    name=model_input.name,
                     kind=types.SymbolKind.Variable,
-                    range=lines.range(model.input_span),
-                    selection_range=lines.range(model.input_span),
-                    detail=format_shape(model.input_shape) if model.input_shape is not None else None,
+                    range=lines.range(model_input.span),
+                    selection_range=lines.range(model_input.span),
+                    detail=format_shape(model_input.shape),
                 )
             )
+        # One symbol per line that uses a block at the model's level: the last repetition, which makes its value.
+        last_use_of_line: dict[Span, BlockUse] = {}
+        for use in model.block_uses:
+            if use is not None and use.parent is None:
+                last_use_of_line[use.span] = use
         for layer in model.layers:
+            if layer.scope is not None:
+                continue
             shape = shapes.get(id(layer))
             selection = layer.argument_spans.get("name", layer.span)
             children.append(
@@ -266,6 +432,18 @@ def document_symbols(checked: CheckedSource, lines: Lines) -> list[types.Documen
                     detail=layer.keras_class + (f" → {format_shape(shape)}" if shape is not None else ""),
                 )
             )
+        for use in last_use_of_line.values():
+            shape = output_shapes.get(use.output)
+            children.append(
+                types.DocumentSymbol(
+                    name=use.name,
+                    kind=types.SymbolKind.Module,
+                    range=lines.range(use.span),
+                    selection_range=lines.range(use.span),
+                    detail=f"block {use.block}" + (f" → {format_shape(shape)}" if shape is not None else ""),
+                )
+            )
+        children.sort(key=lambda c: (c.range.start.line, c.range.start.character))
         symbols.append(
             types.DocumentSymbol(
                 name=model.name,
@@ -276,7 +454,34 @@ def document_symbols(checked: CheckedSource, lines: Lines) -> list[types.Documen
                 children=children,
             )
         )
+    symbols += _block_symbols(tree_of(checked, tree), lines)
+    symbols.sort(key=lambda symbol: (symbol.range.start.line, symbol.range.start.character))
     return symbols
+
+
+def _block_symbols(tree: syntax.SourceFile, lines: Lines) -> list[types.DocumentSymbol]:
+    """Each block definition, with its parameters as children."""
+    return [
+        types.DocumentSymbol(
+            name=body.name,
+            kind=types.SymbolKind.Function,
+            range=lines.range(body.span),
+            selection_range=lines.range(body.name_span),
+            detail="block(" + ", ".join(p.name for p in body.parameters) + ")",
+            children=[
+                types.DocumentSymbol(
+                    name=p.name,
+                    kind=types.SymbolKind.TypeParameter,
+                    range=lines.range(p.span),
+                    selection_range=lines.range(p.span),
+                    detail=f"= {render(p.default)}" if p.default is not None else None,
+                )
+                for p in body.parameters
+            ],
+        )
+        for body in tree.models
+        if body.is_block
+    ]
 
 
 # Go to definition
@@ -296,9 +501,20 @@ def _declarations(checked: CheckedSource, current: Model | None) -> Iterator[tup
             yield from named_layers(model)
 
 
-def definition(checked: CheckedSource, lines: Lines, uri: str, position: types.Position) -> types.Location | None:
-    """Where the name under the cursor is declared: a layer's `name=` value or a model's name."""
+def definition(
+    checked: CheckedSource,
+    lines: Lines,
+    uri: str,
+    position: types.Position,
+    tree: syntax.SourceFile | None = None,
+    index: SymbolIndex | None = None,
+) -> types.Location | None:
+    """Where the name under the cursor is defined: a value's binding (the latest above, in its body), a
+    block's or a parameter's header; else a layer's `name=` value or a model's name."""
     line, column = lines.point(position)
+    occurrence = (index or build_index(tree_of(checked, tree))).at(line, column)
+    if occurrence is not None:
+        return types.Location(uri=uri, range=lines.range(occurrence.symbol.definition))
     found = _word_at(lines, line, column)
     if found is None:
         return None
@@ -307,6 +523,70 @@ def definition(checked: CheckedSource, lines: Lines, uri: str, position: types.P
         if name == word:
             return types.Location(uri=uri, range=lines.range(span))
     return None
+
+
+def references(
+    checked: CheckedSource,
+    lines: Lines,
+    uri: str,
+    position: types.Position,
+    include_declaration: bool,
+    tree: syntax.SourceFile | None = None,
+    index: SymbolIndex | None = None,
+) -> list[types.Location]:
+    """Every occurrence of the value, block or parameter under the cursor: a value's binding and the uses
+    that read it (up to the next binding of its name), a block's uses, a parameter's uses in its body
+    and its keys at the block's uses."""
+    index = index or build_index(tree_of(checked, tree))
+    occurrence = index.at(*lines.point(position))
+    if occurrence is None:
+        return []
+    return [
+        types.Location(uri=uri, range=lines.range(o.span))
+        for o in index.of(occurrence.symbol)
+        if include_declaration or not o.is_definition
+    ]
+
+
+class RenameRefused(Exception):
+    """A rename that would not mean what it says; the server answers the request with this message."""
+
+
+def prepare_rename(
+    checked: CheckedSource,
+    lines: Lines,
+    position: types.Position,
+    tree: syntax.SourceFile | None = None,
+    index: SymbolIndex | None = None,
+) -> types.PrepareRenamePlaceholder | None:
+    """The name under the cursor and its range, when it is a value, block or parameter; None elsewhere."""
+    index = index or build_index(tree_of(checked, tree))
+    occurrence = index.at(*lines.point(position))
+    if occurrence is None:
+        return None
+    return types.PrepareRenamePlaceholder(range=lines.range(occurrence.span), placeholder=occurrence.symbol.name)
+
+
+def rename(
+    checked: CheckedSource,
+    lines: Lines,
+    uri: str,
+    position: types.Position,
+    new_name: str,
+    tree: syntax.SourceFile | None = None,
+    index: SymbolIndex | None = None,
+) -> types.WorkspaceEdit | None:
+    """An edit renaming the symbol under the cursor at every occurrence (for a value, that binding's only);
+    None where there is no symbol; RenameRefused when the new name is not a name or would clash."""
+    index = index or build_index(tree_of(checked, tree))
+    occurrence = index.at(*lines.point(position))
+    if occurrence is None:
+        return None
+    problem = rename_problem(index, occurrence.symbol, new_name)
+    if problem is not None:
+        raise RenameRefused(f"cannot rename `{occurrence.symbol.name}` to `{new_name}`: {problem}")
+    edits = [types.TextEdit(range=lines.range(o.span), new_text=new_name) for o in index.of(occurrence.symbol)]
+    return types.WorkspaceEdit(changes={uri: edits})
 
 
 # Completion
@@ -338,9 +618,14 @@ class _Context:
     kind: str | None
     key: str | None
     head: str
+    # Right after `from ` or `from a, `: where a value's name goes.
+    after_from: bool = False
 
 
 _TRAILING_WORD = re.compile(r"[A-Za-z0-9_]*\Z")
+# `y = ` at the start of a statement: the value's name, before the kind.
+_TARGET = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*\s*=(?!=)\s*")
+_AFTER_FROM = re.compile(r"(?<![A-Za-z0-9_])from\s+(?:[A-Za-z_][A-Za-z0-9_]*\s*,\s*)*\Z")
 _KEY_BEFORE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*\Z")
 _GIVEN_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=")
 
@@ -352,7 +637,12 @@ def _context(lines: Lines, position: types.Position) -> _Context | None:
         return None  # in a comment or a string
     inside = _inside_model(lines, line - 1, before)
     statement = re.split(r"[;{]", _STRING.sub('""', before))[-1]
+    target = _TARGET.match(statement)
+    if target is not None and inside:
+        statement = statement[target.end() :]
     head = statement[: len(statement) - len(_TRAILING_WORD.search(statement).group())]
+    if _AFTER_FROM.search(head):
+        return _Context(inside_model=inside, kind=statement.split()[0], key=None, head=head, after_from=True)
     words = statement.split()
     if not head.strip():
         return _Context(inside_model=inside, kind=None, key=None, head=head)
@@ -373,7 +663,7 @@ def _first_line(doc: str | None) -> str:
     return (doc or "").strip().split("\n", 1)[0]
 
 
-def _kind_items(inside_model: bool) -> list[types.CompletionItem]:
+def _kind_items(inside_model: bool, tree: syntax.SourceFile | None = None) -> list[types.CompletionItem]:
     if not inside_model:
         return [
             types.CompletionItem(
@@ -381,14 +671,36 @@ def _kind_items(inside_model: bool) -> list[types.CompletionItem]:
                 kind=types.CompletionItemKind.Keyword,
                 detail="model NAME { input HxWxC ... }",
                 insert_text="model ",
-            )
+            ),
+            types.CompletionItem(
+                label="block",
+                kind=types.CompletionItemKind.Keyword,
+                detail="block NAME(parameters) { x = input ... }",
+                insert_text="block ",
+            ),
         ]
+    blocks = [
+        types.CompletionItem(
+            label=body.name,
+            kind=types.CompletionItemKind.Module,
+            detail=f"block {body.name}(" + ", ".join(p.name for p in body.parameters) + ")",
+            sort_text=f"0{body.name}",
+        )
+        for body in (tree.models if tree is not None else ())
+        if body.is_block
+    ]
     items = [
         types.CompletionItem(
             label="input",
             kind=types.CompletionItemKind.Keyword,
             detail="the input shape, first line of a model: input 28x28x1",
-        )
+        ),
+        types.CompletionItem(
+            label="output",
+            kind=types.CompletionItemKind.Keyword,
+            detail="the values the model outputs: output a b",
+        ),
+        *blocks,
     ]
     for cls in LAYER_KINDS:
         items.append(
@@ -413,7 +725,7 @@ def _kind_items(inside_model: bool) -> list[types.CompletionItem]:
     return items
 
 
-def _value_items(cls: type[LayerBase], key: str) -> list[str]:
+def _value_items_for(cls: type[LayerBase], key: str) -> list[str]:
     if key == "padding":
         return list(cls.padding_modes)
     if key == "activation":
@@ -429,20 +741,76 @@ def _defined_names(checked: CheckedSource) -> list[str]:
     return sorted(names)
 
 
-def completions(checked: CheckedSource, lines: Lines, position: types.Position) -> list[types.CompletionItem]:
-    """Layer kinds at the start of a statement; then the kind's parameters and bare words; after
-    `key=`, that parameter's allowed values, or the names the file defines where there is no fixed set."""
+def _value_items(tree: syntax.SourceFile, tree_lines: Lines, line: int, column: int) -> list[types.CompletionItem]:
+    """The values a line at the point may read: those named above it in its model or block."""
+    body = next((b for b in tree.models if b.span.line <= line <= b.span.end_line), None)
+    if body is None:
+        return []
+    # The statement the point is in starts after the last `;` or `{` before it on its line; its own value
+    # is not offered.
+    before = _code_part(tree_lines.line(line - 1)[: column - 1])
+    start = max(before.rfind(";"), before.rfind("{")) + 1
+    names = values_above(body, line, start + 1)
+    # The latest first: what a line reads is most often what was just made.
+    return [
+        types.CompletionItem(label=name, kind=types.CompletionItemKind.Variable, sort_text=f"0{index:05d}")
+        for index, name in enumerate(reversed(names))
+    ]
+
+
+def _block_use_items(block: syntax.ModelBlock, head: str) -> list[types.CompletionItem]:
+    """A block use's arguments not yet given by key: the block's parameters, `name` and `repeat`."""
+    given = set(_GIVEN_KEY.findall(head))
+    items = []
+    for parameter in block.parameters:
+        if parameter.name in given:
+            continue
+        default = f" (default {render(parameter.default)})" if parameter.default is not None else ""
+        items.append(
+            types.CompletionItem(
+                label=f"{parameter.name}=",
+                kind=types.CompletionItemKind.Property,
+                detail=f"parameter of block {block.name}{default}",
+                sort_text=f"1{parameter.name}",
+            )
+        )
+    for key, detail in (("name", "the prefix of the names of the block's layers"), ("repeat", "uses in a row")):
+        if key not in given:
+            items.append(
+                types.CompletionItem(
+                    label=f"{key}=", kind=types.CompletionItemKind.Property, detail=detail, sort_text=f"2{key}"
+                )
+            )
+    return items
+
+
+def completions(
+    checked: CheckedSource, lines: Lines, position: types.Position, tree: syntax.SourceFile | None = None
+) -> list[types.CompletionItem]:
+    """Layer kinds and blocks at the start of a statement; then the kind's parameters and bare words
+    (a block's parameters after a block); after `key=`, that parameter's allowed values, or the names
+    the file defines where there is no fixed set. Value names above the cursor after `from `, as a
+    merge's operands and after `output`."""
     context = _context(lines, position)
     if context is None:
         return []
+    tree = tree_of(checked, tree)
+    line, column = lines.point(position)
+    if context.after_from:
+        return _value_items(tree, lines, line, column)
     if context.kind is None:
-        return _kind_items(context.inside_model)
+        return _kind_items(context.inside_model, tree)
+    if context.kind == "output":
+        return _value_items(tree, lines, line, column) if context.key is None else []
+    block = next((b for b in tree.models if b.is_block and b.name == context.kind), None)
+    if block is not None and context.inside_model:
+        return _block_use_items(block, context.head) if context.key is None else []
     cls = documented_kind(context.kind)
     if cls is None:
         return []
     if context.key is not None:
         key = PARAMETER_SHORT_FORMS.get(context.key, context.key)
-        values = _value_items(cls, key)
+        values = _value_items_for(cls, key)
         if values:
             return [types.CompletionItem(label=v, kind=types.CompletionItemKind.EnumMember) for v in values]
         if key == "name" or key in parameter_names(cls):
@@ -475,6 +843,8 @@ def completions(checked: CheckedSource, lines: Lines, position: types.Position) 
             types.CompletionItem(label=p, kind=types.CompletionItemKind.EnumMember, detail="padding", sort_text=f"0{p}")
             for p in cls.padding_modes
         ]
+    if cls.arity is None:
+        items = _value_items(tree, lines, line, column) + items  # a merge's operands, named after the kind
     return items
 
 

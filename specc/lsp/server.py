@@ -3,10 +3,11 @@
 Documents are synced incrementally: a change sends only the range it replaced (in UTF-16 units
 unless agreed otherwise), applied by specc.lsp.positions.apply_change. Each open, change or save
 checks the text once and publishes its diagnostics, an empty list included, and the result is
-kept for the requests that follow (hover, inlay hints, completion, symbols, quick fixes,
-definition) until the document is closed. A handler never lets an exception out: it logs it and
-answers nothing, so the server stays up on any text a user can type; a request whose parameters
-do not even decode is answered with an InvalidParams error.
+kept, with its syntax tree, for the requests that follow (hover, inlay hints, completion,
+symbols, quick fixes, definition, references, rename) until the document is closed. A handler
+never lets an exception out: it logs it and answers nothing, so the server stays up on any text a
+user can type; a request whose parameters do not even decode is answered with an InvalidParams
+error, and a rename that would clash with a RequestFailed error that says why.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.protocol.json_rpc import RPCRequest
 from pygls.workspace import TextDocument
 
-from specc import __version__
+from specc import __version__, syntax
 from specc.lsp import features
 from specc.lsp.incremental import IncrementalChecker
 from specc.lsp.positions import Lines, apply_change
+from specc.lsp.symbols import SymbolIndex, build_index
 from specc.pipeline import CheckedSource, cycle_collection_paused
 
 logger = logging.getLogger("specc.lsp")
@@ -47,6 +49,8 @@ def guarded(fallback: Any = None) -> Callable[[F], F]:
         def safe(*args: Any, **kwargs: Any) -> Any:
             try:
                 return handler(*args, **kwargs)
+            except JsonRpcException:
+                raise  # an error meant for the client, such as a refused rename
             except Exception:
                 logger.exception("specc lsp: %s failed", handler.__name__)
                 return fallback() if callable(fallback) else fallback
@@ -58,11 +62,20 @@ def guarded(fallback: Any = None) -> Callable[[F], F]:
 
 @dataclass
 class Analysis:
-    """One document as last checked: the text's version, the checked result and its lines."""
+    """One document as last checked: the text's version, the checked result, its lines and its syntax tree."""
 
     version: int | None
     checked: CheckedSource
     lines: Lines
+    tree: syntax.SourceFile
+    _index: SymbolIndex | None = None
+
+    @property
+    def index(self) -> SymbolIndex:
+        """The names the text defines and uses, found on the first request that needs them."""
+        if self._index is None:
+            self._index = build_index(self.tree)
+        return self._index
 
 
 @dataclass(frozen=True)
@@ -156,7 +169,9 @@ class SpeccServer(LanguageServer):
 
     def analyse(self, uri: str, text: str, version: int | None) -> Analysis:
         checker = self.checkers.setdefault(uri, IncrementalChecker())
-        analysis = Analysis(version=version, checked=checker.check(text), lines=Lines(text, self.encoding))
+        checked = checker.check(text)
+        assert checker.tree is not None
+        analysis = Analysis(version=version, checked=checked, lines=Lines(text, self.encoding), tree=checker.tree)
         self.analyses[uri] = analysis
         return analysis
 
@@ -247,13 +262,15 @@ def build_server() -> SpeccServer:
         analysis = ls.analysis(params.text_document.uri)
         if analysis is None:
             return None
-        return features.hover(analysis.checked, analysis.lines, params.position, _markdown_hover(ls))
+        return features.hover(
+            analysis.checked, analysis.lines, params.position, _markdown_hover(ls), analysis.tree, analysis.index
+        )
 
     @server.feature(types.TEXT_DOCUMENT_INLAY_HINT, types.InlayHintOptions(resolve_provider=False))
     @guarded(list)
     def inlay_hint(ls: SpeccServer, params: types.InlayHintParams) -> list[types.InlayHint]:
         analysis = ls.analysis(params.text_document.uri)
-        return features.inlay_hints(analysis.checked, analysis.lines, params.range) if analysis else []
+        return features.inlay_hints(analysis.checked, analysis.lines, params.range, analysis.tree) if analysis else []
 
     @server.feature(
         types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["=", " "], resolve_provider=False)
@@ -261,13 +278,15 @@ def build_server() -> SpeccServer:
     @guarded(list)
     def completion(ls: SpeccServer, params: types.CompletionParams) -> list[types.CompletionItem]:
         analysis = ls.analysis(params.text_document.uri)
-        return features.completions(analysis.checked, analysis.lines, params.position) if analysis else []
+        return (
+            features.completions(analysis.checked, analysis.lines, params.position, analysis.tree) if analysis else []
+        )
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     @guarded(list)
     def document_symbol(ls: SpeccServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
         analysis = ls.analysis(params.text_document.uri)
-        return features.document_symbols(analysis.checked, analysis.lines) if analysis else []
+        return features.document_symbols(analysis.checked, analysis.lines, analysis.tree) if analysis else []
 
     @server.feature(types.TEXT_DOCUMENT_FORMATTING)
     @guarded(list)
@@ -293,6 +312,52 @@ def build_server() -> SpeccServer:
         analysis = ls.analysis(params.text_document.uri)
         if analysis is None:
             return None
-        return features.definition(analysis.checked, analysis.lines, params.text_document.uri, params.position)
+        return features.definition(
+            analysis.checked, analysis.lines, params.text_document.uri, params.position, analysis.tree, analysis.index
+        )
+
+    @server.feature(types.TEXT_DOCUMENT_REFERENCES)
+    @guarded(list)
+    def references(ls: SpeccServer, params: types.ReferenceParams) -> list[types.Location]:
+        analysis = ls.analysis(params.text_document.uri)
+        if analysis is None:
+            return []
+        return features.references(
+            analysis.checked,
+            analysis.lines,
+            params.text_document.uri,
+            params.position,
+            params.context.include_declaration,
+            analysis.tree,
+            analysis.index,
+        )
+
+    @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
+    @guarded()
+    def prepare_rename(ls: SpeccServer, params: types.PrepareRenameParams) -> types.PrepareRenamePlaceholder | None:
+        analysis = ls.analysis(params.text_document.uri)
+        if analysis is None:
+            return None
+        return features.prepare_rename(analysis.checked, analysis.lines, params.position, analysis.tree, analysis.index)
+
+    # pygls announces prepareRename to the clients that say they support it.
+    @server.feature(types.TEXT_DOCUMENT_RENAME)
+    @guarded()
+    def rename(ls: SpeccServer, params: types.RenameParams) -> types.WorkspaceEdit | None:
+        analysis = ls.analysis(params.text_document.uri)
+        if analysis is None:
+            return None
+        try:
+            return features.rename(
+                analysis.checked,
+                analysis.lines,
+                params.text_document.uri,
+                params.position,
+                params.new_name,
+                analysis.tree,
+                analysis.index,
+            )
+        except features.RenameRefused as refused:
+            raise JsonRpcException(message=str(refused), code=types.LSPErrorCodes.RequestFailed) from None
 
     return server

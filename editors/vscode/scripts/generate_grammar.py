@@ -1,8 +1,11 @@
 """Editor edge: writes the VS Code TextMate grammar (syntaxes/cnn.tmLanguage.json) from specc's own tables.
 
-Layer kinds, parameter names, activations and padding modes come from specc.layers, so the
-highlighting cannot drift from what the checker accepts; tests/test_textmate_grammar.py fails when
-the committed grammar differs from what this prints. Regenerate with:
+Layer kinds (merges, whose operands follow the kind, apart), parameter names, activations and
+padding modes come from specc.layers, so the highlighting cannot drift from what the checker
+accepts; tests/test_textmate_grammar.py fails when the committed grammar differs from what this
+prints. The language's own words (`model`, `block`, `input`, `output`, `from`) are written here.
+Block names are the user's, so a block's use is not highlighted as a kind: a grammar cannot know
+them. Regenerate with:
 
     python editors/vscode/scripts/generate_grammar.py
 """
@@ -25,16 +28,29 @@ _START = "(?<![A-Za-z0-9_])"
 _NAME = "[A-Za-z_][A-Za-z0-9_]*"
 
 
+def _spellings(merges: bool) -> list[str]:
+    """Every spelling of the layer kinds that are merges (or are not), as lowering accepts them: the
+    lower-case spellings and the Keras class names as Keras spells them. Kinds are case-sensitive, so
+    `Conv2d` is not highlighted as one."""
+    kinds = [cls for cls in LAYER_KINDS if (cls.arity is None) == merges]
+    return sorted({s for s, cls in KIND_BY_SPELLING.items() if cls in kinds} | {cls.keras_class for cls in kinds})
+
+
 def layer_kinds() -> list[str]:
-    """Every spelling of a layer kind, as lowering accepts it: the lower-case spellings and the Keras class
-    names as Keras spells them. Kinds are case-sensitive, so `Conv2d` is not highlighted as one."""
-    return sorted(set(KIND_BY_SPELLING) | {cls.keras_class for cls in LAYER_KINDS})
+    """The spellings of the kinds that read one value (the line before's, or the one after `from`)."""
+    return _spellings(merges=False)
+
+
+def merge_kinds() -> list[str]:
+    """The spellings of the merges, which name their operands after the kind: `add x shortcut`."""
+    return _spellings(merges=True)
 
 
 def parameters() -> list[str]:
-    """Every key=value key: each kind's Keras names, their short forms, and `name`."""
+    """Every key=value key: each kind's Keras names, their short forms, and `name` and `repeat`, which
+    every layer and every block use take."""
     names = {name for cls in LAYER_KINDS for name in parameter_names(cls)}
-    return sorted(names | set(PARAMETER_SHORT_FORMS) | {"name"})
+    return sorted(names | set(PARAMETER_SHORT_FORMS) | {"name", "repeat"})
 
 
 def padding_modes() -> list[str]:
@@ -47,7 +63,12 @@ def _words(words: list[str]) -> str:
 
 def grammar() -> dict[str, Any]:
     """The grammar as a JSON-ready dict, its rules in the order they are tried."""
-    statement_start = "(?:^|(?<=[{;]))\\s*"
+    # Where a kind may stand: the start of a line, after `{` or `;`, or (\\G, inside the `target` rule)
+    # after `name =`. A line continued with `\\` is not told apart from a new statement.
+    statement_start = "(?:^|(?<=[{;])|\\G)\\s*"
+    # Value names after a merge's kind or `output`: names not followed by `=` (that is an argument).
+    operand = f"\\s+{_NAME}{_END}(?!\\s*=)"
+    value_names = {"patterns": [{"match": _NAME, "name": "variable.other.value.cnn"}]}
     return {
         "$schema": "https://raw.githubusercontent.com/martinring/tmlanguage/master/tmlanguage.json",
         "name": "CNN spec",
@@ -58,8 +79,14 @@ def grammar() -> dict[str, Any]:
             {"include": "#comment"},
             {"include": "#string"},
             {"include": "#model"},
+            {"include": "#block-with-parameters"},
+            {"include": "#block"},
+            {"include": "#target"},
             {"include": "#input"},
+            {"include": "#output"},
+            {"include": "#merge-kind"},
             {"include": "#layer-kind"},
+            {"include": "#sources"},
             {"include": "#layer-name"},
             {"include": "#parameter"},
             {"include": "#unknown-parameter"},
@@ -91,17 +118,85 @@ def grammar() -> dict[str, Any]:
                     "2": {"name": "entity.name.type.model.cnn"},
                 },
             },
+            "block-with-parameters": {
+                "comment": "`block NAME(a, b=1) {`: the parameters are names, each with an optional default.",
+                "begin": f"{_START}(block)\\s+({_NAME})\\s*(\\()",
+                "end": "\\)",
+                "beginCaptures": {
+                    "1": {"name": "keyword.other.block.cnn"},
+                    "2": {"name": "entity.name.type.block.cnn"},
+                    "3": {"name": "punctuation.section.parens.begin.cnn"},
+                },
+                "endCaptures": {"0": {"name": "punctuation.section.parens.end.cnn"}},
+                "patterns": [
+                    {"include": "#comment"},
+                    {"include": "#string"},
+                    {"match": f"{_START}{_NAME}(?=\\s*(?:=|,|\\)|$))", "name": "variable.parameter.block.cnn"},
+                    {"match": "=", "name": "keyword.operator.assignment.cnn"},
+                    {"include": "#boolean"},
+                    {"include": "#padding-mode"},
+                    {"include": "#activation"},
+                    {"include": "#size"},
+                    {"include": "#number"},
+                    {"include": "#punctuation"},
+                ],
+            },
+            "block": {
+                "match": f"{_START}(block){_END}(?:\\s+({_NAME}))?",
+                "captures": {
+                    "1": {"name": "keyword.other.block.cnn"},
+                    "2": {"name": "entity.name.type.block.cnn"},
+                },
+            },
+            "target": {
+                "comment": "`y = conv ...`: the name of the value a line makes, then its kind (\\G is the end of `=`).",
+                "begin": f"{statement_start}({_NAME})\\s*(=)(?=\\s*[A-Za-z_])",
+                "end": "(?!\\G)",
+                "beginCaptures": {
+                    "1": {"name": "variable.other.value.definition.cnn"},
+                    "2": {"name": "keyword.operator.assignment.cnn"},
+                },
+                "patterns": [
+                    {"include": "#input"},
+                    {"include": "#merge-kind"},
+                    {"include": "#layer-kind"},
+                ],
+            },
             "input": {
                 "match": f"{statement_start}(input|Input){_END}",
                 "captures": {"1": {"name": "keyword.other.input.cnn"}},
             },
+            "output": {
+                "comment": "`output a b`: the values a model (or a block) outputs.",
+                "match": f"{statement_start}(output){_END}((?:{operand})*)",
+                "captures": {"1": {"name": "keyword.other.output.cnn"}, "2": value_names},
+            },
+            "merge-kind": {
+                "comment": "A merge names its operands after the kind: `add x shortcut`.",
+                "match": f"{statement_start}({_words(merge_kinds())}){_END}((?:{operand})*)",
+                "captures": {"1": {"name": "support.class.layer.cnn"}, "2": value_names},
+            },
             "layer-kind": {
-                "comment": "A layer kind starts a statement: at the start of a line, or after `{` or `;`.",
+                "comment": "A layer kind starts a statement: at a line's start, after `{` or `;`, or after `name =`.",
                 "match": f"{statement_start}({_words(layer_kinds())}){_END}",
                 "captures": {"1": {"name": "support.class.layer.cnn"}},
             },
+            "sources": {
+                "comment": "`from a, b`: the values a line reads.",
+                "match": f"{_START}(from){_END}((?:\\s*,?\\s*{_NAME}{_END})+)",
+                "captures": {
+                    "1": {"name": "keyword.other.from.cnn"},
+                    "2": {
+                        "patterns": [
+                            {"match": _NAME, "name": "variable.other.value.cnn"},
+                            {"match": ",", "name": "punctuation.separator.comma.cnn"},
+                        ]
+                    },
+                },
+            },
             "layer-name": {
-                "match": f"{_START}(name)\\s*(=)\\s*({_NAME})",
+                "comment": "`name=conv1`; inside a block, `name=1_conv` (digits, an underscore, a name) too.",
+                "match": f"{_START}(name)\\s*(=)\\s*({_NAME}|[0-9]+_[A-Za-z0-9_]*{_END})",
                 "captures": {
                     "1": {"name": "variable.parameter.cnn"},
                     "2": {"name": "keyword.operator.assignment.cnn"},
