@@ -93,6 +93,7 @@ def grammar() -> dict[str, Any]:
             {"include": "#boolean"},
             {"include": "#padding-mode"},
             {"include": "#activation"},
+            {"include": "#word"},
             {"include": "#size"},
             {"include": "#number"},
             {"include": "#punctuation"},
@@ -229,6 +230,12 @@ def grammar() -> dict[str, Any]:
             "activation": {
                 "match": f"{_START}(?:{_words(sorted(ACTIVATIONS))}){_END}",
                 "name": "support.function.activation.cnn",
+            },
+            "word": {
+                "comment": "Another bare word after a kind (not where a kind stands): in a block, a parameter "
+                "such as `filters`; elsewhere the language server says what was meant.",
+                "match": f"(?:(?<=[A-Za-z0-9_)]\\s)|(?<==)|(?<=\\()|(?<=,\\s)|(?<=,)){_NAME}{_END}",
+                "name": "variable.other.word.cnn",
             },
             "size": {
                 "comment": "Height x width (x channels), as lark's SIZE token: 28x28x1, 3x3.",
