@@ -197,10 +197,8 @@ def check_model(model: Model, cache: InferenceCache | None = None) -> tuple[Mode
     if not model.inputs:
         return ModelReport(model=model, layers=(), complete=False), diagnostics
     shapes: dict[str, Shape] = {}
-    made_at: dict[str, Span] = {}
     for model_input in model.inputs:
         shapes[model_input.name] = model_input.shape
-        made_at[model_input.name] = model_input.span
         elements = math.prod(model_input.shape)
         too_large = _too_large(
             f"the input, {format_shape(model_input.shape)} for one example,", elements, model_input.span
@@ -211,13 +209,14 @@ def check_model(model: Model, cache: InferenceCache | None = None) -> tuple[Mode
     # The line where the statement before the current one ends, so a fix knows if they share a line.
     previous_end = model.inputs[0].span.end_line
     for layer in model.layers:
-        shares_line = previous_end == layer.span.line
-        previous_end = layer.span.end_line
-        made_at[layer.name] = layer.span
-        if not all(name in shapes for name in layer.inputs):
+        span = layer.span
+        shares_line = previous_end == span.line
+        previous_end = span.end_line
+        try:
+            input_shapes = tuple([shapes[name] for name in layer.inputs])
+        except KeyError:  # it reads a value that is unknown
             complete = False
             continue
-        input_shapes = tuple(shapes[name] for name in layer.inputs)
         outcome = layer.infer(input_shapes) if cache is None else cache.infer(layer, input_shapes)
         if isinstance(outcome, Problem):
             complete = False
@@ -226,7 +225,7 @@ def check_model(model: Model, cache: InferenceCache | None = None) -> tuple[Mode
             if outcome.code == "E302" and len(input_shapes[0]) == 2 == len(only.shape) and len(model.inputs) == 1:
                 diagnostic = _without_channels(diagnostic, only.shape, only.span)
             if len(layer.inputs) > 1:
-                diagnostic = _with_operands(diagnostic, model, layer, input_shapes, made_at)
+                diagnostic = _with_operands(diagnostic, model, layer, input_shapes)
             diagnostics.append(_with_call_sites(diagnostic, model, layer))
             continue
         if outcome.warnings:
@@ -283,6 +282,8 @@ def _unused(model: Model, reachable: frozenset[str]) -> list[Diagnostic]:
     if not model.outputs or reachable & model.unknown:
         # What a failed line read is unknown, so anything might reach the outputs through it.
         return []
+    if len(reachable) == len(model.layers) + len(model.inputs):
+        return []
     spans: dict[str, Span] = {i.name: i.span for i in model.inputs}
     spans.update((layer.name, layer.span) for layer in model.layers)
     unused = [name for name in spans if name not in reachable]
@@ -338,11 +339,11 @@ def _unused(model: Model, reachable: frozenset[str]) -> list[Diagnostic]:
     return diagnostics
 
 
-def _with_operands(
-    diagnostic: Diagnostic, model: Model, layer: Layer, input_shapes: tuple[Shape, ...], made_at: dict[str, Span]
-) -> Diagnostic:
+def _with_operands(diagnostic: Diagnostic, model: Model, layer: Layer, input_shapes: tuple[Shape, ...]) -> Diagnostic:
     """A merge's error naming each operand (by the name the spec gave it), its shape and the line where it
     was made, with a note there."""
+    made_at = {i.name: i.span for i in model.inputs}
+    made_at.update((other.name, other.span) for other in model.layers if other.name in layer.inputs)
     named = [
         (model.value_names.get(name, name), name, shape) for name, shape in zip(layer.inputs, input_shapes, strict=True)
     ]

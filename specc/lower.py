@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -50,6 +50,9 @@ _NAME_PART = re.compile(r"[A-Za-z0-9_]+\Z")
 _MAX_REPEAT = 1000
 # Blocks inside blocks, at most this deep; deeper is surely a mistake and would only cost time.
 _MAX_BLOCK_DEPTH = 32
+# A line whose name or inputs keep changing (edits around it) would otherwise keep every layer built for it.
+# A block's line keeps one per use of the block, so the bound is well above the uses a network has.
+_BUILT_KEPT_PER_STATEMENT = 2048
 # Repetitions multiply (a repeated block of repeated blocks), so the layers they make are capped as a whole.
 _MAX_EXPANDED_LAYERS = 200_000
 # Enough for any image or sequence layout; it also keeps flattened sizes small enough to print.
@@ -350,6 +353,31 @@ class _Placed:
     built: dict[str | None, tuple[LayerBase | None, tuple[Diagnostic, ...]]] = field(default_factory=dict)
 
 
+class _Substitution(NamedTuple):
+    """A block's line as one use of the block gives it: the line, the use, the result, the arguments' spans."""
+
+    line: syntax.LayerStatement
+    use: syntax.LayerStatement
+    result: syntax.LayerStatement
+    spans: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class _Expansion:
+    """What lowering one use of a block (all its repetitions) made, when it reported nothing: kept so that the
+    next run, finding the same line reading the same values at the same place, takes it whole."""
+
+    sources: tuple[object, ...]
+    layers: tuple[LayerBase, ...]
+    uses: tuple[BlockUse, ...]
+    names: frozenset[str]
+    use_names: frozenset[str]
+    output: str
+    # The cache entries its lines were lowered with, kept alive while it is: should it miss one day (an edit
+    # moved the line), its lines are found again rather than validated afresh.
+    kept: tuple[tuple[str, object], ...] = ()
+
+
 class LoweringCache:
     """Remembers how each statement was lowered, so that lowering the next version of a text redoes
     only the statements that changed. The editor re-lowers a whole spec on every keystroke.
@@ -363,16 +391,129 @@ class LoweringCache:
     def __init__(self) -> None:
         self._entries: dict[int, _Placed] = {}
         self._used: dict[int, _Placed] = {}
+        # A block's line with a use's arguments in place of its parameters, by the identities of the line and of
+        # the line that uses the block: the same line of the same use is the same statement on the next run, so
+        # what it was lowered and inferred to is found again, as for any line. When an edit above the use has
+        # moved it, what the line was lowered to is moved with it (only the spans the use's arguments gave it).
+        self._substituted: dict[tuple[int, int], _Substitution] = {}
+        self._substituted_used: dict[tuple[int, int], _Substitution] = {}
+        # Statements moved by this run's edit (or made from moved ones), to what they were: id(new) -> (old, lines).
+        self._moved_from: dict[int, tuple[syntax.LayerStatement, int]] = {}
+        self._expansions: dict[tuple, _Expansion] = {}
+        self._expansions_used: dict[tuple, _Expansion] = {}
+        self._recordings: list[list[tuple[str, object]]] = []
+
+    def substituted(self, statement: syntax.LayerStatement, scope: _Scope) -> syntax.LayerStatement:
+        """`scope.substituted(statement)`, the same object as last run when the line and its use are."""
+        if not _mentions(statement, scope.substitutions):
+            return statement
+        use = scope.use_statement
+        key = (id(statement), id(use))
+        found = self._substituted_used.get(key) or self._substituted.get(key)
+        if found is not None and found.line is statement and found.use is use:
+            result = found.result
+        else:
+            result = scope.substituted(statement)
+            moved = self._moved_from.get(id(use))
+            old = self._substituted.get((id(statement), id(moved[0]))) if moved is not None else None
+            if moved is not None and old is not None and old.line is statement and old.use is moved[0]:
+                self._carry_substituted(old.result, result, old.spans, scope.substitution_spans)
+            found = _Substitution(statement, use, result, scope.substitution_spans)
+        self._substituted_used[key] = found
+        if self._recordings:
+            self._record(("s", key))
+        return result
+
+    def _carry_substituted(
+        self, old: syntax.LayerStatement, new: syntax.LayerStatement, before: tuple[Span, ...], after: tuple[Span, ...]
+    ) -> bool:
+        """Let `new`, a block's line whose arguments moved by whole lines since `old` was lowered, reuse what
+        `old` was lowered to, with the arguments' spans moved. Any other change is lowered afresh."""
+        moved = {old_span: new_span for old_span, new_span in zip(before, after, strict=True) if old_span != new_span}
+        deltas = {new_span.line - old_span.line for old_span, new_span in moved.items()}
+        if len(deltas) != 1 or any(o.shifted(n.line - o.line) != n for o, n in moved.items()):
+            return False
+        (lines,) = deltas
+        self._moved_from[id(new)] = (old, lines)
+        entry = self._entries.get(id(old))
+        if entry is None or entry.statement is not old:
+            return False
+
+        def moved_diagnostic(diagnostic: Diagnostic) -> Diagnostic:
+            return diagnostic.shifted(lines) if diagnostic.span in moved else diagnostic
+
+        spans = {key: moved.get(span, span) for key, span in entry.spans.items()}
+        built: dict = {}
+        for name, (layer, reported) in entry.built.items():
+            copy = None
+            if layer is not None:
+                # pydantic's own shallow copy (a new __dict__, no validation), then the moved spans.
+                copy = layer.__copy__()
+                copy.__dict__.update(argument_spans=spans)
+            built[name] = (copy, tuple(moved_diagnostic(d) for d in reported))
+        self._entries[id(new)] = _Placed(
+            new,
+            entry.values,
+            spans,
+            entry.rendered,
+            entry.unfit,
+            tuple(moved_diagnostic(d) for d in entry.reported),
+            built,
+        )
+        return True
+
+    def expansion(self, key: tuple, sources: tuple[object, ...]) -> _Expansion | None:
+        """The expansion kept for a block's use by the last run (or this one), if made from these very objects."""
+        found = self._expansions_used.get(key) or self._expansions.get(key)
+        if found is None or any(a is not b for a, b in zip(found.sources, sources, strict=True)):
+            return None
+        self._expansions_used[key] = found
+        self._retain(found.kept)
+        self._record(("e", key), *found.kept)
+        return found
+
+    def keep_expansion(self, key: tuple, expansion: _Expansion) -> None:
+        self._expansions_used[key] = expansion
+        self._record(("e", key))
+
+    def start_recording(self) -> list[tuple[str, object]]:
+        """Begin noting the entries used from now on (until stop_recording), for an expansion to keep."""
+        recording: list[tuple[str, object]] = []
+        self._recordings.append(recording)
+        return recording
+
+    def stop_recording(self, recording: list[tuple[str, object]]) -> None:
+        self._recordings.remove(recording)
+
+    def _record(self, *items: tuple[str, object]) -> None:
+        for recording in self._recordings:
+            recording.extend(items)
+
+    def _retain(self, kept: tuple[tuple[str, object], ...]) -> None:
+        """Carry these entries of the last run into this one, as if used."""
+        tables = {
+            "p": (self._entries, self._used),
+            "s": (self._substituted, self._substituted_used),
+            "e": (self._expansions, self._expansions_used),
+        }
+        for table, key in kept:
+            last, used = tables[table]
+            if key not in used and key in last:
+                used[key] = last[key]  # type: ignore[index]
 
     def get(self, statement: syntax.LayerStatement) -> _Placed | None:
         entry = self._entries.get(id(statement)) or self._used.get(id(statement))
         if entry is None or entry.statement is not statement:
             return None
         self._used[id(statement)] = entry
+        if self._recordings:
+            self._record(("p", id(statement)))
         return entry
 
     def put(self, entry: _Placed) -> None:
         self._used[id(entry.statement)] = entry
+        if self._recordings:
+            self._record(("p", id(entry.statement)))
 
     def carry(
         self, old: syntax.LayerStatement, new: syntax.LayerStatement, lines: int
@@ -380,6 +521,7 @@ class LoweringCache:
         """Let `new`, which is `old` moved `lines` lines down by an edit above it, reuse what `old` was
         lowered to, with every span moved; returns the (old, new) layer pairs so that the inference
         cache can follow. Copying a built layer skips validating it again, most of lowering's cost."""
+        self._moved_from[id(new)] = (old, lines)
         entry = self._entries.get(id(old))
         if entry is None or entry.statement is not old:
             return []
@@ -407,6 +549,20 @@ class LoweringCache:
 
     def finish_run(self) -> None:
         self._entries, self._used = self._used, {}
+        self._substituted, self._substituted_used = self._substituted_used, {}
+        self._expansions, self._expansions_used = self._expansions_used, {}
+        self._moved_from = {}
+
+
+def _mentions(statement: syntax.LayerStatement, parameters: dict[str, syntax.Value]) -> bool:
+    """Whether a line names any of these parameters as a bare word (alone or in a tuple)."""
+    return any(_mentioned(argument.value, parameters) for argument in statement.arguments)
+
+
+def _mentioned(value: syntax.Value, parameters: dict[str, syntax.Value]) -> bool:
+    if isinstance(value, syntax.Word):
+        return value.text in parameters
+    return isinstance(value, syntax.Tuple) and any(_mentioned(item, parameters) for item in value.items)
 
 
 class _Scope:
@@ -430,7 +586,13 @@ class _Scope:
         self.block = block
         self.parent = parent
         self.substitutions = substitutions or {}
+        values = self.substitutions.values()
+        # What the arguments are, as written and where, once per use: the key of a block line's substitution.
+        self.substitution_texts = tuple(render(value) for value in values)
+        self.substitution_spans = tuple(value.span for value in values)
         self.bound_inputs = bound_inputs
+        # The line that uses the block, where the arguments standing for its parameters were written.
+        self.use_statement: syntax.LayerStatement | None = None
         self.next_input = 0
         self.values: dict[str, str] = {}
         self.defined_at: dict[str, Span] = {}
@@ -755,7 +917,7 @@ class _ModelLowering:
             self.define(scope, statement, self.unknown_value(statement))
             return
         if scope.substitutions:
-            statement = scope.substituted(statement)
+            statement = self.substituted(statement, scope)
         if cls.arity is None:
             inputs = self.merge_operands(cls, statement, scope)
         else:
@@ -806,7 +968,7 @@ class _ModelLowering:
         """A line that uses a block: its arguments checked here, at the use, then the block's lines lowered
         with the parameters standing for the arguments, once per repetition."""
         if scope.substitutions:
-            statement = scope.substituted(statement)
+            statement = self.substituted(statement, scope)
         arguments = self.block_arguments(statement, block)
         failed = arguments is None
         if scope.depth >= _MAX_BLOCK_DEPTH or len(self.layers) >= _MAX_EXPANDED_LAYERS:
@@ -858,6 +1020,18 @@ class _ModelLowering:
             self.define(scope, statement, self.unknown_value(statement))
             return
         base = scope.prefix + given_name if given_name is not None else self.use_name(block, scope)
+        key = (id(statement), inputs, base, len(self.block_uses), scope.index, tuple(map(id, self.blocks.values())))
+        sources = (statement, *self.blocks.values())
+        cached = self.cache.expansion(key, sources) if self.cache is not None else None
+        if cached is not None and not cached.names & self.taken_names and not cached.use_names & self.use_names:
+            self.layers.extend(cached.layers)
+            self.block_uses.extend(cached.uses)
+            self.taken_names |= cached.names
+            self.use_names |= cached.use_names
+            self.define(scope, statement, cached.output)
+            return
+        marks = (len(self.layers), len(self.block_uses), len(self.diagnostics), len(self.unknown))
+        recording = self.cache.start_recording() if self.cache is not None else []
         output = None
         for repetition in range(1, repeat + 1):
             name = base if repeat == 1 else base + (f"_{repetition}" if base[-1].isdigit() else f"{repetition}")
@@ -871,6 +1045,7 @@ class _ModelLowering:
                 substitutions=values,
                 bound_inputs=inputs if output is None else (output,),
             )
+            inner.use_statement = statement
             inner.previous = (
                 inner.bound_inputs[0]
                 if expected == 1 and not any(s.kind == "input" for s in block.statements)
@@ -894,7 +1069,18 @@ class _ModelLowering:
                 ),
             )
         assert output is not None
+        if self.cache is not None:
+            self.cache.stop_recording(recording)
+        if self.cache is not None and (len(self.diagnostics), len(self.unknown)) == marks[2:]:
+            layers, uses = tuple(self.layers[marks[0] :]), tuple(self.block_uses[marks[1] :])
+            names, use_names = frozenset(layer.name for layer in layers), frozenset(u.name for u in uses)
+            kept = tuple(dict.fromkeys(recording))
+            self.cache.keep_expansion(key, _Expansion(sources, layers, uses, names, use_names, output, kept))
         self.define(scope, statement, output)
+
+    def substituted(self, statement: syntax.LayerStatement, scope: _Scope) -> syntax.LayerStatement:
+        """A block's line with the use's arguments for its parameters (kept from the last run when cached)."""
+        return self.cache.substituted(statement, scope) if self.cache is not None else scope.substituted(statement)
 
     def use_name(self, block: syntax.ModelBlock, scope: _Scope) -> str:
         """`basic_1`, `basic_2`...: the next free name for an unnamed use of a block, counted per block."""
@@ -1083,6 +1269,8 @@ class _ModelLowering:
                 # Arguments already reported as unfit show up again as missing; say each thing once.
                 self.report_validation(cls, statement, error, placed.spans, placed.rendered, set(placed.unfit))
                 layer = None
+            if len(placed.built) >= _BUILT_KEPT_PER_STATEMENT:
+                placed.built.clear()
             built = placed.built[key] = (layer, tuple(self.diagnostics[mark:]))
         elif built[1]:
             self.diagnostics.extend(built[1])
