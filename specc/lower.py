@@ -402,6 +402,9 @@ class LoweringCache:
         self._expansions: dict[tuple, _Expansion] = {}
         self._expansions_used: dict[tuple, _Expansion] = {}
         self._recordings: list[list[tuple[str, object]]] = []
+        # Told of each layer copied with moved spans while lowering, (old, new), so that a cache of what layers
+        # were inferred to can follow (the language server's InferenceCache.carry).
+        self.follow: Callable[[LayerBase, LayerBase], None] | None = None
 
     def substituted(self, statement: syntax.LayerStatement, scope: _Scope) -> syntax.LayerStatement:
         """`scope.substituted(statement)`, the same object as last run when the line and its use are."""
@@ -450,6 +453,8 @@ class LoweringCache:
                 # pydantic's own shallow copy (a new __dict__, no validation), then the moved spans.
                 copy = layer.__copy__()
                 copy.__dict__.update(argument_spans=spans)
+                if self.follow is not None:
+                    self.follow(layer, copy)
             built[name] = (copy, tuple(moved_diagnostic(d) for d in reported))
         self._entries[id(new)] = _Placed(
             new,
@@ -471,6 +476,40 @@ class LoweringCache:
         self._retain(found.kept)
         self._record(("e", key), *found.kept)
         return found
+
+    def moved_expansion(self, key: tuple, sources: tuple[object, ...]) -> _Expansion | None:
+        """The last run's expansion of a use that this run's edit moved (key[0] is the moved use's id), with
+        the spans that the use's line gave it moved along; None when there is none to move."""
+        statement = sources[0]
+        moved = self._moved_from.get(key[0])
+        if moved is None:
+            return None
+        old_statement, lines = moved
+        found = self._expansions.get((id(old_statement), *key[1:]))
+        if found is None or found.sources[0] is not old_statement:
+            return None
+        if any(a is not b for a, b in zip(found.sources[1:], sources[1:], strict=True)):
+            return None
+        first, last = old_statement.span.line, old_statement.span.end_line
+
+        def move(span: Span) -> Span:
+            return span.shifted(lines) if first <= span.line <= last else span
+
+        layers = []
+        for layer in found.layers:
+            copy = layer.__copy__()  # pydantic's shallow copy: a new __dict__, no validation
+            copy.__dict__.update(argument_spans={k: move(v) for k, v in layer.argument_spans.items()})
+            layers.append(copy)
+            if self.follow is not None:
+                self.follow(layer, copy)
+        uses = tuple(use.model_copy(update={"span": move(use.span)}) for use in found.uses)
+        expansion = _Expansion(
+            (statement, *sources[1:]), tuple(layers), uses, found.names, found.use_names, found.output, found.kept
+        )
+        self._expansions_used[key] = expansion
+        self._retain(found.kept)
+        self._record(("e", key), *found.kept)
+        return expansion
 
     def keep_expansion(self, key: tuple, expansion: _Expansion) -> None:
         self._expansions_used[key] = expansion
@@ -1022,7 +1061,9 @@ class _ModelLowering:
         base = scope.prefix + given_name if given_name is not None else self.use_name(block, scope)
         key = (id(statement), inputs, base, len(self.block_uses), scope.index, tuple(map(id, self.blocks.values())))
         sources = (statement, *self.blocks.values())
-        cached = self.cache.expansion(key, sources) if self.cache is not None else None
+        cached = None
+        if self.cache is not None:
+            cached = self.cache.expansion(key, sources) or self.cache.moved_expansion(key, sources)
         if cached is not None and not cached.names & self.taken_names and not cached.use_names & self.use_names:
             self.layers.extend(cached.layers)
             self.block_uses.extend(cached.uses)

@@ -46,6 +46,8 @@ class IncrementalChecker:
         self._last: _Parsed | None = None
         self._lowering = LoweringCache()
         self._inference = InferenceCache()
+        # A block's lines moved while lowering (a use below an edit) keep what they were inferred to as well.
+        self._lowering.follow = self._inference.carry
         self.reparsed_lines: int | None = None  # for tests: lines parsed by the last check, None for all
 
     @property
