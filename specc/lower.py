@@ -446,26 +446,35 @@ class LoweringCache:
             return diagnostic.shifted(lines) if diagnostic.span in moved else diagnostic
 
         spans = {key: moved.get(span, span) for key, span in entry.spans.items()}
-        built: dict = {}
+        for layer, copy in self._moved_entry(entry, new, spans, moved_diagnostic):
+            if self.follow is not None:
+                self.follow(layer, copy)
+        return True
+
+    def _moved_entry(
+        self,
+        entry: _Placed,
+        new: syntax.LayerStatement,
+        spans: dict[str, Span],
+        moved_diagnostic: Callable[[Diagnostic], Diagnostic],
+        layer_span: Span | None = None,
+    ) -> list[tuple[LayerBase, LayerBase]]:
+        """`entry` for `new`, a moved copy of its statement: the arguments at `spans`, what was reported moved
+        by `moved_diagnostic`, each layer built copied (and put at `layer_span` when given); returns the
+        (old, new) layer pairs. Copying a built layer skips validating it again, most of lowering's cost."""
+        moved: list[tuple[LayerBase, LayerBase]] = []
+        built: dict[tuple, tuple[LayerBase | None, tuple[Diagnostic, ...]]] = {}
         for name, (layer, reported) in entry.built.items():
             copy = None
             if layer is not None:
                 # pydantic's own shallow copy (a new __dict__, no validation), then the moved spans.
                 copy = layer.__copy__()
-                copy.__dict__.update(argument_spans=spans)
-                if self.follow is not None:
-                    self.follow(layer, copy)
+                copy.__dict__.update(argument_spans=spans, **({"span": layer_span} if layer_span else {}))
+                moved.append((layer, copy))
             built[name] = (copy, tuple(moved_diagnostic(d) for d in reported))
-        self._entries[id(new)] = _Placed(
-            new,
-            entry.values,
-            spans,
-            entry.rendered,
-            entry.unfit,
-            tuple(moved_diagnostic(d) for d in entry.reported),
-            built,
-        )
-        return True
+        reported = tuple(moved_diagnostic(d) for d in entry.reported)
+        self._entries[id(new)] = _Placed(new, entry.values, spans, entry.rendered, entry.unfit, reported, built)
+        return moved
 
     def expansion(self, key: tuple, sources: tuple[object, ...]) -> _Expansion | None:
         """The expansion kept for a block's use by the last run (or this one), if made from these very objects."""
@@ -565,26 +574,7 @@ class LoweringCache:
         if entry is None or entry.statement is not old:
             return []
         spans = {key: span.shifted(lines) for key, span in entry.spans.items()}
-        moved: list[tuple[LayerBase, LayerBase]] = []
-        built: dict[str | None, tuple[LayerBase | None, tuple[Diagnostic, ...]]] = {}
-        for name, (layer, reported) in entry.built.items():
-            copy = None
-            if layer is not None:
-                # pydantic's own shallow copy (a new __dict__, no validation), then the moved spans.
-                copy = layer.__copy__()
-                copy.__dict__.update(span=new.span, argument_spans=spans)
-                moved.append((layer, copy))
-            built[name] = (copy, tuple(d.shifted(lines) for d in reported))
-        self._entries[id(new)] = _Placed(
-            new,
-            entry.values,
-            spans,
-            entry.rendered,
-            entry.unfit,
-            tuple(d.shifted(lines) for d in entry.reported),
-            built,
-        )
-        return moved
+        return self._moved_entry(entry, new, spans, lambda diagnostic: diagnostic.shifted(lines), new.span)
 
     def finish_run(self) -> None:
         self._entries, self._used = self._used, {}

@@ -128,7 +128,12 @@ def _conv2d(layer: Conv2D, names: FreeNames) -> list[KerasCall]:
     arguments.extend(_activation(layer.activation))
     if not layer.use_bias:
         arguments.append(_keyword("use_bias", False))
-    conv = KerasCall("layers.Conv2D", _named(*arguments, name=layer.name))
+    return _after_explicit_padding(layer, KerasCall("layers.Conv2D", _named(*arguments, name=layer.name)), names)
+
+
+def _after_explicit_padding(layer: Conv2D | DepthwiseConv2D, conv: KerasCall, names: FreeNames) -> list[KerasCall]:
+    """The convolution, after a ZeroPadding2D of the layer's explicit amounts when it has any (Keras's
+    convolutions take only 'valid' and 'same')."""
     if isinstance(layer.padding, str) or layer.padding == ((0, 0), (0, 0)):
         return [conv]
     pad = KerasCall(
@@ -218,13 +223,7 @@ def _depthwise_conv2d(layer: DepthwiseConv2D, names: FreeNames) -> list[KerasCal
     if not layer.use_bias:
         arguments.append(_keyword("use_bias", False))
     conv = KerasCall("layers.DepthwiseConv2D", _named(*arguments, name=layer.name))
-    if isinstance(layer.padding, str) or layer.padding == ((0, 0), (0, 0)):
-        return [conv]
-    pad = KerasCall(
-        "layers.ZeroPadding2D",
-        _named(literal(_padding_amounts(layer.padding)), name=names.free(f"{layer.name}_pad")),
-    )
-    return [pad, conv]
+    return _after_explicit_padding(layer, conv, names)
 
 
 def _separable_conv2d(layer: SeparableConv2D, names: FreeNames) -> list[KerasCall]:
