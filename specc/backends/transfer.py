@@ -109,19 +109,21 @@ def feature_orders(report: ModelReport) -> list[Array | None]:
     return found
 
 
-def _conv2d_pairs(layer: Conv2D, attribute: str, order: Array | None, layer_report: LayerReport) -> list[WeightPair]:
+def _kernel_and_bias(layer: Conv2D | SeparableConv2D | Conv2DTranspose, kernel: str, prefix: str) -> list[WeightPair]:
+    """A convolution kernel, Keras's (kh, kw, a, b) as PyTorch's (b, a, kh, kw), and its bias when it has one.
+    For Conv2DTranspose (a, b) is (out, in) in Keras and PyTorch reads (in, out): the same permutation."""
     pairs = [
         WeightPair(
-            layer.name,
-            "kernel",
-            f"{attribute}.weight",
-            lambda k: k.transpose(3, 2, 0, 1),
-            lambda t: t.transpose(2, 3, 1, 0),
+            layer.name, kernel, f"{prefix}.weight", lambda k: k.transpose(3, 2, 0, 1), lambda t: t.transpose(2, 3, 1, 0)
         )
     ]
     if layer.use_bias:
-        pairs.append(WeightPair(layer.name, "bias", f"{attribute}.bias", _same, _same))
+        pairs.append(WeightPair(layer.name, "bias", f"{prefix}.bias", _same, _same))
     return pairs
+
+
+def _conv2d_pairs(layer: Conv2D, attribute: str, order: Array | None, layer_report: LayerReport) -> list[WeightPair]:
+    return _kernel_and_bias(layer, "kernel", attribute)
 
 
 def _dense_pairs(layer: Dense, attribute: str, order: Array | None, layer_report: LayerReport) -> list[WeightPair]:
@@ -195,39 +197,15 @@ def _depthwise_pairs(
 def _separable_pairs(
     layer: SeparableConv2D, attribute: str, order: Array | None, layer_report: LayerReport
 ) -> list[WeightPair]:
-    pairs = [
-        _depthwise_kernel(layer, "depthwise_kernel", f"{attribute}.0.weight"),
-        WeightPair(
-            layer.name,
-            "pointwise_kernel",
-            f"{attribute}.1.weight",
-            lambda k: k.transpose(3, 2, 0, 1),
-            lambda t: t.transpose(2, 3, 1, 0),
-        ),
-    ]
-    if layer.use_bias:
-        pairs.append(WeightPair(layer.name, "bias", f"{attribute}.1.bias", _same, _same))
-    return pairs
+    depthwise = _depthwise_kernel(layer, "depthwise_kernel", f"{attribute}.0.weight")
+    return [depthwise, *_kernel_and_bias(layer, "pointwise_kernel", f"{attribute}.1")]
 
 
 def _conv2d_transpose_pairs(
     layer: Conv2DTranspose, attribute: str, order: Array | None, layer_report: LayerReport
 ) -> list[WeightPair]:
-    # (kh, kw, out, in) and (in, out, kh, kw): the same permutation as a convolution's.
     _, _, crop = transposed_padding(layer, layer_report.input_shape)
-    prefix = attribute if crop == (0, 0) else f"{attribute}.0"
-    pairs = [
-        WeightPair(
-            layer.name,
-            "kernel",
-            f"{prefix}.weight",
-            lambda k: k.transpose(3, 2, 0, 1),
-            lambda t: t.transpose(2, 3, 1, 0),
-        )
-    ]
-    if layer.use_bias:
-        pairs.append(WeightPair(layer.name, "bias", f"{prefix}.bias", _same, _same))
-    return pairs
+    return _kernel_and_bias(layer, "kernel", attribute if crop == (0, 0) else f"{attribute}.0")
 
 
 def _layernorm_pairs(
