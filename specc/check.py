@@ -326,12 +326,22 @@ def _unused(model: Model, reachable: frozenset[str]) -> list[Diagnostic]:
                     f"this branch's result, `{result}` (line {spans[last_member].line})?"
                 )
                 break
-        what = "input" if len(members) == 1 and members[0] not in layer_by_name else "values made on"
+        if len(members) == 1 and members[0] not in layer_by_name:
+            message = f"the input on {_lines(first, last)} (`{members[0]}`) reaches no output, so nothing reads it"
+        elif len(members) == 1:
+            message = (
+                f"the value made on {_lines(first, last)} reaches no output ({shown}), so it computes nothing "
+                "and is left out of the totals"
+            )
+        else:
+            message = (
+                f"the values made on {_lines(first, last)} reach no output ({shown}), so they compute nothing "
+                "and are left out of the totals"
+            )
         diagnostics.append(
             Diagnostic(
                 code="W303",
-                message=f"the {what} {_lines(first, last)} reach no output ({shown}), so they compute nothing "
-                "and are left out of the totals",
+                message=message,
                 span=spans[min(members, key=lambda m: (spans[m].line, spans[m].column))],
                 hint=hint,
             )
