@@ -13,8 +13,7 @@ import functools
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -30,6 +29,7 @@ from specc.layers import (
     LayerBase,
     parameter_names,
 )
+from specc.lowering_cache import BUILT_KEPT_PER_STATEMENT, Expansion, LoweringCache, Placed
 
 if TYPE_CHECKING:
     from specc import call_lines
@@ -50,9 +50,6 @@ _NAME_PART = re.compile(r"[A-Za-z0-9_]+\Z")
 _MAX_REPEAT = 1000
 # Blocks inside blocks, at most this deep; deeper is surely a mistake and would only cost time.
 _MAX_BLOCK_DEPTH = 32
-# A line whose name or inputs keep changing (edits around it) would otherwise keep every layer built for it.
-# A block's line keeps one per use of the block, so the bound is well above the uses a network has.
-_BUILT_KEPT_PER_STATEMENT = 2048
 # Repetitions multiply (a repeated block of repeated blocks), so the layers they make are capped as a whole.
 _MAX_EXPANDED_LAYERS = 200_000
 # Enough for any image or sequence layout; it also keeps flattened sizes small enough to print.
@@ -339,262 +336,13 @@ _PYDANTIC_COMPARISONS = {
 }
 
 
-@dataclass
-class _Placed:
-    """What lowering made of one statement's arguments, and the layers built from them, by name."""
-
-    statement: syntax.LayerStatement
-    values: dict[str, Any]
-    spans: dict[str, Span]
-    rendered: dict[str, str]
-    unfit: frozenset[str]
-    reported: tuple[Diagnostic, ...]
-    # name -> the layer built (None when validation failed) and what building it reported.
-    built: dict[str | None, tuple[LayerBase | None, tuple[Diagnostic, ...]]] = field(default_factory=dict)
-
-
-class _Substitution(NamedTuple):
-    """A block's line as one use of the block gives it: the line, the use, the result, the arguments' spans."""
-
-    line: syntax.LayerStatement
-    use: syntax.LayerStatement
-    result: syntax.LayerStatement
-    spans: tuple[Span, ...]
-
-
-@dataclass(frozen=True)
-class _Expansion:
-    """What lowering one use of a block (all its repetitions) made, when it reported nothing: kept so that the
-    next run, finding the same line reading the same values at the same place, takes it whole."""
-
-    sources: tuple[object, ...]
-    layers: tuple[LayerBase, ...]
-    uses: tuple[BlockUse, ...]
-    names: frozenset[str]
-    use_names: frozenset[str]
-    output: str
-    # The cache entries its lines were lowered with, kept alive while it is: should it miss one day (an edit
-    # moved the line), its lines are found again rather than validated afresh.
-    kept: tuple[tuple[str, object], ...] = ()
-
-
-class LoweringCache:
-    """Remembers how each statement was lowered, so that lowering the next version of a text redoes
-    only the statements that changed. The editor re-lowers a whole spec on every keystroke.
-
-    Statements are matched by identity (syntax nodes are immutable, and an incremental parse keeps
-    the unchanged ones), and only what depends on the statement alone is kept: placed and converted
-    arguments, and the layer built for a given name. Generated names, duplicate names and the chain
-    of shapes are worked out afresh on every run. Entries not used by a run are dropped after it.
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[int, _Placed] = {}
-        self._used: dict[int, _Placed] = {}
-        # A block's line with a use's arguments in place of its parameters, by the identities of the line and of
-        # the line that uses the block: the same line of the same use is the same statement on the next run, so
-        # what it was lowered and inferred to is found again, as for any line. When an edit above the use has
-        # moved it, what the line was lowered to is moved with it (only the spans the use's arguments gave it).
-        self._substituted: dict[tuple[int, int], _Substitution] = {}
-        self._substituted_used: dict[tuple[int, int], _Substitution] = {}
-        # Statements moved by this run's edit (or made from moved ones), to what they were: id(new) -> (old, lines).
-        self._moved_from: dict[int, tuple[syntax.LayerStatement, int]] = {}
-        self._expansions: dict[tuple, _Expansion] = {}
-        self._expansions_used: dict[tuple, _Expansion] = {}
-        self._recordings: list[list[tuple[str, object]]] = []
-        # Told of each layer copied with moved spans while lowering, (old, new), so that a cache of what layers
-        # were inferred to can follow (the language server's InferenceCache.carry).
-        self.follow: Callable[[LayerBase, LayerBase], None] | None = None
-
-    def substituted(self, statement: syntax.LayerStatement, scope: _Scope) -> syntax.LayerStatement:
-        """`scope.substituted(statement)`, the same object as last run when the line and its use are."""
-        if not _mentions(statement, scope.substitutions):
-            return statement
-        use = scope.use_statement
-        key = (id(statement), id(use))
-        found = self._substituted_used.get(key) or self._substituted.get(key)
-        if found is not None and found.line is statement and found.use is use:
-            result = found.result
-        else:
-            result = scope.substituted(statement)
-            moved = self._moved_from.get(id(use))
-            old = self._substituted.get((id(statement), id(moved[0]))) if moved is not None else None
-            if moved is not None and old is not None and old.line is statement and old.use is moved[0]:
-                self._carry_substituted(old.result, result, old.spans, scope.substitution_spans)
-            found = _Substitution(statement, use, result, scope.substitution_spans)
-        self._substituted_used[key] = found
-        if self._recordings:
-            self._record(("s", key))
-        return result
-
-    def _carry_substituted(
-        self, old: syntax.LayerStatement, new: syntax.LayerStatement, before: tuple[Span, ...], after: tuple[Span, ...]
-    ) -> bool:
-        """Let `new`, a block's line whose arguments moved by whole lines since `old` was lowered, reuse what
-        `old` was lowered to, with the arguments' spans moved. Any other change is lowered afresh."""
-        moved = {old_span: new_span for old_span, new_span in zip(before, after, strict=True) if old_span != new_span}
-        deltas = {new_span.line - old_span.line for old_span, new_span in moved.items()}
-        if len(deltas) != 1 or any(o.shifted(n.line - o.line) != n for o, n in moved.items()):
-            return False
-        (lines,) = deltas
-        self._moved_from[id(new)] = (old, lines)
-        entry = self._entries.get(id(old))
-        if entry is None or entry.statement is not old:
-            return False
-
-        def moved_diagnostic(diagnostic: Diagnostic) -> Diagnostic:
-            return diagnostic.shifted(lines) if diagnostic.span in moved else diagnostic
-
-        spans = {key: moved.get(span, span) for key, span in entry.spans.items()}
-        for layer, copy in self._moved_entry(entry, new, spans, moved_diagnostic):
-            if self.follow is not None:
-                self.follow(layer, copy)
-        return True
-
-    def _moved_entry(
-        self,
-        entry: _Placed,
-        new: syntax.LayerStatement,
-        spans: dict[str, Span],
-        moved_diagnostic: Callable[[Diagnostic], Diagnostic],
-        layer_span: Span | None = None,
-    ) -> list[tuple[LayerBase, LayerBase]]:
-        """`entry` for `new`, a moved copy of its statement: the arguments at `spans`, what was reported moved
-        by `moved_diagnostic`, each layer built copied (and put at `layer_span` when given); returns the
-        (old, new) layer pairs. Copying a built layer skips validating it again, most of lowering's cost."""
-        moved: list[tuple[LayerBase, LayerBase]] = []
-        built: dict[tuple, tuple[LayerBase | None, tuple[Diagnostic, ...]]] = {}
-        for name, (layer, reported) in entry.built.items():
-            copy = None
-            if layer is not None:
-                # pydantic's own shallow copy (a new __dict__, no validation), then the moved spans.
-                copy = layer.__copy__()
-                copy.__dict__.update(argument_spans=spans, **({"span": layer_span} if layer_span else {}))
-                moved.append((layer, copy))
-            built[name] = (copy, tuple(moved_diagnostic(d) for d in reported))
-        reported = tuple(moved_diagnostic(d) for d in entry.reported)
-        self._entries[id(new)] = _Placed(new, entry.values, spans, entry.rendered, entry.unfit, reported, built)
-        return moved
-
-    def expansion(self, key: tuple, sources: tuple[object, ...]) -> _Expansion | None:
-        """The expansion kept for a block's use by the last run (or this one), if made from these very objects."""
-        found = self._expansions_used.get(key) or self._expansions.get(key)
-        if found is None or any(a is not b for a, b in zip(found.sources, sources, strict=True)):
-            return None
-        self._expansions_used[key] = found
-        self._retain(found.kept)
-        self._record(("e", key), *found.kept)
-        return found
-
-    def moved_expansion(self, key: tuple, sources: tuple[object, ...]) -> _Expansion | None:
-        """The last run's expansion of a use that this run's edit moved (key[0] is the moved use's id), with
-        the spans that the use's line gave it moved along; None when there is none to move."""
-        statement = sources[0]
-        moved = self._moved_from.get(key[0])
-        if moved is None:
-            return None
-        old_statement, lines = moved
-        found = self._expansions.get((id(old_statement), *key[1:]))
-        if found is None or found.sources[0] is not old_statement:
-            return None
-        if any(a is not b for a, b in zip(found.sources[1:], sources[1:], strict=True)):
-            return None
-        first, last = old_statement.span.line, old_statement.span.end_line
-
-        def move(span: Span) -> Span:
-            return span.shifted(lines) if first <= span.line <= last else span
-
-        layers = []
-        for layer in found.layers:
-            copy = layer.__copy__()  # pydantic's shallow copy: a new __dict__, no validation
-            copy.__dict__.update(argument_spans={k: move(v) for k, v in layer.argument_spans.items()})
-            layers.append(copy)
-            if self.follow is not None:
-                self.follow(layer, copy)
-        uses = tuple(use.model_copy(update={"span": move(use.span)}) for use in found.uses)
-        expansion = _Expansion(
-            (statement, *sources[1:]), tuple(layers), uses, found.names, found.use_names, found.output, found.kept
-        )
-        self._expansions_used[key] = expansion
-        self._retain(found.kept)
-        self._record(("e", key), *found.kept)
-        return expansion
-
-    def keep_expansion(self, key: tuple, expansion: _Expansion) -> None:
-        self._expansions_used[key] = expansion
-        self._record(("e", key))
-
-    def start_recording(self) -> list[tuple[str, object]]:
-        """Begin noting the entries used from now on (until stop_recording), for an expansion to keep."""
-        recording: list[tuple[str, object]] = []
-        self._recordings.append(recording)
-        return recording
-
-    def stop_recording(self, recording: list[tuple[str, object]]) -> None:
-        self._recordings.remove(recording)
-
-    def _record(self, *items: tuple[str, object]) -> None:
-        for recording in self._recordings:
-            recording.extend(items)
-
-    def _retain(self, kept: tuple[tuple[str, object], ...]) -> None:
-        """Carry these entries of the last run into this one, as if used."""
-        tables = {
-            "p": (self._entries, self._used),
-            "s": (self._substituted, self._substituted_used),
-            "e": (self._expansions, self._expansions_used),
-        }
-        for table, key in kept:
-            last, used = tables[table]
-            if key not in used and key in last:
-                used[key] = last[key]  # type: ignore[index]
-
-    def get(self, statement: syntax.LayerStatement) -> _Placed | None:
-        entry = self._entries.get(id(statement)) or self._used.get(id(statement))
-        if entry is None or entry.statement is not statement:
-            return None
-        self._used[id(statement)] = entry
-        if self._recordings:
-            self._record(("p", id(statement)))
-        return entry
-
-    def put(self, entry: _Placed) -> None:
-        self._used[id(entry.statement)] = entry
-        if self._recordings:
-            self._record(("p", id(entry.statement)))
-
-    def carry(
-        self, old: syntax.LayerStatement, new: syntax.LayerStatement, lines: int
-    ) -> list[tuple[LayerBase, LayerBase]]:
-        """Let `new`, which is `old` moved `lines` lines down by an edit above it, reuse what `old` was
-        lowered to, with every span moved; returns the (old, new) layer pairs so that the inference
-        cache can follow. Copying a built layer skips validating it again, most of lowering's cost."""
-        self._moved_from[id(new)] = (old, lines)
-        entry = self._entries.get(id(old))
-        if entry is None or entry.statement is not old:
-            return []
-        spans = {key: span.shifted(lines) for key, span in entry.spans.items()}
-        return self._moved_entry(entry, new, spans, lambda diagnostic: diagnostic.shifted(lines), new.span)
-
-    def finish_run(self) -> None:
-        self._entries, self._used = self._used, {}
-        self._substituted, self._substituted_used = self._substituted_used, {}
-        self._expansions, self._expansions_used = self._expansions_used, {}
-        self._moved_from = {}
-
-
-def _mentions(statement: syntax.LayerStatement, parameters: dict[str, syntax.Value]) -> bool:
-    """Whether a line names any of these parameters as a bare word (alone or in a tuple)."""
-    return any(_mentioned(argument.value, parameters) for argument in statement.arguments)
-
-
 def _mentioned(value: syntax.Value, parameters: dict[str, syntax.Value]) -> bool:
     if isinstance(value, syntax.Word):
         return value.text in parameters
     return isinstance(value, syntax.Tuple) and any(_mentioned(item, parameters) for item in value.items)
 
 
-class _Scope:
+class Scope:
     """Where lowering stands in a body: the model's own, or one use of a block inside it.
 
     It maps value names to the nodes that made them (the latest definition wins, as in Python), knows
@@ -606,7 +354,7 @@ class _Scope:
         prefix: str,
         index: int | None,
         block: syntax.ModelBlock | None,
-        parent: _Scope | None = None,
+        parent: Scope | None = None,
         substitutions: dict[str, syntax.Value] | None = None,
         bound_inputs: tuple[str, ...] = (),
     ) -> None:
@@ -649,6 +397,10 @@ class _Scope:
         return None
 
     body: tuple[syntax.LayerStatement, ...] = ()
+
+    def mentions(self, statement: syntax.LayerStatement) -> bool:
+        """Whether a line names any of this use's parameters as a bare word (alone or in a tuple)."""
+        return any(_mentioned(argument.value, self.substitutions) for argument in statement.arguments)
 
     def substituted(self, statement: syntax.LayerStatement) -> syntax.LayerStatement:
         """The statement with each bare word that names a parameter replaced by the use's argument, which
@@ -727,7 +479,7 @@ class _ModelLowering:
         self.diagnostics.append(Diagnostic(code=code, message=message, span=span, hint=hint, fixes=fixes))
 
     def lower(self) -> Model:
-        model_scope = _Scope(prefix="", index=None, block=None)
+        model_scope = Scope(prefix="", index=None, block=None)
         model_scope.body = self.block.statements
         self.lower_statements(self.block.statements, model_scope)
         broken = bool(self.broken_lines)
@@ -774,7 +526,7 @@ class _ModelLowering:
             value_names=self.value_names,
         )
 
-    def lower_statements(self, statements: tuple[syntax.LayerStatement, ...], scope: _Scope) -> None:
+    def lower_statements(self, statements: tuple[syntax.LayerStatement, ...], scope: Scope) -> None:
         """Lower a body, model's or block's, in order: each line's value is named and read by the lines after it."""
         for statement in statements:
             if self.breaks_before(statement, scope):
@@ -790,7 +542,7 @@ class _ModelLowering:
                 self.lower_layer_statement(statement, scope)
             scope.previous_end = statement.span.end_line
 
-    def breaks_before(self, statement: syntax.LayerStatement, scope: _Scope) -> bool:
+    def breaks_before(self, statement: syntax.LayerStatement, scope: Scope) -> bool:
         """Whether a line that could not be parsed stands between this statement and the one before it,
         so that what it reads by default is unknown."""
         if not self.broken_lines or scope.block is not None:
@@ -804,7 +556,7 @@ class _ModelLowering:
         self.unknown.add(name)
         return name
 
-    def define(self, scope: _Scope, statement: syntax.LayerStatement, value: str) -> None:
+    def define(self, scope: Scope, statement: syntax.LayerStatement, value: str) -> None:
         """The statement's value is `value`: the next line reads it by default, and its target names it."""
         scope.previous = value
         if statement.target is not None:
@@ -813,7 +565,7 @@ class _ModelLowering:
                 self.value_names.setdefault(value, statement.target.text)
             scope.defined_at[statement.target.text] = statement.target.span
 
-    def resolve(self, word: syntax.Word, scope: _Scope, statement: syntax.LayerStatement) -> str:
+    def resolve(self, word: syntax.Word, scope: Scope, statement: syntax.LayerStatement) -> str:
         """The node a value name refers to: its latest definition above, in this scope."""
         name = word.text
         if name in scope.values:
@@ -848,7 +600,7 @@ class _ModelLowering:
             )
         return self.unknown_value(statement)
 
-    def inputs_of(self, statement: syntax.LayerStatement, scope: _Scope) -> tuple[str, ...] | None:
+    def inputs_of(self, statement: syntax.LayerStatement, scope: Scope) -> tuple[str, ...] | None:
         """What a layer line reads: the values after `from`, or the line before's; None when there is none."""
         if statement.sources:
             return tuple(self.resolve(source, scope, statement) for source in statement.sources)
@@ -864,7 +616,7 @@ class _ModelLowering:
             return None
         return (scope.previous,)
 
-    def lower_input_statement(self, statement: syntax.LayerStatement, scope: _Scope) -> None:
+    def lower_input_statement(self, statement: syntax.LayerStatement, scope: Scope) -> None:
         if not _is_input(statement.kind):
             # Still read as the input it is meant to be, so that the model is not also missing one.
             self.report_unknown_kind(statement)
@@ -892,7 +644,7 @@ class _ModelLowering:
         self.inputs.append(ModelInput.model_construct(name=name, shape=shape, span=statement.span))
         self.define(scope, statement, name)
 
-    def lower_block_input(self, statement: syntax.LayerStatement, scope: _Scope) -> None:
+    def lower_block_input(self, statement: syntax.LayerStatement, scope: Scope) -> None:
         """`x = input` in a block: the block's next input, bound to what the use reads."""
         if statement.arguments:
             self.report(
@@ -908,7 +660,7 @@ class _ModelLowering:
         scope.next_input += 1
         self.define(scope, statement, value)
 
-    def lower_output(self, statement: syntax.LayerStatement, scope: _Scope) -> None:
+    def lower_output(self, statement: syntax.LayerStatement, scope: Scope) -> None:
         """`output a b`: the values the model outputs, in order (in a block, its one output)."""
         words = [a for a in statement.arguments if a.key is None and isinstance(a.value, syntax.Word)]
         others = [a for a in statement.arguments if a not in words] + [*statement.sources]
@@ -939,7 +691,7 @@ class _ModelLowering:
         self.outputs = values
         self.output_spans = tuple(a.span for a in words)
 
-    def lower_layer_statement(self, statement: syntax.LayerStatement, scope: _Scope) -> None:
+    def lower_layer_statement(self, statement: syntax.LayerStatement, scope: Scope) -> None:
         cls = documented_kind(statement.kind)
         if cls is None:
             self.report_unknown_kind(statement)
@@ -967,7 +719,7 @@ class _ModelLowering:
         self.define(scope, statement, layer.name)
 
     def merge_operands(
-        self, cls: type[LayerBase], statement: syntax.LayerStatement, scope: _Scope
+        self, cls: type[LayerBase], statement: syntax.LayerStatement, scope: Scope
     ) -> tuple[str, ...] | None:
         """A merge's operands, the names written after its kind: `add x shortcut`."""
         kind = cls.spellings[0]
@@ -993,7 +745,7 @@ class _ModelLowering:
             return None
         return tuple(self.resolve(word, scope, statement) for word in words)  # type: ignore[arg-type]
 
-    def lower_block_use(self, statement: syntax.LayerStatement, block: syntax.ModelBlock, scope: _Scope) -> None:
+    def lower_block_use(self, statement: syntax.LayerStatement, block: syntax.ModelBlock, scope: Scope) -> None:
         """A line that uses a block: its arguments checked here, at the use, then the block's lines lowered
         with the parameters standing for the arguments, once per repetition."""
         if scope.substitutions:
@@ -1068,7 +820,7 @@ class _ModelLowering:
             name = base if repeat == 1 else base + (f"_{repetition}" if base[-1].isdigit() else f"{repetition}")
             use_index = len(self.block_uses)
             self.use_names.add(name)
-            inner = _Scope(
+            inner = Scope(
                 prefix=name + "_",
                 index=use_index,
                 block=block,
@@ -1106,14 +858,14 @@ class _ModelLowering:
             layers, uses = tuple(self.layers[marks[0] :]), tuple(self.block_uses[marks[1] :])
             names, use_names = frozenset(layer.name for layer in layers), frozenset(u.name for u in uses)
             kept = tuple(dict.fromkeys(recording))
-            self.cache.keep_expansion(key, _Expansion(sources, layers, uses, names, use_names, output, kept))
+            self.cache.keep_expansion(key, Expansion(sources, layers, uses, names, use_names, output, kept))
         self.define(scope, statement, output)
 
-    def substituted(self, statement: syntax.LayerStatement, scope: _Scope) -> syntax.LayerStatement:
+    def substituted(self, statement: syntax.LayerStatement, scope: Scope) -> syntax.LayerStatement:
         """A block's line with the use's arguments for its parameters (kept from the last run when cached)."""
         return self.cache.substituted(statement, scope) if self.cache is not None else scope.substituted(statement)
 
-    def use_name(self, block: syntax.ModelBlock, scope: _Scope) -> str:
+    def use_name(self, block: syntax.ModelBlock, scope: Scope) -> str:
         """`basic_1`, `basic_2`...: the next free name for an unnamed use of a block, counted per block."""
         while True:
             scope.kind_counts["block " + block.name] += 1
@@ -1268,13 +1020,13 @@ class _ModelLowering:
         self.report("E201", f"unknown layer kind `{statement.kind}`", statement.kind_span, hint=hint, fixes=fixes)
 
     def lower_layer(
-        self, statement: syntax.LayerStatement, cls: type[LayerBase], inputs: tuple[str, ...], scope: _Scope
+        self, statement: syntax.LayerStatement, cls: type[LayerBase], inputs: tuple[str, ...], scope: Scope
     ) -> LayerBase | None:
         placed = self.cache.get(statement) if self.cache is not None else None
         if placed is None:
             mark = len(self.diagnostics)
             values, spans, rendered, unfit = self.place_arguments(cls, statement)
-            placed = _Placed(
+            placed = Placed(
                 statement, cls.fill_defaults(values), spans, rendered, frozenset(unfit), tuple(self.diagnostics[mark:])
             )
             if self.cache is not None:
@@ -1300,7 +1052,7 @@ class _ModelLowering:
                 # Arguments already reported as unfit show up again as missing; say each thing once.
                 self.report_validation(cls, statement, error, placed.spans, placed.rendered, set(placed.unfit))
                 layer = None
-            if len(placed.built) >= _BUILT_KEPT_PER_STATEMENT:
+            if len(placed.built) >= BUILT_KEPT_PER_STATEMENT:
                 placed.built.clear()
             built = placed.built[key] = (layer, tuple(self.diagnostics[mark:]))
         elif built[1]:
@@ -1475,7 +1227,7 @@ class _ModelLowering:
         self.taken_names.add(name)
         return True
 
-    def layer_name(self, cls: type[LayerBase], given: str | None, span: Span | None, scope: _Scope) -> str | None:
+    def layer_name(self, cls: type[LayerBase], given: str | None, span: Span | None, scope: Scope) -> str | None:
         """The given name, validated (after the block use's name inside a block), or the next free `kind_N`,
         counted per kind from 1 in each scope."""
         if given is not None:

@@ -1122,3 +1122,41 @@ def test_document_symbols_list_blocks_with_parameters_and_block_uses_without_the
     ]
     for child in symbols[1].children:
         assert symbols[1].range.start.line <= child.range.start.line <= symbols[1].range.end.line
+
+
+# Many uses of one block written alike, as a real network has them: lines typed, deleted and moved above them.
+_REPEATED_USES = (
+    "block res(filters, strides=1) {\n  x = input\n  y = conv filters 3x3 strides=strides same\n"
+    "  z = conv filters 3x3 same\n  add x z\n}\n\nmodel deep {\n  v0 = input 8x8x4\n"
+    + "".join(f"  v{i} = res 4{' repeat=2' if i % 3 == 0 else ''} from v{i - 1}\n" for i in range(1, 13))
+    + "  global_avgpool\n  dense 2 softmax\n}\n"
+)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_incremental_recheck_of_many_alike_block_uses_moved_by_edits_agrees_with_checking_the_whole_text(seed):
+    """A block's lines are kept per use and moved with a use that an edit moved; uses written alike must never
+    take each other's layers or spans, and an argument that does not fit is reported where it now stands."""
+    rng = random.Random(seed)
+    checker = IncrementalChecker()
+    lines = _REPEATED_USES.split("\n")
+    checker.check("\n".join(lines))
+    body = [i for i, line in enumerate(lines) if line.startswith("  v") and "= res" in line]
+    for step in range(60):
+        lines = list(lines)
+        move = rng.random()
+        at_line = rng.randrange(body[0] - 1, len(lines) - 3)
+        if move < 0.35:
+            # A new use of the block renumbers the uses after it, so their expansions are lowered again.
+            lines.insert(at_line, rng.choice(["  dropout 0.1", "  # a note", "  w = res 4 from v0"]))
+        elif move < 0.6 and lines[at_line].strip() in ("dropout 0.1", "# a note", "w = res 4 from v0"):
+            del lines[at_line]
+        elif move < 0.8:
+            target = rng.choice([i for i, line in enumerate(lines) if "= res" in line])
+            lines[target] = lines[target].replace("res 4", "res same") if step % 2 else lines[target]
+        else:
+            lines = _REPEATED_USES.split("\n")
+        text = "\n".join(lines)
+        incremental, whole = checker.check(text), check_text(text)
+        assert incremental.diagnostics == whole.diagnostics, text
+        assert (incremental.spec, incremental.reports) == (whole.spec, whole.reports), text
