@@ -392,7 +392,8 @@ class Scope:
         """Where `name` is defined below `statement` in this body, if it is."""
         statements = self.block.statements if self.block is not None else self.body
         for later in statements:
-            if later.span.line > statement.span.line and later.target is not None and later.target.text == name:
+            after = (later.span.line, later.span.column) > (statement.span.line, statement.span.column)
+            if after and later.target is not None and later.target.text == name:
                 return later.target.span
         return None
 

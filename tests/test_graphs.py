@@ -268,3 +268,8 @@ def test_hostile_value_and_block_names_check_like_any_other(name):
     checked, report = checked_model(text)
     assert checked.ok, checked.diagnostics
     assert report.output_shape == (4, 4, 2)
+
+
+def test_a_value_defined_later_on_the_same_line_after_a_semicolon_is_also_e215():
+    checked, _ = checked_model("model m {\n  x = input 8\n  a = dense 4 from b; b = dense 4 from x\n}\n")
+    assert [d.code for d in checked.diagnostics] == ["E215"]
