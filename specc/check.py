@@ -309,6 +309,8 @@ def _unused(model: Model, reachable: frozenset[str]) -> list[Diagnostic]:
     layer_by_name = {layer.name: layer for layer in model.layers}
     diagnostics = []
     for members in groups.values():
+        if any(source in model.unknown for m in members if m in layer_by_name for source in layer_by_name[m].inputs):
+            continue  # it reads a line that failed, which has its own error; what it was meant for is unknown
         first = min(spans[m].line for m in members)
         last = max(spans[m].end_line for m in members)
         shown = ", ".join(f"`{m}`" for m in members[:6]) + (f" and {len(members) - 6} more" if len(members) > 6 else "")
