@@ -1035,8 +1035,14 @@ class _ModelLowering:
         elif placed.reported:
             self.diagnostics.extend(placed.reported)
         name = self.layer_name(cls, placed.values.get("name"), placed.spans.get("name"), scope)
-        key = (name, inputs, scope.index)
-        built = placed.built.get(key)
+        built = placed.built.get(name)
+        layer = built[0] if built is not None else None
+        if layer is not None and (layer.inputs != inputs or layer.scope != scope.index):
+            # The same line reading other values (a line above it renamed): the layer as built, told what it
+            # reads now. pydantic's own shallow copy: a new __dict__, no validation.
+            copy = layer.__copy__()
+            copy.__dict__.update(inputs=inputs, scope=scope.index)
+            built = placed.built[name] = (copy, built[1])  # type: ignore[index]
         if built is None:
             mark = len(self.diagnostics)
             values = {key: value for key, value in placed.values.items() if key != "name"}
@@ -1053,9 +1059,10 @@ class _ModelLowering:
                 # Arguments already reported as unfit show up again as missing; say each thing once.
                 self.report_validation(cls, statement, error, placed.spans, placed.rendered, set(placed.unfit))
                 layer = None
-            if len(placed.built) >= BUILT_KEPT_PER_STATEMENT:
+            # A line of the model keeps a few names it had (edits above renumber kind_N); a block's line one per use.
+            if len(placed.built) >= (BUILT_KEPT_PER_STATEMENT if scope.block is not None else 4):
                 placed.built.clear()
-            built = placed.built[key] = (layer, tuple(self.diagnostics[mark:]))
+            built = placed.built[name] = (layer, tuple(self.diagnostics[mark:]))
         elif built[1]:
             self.diagnostics.extend(built[1])
         layer = built[0]

@@ -152,7 +152,7 @@ class LoweringCache:
         by `moved_diagnostic`, each layer built copied (and put at `layer_span` when given); returns the
         (old, new) layer pairs. Copying a built layer skips validating it again, most of lowering's cost."""
         moved: list[tuple[LayerBase, LayerBase]] = []
-        built: dict[tuple, tuple[LayerBase | None, tuple[Diagnostic, ...]]] = {}
+        built: dict[str | None, tuple[LayerBase | None, tuple[Diagnostic, ...]]] = {}
         for name, (layer, reported) in entry.built.items():
             copy = None
             if layer is not None:
