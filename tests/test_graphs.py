@@ -11,6 +11,7 @@ from specc.diagnostics import Severity
 from specc.pipeline import check_text
 
 GRAPHS = Path(__file__).resolve().parent / "graphs"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def checked_model(text: str):
@@ -47,7 +48,7 @@ def test_the_seed_model_as_written_counts_only_what_reaches_the_output():
 
 
 def test_the_fixed_seed_model_checks_clean_with_the_parameters_keras_counts():
-    checked = check_text((GRAPHS / "seed_fixed.cnn").read_text(encoding="utf-8"))
+    checked = check_text((EXAMPLES / "seed_functional.cnn").read_text(encoding="utf-8"))
     assert checked.diagnostics == []
     (report,) = checked.reports
     assert report.total_params == 1_679_082

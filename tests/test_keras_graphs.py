@@ -30,6 +30,7 @@ from keras_reference import (
 )
 
 GRAPHS = Path(__file__).resolve().parent / "graphs"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 RESNET_BASIC = """
 block basic(filters) {
@@ -321,7 +322,7 @@ def test_multiple_inputs_and_outputs_are_lists_in_the_irs_order():
 
 @pytest.mark.keras
 def test_the_seed_fixed_builds_with_keras_with_1_679_082_parameters():
-    checked = assert_matches_keras((GRAPHS / "seed_fixed.cnn").read_text(encoding="utf-8"))
+    checked = assert_matches_keras((EXAMPLES / "seed_functional.cnn").read_text(encoding="utf-8"))
     (report,) = checked.reports
     assert report.total_params == keras_model_figures(report).total_params == 1_679_082
 
