@@ -356,9 +356,8 @@ def _with_operands(diagnostic: Diagnostic, model: Model, layer: Layer, input_sha
     was made, with a note there."""
     made_at = {i.name: i.span for i in model.inputs}
     made_at.update((other.name, other.span) for other in model.layers if other.name in layer.inputs)
-    named = [
-        (model.value_names.get(name, name), name, shape) for name, shape in zip(layer.inputs, input_shapes, strict=True)
-    ]
+    names = model.value_names if layer.scope is None else model.block_uses[layer.scope].value_names
+    named = [(names.get(name, name), name, shape) for name, shape in zip(layer.inputs, input_shapes, strict=True)]
     operands = ", ".join(f"`{shown}` {format_shape(shape)} (line {made_at[name].line})" for shown, name, shape in named)
     notes = tuple(Note(made_at[name], f"`{shown}` is {format_shape(shape)}, made here") for shown, name, shape in named)
     return replace(diagnostic, message=f"{diagnostic.message}; operands: {operands}", notes=diagnostic.notes + notes)

@@ -41,6 +41,8 @@ class BlockUse(BaseModel):
     parent: int | None = None
     # What the block's own `x = input` lines call the values it reads, in order, where they name them.
     input_names: tuple[str, ...] = ()
+    # The name the block's lines gave each value in this use (`y` for `conv2_block1_1_conv`), for messages.
+    value_names: dict[str, str] = {}
 
 
 class Model(BaseModel):

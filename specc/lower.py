@@ -372,6 +372,8 @@ class Scope:
         self.use_statement: syntax.LayerStatement | None = None
         self.next_input = 0
         self.values: dict[str, str] = {}
+        # The name each value was first given here, by node, for messages (see Model.value_names).
+        self.value_names: dict[str, str] = {}
         self.defined_at: dict[str, Span] = {}
         self.previous: str | None = None
         self.previous_end = 0
@@ -562,8 +564,8 @@ class _ModelLowering:
         scope.previous = value
         if statement.target is not None:
             scope.values[statement.target.text] = value
-            if scope.block is None:
-                self.value_names.setdefault(value, statement.target.text)
+            names = self.value_names if scope.block is None else scope.value_names
+            names.setdefault(value, statement.target.text)
             scope.defined_at[statement.target.text] = statement.target.span
 
     def resolve(self, word: syntax.Word, scope: Scope, statement: syntax.LayerStatement) -> str:
@@ -851,6 +853,7 @@ class _ModelLowering:
                 input_names=tuple(
                     s.target.text for s in block.statements if s.kind.lower() == "input" and s.target is not None
                 ),
+                value_names=inner.value_names,
             )
         assert output is not None
         if self.cache is not None:

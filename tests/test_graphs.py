@@ -274,3 +274,9 @@ def test_hostile_value_and_block_names_check_like_any_other(name):
 def test_a_value_defined_later_on_the_same_line_after_a_semicolon_is_also_e215():
     checked, _ = checked_model("model m {\n  x = input 8\n  a = dense 4 from b; b = dense 4 from x\n}\n")
     assert [d.code for d in checked.diagnostics] == ["E215"]
+
+
+def test_a_merge_inside_a_block_names_its_operands_as_the_block_does():
+    checked, _ = checked_model(BASIC + "model m {\n  input 8x8x4\n  basic 4\n  basic 8\n}\n")
+    (error,) = checked.diagnostics
+    assert "operands: `x` 8x8x4 (line 5), `y` 8x8x8 (line 4)" in error.message
