@@ -271,3 +271,27 @@ def test_the_pytorch_build_computes_what_the_keras_build_computes(line):
 def test_layernorm_after_flatten_has_its_weights_copied_in_pytorch_feature_order():
     (report,) = check_text("model m {\n  input 3x2x4\n  flatten\n  layernorm\n  dense 3\n}\n").reports
     assert equivalence_difference(report, "layernorm after flatten") <= TOLERANCE
+
+
+# Flattened features that a reshape gives a shape again, or that normalization scales one by one, must be in
+# Keras's order in PyTorch too: the flatten before them is emitted channels-last, in a stack or a graph.
+AFTER_FLATTEN = {
+    "reshape": "model m {\n  input 4x4x2\n  flatten\n  reshape 4x8\n}\n",
+    "reshape then conv": "model m {\n  input 4x4x2\n  flatten\n  reshape (4, 4, 2)\n  conv 3 3x3\n}\n",
+    "per-feature normalization": (
+        "model m {\n  input 2x2x3\n  flatten\n  normalization mean=(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12) "
+        "variance=2\n}\n"
+    ),
+    "reshape in a graph": "model m {\n  x = input 4x4x2\n  f = flatten\n  r = reshape 4x8 from f\n  output r f\n}\n",
+    "flatten read by dense and reshape": (
+        "model m {\n  x = input 4x4x2\n  f = flatten\n  d = dense 3 from f\n  r = reshape 4x8 from f\n  output d r\n}\n"
+    ),
+}
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("text", AFTER_FLATTEN.values(), ids=AFTER_FLATTEN.keys())
+def test_features_flattened_for_a_reshape_or_per_feature_normalization_keep_keras_order_in_pytorch(text):
+    checked = check_text(text)
+    assert checked.ok, checked.diagnostics
+    assert equivalence_difference(checked.reports[0], "after flatten") <= TOLERANCE

@@ -874,12 +874,27 @@ def is_straight_stack(report: ModelReport) -> bool:
 _ORDER_KEEPING = (BatchNorm, Dropout, ActivationLayer, Flatten)
 
 
+def _needs_keras_order(layer: LayerBase) -> bool:
+    """Whether a layer reading flattened features needs them in Keras's order: a merge meets them with a value
+    in that order, a reshape gives them back a shape, and normalization has one statistic per feature. What
+    reads them by weights (dense) has its weights reordered instead."""
+    if layer.arity is None or isinstance(layer, Reshape):
+        return True
+    return isinstance(layer, Normalization) and any(
+        isinstance(statistic, tuple) and len(statistic) > 1 for statistic in (layer.mean, layer.variance)
+    )
+
+
+def _flatten_in_keras_order(attribute: str) -> TorchLayer:
+    """A flatten in Keras's (H, W, C) order, for features that must keep it (see flattens_in_keras_order)."""
+    return TorchLayer((TorchModule(attribute, "FlattenChannelsLast"),), helpers=("FlattenChannelsLast",))
+
+
 def flattens_in_keras_order(report: ModelReport) -> frozenset[str]:
-    """The flatten layers of a map whose features reach a merge (through layers that keep their order). Elsewhere
-    a flatten is nn.Flatten, channels-first, and specc.backends.transfer reorders the weights that read it; a
-    merge would meet them with a value in another order, so these flatten in Keras's order instead."""
-    if is_straight_stack(report):
-        return frozenset()
+    """The flatten layers of a map whose features reach a merge, a reshape or per-feature normalization
+    (through layers that keep their order; see _needs_keras_order). Elsewhere a flatten is nn.Flatten,
+    channels-first, and specc.backends.transfer reorders the weights that read it; these flatten in Keras's
+    order instead."""
     readers: dict[str, list[LayerReport]] = {}
     for layer_report in report.layers:
         for name in layer_report.layer.inputs:
@@ -892,7 +907,7 @@ def flattens_in_keras_order(report: ModelReport) -> frozenset[str]:
         while pending:
             name = pending.pop()
             for reader in readers.get(name, ()):
-                if reader.layer.arity is None:
+                if _needs_keras_order(reader.layer):
                     found.add(layer_report.layer.name)
                 elif isinstance(reader.layer, _ORDER_KEEPING) and reader.layer.name not in seen:
                     seen.add(reader.layer.name)
@@ -1170,9 +1185,7 @@ class _GraphEmission:
                 layer = item.layer
                 relative = layer.name[len(prefix) :]
                 if layer.name in self.keras_order_flattens[id(report)]:
-                    emitted = TorchLayer(
-                        (TorchModule(attribute, "FlattenChannelsLast"),), helpers=("FlattenChannelsLast",)
-                    )
+                    emitted = _flatten_in_keras_order(attribute)
                 else:
                     emitted = torch_layer(item, attribute, attributes, explicit_padding=relative in explicit)
                 helpers.update(emitted.helpers)
@@ -1494,8 +1507,13 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
         attributes = torch_attribute_names(report.model)
         names = FreeNames({layer.name for layer in report.model.layers} | set(attributes.values()))
         layers = []
+        in_keras_order = flattens_in_keras_order(report)
         for layer_report in report.layers:
-            emitted = torch_layer(layer_report, attributes[layer_report.layer.name], names)
+            attribute = attributes[layer_report.layer.name]
+            if layer_report.layer.name in in_keras_order:
+                emitted = _flatten_in_keras_order(attribute)
+            else:
+                emitted = torch_layer(layer_report, attribute, names)
             helpers.update(emitted.helpers)
             uses_functional |= TORCH_ACTIVATIONS[emitted.activation].function.startswith("F.")
             layers.append((layer_report, emitted))

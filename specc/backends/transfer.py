@@ -52,6 +52,7 @@ from specc.layers import (
     DepthwiseConv2D,
     Flatten,
     LayerNorm,
+    Reshape,
     SeparableConv2D,
     Shape,
 )
@@ -92,7 +93,7 @@ def value_orders(report: ModelReport) -> dict[str, Array | None]:
         order = orders.get(layer.inputs[0]) if layer.inputs else None
         if isinstance(layer, Flatten):
             order = flatten_order(shape) if len(shape) > 1 and layer.name not in in_keras_order else order
-        elif isinstance(layer, Dense) or len(shape) != 1 or layer.arity is None:
+        elif isinstance(layer, (Dense, Reshape)) or len(shape) != 1 or layer.arity is None:
             # A new vector (dense, global pooling, a merge) or a feature map: the same order in both. Batch
             # norm, dropout and activations on a vector keep its order.
             order = None
