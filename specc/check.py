@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-from specc.diagnostics import Diagnostic, Fix, Note, Span
+from specc.diagnostics import Diagnostic, Fix, Note, Span, once_each
 from specc.ir import Model, SpecFile
 from specc.layers import (
     MAX_TENSOR_ELEMENTS,
@@ -238,23 +238,9 @@ def check_model(model: Model, cache: InferenceCache | None = None) -> tuple[Mode
         shapes[layer.name] = outcome.output_shape
     reachable = reaching_outputs(model)
     diagnostics.extend(_unused(model, reachable))
-    return ModelReport(model=model, layers=tuple(reports), complete=complete, reachable=reachable), _once(diagnostics)
-
-
-def _once(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """Each diagnostic once: a line inside a block used several times says the same at the same place in
-    each use. The uses that led there are kept, as the notes of the one diagnostic."""
-    kept: dict[tuple[str, Span, str], Diagnostic] = {}
-    for diagnostic in diagnostics:
-        key = (diagnostic.code, diagnostic.span, diagnostic.message)
-        first = kept.get(key)
-        if first is None:
-            kept[key] = diagnostic
-        else:
-            added = tuple(note for note in diagnostic.notes if note not in first.notes)
-            if added:
-                kept[key] = replace(first, notes=first.notes + added)
-    return list(kept.values())
+    return ModelReport(model=model, layers=tuple(reports), complete=complete, reachable=reachable), once_each(
+        diagnostics
+    )
 
 
 def reaching_outputs(model: Model) -> frozenset[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 # Plain dataclasses rather than pydantic models: every stage passes these around, and the
@@ -153,6 +153,20 @@ class Diagnostic:
         fixes = tuple(Fix(fix.title, fix.span.shifted(lines), fix.new_text) for fix in self.fixes)
         notes = tuple(Note(note.span.shifted(lines), note.message) for note in self.notes)
         return Diagnostic(self.code, self.message, self.span.shifted(lines), self.hint, fixes, notes)
+
+
+def once_each(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Each finding once, in order: a line inside a block is lowered and checked once per use of the block and
+    says the same each time. The notes of the repeats (the uses that led there) are kept on the one left."""
+    kept: dict[tuple[str, Span, str], Diagnostic] = {}
+    for diagnostic in diagnostics:
+        key = (diagnostic.code, diagnostic.span, diagnostic.message)
+        first = kept.get(key)
+        if first is None:
+            kept[key] = diagnostic
+        elif added := tuple(note for note in diagnostic.notes if note not in first.notes):
+            kept[key] = replace(first, notes=first.notes + added)
+    return list(kept.values())
 
 
 def has_errors(diagnostics: list[Diagnostic]) -> bool:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from specc import syntax
-from specc.diagnostics import Diagnostic, Fix, Span
+from specc.diagnostics import Diagnostic, Fix, Span, once_each
 from specc.ir import BlockUse, Model, ModelInput, SpecFile
 from specc.layers import (
     ACTIVATIONS,
@@ -1440,16 +1440,4 @@ def lower(source: syntax.SourceFile, cache: LoweringCache | None = None) -> tupl
             )
     if cache is not None:
         cache.finish_run()
-    return SpecFile.model_construct(models=tuple(models)), _without_repeats(diagnostics)
-
-
-def _without_repeats(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """Each diagnostic once: a line inside a block is lowered once per use, and says the same each time."""
-    seen: set[tuple[str, Span, str]] = set()
-    kept = []
-    for diagnostic in diagnostics:
-        key = (diagnostic.code, diagnostic.span, diagnostic.message)
-        if key not in seen:
-            seen.add(key)
-            kept.append(diagnostic)
-    return kept
+    return SpecFile.model_construct(models=tuple(models)), once_each(diagnostics)
