@@ -351,15 +351,11 @@ def _with_operands(diagnostic: Diagnostic, model: Model, layer: Layer, input_sha
 
 def _with_call_sites(diagnostic: Diagnostic, model: Model, layer: Layer) -> Diagnostic:
     """A diagnostic at a line inside a block, with a note at each use of a block that led there."""
-    if layer.scope is None:
-        return diagnostic
-    notes = []
-    scope: int | None = layer.scope
-    while scope is not None:
-        use = model.block_uses[scope]
-        notes.append(Note(use.span, f"in block `{use.block}`, used here as `{use.name}`"))
-        scope = use.parent
-    return replace(diagnostic, notes=diagnostic.notes + tuple(notes))
+    notes = tuple(
+        Note(use.span, f"in block `{use.block}`, used here as `{use.name}`")
+        for use in model.enclosing_uses(layer.scope)
+    )
+    return replace(diagnostic, notes=diagnostic.notes + notes) if notes else diagnostic
 
 
 def check(spec: SpecFile, cache: InferenceCache | None = None) -> tuple[list[ModelReport], list[Diagnostic]]:

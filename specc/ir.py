@@ -76,15 +76,14 @@ class Model(BaseModel):
     def input_span(self) -> Span | None:
         return self.inputs[0].span if self.inputs else None
 
-    def call_sites(self, layer_or_use_scope: int | None) -> tuple[Span, ...]:
-        """The lines where the block uses enclosing a scope were written, innermost first."""
-        sites = []
-        scope = layer_or_use_scope
+    def enclosing_uses(self, scope: int | None) -> tuple[BlockUse, ...]:
+        """The block uses a scope (a layer's or a use's) sits in, innermost first: where it came from."""
+        uses = []
         while scope is not None:
             use = self.block_uses[scope]
-            sites.append(use.span)
+            uses.append(use)
             scope = use.parent
-        return tuple(sites)
+        return tuple(uses)
 
 
 class SpecFile(BaseModel):

@@ -1105,8 +1105,6 @@ LAYER_KINDS: tuple[type[LayerBase], ...] = (
     Concat,
 )
 
-MERGE_KINDS: tuple[type[LayerBase], ...] = tuple(cls for cls in LAYER_KINDS if cls.arity is None)
-
 # Every way a layer kind may be written, lower-cased, to its class.
 KIND_BY_SPELLING: dict[str, type[LayerBase]] = {
     spelling: cls for cls in LAYER_KINDS for spelling in (*cls.spellings, cls.keras_class.lower())

@@ -16,14 +16,12 @@ block's lines are copied once per use and value names are gone). The rules are l
 from __future__ import annotations
 
 import bisect
-import re
 from dataclasses import dataclass, field
 
 from specc import syntax
 from specc.diagnostics import Span
-from specc.lower import documented_kind
+from specc.lower import IDENTIFIER, documented_kind
 
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # Words the grammar or lowering reads as the language's own wherever a name may stand.
 KEYWORDS = frozenset({"model", "block", "from", "input", "output"})
 # Every block use takes these two, so no parameter may be called so (E220).
