@@ -117,17 +117,30 @@ def _activation(activation: str) -> tuple[str, ...]:
     return () if activation == "linear" else (_keyword("activation", activation),)
 
 
-def _conv2d(layer: Conv2D, names: FreeNames) -> list[KerasCall]:
-    arguments = [literal(layer.filters), literal(layer.kernel_size)]
+def _window_arguments(layer: Conv2D | DepthwiseConv2D | SeparableConv2D | Conv2DTranspose) -> list[str]:
+    """strides, padding='same' and dilation_rate where they differ from Keras's defaults."""
+    arguments = []
     if layer.strides != (1, 1):
         arguments.append(_keyword("strides", layer.strides))
     if layer.padding == "same":
         arguments.append(_keyword("padding", "same"))
     if layer.dilation_rate != (1, 1):
         arguments.append(_keyword("dilation_rate", layer.dilation_rate))
-    arguments.extend(_activation(layer.activation))
-    if not layer.use_bias:
-        arguments.append(_keyword("use_bias", False))
+    return arguments
+
+
+def _output_arguments(layer: Conv2D | DepthwiseConv2D | SeparableConv2D | Conv2DTranspose | Dense) -> list[str]:
+    """activation and use_bias=False where they differ from Keras's defaults."""
+    return [*_activation(layer.activation), *([_keyword("use_bias", False)] if not layer.use_bias else [])]
+
+
+def _conv2d(layer: Conv2D, names: FreeNames) -> list[KerasCall]:
+    arguments = [
+        literal(layer.filters),
+        literal(layer.kernel_size),
+        *_window_arguments(layer),
+        *_output_arguments(layer),
+    ]
     return _after_explicit_padding(layer, KerasCall("layers.Conv2D", _named(*arguments, name=layer.name)), names)
 
 
@@ -180,9 +193,7 @@ def _dropout(layer: Dropout, names: FreeNames) -> list[KerasCall]:
 
 
 def _dense(layer: Dense, names: FreeNames) -> list[KerasCall]:
-    arguments = [literal(layer.units), *_activation(layer.activation)]
-    if not layer.use_bias:
-        arguments.append(_keyword("use_bias", False))
+    arguments = [literal(layer.units), *_output_arguments(layer)]
     return [KerasCall("layers.Dense", _named(*arguments, name=layer.name))]
 
 
@@ -203,25 +214,11 @@ def _global_pool2d(constructor: str) -> Callable[[GlobalAvgPool2D | GlobalMaxPoo
     return emit
 
 
-def _window_arguments(layer: DepthwiseConv2D | SeparableConv2D | Conv2DTranspose) -> list[str]:
-    """strides, padding='same' and dilation_rate where they differ from Keras's defaults."""
-    arguments = []
-    if layer.strides != (1, 1):
-        arguments.append(_keyword("strides", layer.strides))
-    if layer.padding == "same":
-        arguments.append(_keyword("padding", "same"))
-    if layer.dilation_rate != (1, 1):
-        arguments.append(_keyword("dilation_rate", layer.dilation_rate))
-    return arguments
-
-
 def _depthwise_conv2d(layer: DepthwiseConv2D, names: FreeNames) -> list[KerasCall]:
     arguments = [literal(layer.kernel_size), *_window_arguments(layer)]
     if layer.depth_multiplier != 1:
         arguments.append(_keyword("depth_multiplier", layer.depth_multiplier))
-    arguments.extend(_activation(layer.activation))
-    if not layer.use_bias:
-        arguments.append(_keyword("use_bias", False))
+    arguments.extend(_output_arguments(layer))
     conv = KerasCall("layers.DepthwiseConv2D", _named(*arguments, name=layer.name))
     return _after_explicit_padding(layer, conv, names)
 
@@ -230,9 +227,7 @@ def _separable_conv2d(layer: SeparableConv2D, names: FreeNames) -> list[KerasCal
     arguments = [literal(layer.filters), literal(layer.kernel_size), *_window_arguments(layer)]
     if layer.depth_multiplier != 1:
         arguments.append(_keyword("depth_multiplier", layer.depth_multiplier))
-    arguments.extend(_activation(layer.activation))
-    if not layer.use_bias:
-        arguments.append(_keyword("use_bias", False))
+    arguments.extend(_output_arguments(layer))
     return [KerasCall("layers.SeparableConv2D", _named(*arguments, name=layer.name))]
 
 
@@ -240,9 +235,7 @@ def _conv2d_transpose(layer: Conv2DTranspose, names: FreeNames) -> list[KerasCal
     arguments = [literal(layer.filters), literal(layer.kernel_size), *_window_arguments(layer)]
     if layer.output_padding is not None:
         arguments.append(_keyword("output_padding", layer.output_padding))
-    arguments.extend(_activation(layer.activation))
-    if not layer.use_bias:
-        arguments.append(_keyword("use_bias", False))
+    arguments.extend(_output_arguments(layer))
     return [KerasCall("layers.Conv2DTranspose", _named(*arguments, name=layer.name))]
 
 
