@@ -35,6 +35,10 @@ class BlockUse(BaseModel):
     block: str
     name: str
     span: Span
+    # Of a `repeat=N`, which repetition this is (1 to N; 0 when the use is not repeated), and the text its
+    # number follows in its name: `conv2_block` for conv2_block2, `stage2_` for stage2_2.
+    repetition: int = 0
+    numbered_from: str = ""
     arguments: dict[str, object]
     inputs: tuple[str, ...]
     output: str

@@ -820,7 +820,9 @@ class _ModelLowering:
         recording = self.cache.start_recording() if self.cache is not None else []
         output = None
         for repetition in range(1, repeat + 1):
-            name = base if repeat == 1 else base + (f"_{repetition}" if base[-1].isdigit() else f"{repetition}")
+            # A repetition's number follows the base, after `_` when the base ends in a digit (stage2_1, not stage21).
+            numbered_from = "" if repeat == 1 else base + ("_" if base[-1].isdigit() else "")
+            name = base if repeat == 1 else f"{numbered_from}{repetition}"
             use_index = len(self.block_uses)
             self.use_names.add(name)
             inner = Scope(
@@ -846,6 +848,8 @@ class _ModelLowering:
                 block=block.name,
                 name=name,
                 span=statement.span,
+                repetition=repetition if repeat > 1 else 0,
+                numbered_from=numbered_from,
                 arguments={key: render(value) for key, value in values.items()},
                 inputs=inner.bound_inputs,
                 output=output,

@@ -111,18 +111,3 @@ def _reaching(body: Body) -> list[Statement]:
         needed.add(id(maker[value]))
         pending.extend(maker[value].reads)
     return [s for s in body.statements if id(s) in needed]
-
-
-def repetition_base(names: list[str]) -> str | None:
-    """The text the names of a repeated use's repetitions share, `conv2_block` for conv2_block1..3 and
-    `stage1_` for stage1_1..3 (lowering adds `_` after a base ending in a digit); None if they are not such."""
-    first = names[0]
-    if first.endswith("_1") and first[:-2][-1:].isdigit():
-        base = first[:-1]
-    elif first.endswith("1") and not first[:-1][-1:].isdigit():
-        base = first[:-1]
-    else:
-        return None
-    if names != [f"{base}{i}" for i in range(1, len(names) + 1)]:
-        return None
-    return base

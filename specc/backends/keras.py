@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from specc.backends.bodies import model_bodies, repetition_base
+from specc.backends.bodies import model_bodies
 from specc.backends.python_source import (
     FreeNames,
     SourceWriter,
@@ -540,11 +540,11 @@ class _Emission:
                 and before.calls[0].keywords == call.keywords
                 and step.reads == (before.value,)
             ):
-                names = [bodies.model.block_uses[u].name for u in (*before.uses, statement.use)]
-                if repetition_base(names) is not None:
+                uses = [bodies.model.block_uses[u] for u in (*before.uses, statement.use)]
+                if all(u.repetition == n and u.numbered_from == uses[0].numbered_from for n, u in enumerate(uses, 1)):
                     before.uses = (*before.uses, statement.use)
                     before.value = statement.value
-                    before.calls = (replace(call, name=repetition_base(names)),)
+                    before.calls = (replace(call, name=use.numbered_from),)
                     continue
             steps.append(step)
         return steps
