@@ -363,10 +363,8 @@ class Scope:
         self.block = block
         self.parent = parent
         self.substitutions = substitutions or {}
-        values = self.substitutions.values()
-        # What the arguments are, as written and where, once per use: the key of a block line's substitution.
-        self.substitution_texts = tuple(render(value) for value in values)
-        self.substitution_spans = tuple(value.span for value in values)
+        # Where the arguments were written, once per use: what moves with the use when an edit moves it.
+        self.substitution_spans = tuple(value.span for value in self.substitutions.values())
         self.bound_inputs = bound_inputs
         # The line that uses the block, where the arguments standing for its parameters were written.
         self.use_statement: syntax.LayerStatement | None = None
@@ -374,7 +372,6 @@ class Scope:
         self.values: dict[str, str] = {}
         # The name each value was first given here, by node, for messages (see Model.value_names).
         self.value_names: dict[str, str] = {}
-        self.defined_at: dict[str, Span] = {}
         self.previous: str | None = None
         self.previous_end = 0
         self.output: str | None = None
@@ -566,7 +563,6 @@ class _ModelLowering:
             scope.values[statement.target.text] = value
             names = self.value_names if scope.block is None else scope.value_names
             names.setdefault(value, statement.target.text)
-            scope.defined_at[statement.target.text] = statement.target.span
 
     def resolve(self, word: syntax.Word, scope: Scope, statement: syntax.LayerStatement) -> str:
         """The node a value name refers to: its latest definition above, in this scope."""
