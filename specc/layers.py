@@ -89,6 +89,10 @@ class Inference(NamedTuple):
     def params(self) -> int:
         return self.trainable_params + self.non_trainable_params
 
+    def frozen(self) -> "Inference":
+        """The same layer with `trainable = False`: Keras then counts every weight as non-trainable."""
+        return self._replace(trainable_params=0, non_trainable_params=self.params)
+
 
 def format_shape(shape: Shape) -> str:
     return "x".join(str(d) for d in shape) if shape else "()"
@@ -107,6 +111,9 @@ class LayerBase(BaseModel):
     inputs: tuple[str, ...] = ()
     # The block use the layer was made by (an index into Model.block_uses), None at the model's own level.
     scope: int | None = None
+    # False freezes the layer: its weights are then counted non-trainable, as `layer.trainable = False` makes Keras
+    # count them (see Inference.frozen).
+    trainable: bool = Field(True, description="false freezes the layer's weights (counted non-trainable)")
 
     # How the kind is written in a spec; the first spelling is the canonical one.
     spellings: ClassVar[tuple[str, ...]]
@@ -338,7 +345,12 @@ class GlobalMaxPool2D(_GlobalPool2D):
 
 
 class ZeroPad2D(LayerBase):
-    """Keras `ZeroPadding2D`: (H + top + bottom, W + left + right, C); no parameters."""
+    """Keras `ZeroPadding2D`: (H + top + bottom, W + left + right, C); no parameters.
+
+    `correct_pad=KxK` pads as keras.applications' `correct_pad(inputs, kernel_size)` does before a stride-2
+    'valid' window: K//2 on each side, one fewer at the top (left) when the height (width) is even, so the
+    amounts depend on the input; it is what TensorFlow's 'same' pads for a stride of 2.
+    """
 
     kind: Literal["zeropad2d"] = "zeropad2d"
     spellings: ClassVar = ("zeropad", "zeropad2d", "zeropadding2d")
@@ -349,12 +361,28 @@ class ZeroPad2D(LayerBase):
     padding: ExplicitPadding = Field(
         ((1, 1), (1, 1)), description="zeros added: P, (PH, PW) or ((top, bottom), (left, right))"
     )
+    correct_pad: Pair | None = Field(
+        None, description="pad for this window as keras.applications' correct_pad does (depends on the input)"
+    )
+
+    @model_validator(mode="after")
+    def _padding_or_correct_pad(self) -> Self:
+        if self.correct_pad is not None and "padding" in self.model_fields_set:
+            raise PydanticCustomError("padding_twice", "give padding or correct_pad, not both")
+        return self
+
+    def padding_for(self, input_shape: Shape) -> ExplicitPadding:
+        """The zeros added around an input of this shape: `padding`, or what `correct_pad` makes of the input."""
+        if self.correct_pad is None:
+            return self.padding
+        (kh, kw), (height, width) = self.correct_pad, input_shape[:2]
+        return ((kh // 2 - (1 - height % 2), kh // 2), (kw // 2 - (1 - width % 2), kw // 2))
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
         if problem := _needs_feature_map(self, input_shape):
             return problem
-        (top, bottom), (left, right) = self.padding
+        (top, bottom), (left, right) = self.padding_for(input_shape)
         height, width, channels = input_shape
         return Inference(
             (height + top + bottom, width + left + right, channels),
@@ -818,22 +846,41 @@ NonNegativeStatistic = Annotated[float, Field(ge=0)] | tuple[Annotated[float, Fi
 
 
 class Normalization(LayerBase):
-    """Keras `Normalization` over the last axis with its mean and variance given: (x - mean) / sqrt(variance).
+    """Keras `Normalization` over the last axis: (x - mean) / sqrt(variance).
 
-    Each is one number, or one per channel (C of them). Same shape; no parameters: given the statistics,
-    Keras creates no weights (only `adapt` would, which specc does not model).
+    Given, each of mean and variance is one number, or one per channel (C of them), and Keras creates no
+    weights. Left out (both), the statistics are the layer's own weights, set by `adapt` or by loading a
+    trained model (EfficientNet's): mean and variance per channel and a count, 2*C + 1, none trainable.
     """
 
     kind: Literal["normalization"] = "normalization"
     spellings: ClassVar = ("normalization",)
     keras_class: ClassVar = "Normalization"
 
-    mean: Statistic = Field(description="subtracted: a number, or one per channel")
-    variance: NonNegativeStatistic = Field(description="divided by its square root: a number, or one per channel")
+    mean: Statistic | None = Field(None, description="subtracted: a number, or one per channel (none: a weight)")
+    variance: NonNegativeStatistic | None = Field(
+        None, description="divided by its square root: a number, or one per channel (none: a weight)"
+    )
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Self:
+        if (self.mean is None) != (self.variance is None):
+            raise PydanticCustomError(
+                "statistics_pair", "give both mean and variance, or neither (then they are weights, set by adapt)"
+            )
+        return self
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
         channels = input_shape[-1]
+        if self.mean is None:
+            return Inference(
+                input_shape,
+                0,
+                2 * channels + 1,
+                working=(f"params: 2*{channels} + 1 non-trainable (mean, variance, count) = {2 * channels + 1}",),
+                largest_weight=channels,
+            )
         for argument in ("mean", "variance"):
             value = getattr(self, argument)
             if isinstance(value, tuple) and len(value) not in (1, channels):
@@ -982,6 +1029,18 @@ class Minimum(_ElementwiseMerge):
     keras_class: ClassVar = "Minimum"
 
 
+class ScaledAdd(_ElementwiseMerge):
+    """keras.applications' `CustomScaleLayer`, Inception-ResNet's scaled residual: the first operand plus the
+    second times `scale` (`scaled_add x branch scale=0.17`). Exactly two operands; no parameters."""
+
+    kind: Literal["scaled_add"] = "scaled_add"
+    spellings: ClassVar = ("scaled_add",)
+    keras_class: ClassVar = "CustomScaleLayer"
+    exact_operands: ClassVar = 2
+
+    scale: float = Field(description="the factor the second operand is multiplied by")
+
+
 class Concat(LayerBase):
     """Keras `Concatenate`: operands joined along one axis, channels by default.
 
@@ -1069,6 +1128,7 @@ Layer = Annotated[
     | Average
     | Maximum
     | Minimum
+    | ScaledAdd
     | Concat,
     Field(discriminator="kind"),
 ]
@@ -1102,6 +1162,7 @@ LAYER_KINDS: tuple[type[LayerBase], ...] = (
     Average,
     Maximum,
     Minimum,
+    ScaledAdd,
     Concat,
 )
 

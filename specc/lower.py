@@ -39,8 +39,16 @@ if TYPE_CHECKING:
 # pydantic's model_fields is slow to read, and the editor re-lowers a spec on each keystroke.
 @functools.cache
 def _kind_name(cls: type[LayerBase]) -> str:
-    """The IR kind of a class (`conv2d`), the stem of its generated layer names."""
+    """The IR kind of a class (`conv2d`)."""
     return cls.model_fields["kind"].default
+
+
+@functools.cache
+def keras_auto_name(cls: type[LayerBase]) -> str:
+    """The stem of an unnamed layer's name, as Keras makes it: its class in snake case (`Conv2D` ->
+    `conv2d`, `BatchNormalization` -> `batch_normalization`), keras.src.utils.naming.to_snake_case's rule."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", cls.keras_class)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -313,12 +321,15 @@ CONVERTERS: dict[str, Callable[[syntax.Value], Any]] = {
     "max_value": _number,
     "negative_slope": _number,
     "threshold": _number,
+    "correct_pad": _pair,
+    "trainable": _boolean,
 }
 
 # Parameters whose form depends on the kind, by the kind's IR name: Rescaling's scale is a factor, where
 # batch and layer normalization's scale says whether to learn one.
 KIND_CONVERTERS: dict[str, dict[str, Callable[[syntax.Value], Any]]] = {
     "rescaling": {"scale": _number},
+    "scaled_add": {"scale": _number},
 }
 
 
@@ -467,6 +478,8 @@ class _ModelLowering:
         self.broken_lines = sorted(line for line in broken_lines if block.span.line <= line <= block.span.end_line)
         self.diagnostics = diagnostics
         self.taken_names: set[str] = set()
+        # Unnamed layers so far, per Keras name stem, over the whole model (blocks included), as Keras counts.
+        self.auto_name_counts: Counter[str] = Counter()
         # Names written in the block, so that a generated name never takes one a later line gives.
         self.reserved_names = {
             argument.value.text
@@ -800,7 +813,17 @@ class _ModelLowering:
             self.define(scope, statement, self.unknown_value(statement))
             return
         base = scope.prefix + given_name if given_name is not None else self.use_name(block, scope)
-        key = (id(statement), inputs, base, len(self.block_uses), scope.index, tuple(map(id, self.blocks.values())))
+        # Unnamed layers inside are numbered after those above, so the counts so far are part of the key.
+        counts_before = tuple(sorted(self.auto_name_counts.items()))
+        key = (
+            id(statement),
+            inputs,
+            base,
+            len(self.block_uses),
+            scope.index,
+            tuple(map(id, self.blocks.values())),
+            counts_before,
+        )
         sources = (statement, *self.blocks.values())
         cached = None
         if self.cache is not None:
@@ -810,6 +833,7 @@ class _ModelLowering:
             self.block_uses.extend(cached.uses)
             self.taken_names |= cached.names
             self.use_names |= cached.use_names
+            self.auto_name_counts.update(dict(cached.auto_names))
             self.define(scope, statement, cached.output)
             return
         marks = (len(self.layers), len(self.block_uses), len(self.diagnostics), len(self.unknown))
@@ -862,7 +886,10 @@ class _ModelLowering:
             layers, uses = tuple(self.layers[marks[0] :]), tuple(self.block_uses[marks[1] :])
             names, use_names = frozenset(layer.name for layer in layers), frozenset(u.name for u in uses)
             kept = tuple(dict.fromkeys(recording))
-            self.cache.keep_expansion(key, Expansion(sources, layers, uses, names, use_names, output, kept))
+            counted = self.auto_name_counts - Counter(dict(counts_before))
+            self.cache.keep_expansion(
+                key, Expansion(sources, layers, uses, names, use_names, output, kept, tuple(counted.items()))
+            )
         self.define(scope, statement, output)
 
     def substituted(self, statement: syntax.LayerStatement, scope: Scope) -> syntax.LayerStatement:
@@ -1239,8 +1266,9 @@ class _ModelLowering:
         return True
 
     def layer_name(self, cls: type[LayerBase], given: str | None, span: Span | None, scope: Scope) -> str | None:
-        """The given name, validated (after the block use's name inside a block), or the next free `kind_N`,
-        counted per kind from 1 in each scope."""
+        """The given name, validated (after the block use's name inside a block), or the name Keras would
+        give an unnamed layer: `conv2d`, then `conv2d_1`, `conv2d_2`..., counted over the whole model in the
+        order the layers are made, blocks included (a block is a function called in order)."""
         if given is not None:
             valid = IDENTIFIER.match(given) if scope.block is None else _NAME_PART.match(given)
             if not valid:
@@ -1253,9 +1281,11 @@ class _ModelLowering:
                 return None
             full = scope.prefix + given
             return full if self.claim_name(full, span or self.block.name_span) else None
+        stem = keras_auto_name(cls)
         while True:
-            scope.kind_counts[cls.__name__] += 1
-            candidate = f"{scope.prefix}{_kind_name(cls)}_{scope.kind_counts[cls.__name__]}"
+            count = self.auto_name_counts[stem]
+            self.auto_name_counts[stem] += 1
+            candidate = stem if count == 0 else f"{stem}_{count}"
             if candidate not in self.reserved_names and candidate not in self.taken_names:
                 self.taken_names.add(candidate)
                 return candidate
@@ -1304,6 +1334,8 @@ class _ModelLowering:
                     spans.get("axis", statement.kind_span),
                     hint="axis counts as Keras counts it: 1 is height, 2 width, -1 (or 3) channels",
                 )
+            elif kind_of_error in ("statistics_pair", "padding_twice"):
+                self.report("E203", f"{kind}: {item['msg']}", span)
             elif kind_of_error in _PYDANTIC_COMPARISONS:
                 words, key = _PYDANTIC_COMPARISONS[kind_of_error]
                 limit = item["ctx"][key]

@@ -65,6 +65,8 @@ class Expansion:
     # The cache entries its lines were lowered with, kept alive while it is: should it miss one day (an edit
     # moved the line), its lines are found again rather than validated afresh.
     kept: tuple[tuple[str, object], ...] = ()
+    # How many unnamed layers of each Keras name stem it made, which the layers after it are numbered past.
+    auto_names: tuple[tuple[str, int], ...] = ()
 
 
 class LoweringCache:
