@@ -23,6 +23,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from specc.backends.bodies import model_bodies
+from specc.backends.keras_backbones import (
+    WEIGHTS_PARAMETER,
+    BackbonePlan,
+    build_parameters,
+    header_note,
+    plan_backbones,
+    within_backbone,
+    write_backbone,
+)
 from specc.backends.python_source import (
     FreeNames,
     SourceWriter,
@@ -337,6 +346,7 @@ def build_function_name(model_name: str) -> str:
 # model's `inputs`, a block's `name`, a repeat's `i`) and the builtins a repeat calls.
 MODULE_NAMES = frozenset(
     {"keras", "layers", "MODELS", MIN_POOLING_CLASS, "build", "name", "x", "inputs", "i", "str", "range", "super"}
+    | {WEIGHTS_PARAMETER}
 )
 
 # What Keras takes when a keyword is left out, for the keywords the emitters leave out at their
@@ -386,13 +396,14 @@ class _Step:
     """One statement of a body as emitted: a layer (its Keras calls, chained), or a block's function called
     for one use, or for several repetitions of one in a loop (`repeat` > 1, `calls[0].name` their base)."""
 
-    kind: str  # "layer", "merge" or "block"
+    kind: str  # "layer", "merge", "block" or "backbone"
     reads: tuple[str, ...]
     value: str
     calls: tuple[_Call, ...]
     line: int
     layer: LayerBase | None = None
     uses: tuple[int, ...] = ()
+    backbone: BackbonePlan | None = None
 
     @property
     def repeat(self) -> int:
@@ -492,7 +503,12 @@ class _Emission:
         uses_by_block: dict[str, list[tuple[int, int]]] = {}
         for index, bodies in enumerate(self.bodies):
             for use in bodies.emitted_uses():
+                if within_backbone(bodies.model, use):  # keras.applications builds those
+                    continue
                 uses_by_block.setdefault(bodies.model.block_uses[use].block, []).append((index, use))
+        # Before the functions, whose bodies may make one; every other name keeps clear of their variables.
+        self.backbones = plan_backbones(self.reports, self.bodies, self.module_names.taken, _python_name)
+        self.module_names.taken |= self.backbones.variables()
         for block in self._innermost_first(uses_by_block):
             self._plan_block(block, uses_by_block[block])
 
@@ -528,8 +544,15 @@ class _Emission:
                 steps.append(_Step(kind, statement.reads, statement.value, calls, layer.span.line, layer=layer))
                 continue
             use = bodies.model.block_uses[statement.use]
+            if use.backbone is not None:
+                backbone = self.backbones.plans[(model, statement.use)]
+                steps.append(_Step("backbone", statement.reads, statement.value, (), use.span.line, backbone=backbone))
+                continue
             function, plan = self.function_of[(model, statement.use)]
-            call = _Call(function.name, (), function.arguments(plan), use.name)
+            keywords = function.arguments(plan)
+            if (model, statement.use) in self.backbones.holding_weights:  # a backbone's weights, handed on
+                keywords += ((WEIGHTS_PARAMETER, WEIGHTS_PARAMETER),)
+            call = _Call(function.name, (), keywords, use.name)
             step = _Step("block", statement.reads, statement.value, (call,), use.span.line, uses=(statement.use,))
             before = steps[-1] if steps else None
             if (
@@ -745,6 +768,9 @@ class _BodyWriter:
             target = variables[step.value]
             sources = [variables[read] for read in step.reads]
             comment = f"{self.label}:{step.line}"
+            if step.backbone is not None:
+                write_backbone(self.writer, step.backbone, sources[0], target, comment, self.depth)
+                continue
             if step.kind == "block":
                 (call_,) = step.calls
                 arguments = [*render(s, 0, call_)]
@@ -819,6 +845,8 @@ def _emit_function(writer: SourceWriter, emission: _Emission, function: _Functio
         return f"{text} + str(i)" if looped else text
 
     variant = f", variant {function.variant}" if function.variant > 1 else ""
+    if (plan.model, plan.use) in emission.backbones.holding_weights:
+        parameters.append(WEIGHTS_PARAMETER)
     writer.line(f"def {function.name}({', '.join([*inputs, *parameters, 'name'])}):")
     writer.indent()
     writer.line(
@@ -845,7 +873,8 @@ def _emit_model(writer: SourceWriter, emission: _Emission, index: int, label: st
     variables = dict(zip((i.name for i in model.inputs), inputs, strict=True))
     variables.update(zip((s.value for s in steps), _variables(steps, body.results, names, ""), strict=True))
 
-    writer.line(f"def {build_function_name(model.name)}() -> keras.Model:")
+    parameters = build_parameters(emission.backbones.of_model(index))
+    writer.line(f"def {build_function_name(model.name)}({parameters}) -> keras.Model:")
     writer.indent()
     writer.line(_model_docstring(report))
     if not model.inputs:
@@ -891,7 +920,8 @@ def emit_keras(reports: Sequence[ModelReport], source_path: str) -> str:
         writer,
         source_path,
         "keras",
-        "Keras 3 models generated from a specc spec: one build function per model, and MODELS by name.",
+        "Keras 3 models generated from a specc spec: one build function per model, and MODELS by name."
+        + header_note(emission.backbones.plans.values()),
     )
     writer.line()
     writer.line("import keras")
