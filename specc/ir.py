@@ -113,6 +113,14 @@ class Model(BaseModel):
     def input_span(self) -> Span | None:
         return self.inputs[0].span if self.inputs else None
 
+    def backbone_of(self, scope: int | None) -> int | None:
+        """The backbone use (its index) a scope sits in, if it sits in one."""
+        while scope is not None:
+            if self.block_uses[scope].backbone is not None:
+                return scope
+            scope = self.block_uses[scope].parent
+        return None
+
     def enclosing_uses(self, scope: int | None) -> tuple[BlockUse, ...]:
         """The block uses a scope (a layer's or a use's) sits in, innermost first: where it came from."""
         uses = []
