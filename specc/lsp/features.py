@@ -159,11 +159,23 @@ def made_by_line(checked: CheckedSource, tree: syntax.SourceFile) -> dict[Span, 
             params[layer_report.layer.name] = layer_report.inference.params
         for model_input in model.inputs:
             made.setdefault(model_input.span, []).append(Made(model_input.name, model_input.shape))
+        backbone_params: dict[int, int] = {}
         for layer in model.layers:
+            backbone = model.backbone_of(layer.scope)
+            if backbone is not None:  # a backbone line makes one value: its network's output
+                backbone_params[backbone] = backbone_params.get(backbone, 0) + params.get(layer.name, 0)
+                continue
             made.setdefault(layer.span, []).append(Made(layer.name, shapes.get(layer.name), params.get(layer.name)))
         last_of_statement: dict[tuple[Span, int | None], Made] = {}
-        for use in model.block_uses:
+        for index, use in enumerate(model.block_uses):
             if use is None:
+                continue
+            if use.backbone is not None:
+                made.setdefault(use.span, []).append(
+                    Made(use.name, shapes.get(use.output), backbone_params.get(index, 0))
+                )
+                continue
+            if model.backbone_of(use.parent) is not None:
                 continue
             # The repetitions of one line (repeat=N) share its span and parent; its value is the last one's.
             last_of_statement[(use.span, use.parent)] = Made(use.name, shapes.get(use.output))
@@ -216,6 +228,36 @@ def layer_hover_text(layer_report: LayerReport) -> str:
     return "\n".join(lines)
 
 
+def backbone_hover_text(report: ModelReport, index: int) -> str:
+    """A backbone line: the network, its input and output shapes, and what of it trains and what is frozen."""
+    model = report.model
+    use = model.block_uses[index]
+    backbone = use.backbone
+    assert backbone is not None
+    shapes = {i.name: i.shape for i in model.inputs}
+    shapes.update((r.layer.name, r.inference.output_shape) for r in report.layers)
+    members = [r for r in report.layers if model.backbone_of(r.layer.scope) == index]
+    params = sum(r.inference.params for r in members)
+    frozen = sum(r.inference.params for r in members if not r.layer.trainable)
+    statistics = sum(r.inference.non_trainable_params for r in members if r.layer.trainable)
+    known = lambda name: format_shape(shapes[name]) if name in shapes else "?"  # noqa: E731
+    arguments = f"include_top={_shown(backbone.include_top)}, weights={backbone.weights or 'none'}"
+    if backbone.pooling:
+        arguments += f", pooling={backbone.pooling}"
+    lines = [
+        f"{use.name}: keras.applications.{backbone.keras_application}({arguments})",
+        f"{known(use.inputs[0])} -> {known(use.output)}, {len(members)} layers",
+        f"params: {params:,} ({params - frozen - statistics:,} trainable, {frozen:,} frozen"
+        + (f", {statistics:,} non-trainable statistics" if statistics else "")
+        + ")",
+    ]
+    if backbone.first_trainable is not None:
+        lines.append(f"fine-tuning: trains from `{backbone.first_trainable}` on (Keras's layer order)")
+    elif not backbone.trainable:
+        lines.append("frozen: feature extraction")
+    return "\n".join(lines)
+
+
 def _model_hover_text(report: ModelReport) -> str:
     model = report.model
     shapes = (
@@ -241,6 +283,9 @@ def hover_text(checked: CheckedSource, line: int, column: int) -> tuple[str, Spa
             if model.input_shape is None:
                 return None
             return f"input: {format_shape(model.input_shape)} (height x width x channels)", model.input_span
+        for index, use in enumerate(model.block_uses):
+            if use is not None and use.backbone is not None and contains(use.span, line, column):
+                return backbone_hover_text(report, index), use.span
         for layer_report in report.layers:
             layer = layer_report.layer
             if contains(layer.span, line, column):
