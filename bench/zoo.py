@@ -12,7 +12,8 @@ in this one run, so that numbers from different machines compare as ratios:
     the least favours Keras, as noise only ever adds time);
   - within each of those Keras runs, the build and summary alone, once Keras is imported: the first model of a
     fresh session, as in a notebook (the least of the runs).
-It prints both times and the ratio baseline / specc for every network, and whether ResNet50 meets the 20x target.
+It prints both times and the ratio baseline / specc for every network, and whether ResNet50 meets the 20x target
+(whole process), with `python -c pass` for scale: a loaded machine inflates it and every whole-process figure.
 Keras runs without weights (nothing is downloaded), on the CPU (CUDA_VISIBLE_DEVICES=-1), with TF_CPP_MIN_LOG_LEVEL=3.
 Nothing is asserted, and no test runs this.
 
@@ -200,6 +201,8 @@ def main() -> None:
         return
 
     started = time.perf_counter()
+    # Python's own start-up, for scale: on a loaded machine it grows, and every whole-process figure with it.
+    python_start = statistics.median(run([sys.executable, "-c", "pass"], ENV)[0] for _ in range(runs))
     rows = []
     for network in present:
         print(f"measuring {network.name} ...", file=sys.stderr, flush=True)
@@ -208,7 +211,7 @@ def main() -> None:
     print(
         f"specc check vs keras.applications(weights=None) + summary(): Python {platform.python_version()}, {about},"
         f" {os.cpu_count()} CPUs; specc: median of {runs} runs (check_text: {args.text_runs}),"
-        f" keras: least of {keras_runs}"
+        f" keras: least of {keras_runs}; python -c pass: {milliseconds(python_start)} ms"
     )
     print_table(rows)
     target = next((row for row in rows if row.network.name == TARGET_NETWORK), None)
