@@ -9,10 +9,9 @@ compares what each layer reads, by name, with Keras's inbound layers.
 from __future__ import annotations
 
 import pytest
+from test_zoo import checked_zoo_report, keras_application
 
 from specc.zoo import ZOO_BY_NAME
-
-from test_zoo import checked_zoo_report, keras_application
 
 WIRED = ("xception", "inception_v3", "inception_resnet_v2", "efficientnet_b0")
 
