@@ -1183,7 +1183,7 @@ class _ModelLowering:
                 block=network.name,
                 name=use_name,
                 span=statement.span,
-                arguments={key: value for key, value in given.items() if key != "name"},
+                arguments={a.key: render(a.value) for a in statement.arguments if a.key and a.key != "name"},
                 inputs=inputs,
                 output=output,
                 parent=scope.index,
