@@ -70,6 +70,8 @@ class BlockUse(BaseModel):
     # number follows in its name: `conv2_block` for conv2_block2, `stage2_` for stage2_2.
     repetition: int = 0
     numbered_from: str = ""
+    # The number the first repetition takes (`start=2`: conv2_block2, conv2_block3...), 1 unless given.
+    start: int = 1
     arguments: dict[str, object]
     inputs: tuple[str, ...]
     output: str
