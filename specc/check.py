@@ -360,8 +360,17 @@ def _with_call_sites(diagnostic: Diagnostic, model: Model, layer: Layer) -> Diag
     uses = model.enclosing_uses(layer.scope)
     backbone = next((index for index, use in enumerate(uses) if use.backbone is not None), None)
     if backbone is not None:
-        network = uses[backbone].backbone.network  # type: ignore[union-attr]
-        diagnostic = replace(diagnostic, message=f"in backbone {network}, layer `{layer.name}`: {diagnostic.message}")
+        found = uses[backbone].backbone
+        assert found is not None
+        diagnostic = replace(
+            diagnostic,
+            message=f"in backbone {found.network}, layer `{layer.name}`: {diagnostic.message}",
+            # The network is not the user's to change; its input is.
+            hint=f"give the backbone a larger input: keras.applications.{found.keras_application} takes "
+            f"{found.default_size}x{found.default_size} by default, and no less than {found.min_size}x{found.min_size}"
+            if diagnostic.code == "E301"
+            else diagnostic.hint,
+        )
         uses = uses[backbone + 1 :]
     notes = tuple(Note(use.span, f"in block `{use.block}`, used here as `{use.name}`") for use in uses)
     return replace(diagnostic, notes=diagnostic.notes + notes) if notes else diagnostic

@@ -70,6 +70,8 @@ class BlockUse(BaseModel):
     # number follows in its name: `conv2_block` for conv2_block2, `stage2_` for stage2_2.
     repetition: int = 0
     numbered_from: str = ""
+    # The number the first repetition takes (`start=2`: conv2_block2, conv2_block3...), 1 unless given.
+    start: int = 1
     arguments: dict[str, object]
     inputs: tuple[str, ...]
     output: str
@@ -112,6 +114,14 @@ class Model(BaseModel):
     @property
     def input_span(self) -> Span | None:
         return self.inputs[0].span if self.inputs else None
+
+    def backbone_of(self, scope: int | None) -> int | None:
+        """The backbone use (its index) a scope sits in, if it sits in one."""
+        while scope is not None:
+            if self.block_uses[scope].backbone is not None:
+                return scope
+            scope = self.block_uses[scope].parent
+        return None
 
     def enclosing_uses(self, scope: int | None) -> tuple[BlockUse, ...]:
         """The block uses a scope (a layer's or a use's) sits in, innermost first: where it came from."""

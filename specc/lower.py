@@ -386,6 +386,10 @@ def _backbone_layer_names(statement: syntax.LayerStatement) -> frozenset[str]:
     return zoo_layer_names(network, include_top, pooling)
 
 
+def _inside(span: Span, outer: Span) -> bool:
+    return (outer.line, outer.column) <= (span.line, span.column) <= (outer.end_line, outer.end_column)
+
+
 def _scopes_within(model: Model, index: int) -> set[int]:
     """A block use's index and those of every use inside it."""
     inside = {index}
@@ -846,7 +850,7 @@ class _ModelLowering:
             self.define(scope, statement, self.unknown_value(statement))
             return
         assert arguments is not None
-        values, given_name, name_span, repeat = arguments
+        values, given_name, name_span, repeat, start = arguments
         if repeat > 1 and expected > 1:
             self.report(
                 "E216",
@@ -889,8 +893,9 @@ class _ModelLowering:
         output = None
         for repetition in range(1, repeat + 1):
             # A repetition's number follows the base, after `_` when the base ends in a digit (stage2_1, not stage21).
-            numbered_from = "" if repeat == 1 else base + ("_" if base[-1].isdigit() else "")
-            name = base if repeat == 1 else f"{numbered_from}{repetition}"
+            numbered = repeat > 1 or start != 1
+            numbered_from = base + ("_" if base[-1].isdigit() else "") if numbered else ""
+            name = f"{numbered_from}{start + repetition - 1}" if numbered else base
             use_index = len(self.block_uses)
             self.use_names.add(name)
             inner = Scope(
@@ -916,8 +921,9 @@ class _ModelLowering:
                 block=block.name,
                 name=name,
                 span=statement.span,
-                repetition=repetition if repeat > 1 else 0,
+                repetition=repetition if numbered else 0,
                 numbered_from=numbered_from,
+                start=start,
                 arguments={key: render(value) for key, value in values.items()},
                 inputs=inner.bound_inputs,
                 output=output,
@@ -928,6 +934,9 @@ class _ModelLowering:
                 value_names=inner.value_names,
             )
         assert output is not None
+        if self.frozen_use(statement, block):
+            for index in range(marks[0], len(self.layers)):
+                self.layers[index] = self.layers[index].model_copy(update={"trainable": False})
         if self.cache is not None:
             self.cache.stop_recording(recording)
         if self.cache is not None and (len(self.diagnostics), len(self.unknown)) == marks[2:]:
@@ -944,6 +953,21 @@ class _ModelLowering:
         """A block's line with the use's arguments for its parameters (kept from the last run when cached)."""
         return self.cache.substituted(statement, scope) if self.cache is not None else scope.substituted(statement)
 
+    def frozen_use(self, statement: syntax.LayerStatement, block: syntax.ModelBlock) -> bool:
+        """Whether a use says `trainable=false`, which freezes every layer it makes (unless the block has a
+        parameter of that name, which the argument is for)."""
+        if any(parameter.name == "trainable" for parameter in block.parameters):
+            return False
+        for argument in statement.arguments:
+            if argument.key == "trainable":
+                try:
+                    return not _boolean(argument.value)
+                except _Unfit:
+                    self.report(
+                        "E203", f"trainable expects true or false, got {render(argument.value)}", argument.value.span
+                    )
+        return False
+
     def use_name(self, block: syntax.ModelBlock, scope: Scope) -> str:
         """`basic_1`, `basic_2`...: the next free name for an unnamed use of a block, counted per block."""
         while True:
@@ -954,18 +978,32 @@ class _ModelLowering:
 
     def block_arguments(
         self, statement: syntax.LayerStatement, block: syntax.ModelBlock
-    ) -> tuple[dict[str, syntax.Value], str | None, Span | None, int] | None:
-        """A use's arguments matched to the block's parameters (defaults filled in), its `name` and its
-        `repeat`; None after reporting what does not fit."""
+    ) -> tuple[dict[str, syntax.Value], str | None, Span | None, int, int] | None:
+        """A use's arguments matched to the block's parameters (defaults filled in), its `name`, its `repeat`
+        and the number its repetitions start at (`start`); None after reporting what does not fit."""
         parameters = {p.name: p for p in block.parameters}
         values: dict[str, syntax.Value] = {}
         free = [p.name for p in block.parameters]
         name: str | None = None
         name_span: Span | None = None
         repeat = 1
+        start = 1
         ok = True
         for argument in statement.arguments:
             key = argument.key
+            if key == "trainable" and "trainable" not in parameters:
+                continue  # the use's own, read by frozen_use
+            if key == "start":
+                try:
+                    start = _integer(argument.value)
+                except _Unfit:
+                    self.report("E203", f"start expects an integer, got {render(argument.value)}", argument.value.span)
+                    ok = False
+                    continue
+                if not 0 <= start <= _MAX_REPEAT:
+                    self.report("E204", f"start must be between 0 and {_MAX_REPEAT}, got {start}", argument.value.span)
+                    ok = False
+                continue
             if key == "name":
                 try:
                     name = _word(argument.value)
@@ -1000,7 +1038,7 @@ class _ModelLowering:
                     continue
                 key = free[0]
             elif key not in parameters:
-                match = closest(key, [*parameters, "name", "repeat"])
+                match = closest(key, [*parameters, "name", "repeat", "start", "trainable"])
                 span = argument.key_span or argument.span
                 self.report(
                     "E202",
@@ -1033,7 +1071,7 @@ class _ModelLowering:
         for parameter in block.parameters:
             if parameter.name not in values and parameter.default is not None:
                 values[parameter.name] = parameter.default
-        return values, name, name_span, repeat
+        return values, name, name_span, repeat, start
 
     def lower_input(self, statement: syntax.LayerStatement) -> tuple[int, ...] | None:
         values = [a for a in statement.arguments if a.key in (None, "shape")]
@@ -1165,7 +1203,7 @@ class _ModelLowering:
                 block=network.name,
                 name=use_name,
                 span=statement.span,
-                arguments={key: value for key, value in given.items() if key != "name"},
+                arguments={a.key: render(a.value) for a in statement.arguments if a.key and a.key != "name"},
                 inputs=inputs,
                 output=output,
                 parent=scope.index,
@@ -1548,6 +1586,14 @@ class _ModelLowering:
         """The given name, validated (after the block use's name inside a block), or the name Keras would
         give an unnamed layer: `conv2d`, then `conv2d_1`, `conv2d_2`..., counted over the whole model in the
         order the layers are made, blocks included (a block is a function called in order)."""
+        # A name the use passes in (a parameter standing for it, so written at the use, outside the body) is the
+        # layer's whole name: `concat a b c name=label` in a block, used as `mixed 32 label=mixed0`, is `mixed0`.
+        from_the_use = scope.block is not None and span is not None and not _inside(span, scope.block.span)
+        if given is not None and from_the_use:
+            if not IDENTIFIER.match(given):
+                self.report("E212", f"layer name {given!r} is not a valid name", span or self.block.name_span)
+                return None
+            return given if self.claim_name(given, span or self.block.name_span) else None
         if given is not None:
             valid = IDENTIFIER.match(given) if scope.block is None else _NAME_PART.match(given)
             if not valid:
