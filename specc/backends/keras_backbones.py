@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
+from specc.backbones import keras_layer_order
 from specc.backends.bodies import ModelBodies
 from specc.backends.python_source import IDENTIFIER, INDENT, MAX_LINE, FreeNames, SourceWriter, call, literal, word
 from specc.check import ModelReport
@@ -33,12 +35,15 @@ KERAS_TOP_DEFAULTS = {"classes": 1000, "classifier_activation": "softmax"}
 
 @dataclass(frozen=True)
 class BackbonePlan:
-    """One backbone as its build function writes it: the use, the variable holding the application's model,
-    the shape it is built for, and, for fine-tuning, the names of the freezing loop's two variables."""
+    """One backbone as its build function writes it: the use, the variable holding the application's model, the
+    shape it is built for, and which of its layers are frozen: none, all, or (fine-tuning) those before
+    `first_trainable` in Keras's order of them (`model.layers`), found by the freezing loop's two variables."""
 
     use: BlockUse
     variable: str
     input_shape: Shape
+    frozen: Literal["none", "all", "before"] = "none"
+    first_trainable: str | None = None
     loop_variables: tuple[str, str] | None = None
 
     @property
@@ -94,9 +99,7 @@ def plan_backbones(
         model = report.model
         shapes = value_shapes(report)
         names = FreeNames(set(module_names))
-
-        def free(wanted: str) -> str:
-            return names.free(python_name(wanted))
+        free = _freeing(names, python_name)
 
         for use_index in model_bodies.emitted_uses():
             use = model.block_uses[use_index]
@@ -104,11 +107,35 @@ def plan_backbones(
                 continue
             # A name given as a quoted string may be no identifier; the network's name always is.
             variable = free(use.name if IDENTIFIER.match(use.name) else use.backbone.network)
-            loop = (free("first_trainable"), free("layer")) if use.backbone.first_trainable else None
-            plans[(index, use_index)] = BackbonePlan(use, variable, shapes[use.inputs[0]], loop)
+            # The layers' own flags, whichever line froze them (the backbone's, or a block use around it).
+            layers = [layer for layer in model.layers if use_index in _enclosing(model, layer.scope)]
+            trains = [layer.trainable for layer in layers]
+            plan = BackbonePlan(use, variable, shapes[use.inputs[0]])
+            if not any(trains):
+                plan = replace(plan, frozen="all")
+            elif not all(trains):
+                order = keras_layer_order(layers, (use.output,))
+                trainable = {layer.name: layer.trainable for layer in layers}
+                first = next(name for name in order if trainable[name])
+                if not all(trainable[name] for name in order[order.index(first) :]):
+                    raise NotImplementedError(
+                        f"the Keras backend freezes a backbone's layers before one layer only; "
+                        f"`{use.name}` has frozen layers after trainable ones"
+                    )
+                plan = replace(
+                    plan,
+                    frozen="before",
+                    first_trainable=first,
+                    loop_variables=(free("first_trainable"), free("layer")),
+                )
+            plans[(index, use_index)] = plan
             if use.backbone.weights is not None:
                 holding.update((index, outer) for outer in _enclosing(model, use.parent))
     return BackbonePlans(plans, holding)
+
+
+def _freeing(names: FreeNames, python_name: Callable[[str], str]) -> Callable[[str], str]:
+    return lambda wanted: names.free(python_name(wanted))
 
 
 def _enclosing(model: Model, scope: int | None) -> list[int]:
@@ -179,13 +206,13 @@ def write_backbone(
     backbone, model = plan.backbone, plan.variable
     constructor = f"keras.applications.{backbone.keras_application}"
     writer.lines(call(f"{model} = {constructor}", application_arguments(plan), depth), comment=comment)
-    if not backbone.trainable:
+    if plan.frozen == "all":
         writer.line(f"{model}.trainable = False", comment="feature extraction: the whole network is frozen")
-    elif plan.loop_variables is not None:
+    elif plan.frozen == "before" and plan.loop_variables is not None and plan.first_trainable is not None:
         first, layer = plan.loop_variables
-        name = backbone.first_trainable
+        name = plan.first_trainable
         what = word(name)
-        if name != backbone.trainable_from:  # trainable_from named a block of the network
+        if backbone.trainable_from not in (None, name):  # trainable_from named a block of the network
             what += f" (the first layer of {word(backbone.trainable_from)})"
         note = f"Fine-tuning: {what} and the layers after it train; the layers before it stay frozen."
         for text in textwrap.wrap(note, MAX_LINE - len(INDENT) * depth - 2):
