@@ -52,6 +52,15 @@ from specc.backends.python_source import (
     write_header,
     write_models_table,
 )
+from specc.backends.torch_backbones import (
+    backbone_class_docstring,
+    backbone_class_name,
+    freezing,
+    frozen_note,
+    write_frozen_batchnorm_mode,
+    write_frozen_counts,
+    write_loaders,
+)
 from specc.backends.torch_module_names import NN_MODULE_ATTRIBUTES
 from specc.check import LayerReport, ModelReport
 from specc.ir import Model
@@ -781,6 +790,7 @@ def _model_docstring(report: ModelReport) -> list[str]:
         return [f'"""Model {word(model.name)}."""']
     statistics = report.non_trainable_params
     extra = f", plus {statistics:,} batch-norm running statistics" if statistics else ""
+    extra = frozen_note(report) or extra
     output_shapes = report.output_shapes or ()
     if len(model.inputs) == 1 and len(output_shapes) == 1:
         torch_input = _shapes_text([model.input_shape], channels_first)
@@ -1172,9 +1182,9 @@ class _GraphEmission:
                 if scope is None:
                     owned[index] = model_attributes[name]
                     continue
-                wanted = python_name(name[len(prefix) :])
+                wanted = python_name(name.removeprefix(prefix))
             else:
-                wanted = python_name(self._group_name(model, item)[len(prefix) :])
+                wanted = python_name(self._group_name(model, item).removeprefix(prefix))
             owned[index] = attributes.free(wanted if _usable_attribute(wanted) else _attribute_for(wanted))
         lines: list[_Line] = []
         places: dict[str, LayerPlace] = {}
@@ -1183,7 +1193,8 @@ class _GraphEmission:
             attribute = owned[index]
             if kind == "layer":
                 layer = item.layer
-                relative = layer.name[len(prefix) :]
+                # Unnamed layers and a backbone's keep their names whole (Keras's), without the use's.
+                relative = layer.name.removeprefix(prefix)
                 if layer.name in self.keras_order_flattens[id(report)]:
                     emitted = _flatten_in_keras_order(attribute)
                 else:
@@ -1225,6 +1236,8 @@ class _GraphEmission:
                             else TorchModule(attribute, instance.module.constructor, instance.module.arguments)
                             for instance in instances
                         ),
+                        # A backbone's frozen layers (specc.backends.torch_backbones).
+                        adjustments=freezing(report, group[0], attribute, instances[0].places),
                         group=attribute if len(group) > 1 else None,
                     )
                 )
@@ -1268,6 +1281,7 @@ class _GraphEmission:
                     index
                     for index, use in enumerate(model.block_uses)
                     if use.span == last.span
+                    and use.repetition == last.repetition + 1  # not a backbone's uses, which share its line
                     and use.block == last.block
                     and use.parent == last.parent
                     and use.inputs == (last.output,)
@@ -1373,8 +1387,11 @@ class _GraphEmission:
             parameter = parameter_of_values[values] = names.free(python_name(wanted))
             rank[parameter] = block_parameters.index(wanted) if wanted in block_parameters else len(rank) + 1000
         parameters = sorted(rank, key=rank.__getitem__)
-        base = _camel_case(block)
-        class_name = identifier(self.class_names.free(base if variant is None else f"{base}{variant + 1}"))
+        network = backbone_class_name([report.model.block_uses[index] for report, index in uses])
+        base = network or _camel_case(block)
+        if variant is not None:
+            base += f"_{variant + 1}" if network else f"{variant + 1}"  # VGG16_2, not VGG162
+        class_name = identifier(self.class_names.free(base))
 
         def substituted(line_index: int, module_index: int, module: TorchModule) -> TorchModule:
             arguments = []
@@ -1406,7 +1423,10 @@ class _GraphEmission:
         if variant is not None:
             what += f", variant {variant + 1}: its uses' modules differ, so each kind of use has its own class"
         used = len(uses)
-        writer.line(f'"""{what} ({used} use{"s" * (used != 1)} in the spec)."""')
+        what = f"{what} ({used} use{'s' * (used != 1)} in the spec)."
+        if network is not None:
+            what = backbone_class_docstring([report.model.block_uses[index] for report, index in uses])
+        writer.line(f'"""{what}"""')
         writer.line()
         writer.line(f"def __init__({', '.join(['self', *parameters])}) -> None:")
         writer.indent()
@@ -1452,7 +1472,7 @@ def _write_modules(writer: SourceWriter, lines: Sequence[_Line]) -> None:
                 call(f"self.{module.attribute} = {module.constructor}", module.arguments, indent=2), comment=comment
             )
         for adjustment, reason in line.adjustments:
-            writer.line(adjustment, comment=f"{line.where}: {reason}")
+            writer.lines(adjustment.splitlines(), comment=f"{line.where}: {reason}")
 
 
 def _write_forward(
@@ -1554,6 +1574,8 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
             _emit_graph(writer, report, class_name, emitted, several_inputs)
         else:
             _emit_stack(writer, report, class_name, label, emitted, several_inputs)
+    graphs = [(report, emitted.places) for report, emitted in emitted_models if isinstance(emitted, _Body)]
+    write_loaders(writer, graphs, class_names, emission)
     writer.line()
     writer.line()
     write_models_table(writer, [(r.model.name, class_names[r.model.name]) for r in reports])
@@ -1578,11 +1600,16 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
         writer.line("print('output shape:', tuple(output.shape))")
     if several_inputs:
         writer.dedent()
-    writer.line("trainable = sum(p.numel() for p in model.parameters())")
-    writer.line("# Batch norm's running statistics: buffers here, the non-trainable parameters of Keras and specc.")
-    writer.line("statistics = sum(b.numel() for b in model.buffers() if b.is_floating_point())")
-    writer.line("total = trainable + statistics")
-    writer.line("print(f'parameters: {total:,} ({trainable:,} trainable, {statistics:,} non-trainable, in buffers)')")
+    if any(frozen_note(report) for report in reports):
+        write_frozen_counts(writer)
+    else:
+        writer.line("trainable = sum(p.numel() for p in model.parameters())")
+        writer.line("# Batch norm's running statistics: buffers here, the non-trainable parameters of Keras and specc.")
+        writer.line("statistics = sum(b.numel() for b in model.buffers() if b.is_floating_point())")
+        writer.line("total = trainable + statistics")
+        writer.line(
+            "print(f'parameters: {total:,} ({trainable:,} trainable, {statistics:,} non-trainable, in buffers)')"
+        )
     writer.dedent()
     writer.dedent()
     return writer.text()
@@ -1613,4 +1640,5 @@ def _emit_graph(writer: SourceWriter, report: ModelReport, class_name: str, body
     writer.dedent()
     writer.line()
     _write_forward(writer, body.arguments, body.lines, body.returns)
+    write_frozen_batchnorm_mode(writer, report, body.places)
     writer.dedent()
