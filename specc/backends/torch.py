@@ -1162,6 +1162,12 @@ class _GraphEmission:
             prefix = use.name + "_"
             model_attributes = {}
             attributes = FreeNames(set())
+        # A backbone's layers and uses have Keras's names, without its use's: they keep them whole.
+        relative_name = (
+            (lambda name: name.removeprefix(prefix))
+            if any(use.backbone for use in model.enclosing_uses(scope))
+            else (lambda name: name[len(prefix) :])
+        )
         # Each statement's attribute first, so that a pad module's generated name never takes one.
         statements: list[tuple[str, object]] = []
         seen_children: set[int] = set()
@@ -1182,9 +1188,9 @@ class _GraphEmission:
                 if scope is None:
                     owned[index] = model_attributes[name]
                     continue
-                wanted = python_name(name.removeprefix(prefix))
+                wanted = python_name(relative_name(name))
             else:
-                wanted = python_name(self._group_name(model, item).removeprefix(prefix))
+                wanted = python_name(relative_name(self._group_name(model, item)))
             owned[index] = attributes.free(wanted if _usable_attribute(wanted) else _attribute_for(wanted))
         lines: list[_Line] = []
         places: dict[str, LayerPlace] = {}
@@ -1193,8 +1199,7 @@ class _GraphEmission:
             attribute = owned[index]
             if kind == "layer":
                 layer = item.layer
-                # Unnamed layers and a backbone's keep their names whole (Keras's), without the use's.
-                relative = layer.name.removeprefix(prefix)
+                relative = relative_name(layer.name)
                 if layer.name in self.keras_order_flattens[id(report)]:
                     emitted = _flatten_in_keras_order(attribute)
                 else:

@@ -274,7 +274,6 @@ def write_loaders(
         writer.line(f"{given} {applications} built as below, if you have one; else it is built here, and")
         writer.line("Keras downloads the weights the first time. Needs Keras, and specc for its weight transfer.")
         writer.line('"""')
-        writer.line("import keras")
         writer.line("from specc.backends.torch_backbones import keras_backbone_to_torch")
         writer.line()
         for loaded in backbones:
@@ -285,6 +284,8 @@ def write_loaders(
                 writer.line(f"keras_model = (keras_models or {{}}).get({literal(loaded.use.name)})")
             writer.line(f"if {variable} is None:")
             writer.indent()
+            writer.line("import keras")
+            writer.line()
             writer.lines(call(f"{variable} = {constructor}", _application_arguments(loaded), 2))
             writer.dedent()
             writer.lines(call("keras_backbone_to_torch", _transfer_arguments(loaded, variable), 1))

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from specc.backends.keras_backbones import find_layer
 from specc.backends.torch import (
     POINTWISE_CONV_BY_RANK,
     flattens_in_keras_order,
@@ -269,7 +270,8 @@ def model_report(spec: ModelReport | str | os.PathLike, model_name: str) -> Mode
 
 
 def _keras_variables(keras_model, pair: WeightPair):
-    variables = {variable.name: variable for variable in keras_model.get_layer(pair.layer).weights}
+    # find_layer: a backbone's layers are in the keras.applications model nested in the user's.
+    variables = {variable.name: variable for variable in find_layer(keras_model, pair.layer).weights}
     return variables[pair.keras_name]
 
 
