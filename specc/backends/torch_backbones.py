@@ -108,11 +108,12 @@ def freezing(report: ModelReport, use: int, attribute: str, places: dict) -> tup
     the use is no backbone's."""
     if report.model.block_uses[use].backbone is None:
         return ()
+    # The attribute comes from the backbone's name=, which may be a quoted string: refuse one that is no identifier.
+    root = f"self.{identifier(attribute)}"
     weighted = [(path, r.layer.trainable) for r, path in _weighted_places(report, places, use)]
     roots = _frozen_roots(weighted)
     if not roots:
         return ()
-    root = f"self.{identifier(attribute)}"
     if roots == [()]:
         return ((f"{root}.requires_grad_(False)", "feature extraction: the whole network is frozen"),)
     first = first_trainable(report.model, use)
@@ -226,8 +227,8 @@ def _transfer_arguments(loaded: _Loaded, keras_model: str) -> list[str]:
     return [
         keras_model,
         loaded.path,
-        literal(backbone.network),
-        literal(loaded.input_shape),
+        f"network={literal(backbone.network)}",
+        f"input_shape={literal(loaded.input_shape)}",
         f"include_top={literal(backbone.include_top)}",
         *([] if backbone.include_top else [f"pooling={literal(backbone.pooling)}"]),
         *_top_arguments(loaded),
