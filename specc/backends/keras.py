@@ -499,7 +499,9 @@ class _Emission:
         for report in self.reports:
             # In the model's order, so that the names of helper layers are those a model of one stack gets.
             names = FreeNames({layer.name for layer in report.model.layers})
-            self.calls.append({layer.name: keras_calls(layer, names) for layer in report.model.layers})
+            # A backbone's layers are keras.applications' to build, not the emitters'.
+            made = [layer for layer in report.model.layers if not within_backbone(report.model, layer.scope)]
+            self.calls.append({layer.name: keras_calls(layer, names) for layer in made})
         self.function_of: dict[tuple[int, int], tuple[_Function, _UsePlan]] = {}
         self.functions: list[_Function] = []
         uses_by_block: dict[str, list[tuple[int, int]]] = {}
