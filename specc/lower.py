@@ -934,6 +934,9 @@ class _ModelLowering:
                 value_names=inner.value_names,
             )
         assert output is not None
+        if self.frozen_use(statement, block):
+            for index in range(marks[0], len(self.layers)):
+                self.layers[index] = self.layers[index].model_copy(update={"trainable": False})
         if self.cache is not None:
             self.cache.stop_recording(recording)
         if self.cache is not None and (len(self.diagnostics), len(self.unknown)) == marks[2:]:
@@ -949,6 +952,21 @@ class _ModelLowering:
     def substituted(self, statement: syntax.LayerStatement, scope: Scope) -> syntax.LayerStatement:
         """A block's line with the use's arguments for its parameters (kept from the last run when cached)."""
         return self.cache.substituted(statement, scope) if self.cache is not None else scope.substituted(statement)
+
+    def frozen_use(self, statement: syntax.LayerStatement, block: syntax.ModelBlock) -> bool:
+        """Whether a use says `trainable=false`, which freezes every layer it makes (unless the block has a
+        parameter of that name, which the argument is for)."""
+        if any(parameter.name == "trainable" for parameter in block.parameters):
+            return False
+        for argument in statement.arguments:
+            if argument.key == "trainable":
+                try:
+                    return not _boolean(argument.value)
+                except _Unfit:
+                    self.report(
+                        "E203", f"trainable expects true or false, got {render(argument.value)}", argument.value.span
+                    )
+        return False
 
     def use_name(self, block: syntax.ModelBlock, scope: Scope) -> str:
         """`basic_1`, `basic_2`...: the next free name for an unnamed use of a block, counted per block."""
@@ -973,6 +991,8 @@ class _ModelLowering:
         ok = True
         for argument in statement.arguments:
             key = argument.key
+            if key == "trainable" and "trainable" not in parameters:
+                continue  # the use's own, read by frozen_use
             if key == "start":
                 try:
                     start = _integer(argument.value)
@@ -1018,7 +1038,7 @@ class _ModelLowering:
                     continue
                 key = free[0]
             elif key not in parameters:
-                match = closest(key, [*parameters, "name", "repeat", "start"])
+                match = closest(key, [*parameters, "name", "repeat", "start", "trainable"])
                 span = argument.key_span or argument.span
                 self.report(
                     "E202",
@@ -1183,7 +1203,7 @@ class _ModelLowering:
                 block=network.name,
                 name=use_name,
                 span=statement.span,
-                arguments={key: value for key, value in given.items() if key != "name"},
+                arguments={a.key: render(a.value) for a in statement.arguments if a.key and a.key != "name"},
                 inputs=inputs,
                 output=output,
                 parent=scope.index,

@@ -30,6 +30,7 @@ from specc.lsp.positions import Lines, contains
 from specc.lsp.symbols import Occurrence, SymbolIndex, build_index, rename_problem, values_above
 from specc.parse import parse
 from specc.pipeline import CheckedSource
+from specc.zoo import ZOO
 
 SOURCE = "specc"
 
@@ -741,6 +742,11 @@ def _kind_items(inside_model: bool, tree: syntax.SourceFile | None = None) -> li
             detail="the input shape, first line of a model: input 28x28x1",
         ),
         types.CompletionItem(
+            label="backbone",
+            kind=types.CompletionItemKind.Keyword,
+            detail="a network of the zoo: backbone resnet50 weights=imagenet include_top=false",
+        ),
+        types.CompletionItem(
             label="output",
             kind=types.CompletionItemKind.Keyword,
             detail="the values the model outputs: output a b",
@@ -850,6 +856,8 @@ def completions(
     block = next((b for b in tree.models if b.is_block and b.name == context.kind), None)
     if block is not None and context.inside_model:
         return _block_use_items(block, context.head) if context.key is None else []
+    if context.kind == "backbone" and context.inside_model:
+        return _backbone_items(context)
     cls = documented_kind(context.kind)
     if cls is None:
         return []
@@ -891,6 +899,56 @@ def completions(
     if cls.arity is None:
         items = _value_items(tree, lines, line, column) + items  # a merge's operands, named after the kind
     return items
+
+
+_BACKBONE_VALUES = {
+    "weights": ("imagenet", "none"),
+    "include_top": ("true", "false"),
+    "pooling": ("avg", "max", "none"),
+    "trainable": ("true", "false"),
+    "classifier_activation": ACTIVATIONS,
+}
+_BACKBONE_KEYS = {
+    "weights": "imagenet (keras.applications' default) or none",
+    "include_top": "keep the ImageNet classifier (default true)",
+    "pooling": "with include_top=false: avg, max or none",
+    "classes": "with include_top=true: the classifier's units",
+    "classifier_activation": "with include_top=true: the classifier's activation",
+    "trainable": "false freezes the whole network (feature extraction)",
+    "trainable_from": "fine-tuning: the layer or block of the network from which on it trains",
+    "name": "the backbone's name in the model (default: the network's)",
+}
+
+
+def _backbone_items(context: _Context) -> list[types.CompletionItem]:
+    """After `backbone`: the zoo's networks, then keras.applications' arguments and their values."""
+    if context.key is not None:
+        return [
+            types.CompletionItem(label=v, kind=types.CompletionItemKind.EnumMember)
+            for v in _BACKBONE_VALUES.get(context.key, ())
+        ]
+    if len(context.head.split()) == 1:
+        return [
+            types.CompletionItem(
+                label=network.name,
+                kind=types.CompletionItemKind.Module,
+                detail=f"keras.applications.{network.keras_application}, "
+                f"{network.default_size}x{network.default_size}x3",
+            )
+            for network in ZOO
+        ]
+    given = set(_GIVEN_KEY.findall(context.head))
+    return [
+        types.CompletionItem(
+            label=f"{key}=",
+            kind=types.CompletionItemKind.Property,
+            detail=detail,
+            insert_text=f"{key}=",
+            sort_text=f"1{key}",
+        )
+        for key, detail in _BACKBONE_KEYS.items()
+        if key not in given
+    ]
 
 
 # Formatting
