@@ -1406,7 +1406,7 @@ class _ModelLowering:
                 # Arguments already reported as unfit show up again as missing; say each thing once.
                 self.report_validation(cls, statement, error, placed.spans, placed.rendered, set(placed.unfit))
                 layer = None
-            # A line of the model keeps a few names it had (edits above renumber kind_N); a block's line one per use.
+            # A line of the model keeps a few names it had (edits above renumber it); a block's line one per use.
             if len(placed.built) >= (BUILT_KEPT_PER_STATEMENT if scope.block is not None else 4):
                 placed.built.clear()
             built = placed.built[name] = (layer, tuple(self.diagnostics[mark:]))

@@ -340,7 +340,7 @@ def test_forward_takes_each_input_names_values_after_layers_and_returns_a_tuple_
     source = source_of(TWO_IN_TWO_OUT)
     assert "def forward(self, image: torch.Tensor, meta: torch.Tensor) -> tuple[torch.Tensor, ...]:" in source
     assert "j = torch.cat([f, m], dim=1)" not in source  # values are named after layers, not spec handles
-    assert "concat_1 = torch.cat([global_maxpool2d_1, dense_1], dim=1)" in source
+    assert "concatenate = torch.cat([global_max_pooling2d, dense], dim=1)" in source
     assert "return class_head, value_head" in source
     assert "INPUT_SHAPES = ((3, 8, 8), (5,))" in source
 
@@ -383,7 +383,7 @@ def test_a_block_in_a_block_is_its_own_class_and_the_outer_class_passes_its_para
 
 def test_a_flatten_whose_features_reach_a_merge_flattens_in_keras_order():
     source = source_of(FLATTEN_INTO_MERGE)
-    assert "self.flatten_1 = FlattenChannelsLast()" in source
+    assert "self.flatten = FlattenChannelsLast()" in source
 
 
 def test_identical_repetitions_are_one_generator_of_instances():
