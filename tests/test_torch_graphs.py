@@ -392,7 +392,7 @@ def test_identical_repetitions_are_one_generator_of_instances():
 
 def test_a_vector_multiplying_a_map_is_given_new_axes_after_the_channels_as_keras_broadcasts():
     source = source_of(SQUEEZE_EXCITE)
-    assert "multiply_1 = x * dense_2[:, :, None, None]" in source
+    assert "multiply = x * dense_1[:, :, None, None]" in source
     merges = source_of(MERGES)
     assert "sequence[:, :, None]" in merges and "vector[:, :, None, None]" in merges
 
@@ -437,7 +437,7 @@ def test_weights_of_keras_layers_in_blocks_map_to_the_submodules_of_their_use():
     assert set(pairs.values()) == {key for key in state if not key.endswith("num_batches_tracked")}
     dense = check_text(DENSENET).reports[0]
     names = {pair.torch_name for pair in weight_pairs(dense)}
-    assert "block.2.conv2d_1.weight" in names and "block.0.batchnorm_1.running_mean" in names
+    assert "block.2.conv2d.weight" in names and "block.0.batch_normalization.running_mean" in names
 
 
 # --- only what reaches an output ----------------------------------------------------------------------------
