@@ -28,6 +28,7 @@ from specc.layers import (
     MAX_EXTENT,
     PARAMETER_SHORT_FORMS,
     LayerBase,
+    keras_auto_name,
     parameter_names,
 )
 from specc.lowering_cache import BUILT_KEPT_PER_STATEMENT, Expansion, LoweringCache, Placed
@@ -43,14 +44,6 @@ if TYPE_CHECKING:
 def _kind_name(cls: type[LayerBase]) -> str:
     """The IR kind of a class (`conv2d`)."""
     return cls.model_fields["kind"].default
-
-
-@functools.cache
-def keras_auto_name(cls: type[LayerBase]) -> str:
-    """The stem of an unnamed layer's name, as Keras makes it: its class in snake case (`Conv2D` ->
-    `conv2d`, `BatchNormalization` -> `batch_normalization`), keras.src.utils.naming.to_snake_case's rule."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", cls.keras_class)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -1406,7 +1399,7 @@ class _ModelLowering:
                 # Arguments already reported as unfit show up again as missing; say each thing once.
                 self.report_validation(cls, statement, error, placed.spans, placed.rendered, set(placed.unfit))
                 layer = None
-            # A line of the model keeps a few names it had (edits above renumber kind_N); a block's line one per use.
+            # A line of the model keeps a few names it had (edits above renumber it); a block's line one per use.
             if len(placed.built) >= (BUILT_KEPT_PER_STATEMENT if scope.block is not None else 4):
                 placed.built.clear()
             built = placed.built[name] = (layer, tuple(self.diagnostics[mark:]))

@@ -35,6 +35,7 @@ from __future__ import annotations
 import keyword
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -97,6 +98,7 @@ from specc.layers import (
     UpSampling2D,
     ZeroPad2D,
     format_shape,
+    keras_auto_name,
 )
 
 # Names nn.Module has itself (derived from torch, private ones included: see torch_module_names), and the
@@ -942,6 +944,28 @@ def python_name(name: str) -> str:
     return "_".join(words + numbers) if words else "layer_" + "_".join(numbers)
 
 
+def _relative_names(statements: list[tuple[str, object]], prefix: str) -> dict[str, str]:
+    """Each layer's name inside its block use: what follows the use's `prefix`, or, for a layer the spec left
+    unnamed (Keras names those model-wide: `conv2d_7`) or named whole from the use, its Keras name stem
+    numbered within the body (`conv2d`, `conv2d_1`), the same in every use, so that uses share one class."""
+    counts: Counter[str] = Counter()
+    names = {}
+    for kind, item in statements:
+        if kind != "layer":
+            continue
+        layer = item.layer  # type: ignore[attr-defined]
+        if prefix and layer.name.startswith(prefix):
+            names[layer.name] = layer.name[len(prefix) :]
+            continue
+        if not prefix:
+            names[layer.name] = layer.name
+            continue
+        stem = keras_auto_name(type(layer))
+        names[layer.name] = stem if counts[stem] == 0 else f"{stem}_{counts[stem]}"
+        counts[stem] += 1
+    return names
+
+
 def _usable_attribute(name: str) -> bool:
     return not (
         name in RESERVED_ATTRIBUTES or name.startswith("__") or keyword.iskeyword(name) or keyword.issoftkeyword(name)
@@ -1162,12 +1186,6 @@ class _GraphEmission:
             prefix = use.name + "_"
             model_attributes = {}
             attributes = FreeNames(set())
-        # A backbone's layers and uses have Keras's names, without its use's: they keep them whole.
-        relative_name = (
-            (lambda name: name.removeprefix(prefix))
-            if any(use.backbone for use in model.enclosing_uses(scope))
-            else (lambda name: name[len(prefix) :])
-        )
         # Each statement's attribute first, so that a pad module's generated name never takes one.
         statements: list[tuple[str, object]] = []
         seen_children: set[int] = set()
@@ -1181,6 +1199,10 @@ class _GraphEmission:
                 group = self._repetitions(report, child)
                 seen_children.update(group)
                 statements.append(("use", group))
+        relative_names = _relative_names(statements, prefix)
+        in_backbone = any(use.backbone for use in model.enclosing_uses(scope))
+        if in_backbone:  # a backbone's layers and uses have Keras's names, without its use's: they keep them whole
+            relative_names = {name: name.removeprefix(prefix) for name in relative_names}
         owned: dict[int, str] = {}
         for index, (kind, item) in enumerate(statements):
             if kind == "layer":
@@ -1188,9 +1210,10 @@ class _GraphEmission:
                 if scope is None:
                     owned[index] = model_attributes[name]
                     continue
-                wanted = python_name(relative_name(name))
+                wanted = python_name(relative_names[name])
             else:
-                wanted = python_name(relative_name(self._group_name(model, item)))
+                group_name = self._group_name(model, item)
+                wanted = python_name(group_name.removeprefix(prefix) if in_backbone else group_name[len(prefix) :])
             owned[index] = attributes.free(wanted if _usable_attribute(wanted) else _attribute_for(wanted))
         lines: list[_Line] = []
         places: dict[str, LayerPlace] = {}
@@ -1199,7 +1222,7 @@ class _GraphEmission:
             attribute = owned[index]
             if kind == "layer":
                 layer = item.layer
-                relative = relative_name(layer.name)
+                relative = relative_names[layer.name]
                 if layer.name in self.keras_order_flattens[id(report)]:
                     emitted = _flatten_in_keras_order(attribute)
                 else:
