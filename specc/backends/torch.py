@@ -36,7 +36,7 @@ import keyword
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from specc.arithmetic import AxisPadding, same_padding_amounts, transposed_cropping
@@ -79,9 +79,11 @@ from specc.layers import (
     MinPool2D,
     Multiply,
     Normalization,
+    Problem,
     ReLU,
     Rescaling,
     Reshape,
+    ScaledAdd,
     SeparableConv2D,
     Shape,
     Subtract,
@@ -176,6 +178,20 @@ class Normalization(nn.Module):
         mean = x.new_tensor(self.mean).view(view)
         deviation = x.new_tensor(self.variance).view(view).sqrt().clamp_min(1e-7)
         return (x - mean) / deviation''',
+    "AdaptedNormalization": '''\
+class AdaptedNormalization(nn.Module):
+    """Keras's Normalization with its statistics as weights (set by adapt, or loaded with a trained model):
+    buffers, none trained; (x - mean) / max(sqrt(variance), 1e-7) per channel, as Keras computes it."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.register_buffer('mean', torch.zeros(channels))
+        self.register_buffer('variance', torch.ones(channels))
+        self.register_buffer('count', torch.zeros((), dtype=torch.int64))  # kept by Keras, used by neither
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        view = (-1, *(1,) * (x.dim() - 2))  # along the channels, axis 1
+        return (x - self.mean.view(view)) / self.variance.view(view).sqrt().clamp_min(1e-7)''',
     "LayerNormOnChannels": '''\
 class LayerNormOnChannels(nn.LayerNorm):
     """Keras's LayerNormalization of a (N, C, ...) tensor: each position normalised across its channels."""
@@ -421,7 +437,9 @@ def _global_pool2d(pool: str) -> Callable[[GlobalAvgPool2D | GlobalMaxPool2D, _C
 
 
 def _zeropad2d(layer: ZeroPad2D, context: _Context) -> TorchLayer:
-    return TorchLayer((TorchModule(context.attribute, "nn.ZeroPad2d", (literal(_pad_tuple(layer.padding)),)),))
+    # correct_pad's amounts, worked out for this input, are written as the amounts they are.
+    amounts = _pad_tuple(layer.padding_for(context.input_shape))
+    return TorchLayer((TorchModule(context.attribute, "nn.ZeroPad2d", (literal(amounts),)),))
 
 
 def torch_momentum(keras_momentum: float) -> float:
@@ -614,6 +632,9 @@ def _rescaling(layer: Rescaling, context: _Context) -> TorchLayer:
 
 
 def _normalization(layer: Normalization, context: _Context) -> TorchLayer:
+    if layer.mean is None or layer.variance is None:  # the statistics are weights: buffers here
+        module = TorchModule(context.attribute, "AdaptedNormalization", (literal(context.input_shape[-1]),))
+        return TorchLayer((module,), helpers=("AdaptedNormalization",))
     mean, variance = (v if isinstance(v, tuple) else (v,) for v in (layer.mean, layer.variance))
     module = TorchModule(context.attribute, "Normalization", (literal(mean), literal(variance)))
     return TorchLayer((module,), helpers=("Normalization",))
@@ -687,6 +708,14 @@ def _elementwise_merge(layer: LayerBase, context: _Context) -> TorchLayer:
     return TorchLayer((), expression=_ELEMENTWISE[type(layer)](operands))
 
 
+def _scaled_add(layer: ScaledAdd, context: _Context) -> TorchLayer:
+    """keras.applications' CustomScaleLayer: the first operand plus the second times the scale."""
+    shapes = context.input_shapes or (context.input_shape,)
+    rank = max(len(shape) for shape in shapes)
+    first, second = (_broadcast(index, shape, rank) for index, shape in enumerate(shapes))
+    return TorchLayer((), expression=f"{first} + {second} * {literal(layer.scale)}")
+
+
 def torch_dim(keras_axis: int, rank: int) -> int:
     """The PyTorch dimension of a Keras axis (batch 0, channels last) of a tensor of `rank` axes besides the
     batch: the channels are dim 1, and the other axes follow them."""
@@ -731,6 +760,7 @@ TORCH_EMITTERS: dict[type[LayerBase], Callable] = {
     Average: _elementwise_merge,
     Maximum: _elementwise_merge,
     Minimum: _elementwise_merge,
+    ScaledAdd: _scaled_add,
     Concat: _concat,
 }
 
@@ -749,7 +779,17 @@ def torch_layer(
         input_shapes=layer_report.input_shapes,
         explicit_padding=explicit_padding,
     )
-    return emitter(layer_report.layer, context)
+    layer = layer_report.layer
+    emitted = emitter(layer, context)
+    if layer.trainable or not emitted.modules:
+        return emitted
+    # Frozen: its parameters are not trained, as with Keras's trainable=False. Only a layer that has weights Keras
+    # would train has parameters to freeze (normalization's statistics are buffers, never trained).
+    unfrozen = layer.model_copy(update={"trainable": True}).infer(layer_report.input_shapes)
+    if isinstance(unfrozen, Problem) or not unfrozen.trainable_params:
+        return emitted
+    frozen = (f"self.{context.attribute}.requires_grad_(False)", "trainable=false: frozen, not trained")
+    return replace(emitted, adjustments=(*emitted.adjustments, frozen))
 
 
 def _camel_case(name: str) -> str:
@@ -780,7 +820,13 @@ def _model_docstring(report: ModelReport) -> list[str]:
     if model.input_shape is None or report.output_shape is None:
         return [f'"""Model {word(model.name)}."""']
     statistics = report.non_trainable_params
-    extra = f", plus {statistics:,} batch-norm running statistics" if statistics else ""
+    # Batch norm's running statistics are the usual non-trainable weights; frozen layers and normalization's
+    # statistics are others.
+    only_batchnorm = all(
+        r.layer.trainable and not (isinstance(r.layer, Normalization) and r.layer.mean is None) for r in report.counted
+    )
+    what = "batch-norm running statistics" if only_batchnorm else "non-trainable"
+    extra = f", plus {statistics:,} {what}" if statistics else ""
     output_shapes = report.output_shapes or ()
     if len(model.inputs) == 1 and len(output_shapes) == 1:
         torch_input = _shapes_text([model.input_shape], channels_first)
@@ -1402,11 +1448,14 @@ class _GraphEmission:
         writer = SourceWriter()
         writer.line(f"class {class_name}(nn.Module):")
         writer.indent()
-        what = f"Block `{word(block)}`"
-        if variant is not None:
-            what += f", variant {variant + 1}: its uses' modules differ, so each kind of use has its own class"
-        used = len(uses)
-        writer.line(f'"""{what} ({used} use{"s" * (used != 1)} in the spec)."""')
+        used = f"{len(uses)} use{'s' * (len(uses) != 1)} in the spec"
+        if variant is None:
+            writer.line(f'"""Block `{word(block)}` ({used})."""')
+        else:
+            writer.line(f'"""Block `{word(block)}`, variant {variant + 1} ({used}).')
+            writer.line()
+            writer.line("Its uses differ in more than arguments, so each kind of use has a class of its own.")
+            writer.line('"""')
         writer.line()
         writer.line(f"def __init__({', '.join(['self', *parameters])}) -> None:")
         writer.indent()
@@ -1578,11 +1627,15 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
         writer.line("print('output shape:', tuple(output.shape))")
     if several_inputs:
         writer.dedent()
-    writer.line("trainable = sum(p.numel() for p in model.parameters())")
-    writer.line("# Batch norm's running statistics: buffers here, the non-trainable parameters of Keras and specc.")
-    writer.line("statistics = sum(b.numel() for b in model.buffers() if b.is_floating_point())")
-    writer.line("total = trainable + statistics")
-    writer.line("print(f'parameters: {total:,} ({trainable:,} trainable, {statistics:,} non-trainable, in buffers)')")
+    writer.line("trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)")
+    writer.line("# Non-trainable, as Keras and specc count: frozen parameters, and buffers (batch norm's running")
+    writer.line("# statistics...) but batch norm's num_batches_tracked, a counter Keras does not keep.")
+    writer.line("frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)")
+    writer.line(
+        "buffers = sum(b.numel() for name, b in model.named_buffers() if not name.endswith('num_batches_tracked'))"
+    )
+    writer.line("total = trainable + frozen + buffers")
+    writer.line("print(f'parameters: {total:,} ({trainable:,} trainable, {frozen + buffers:,} non-trainable)')")
     writer.dedent()
     writer.dedent()
     return writer.text()
