@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from specc.diagnostics import Diagnostic, Fix, Note, Span, once_each
-from specc.ir import Model, SpecFile
+from specc.ir import BlockUse, Model, SpecFile
 from specc.layers import (
     MAX_TENSOR_ELEMENTS,
     MAX_TENSOR_ELEMENTS_TEXT,
@@ -228,6 +228,8 @@ def check_model(model: Model, cache: InferenceCache | None = None) -> tuple[Mode
                 diagnostic = _with_operands(diagnostic, model, layer, input_shapes)
             diagnostics.append(_with_call_sites(diagnostic, model, layer))
             continue
+        if not layer.trainable:
+            outcome = outcome.frozen()
         if outcome.warnings:
             diagnostics.extend(
                 _with_call_sites(_diagnostic(warning, layer, shares_line), model, layer) for warning in outcome.warnings
@@ -238,6 +240,9 @@ def check_model(model: Model, cache: InferenceCache | None = None) -> tuple[Mode
         shapes[layer.name] = outcome.output_shape
     reachable = reaching_outputs(model)
     diagnostics.extend(_unused(model, reachable))
+    for use in model.block_uses:
+        if use.backbone is not None and use.inputs[0] in shapes:
+            diagnostics.extend(_backbone_refusals(use, shapes[use.inputs[0]], use.output in shapes))
     return ModelReport(model=model, layers=tuple(reports), complete=complete, reachable=reachable), once_each(
         diagnostics
     )
@@ -350,12 +355,80 @@ def _with_operands(diagnostic: Diagnostic, model: Model, layer: Layer, input_sha
 
 
 def _with_call_sites(diagnostic: Diagnostic, model: Model, layer: Layer) -> Diagnostic:
-    """A diagnostic at a line inside a block, with a note at each use of a block that led there."""
-    notes = tuple(
-        Note(use.span, f"in block `{use.block}`, used here as `{use.name}`")
-        for use in model.enclosing_uses(layer.scope)
-    )
+    """A diagnostic at a line inside a block, with a note at each use of a block that led there. Inside a
+    backbone, whose layers all stand at the backbone's line, the message names the network's layer."""
+    uses = model.enclosing_uses(layer.scope)
+    backbone = next((index for index, use in enumerate(uses) if use.backbone is not None), None)
+    if backbone is not None:
+        found = uses[backbone].backbone
+        assert found is not None
+        diagnostic = replace(
+            diagnostic,
+            message=f"in backbone {found.network}, layer `{layer.name}`: {diagnostic.message}",
+            # The network is not the user's to change; its input is.
+            hint=f"give the backbone a larger input: keras.applications.{found.keras_application} takes "
+            f"{found.default_size}x{found.default_size} by default, and no less than {found.min_size}x{found.min_size}"
+            if diagnostic.code == "E301"
+            else diagnostic.hint,
+        )
+        uses = uses[backbone + 1 :]
+    notes = tuple(Note(use.span, f"in block `{use.block}`, used here as `{use.name}`") for use in uses)
     return replace(diagnostic, notes=diagnostic.notes + notes) if notes else diagnostic
+
+
+def _backbone_refusals(use: BlockUse, input_shape: Shape, fits: bool) -> list[Diagnostic]:
+    """What keras.applications' obtain_input_shape and class check would raise for this backbone's input.
+    When the input is too small for the network's own arithmetic (`fits` is False), the layer that fails
+    has said so; Keras's minimum, often larger, is reported only when the arithmetic allows the input."""
+    backbone = use.backbone
+    assert backbone is not None
+    call = f"keras.applications.{backbone.keras_application}"
+    found = []
+    if len(input_shape) != 3:
+        return []  # the network's first layer says so, as E302
+    height, width, channels = input_shape
+    if backbone.weights == "imagenet" and channels != 3:
+        found.append(
+            Diagnostic(
+                code="E305",
+                message=f"{call} with ImageNet weights needs 3 input channels, got {format_shape(input_shape)}",
+                span=backbone.span_of("weights", use.span),
+                hint="its first convolution was trained on RGB images; give it 3 channels, or weights=none",
+            )
+        )
+    size = backbone.default_size
+    if backbone.weights == "imagenet" and backbone.include_top:
+        if (height, width) != (size, size):
+            found.append(
+                Diagnostic(
+                    code="E305",
+                    message=f"{call} with its ImageNet top needs a {size}x{size}x3 input, "
+                    f"got {format_shape(input_shape)}",
+                    span=backbone.span_of("include_top", use.span),
+                    hint="the top's dense layers were trained at that size; write include_top=false and a head "
+                    "of your own for other sizes",
+                )
+            )
+        if backbone.classes != 1000:
+            found.append(
+                Diagnostic(
+                    code="E305",
+                    message=f"{call} with its ImageNet top has 1000 classes, got classes={backbone.classes}",
+                    span=backbone.span_of("classes", use.span),
+                    hint="write include_top=false and add a dense layer with your classes",
+                )
+            )
+    least = backbone.min_size
+    if fits and (height < least or width < least):
+        found.append(
+            Diagnostic(
+                code="E305",
+                message=f"{call} needs an input of at least {least}x{least}, got {format_shape(input_shape)}",
+                span=use.span,
+                hint=f"resize the images to {least}x{least} or more (its default is {size}x{size})",
+            )
+        )
+    return found
 
 
 def check(spec: SpecFile, cache: InferenceCache | None = None) -> tuple[list[ModelReport], list[Diagnostic]]:

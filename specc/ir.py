@@ -8,6 +8,8 @@ checker, never stored here twice.
 """
 
 # Annotations are objects, not strings, for pydantic to read without evaluating (see specc.layers).
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
 
 from specc.diagnostics import Span
@@ -25,6 +27,35 @@ class ModelInput(BaseModel):
     span: Span
 
 
+class Backbone(BaseModel):
+    """What a `backbone` line asks of a zoo network (keras.applications' arguments), and the freezing it declares.
+
+    The network's layers are in the model like a block use's; this says how the Keras backend calls
+    keras.applications for them and which of them train."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    network: str
+    keras_application: str
+    weights: Literal["imagenet"] | None = "imagenet"
+    include_top: bool = True
+    pooling: Literal["avg", "max"] | None = None
+    classes: int = 1000
+    classifier_activation: str = "softmax"
+    # False freezes the whole network (feature extraction).
+    trainable: bool = True
+    # Fine-tuning: the layer (or block of the network) from which on, in Keras's order of the network's
+    # layers, they train; `first_trainable` is that layer, resolved. The layers before it are frozen.
+    trainable_from: str | None = None
+    first_trainable: str | None = None
+    default_size: int
+    min_size: int
+    argument_spans: dict[str, Span] = {}
+
+    def span_of(self, argument: str, default: Span) -> Span:
+        return self.argument_spans.get(argument, default)
+
+
 class BlockUse(BaseModel):
     """One use of a block in a model: the block's name, the prefix its layers' names build on, its
     arguments as Python values, the values it reads and the one it makes. `parent` is the use it sits
@@ -39,6 +70,8 @@ class BlockUse(BaseModel):
     # number follows in its name: `conv2_block` for conv2_block2, `stage2_` for stage2_2.
     repetition: int = 0
     numbered_from: str = ""
+    # The number the first repetition takes (`start=2`: conv2_block2, conv2_block3...), 1 unless given.
+    start: int = 1
     arguments: dict[str, object]
     inputs: tuple[str, ...]
     output: str
@@ -47,6 +80,8 @@ class BlockUse(BaseModel):
     input_names: tuple[str, ...] = ()
     # The name the block's lines gave each value in this use (`y` for `conv2_block1_1_conv`), for messages.
     value_names: dict[str, str] = {}
+    # Set when the use is a `backbone` line: its layers are a zoo network's.
+    backbone: Backbone | None = None
 
 
 class Model(BaseModel):
@@ -79,6 +114,14 @@ class Model(BaseModel):
     @property
     def input_span(self) -> Span | None:
         return self.inputs[0].span if self.inputs else None
+
+    def backbone_of(self, scope: int | None) -> int | None:
+        """The backbone use (its index) a scope sits in, if it sits in one."""
+        while scope is not None:
+            if self.block_uses[scope].backbone is not None:
+                return scope
+            scope = self.block_uses[scope].parent
+        return None
 
     def enclosing_uses(self, scope: int | None) -> tuple[BlockUse, ...]:
         """The block uses a scope (a layer's or a use's) sits in, innermost first: where it came from."""

@@ -1182,5 +1182,5 @@ PARAMETER_SHORT_FORMS: dict[str, str] = {
 
 @functools.cache
 def parameter_names(cls: type[LayerBase]) -> tuple[str, ...]:
-    """The arguments a kind takes, by their Keras names."""
-    return tuple(name for name in cls.model_fields if name not in LayerBase.model_fields)
+    """The arguments a kind takes, by their Keras names; `trainable`, which every layer takes, last."""
+    return (*(name for name in cls.model_fields if name not in LayerBase.model_fields), "trainable")

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from specc import syntax
+from specc.backbones import keras_layer_order, network_layers, zoo_layer_names, zoo_model
 from specc.diagnostics import Diagnostic, Fix, Span, once_each
-from specc.ir import BlockUse, Model, ModelInput, SpecFile
+from specc.ir import Backbone, BlockUse, Model, ModelInput, SpecFile
 from specc.layers import (
     ACTIVATIONS,
     KIND_BY_SPELLING,
@@ -30,6 +31,7 @@ from specc.layers import (
     parameter_names,
 )
 from specc.lowering_cache import BUILT_KEPT_PER_STATEMENT, Expansion, LoweringCache, Placed
+from specc.zoo import ZOO_BY_NAME, ZooNetwork
 
 if TYPE_CHECKING:
     from specc import call_lines
@@ -353,6 +355,50 @@ def _mentioned(value: syntax.Value, parameters: dict[str, syntax.Value]) -> bool
     return isinstance(value, syntax.Tuple) and any(_mentioned(item, parameters) for item in value.items)
 
 
+def _weights(value: syntax.Value) -> str | None:
+    word = _word(value)
+    if word in ("imagenet", "none"):
+        return None if word == "none" else word
+    raise _Unfit("imagenet or none", hint="weights=imagenet loads ImageNet's; weights=none starts from random ones")
+
+
+def _pooling(value: syntax.Value) -> str | None:
+    word = _word(value)
+    if word in ("avg", "max", "none"):
+        return None if word == "none" else word
+    raise _Unfit("avg, max or none")
+
+
+def _backbone_layer_names(statement: syntax.LayerStatement) -> frozenset[str]:
+    """The names a backbone line's layers will take, read from the line before it is lowered (as written:
+    a line with mistakes in it is reported when it is lowered)."""
+    network, include_top, pooling = None, True, None
+    for argument in statement.arguments:
+        value = argument.value.text if isinstance(argument.value, syntax.Word) else None
+        if argument.key is None and network is None and value is not None:
+            network = ZOO_BY_NAME.get(value)
+        elif argument.key == "include_top" and value is not None:
+            include_top = value.lower() != "false"
+        elif argument.key == "pooling" and value in ("avg", "max"):
+            pooling = value
+    if network is None:
+        return frozenset()
+    return zoo_layer_names(network, include_top, pooling)
+
+
+def _inside(span: Span, outer: Span) -> bool:
+    return (outer.line, outer.column) <= (span.line, span.column) <= (outer.end_line, outer.end_column)
+
+
+def _scopes_within(model: Model, index: int) -> set[int]:
+    """A block use's index and those of every use inside it."""
+    inside = {index}
+    for position, use in enumerate(model.block_uses):
+        if position > index and use.parent in inside:
+            inside.add(position)
+    return inside
+
+
 class Scope:
     """Where lowering stands in a body: the model's own, or one use of a block inside it.
 
@@ -487,6 +533,10 @@ class _ModelLowering:
             for argument in statement.arguments
             if argument.key == "name" and isinstance(argument.value, (syntax.Word, syntax.String))
         }
+        # A backbone's layers keep Keras's names for them, so the model's own unnamed layers are numbered past them.
+        for statement in block.statements:
+            if statement.kind == "backbone":
+                self.reserved_names |= _backbone_layer_names(statement)
 
     def report(self, code: str, message: str, span: Span, hint: str | None = None, fixes: tuple[Fix, ...] = ()) -> None:
         self.diagnostics.append(Diagnostic(code=code, message=message, span=span, hint=hint, fixes=fixes))
@@ -551,6 +601,8 @@ class _ModelLowering:
                 self.lower_output(statement, scope)
             elif kind in self.blocks:
                 self.lower_block_use(statement, self.blocks[kind], scope)
+            elif kind == "backbone":
+                self.lower_backbone(statement, scope)
             else:
                 self.lower_layer_statement(statement, scope)
             scope.previous_end = statement.span.end_line
@@ -798,7 +850,7 @@ class _ModelLowering:
             self.define(scope, statement, self.unknown_value(statement))
             return
         assert arguments is not None
-        values, given_name, name_span, repeat = arguments
+        values, given_name, name_span, repeat, start = arguments
         if repeat > 1 and expected > 1:
             self.report(
                 "E216",
@@ -841,8 +893,9 @@ class _ModelLowering:
         output = None
         for repetition in range(1, repeat + 1):
             # A repetition's number follows the base, after `_` when the base ends in a digit (stage2_1, not stage21).
-            numbered_from = "" if repeat == 1 else base + ("_" if base[-1].isdigit() else "")
-            name = base if repeat == 1 else f"{numbered_from}{repetition}"
+            numbered = repeat > 1 or start != 1
+            numbered_from = base + ("_" if base[-1].isdigit() else "") if numbered else ""
+            name = f"{numbered_from}{start + repetition - 1}" if numbered else base
             use_index = len(self.block_uses)
             self.use_names.add(name)
             inner = Scope(
@@ -868,8 +921,9 @@ class _ModelLowering:
                 block=block.name,
                 name=name,
                 span=statement.span,
-                repetition=repetition if repeat > 1 else 0,
+                repetition=repetition if numbered else 0,
                 numbered_from=numbered_from,
+                start=start,
                 arguments={key: render(value) for key, value in values.items()},
                 inputs=inner.bound_inputs,
                 output=output,
@@ -906,18 +960,30 @@ class _ModelLowering:
 
     def block_arguments(
         self, statement: syntax.LayerStatement, block: syntax.ModelBlock
-    ) -> tuple[dict[str, syntax.Value], str | None, Span | None, int] | None:
-        """A use's arguments matched to the block's parameters (defaults filled in), its `name` and its
-        `repeat`; None after reporting what does not fit."""
+    ) -> tuple[dict[str, syntax.Value], str | None, Span | None, int, int] | None:
+        """A use's arguments matched to the block's parameters (defaults filled in), its `name`, its `repeat`
+        and the number its repetitions start at (`start`); None after reporting what does not fit."""
         parameters = {p.name: p for p in block.parameters}
         values: dict[str, syntax.Value] = {}
         free = [p.name for p in block.parameters]
         name: str | None = None
         name_span: Span | None = None
         repeat = 1
+        start = 1
         ok = True
         for argument in statement.arguments:
             key = argument.key
+            if key == "start":
+                try:
+                    start = _integer(argument.value)
+                except _Unfit:
+                    self.report("E203", f"start expects an integer, got {render(argument.value)}", argument.value.span)
+                    ok = False
+                    continue
+                if not 0 <= start <= _MAX_REPEAT:
+                    self.report("E204", f"start must be between 0 and {_MAX_REPEAT}, got {start}", argument.value.span)
+                    ok = False
+                continue
             if key == "name":
                 try:
                     name = _word(argument.value)
@@ -952,7 +1018,7 @@ class _ModelLowering:
                     continue
                 key = free[0]
             elif key not in parameters:
-                match = closest(key, [*parameters, "name", "repeat"])
+                match = closest(key, [*parameters, "name", "repeat", "start"])
                 span = argument.key_span or argument.span
                 self.report(
                     "E202",
@@ -985,7 +1051,7 @@ class _ModelLowering:
         for parameter in block.parameters:
             if parameter.name not in values and parameter.default is not None:
                 values[parameter.name] = parameter.default
-        return values, name, name_span, repeat
+        return values, name, name_span, repeat, start
 
     def lower_input(self, statement: syntax.LayerStatement) -> tuple[int, ...] | None:
         values = [a for a in statement.arguments if a.key in (None, "shape")]
@@ -1025,6 +1091,237 @@ class _ModelLowering:
             )
             return None
         return shape
+
+    def lower_backbone(self, statement: syntax.LayerStatement, scope: Scope) -> None:
+        """`backbone resnet50 weights=imagenet include_top=false pooling=avg trainable_from=conv5_block1`: a zoo
+        network's layers, as keras.applications builds them for these arguments, reading the line's input. They
+        keep Keras's names and sit in a block use of their own, which carries the line's arguments (ir.Backbone)."""
+        arguments = self.backbone_arguments(statement)
+        inputs = self.inputs_of(statement, scope)
+        if arguments is None or inputs is None:
+            self.define(scope, statement, self.unknown_value(statement))
+            return
+        network, given, spans = arguments
+        if len(inputs) != 1:
+            self.report("E216", f"a backbone reads one value, got {len(inputs)}", statement.sources[1].span)
+            self.define(scope, statement, self.unknown_value(statement))
+            return
+        layers = network_layers(
+            network,
+            given.get("include_top", True),
+            given.get("pooling"),
+            given.get("classes", 1000),
+            given.get("classifier_activation", "softmax"),
+        )
+        output = layers[-1].name
+        order = keras_layer_order(layers, (output,))
+        trainable_from = given.get("trainable_from")
+        first_trainable = None
+        zoo = zoo_model(network)
+        if trainable_from is not None:
+            first_trainable = self.first_layer_of(trainable_from, network, layers, order, spans["trainable_from"])
+            if first_trainable is None:
+                self.define(scope, statement, self.unknown_value(statement))
+                return
+        use_name = given.get("name", network.name)
+        if use_name in self.use_names or use_name in self.taken_names:
+            self.report(
+                "E211",
+                f"a layer or block use named `{use_name}` already exists in model `{self.block.name}`",
+                spans.get("name", statement.kind_span),
+                hint="name the backbone: `name=base`",
+            )
+            self.define(scope, statement, self.unknown_value(statement))
+            return
+        clashes = sorted(layer.name for layer in layers if layer.name in self.taken_names)
+        if clashes:
+            self.report(
+                "E211",
+                f"the backbone's layer `{clashes[0]}` has the name of a layer above it in model `{self.block.name}`",
+                statement.kind_span,
+                hint="rename that layer; a backbone's layers keep the names Keras gives them",
+            )
+            self.define(scope, statement, self.unknown_value(statement))
+            return
+        frozen = set(order[: order.index(first_trainable)]) if first_trainable else set()
+        if not given.get("trainable", True):
+            frozen = set(order)
+        backbone_index = len(self.block_uses)
+        offset = backbone_index + 1
+        zoo_input = zoo.inputs[0].name
+        for layer in layers:
+            self.taken_names.add(layer.name)
+            self.layers.append(
+                layer.model_copy(
+                    update={
+                        "span": statement.span,
+                        "argument_spans": {},
+                        "inputs": tuple(inputs[0] if name == zoo_input else name for name in layer.inputs),
+                        "scope": backbone_index if layer.scope is None else layer.scope + offset,
+                        "trainable": layer.trainable and layer.name not in frozen,
+                    }
+                )
+            )
+        self.use_names.add(use_name)
+        backbone = Backbone.model_construct(
+            network=network.name,
+            keras_application=network.keras_application,
+            weights=given.get("weights", "imagenet"),
+            include_top=given.get("include_top", True),
+            pooling=given.get("pooling"),
+            classes=given.get("classes", 1000),
+            classifier_activation=given.get("classifier_activation", "softmax"),
+            trainable=given.get("trainable", True),
+            trainable_from=trainable_from,
+            first_trainable=first_trainable,
+            default_size=network.default_size,
+            min_size=network.min_size,
+            argument_spans=spans,
+        )
+        self.block_uses.append(
+            BlockUse.model_construct(
+                block=network.name,
+                name=use_name,
+                span=statement.span,
+                arguments={a.key: render(a.value) for a in statement.arguments if a.key and a.key != "name"},
+                inputs=inputs,
+                output=output,
+                parent=scope.index,
+                input_names=(zoo_input,),
+                value_names={},
+                backbone=backbone,
+            )
+        )
+        for use in zoo.block_uses:
+            self.block_uses.append(
+                use.model_copy(
+                    update={
+                        "span": statement.span,
+                        "parent": backbone_index if use.parent is None else use.parent + offset,
+                        "inputs": tuple(inputs[0] if name == zoo_input else name for name in use.inputs),
+                    }
+                )
+            )
+        self.define(scope, statement, output)
+
+    def backbone_arguments(
+        self, statement: syntax.LayerStatement
+    ) -> tuple[ZooNetwork, dict[str, Any], dict[str, Span]] | None:
+        """A backbone line's network and its other arguments as Python values, with where each was written;
+        None after reporting what does not fit."""
+        converters: dict[str, Callable[[syntax.Value], Any]] = {
+            "weights": _weights,
+            "include_top": _boolean,
+            "pooling": _pooling,
+            "classes": _integer,
+            "classifier_activation": _activation,
+            "trainable": _boolean,
+            "trainable_from": _word,
+            "name": _word,
+        }
+        given: dict[str, Any] = {}
+        spans: dict[str, Span] = {}
+        network: ZooNetwork | None = None
+        ok = True
+        for argument in statement.arguments:
+            key = argument.key
+            if key is None:
+                if network is None and isinstance(argument.value, syntax.Word):
+                    network = ZOO_BY_NAME.get(argument.value.text)
+                    if network is None:
+                        match = closest(argument.value.text, list(ZOO_BY_NAME))
+                        self.report(
+                            "E221",
+                            f"the zoo has no network `{argument.value.text}`",
+                            argument.value.span,
+                            hint=(f"did you mean `{match}`? " if match else "")
+                            + "the zoo has: "
+                            + ", ".join(ZOO_BY_NAME),
+                            fixes=_replace(argument.value.span, argument.value.text, match),
+                        )
+                        return None
+                    continue
+                self.report(
+                    "E208",
+                    f"too many positional arguments for backbone: {render(argument.value)}",
+                    argument.span,
+                    hint="write `backbone <network> key=value ...`",
+                )
+                ok = False
+                continue
+            if key not in converters:
+                match = closest(key, list(converters))
+                self.report(
+                    "E202",
+                    f"backbone has no parameter `{key}`",
+                    argument.key_span or argument.span,
+                    hint=(f"did you mean `{match}`? " if match else "") + "backbone takes " + ", ".join(converters),
+                    fixes=_replace(argument.key_span, key, match) if argument.key_span else (),
+                )
+                ok = False
+                continue
+            if key in given:
+                self.report("E206", f"{key} is given twice", argument.span)
+                ok = False
+                continue
+            try:
+                given[key] = converters[key](argument.value)
+            except _Unfit as unfit:
+                self.report(
+                    "E203",
+                    f"{key} expects {unfit.expected}, got {render(argument.value)}",
+                    argument.value.span,
+                    hint=unfit.hint,
+                )
+                ok = False
+                continue
+            spans[key] = argument.value.span
+        if network is None:
+            self.report(
+                "E205",
+                "backbone needs the network to use",
+                statement.kind_span,
+                hint="write e.g. `backbone resnet50 weights=imagenet include_top=false`; the zoo has: "
+                + ", ".join(ZOO_BY_NAME),
+            )
+            return None
+        if given.get("classes", 1) < 1:
+            self.report("E204", f"classes must be at least 1, got {given['classes']}", spans["classes"])
+            ok = False
+        if "trainable_from" in given and given.get("trainable") is False:
+            self.report(
+                "E206",
+                "trainable=false freezes the whole backbone, so trainable_from has nothing to say",
+                spans["trainable_from"],
+                hint="keep one: trainable=false to extract features, trainable_from=... to fine-tune",
+            )
+            ok = False
+        return (network, given, spans) if ok else None
+
+    def first_layer_of(
+        self, wanted: str, network: ZooNetwork, layers: list[LayerBase], order: list[str], span: Span
+    ) -> str | None:
+        """The layer fine-tuning starts at: the one named, or the first (in Keras's order) of the block use
+        named; E222 with the closest name when the network has neither."""
+        names = {layer.name for layer in layers}
+        if wanted in names:
+            return wanted
+        zoo = zoo_model(network)
+        uses = {use.name: index for index, use in enumerate(zoo.block_uses)}
+        if wanted in uses:
+            inside = _scopes_within(zoo, uses[wanted])
+            members = {layer.name for layer in layers if layer.scope in inside}
+            return next(name for name in order if name in members)
+        candidates = [*uses, *order]
+        match = closest(wanted, candidates)
+        self.report(
+            "E222",
+            f"`{wanted}` names no layer or block of {network.name}",
+            span,
+            hint=f"did you mean `{match}`?" if match else f"its layers include {', '.join(order[:3])} ... {order[-1]}",
+            fixes=_replace(span, wanted, match),
+        )
+        return None
 
     def report_unknown_kind(self, statement: syntax.LayerStatement) -> None:
         """E201 with the documented spelling meant: the same word in its documented case, else the canonical
@@ -1269,6 +1566,14 @@ class _ModelLowering:
         """The given name, validated (after the block use's name inside a block), or the name Keras would
         give an unnamed layer: `conv2d`, then `conv2d_1`, `conv2d_2`..., counted over the whole model in the
         order the layers are made, blocks included (a block is a function called in order)."""
+        # A name the use passes in (a parameter standing for it, so written at the use, outside the body) is the
+        # layer's whole name: `concat a b c name=label` in a block, used as `mixed 32 label=mixed0`, is `mixed0`.
+        from_the_use = scope.block is not None and span is not None and not _inside(span, scope.block.span)
+        if given is not None and from_the_use:
+            if not IDENTIFIER.match(given):
+                self.report("E212", f"layer name {given!r} is not a valid name", span or self.block.name_span)
+                return None
+            return given if self.claim_name(given, span or self.block.name_span) else None
         if given is not None:
             valid = IDENTIFIER.match(given) if scope.block is None else _NAME_PART.match(given)
             if not valid:

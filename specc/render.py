@@ -182,6 +182,7 @@ def model_record(report: ModelReport) -> dict[str, Any]:
                 "trainable_params": layer_report.inference.trainable_params,
                 "non_trainable_params": layer_report.inference.non_trainable_params,
                 "counted": layer_report.layer.name in report.reachable,
+                "trainable": layer_report.layer.trainable,
                 "block": uses[layer_report.layer.scope].name if layer_report.layer.scope is not None else None,
             }
             for layer_report in report.layers
@@ -195,6 +196,7 @@ def model_record(report: ModelReport) -> dict[str, Any]:
                 "inputs": [_known(model, name) for name in use.inputs],
                 "output": _known(model, use.output),
                 "parent": uses[use.parent].name if use.parent is not None else None,
+                "backbone": use.backbone.model_dump(exclude={"argument_spans"}) if use.backbone is not None else None,
             }
             for use in uses
         ],

@@ -150,6 +150,15 @@ def _fold_of(model: Model, layer: Layer, folds: dict[int, tuple[int, ...]]) -> t
     return found
 
 
+def _freezing(trainable: int, frozen: int) -> str:
+    """How much of a part of a backbone trains: `frozen`, `trainable`, or both counts."""
+    if not frozen:
+        return "trainable"
+    if not trainable:
+        return "frozen"
+    return f"{trainable:,} trainable, {frozen:,} frozen"
+
+
 def _name_range(first: str, last: str) -> str:
     """`conv2_block2..3` for conv2_block2 to conv2_block3, as `repeat=` numbers them."""
     if first == last:
@@ -216,6 +225,14 @@ class _RowBuilder:
         self.foldable = {
             fold for fold, members in self.fold_members.items() if all(m.name in self.inferred for _, m in members)
         }
+        # A backbone's layers are shown as Keras shows a nested model, one row, and under it one row per block
+        # of the network (or layer outside its blocks), each with what of it trains and what is frozen.
+        self.backbone_units: dict[str, tuple[int, int | str]] = {}
+        for layer in self.model.layers:
+            unit = self.backbone_unit(layer)
+            if unit is not None:
+                self.backbone_units[layer.name] = unit
+        self.shown_units: set[tuple[int, int | str] | int] = set()
         self.rows: list[Row] = []
         self.shown_folds: set[tuple[int, ...]] = set()
         self.shown_failures: set[tuple[int, int]] = set()
@@ -256,6 +273,10 @@ class _RowBuilder:
         for layer in layers:
             while pending and pending[0][:2] < self.position(layer):
                 self.failed_line(pending.pop(0)[2])
+            unit = self.backbone_units.get(layer.name)
+            if unit is not None:
+                self.backbone_rows(unit)
+                continue
             found = _fold_of(self.model, layer, self.folds) if self.folds else None
             if found and found[0] in self.foldable:
                 if found[0] not in self.shown_folds:
@@ -289,6 +310,71 @@ class _RowBuilder:
         if self.graph:  # a failed line that nothing after it reads, such as the last one
             for name in sorted(self.model.unknown, key=lambda n: _failed_line(n) or (0, 0)):
                 self.failed_line(name)
+
+    def backbone_unit(self, layer: Layer) -> tuple[int, int | str] | None:
+        """The backbone a layer belongs to (its use's index) and the row it is shown in: the network's block
+        use it is in (the outermost one), or the layer's own name outside any; None outside backbones."""
+        scope, inner = layer.scope, None
+        while scope is not None:
+            use = self.model.block_uses[scope]
+            if use.backbone is not None:
+                return scope, inner if inner is not None else layer.name
+            inner, scope = scope, use.parent
+        return None
+
+    def backbone_rows(self, unit: tuple[int, int | str]) -> None:
+        """The backbone's row, before its first unit, and the unit's row, each once."""
+        backbone = unit[0]
+        if backbone not in self.shown_units:
+            self.shown_units.add(backbone)
+            self.rows.append(self.unit_row(backbone, None))
+        if unit not in self.shown_units:
+            self.shown_units.add(unit)
+            self.rows.append(self.unit_row(backbone, unit[1]))
+
+    def unit_row(self, backbone: int, unit: int | str | None) -> Row:
+        """A row for a whole backbone (unit None) or one of its units, with its parameters and, where the
+        backbone freezes anything, how many of them train and how many are frozen."""
+        use = self.model.block_uses[backbone]
+        members = [
+            self.inferred[name]
+            for name, found in self.backbone_units.items()
+            if found[0] == backbone and name in self.inferred
+        ]
+        if unit is not None:
+            members = [m for m in members if self.backbone_units[m.layer.name][1] == unit]
+        params = sum(m.inference.params for m in members)
+        frozen = sum(m.inference.params for m in members if not m.layer.trainable)
+        if unit is None:
+            kind = "Functional" if use.name == use.block else f"Functional {use.block}"
+            label, output = f"{use.name} ({kind})", use.output
+            line = use.span.line
+        elif isinstance(unit, int):
+            inner = self.model.block_uses[unit]
+            label, output, line = f"  {inner.name} ({inner.block})", inner.output, use.span.line
+        else:
+            layer = self.inferred[unit].layer if unit in self.inferred else None
+            label = f"  {_label(layer)}" if layer is not None else f"  {unit}"
+            output, line = unit, use.span.line
+        backbone_freezes = any(not m.layer.trainable for m in members) or not use.backbone.trainable  # type: ignore[union-attr]
+        if unit is not None:
+            backbone_freezes = any(
+                not self.inferred[name].layer.trainable
+                for name, found in self.backbone_units.items()
+                if found[0] == backbone and name in self.inferred
+            )
+        if backbone_freezes and params:
+            label += " · " + _freezing(params - frozen, frozen)
+        shape = self.shapes.get(output)
+        working = (f"{len(members)} layers: {params - frozen:,} trainable, {frozen:,} frozen",)
+        return Row(
+            label,
+            _keras_shape(shape) if shape is not None else "?",
+            f"{params:,}",
+            str(line),
+            working,
+            connected=_connections(self.model, use.inputs) if unit is None else "",
+        )
 
     def failed_line(self, name: str) -> None:
         """A row for a line that failed to lower, as written, once however many values stand for it."""

@@ -174,3 +174,11 @@ def keras_layer_refuses(class_name: str, **arguments) -> ValueError | None:
     except ValueError as error:
         return error
     return None
+
+
+def keras_application(network, **arguments):
+    """keras.applications' model for a zoo network, without weights, in a fresh session so that its unnamed layers
+    get their first names (conv2d, conv2d_1...), as the zoo spec names them."""
+    keras = keras_module()
+    keras.backend.clear_session(free_memory=False)
+    return getattr(keras.applications, network.keras_application)(weights=None, **arguments)

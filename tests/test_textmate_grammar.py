@@ -67,9 +67,10 @@ def test_merges_and_only_merges_take_their_operands_after_the_kind():
     assert not _alternation("merge-kind") & _alternation("layer-kind")
 
 
-def test_the_grammar_knows_every_parameter_name_short_form_name_and_repeat():
+def test_the_grammar_knows_every_parameter_name_short_form_name_repeat_start_and_backbone_argument():
     names = {name for cls in LAYER_KINDS for name in parameter_names(cls)}
-    assert _alternation("parameter") == names | set(PARAMETER_SHORT_FORMS) | {"name", "repeat"}
+    backbone = {"weights", "include_top", "pooling", "classes", "classifier_activation", "trainable_from"}
+    assert _alternation("parameter") == names | set(PARAMETER_SHORT_FORMS) | {"name", "repeat", "start"} | backbone
 
 
 def test_the_grammar_knows_every_activation_and_padding_mode():
@@ -221,6 +222,14 @@ def test_every_parameter_and_activation_is_highlighted(tokenize_text):
         assert scopes_of(lines, number, key)[-1] == PARAMETER
     for number, activation in enumerate(ACTIVATIONS, start=len(keys) + 1):
         assert scopes_of(lines, number, activation)[-1] == ACTIVATION
+
+
+def test_a_backbone_line_highlights_the_keyword_the_network_and_its_arguments(tokenize_text):
+    (line,) = tokenize_text("  x = backbone resnet50 weights=imagenet trainable_from=conv5_block1\n")[:1]
+    scopes = {token["text"].strip(): token["scopes"][-1] for token in line if token["text"].strip()}
+    assert scopes["backbone"] == "keyword.other.backbone.cnn"
+    assert scopes["resnet50"] == "support.class.network.cnn"
+    assert scopes["weights"] == scopes["trainable_from"] == PARAMETER
 
 
 def test_statements_on_one_line_strings_and_continuations(tokenize_text):

@@ -14,17 +14,10 @@ from specc.diagnostics import Severity
 from specc.pipeline import check_text
 from specc.zoo import ZOO, ZooNetwork
 
-from keras_reference import assert_figures_equal, keras_module
+from keras_reference import assert_figures_equal, keras_application
 
 # A spec that reads like the paper's table of stages stays short; a longer one means the language lacks a word.
 MOST_LINES = 100
-
-
-def keras_application(network: ZooNetwork, **arguments):
-    """keras.applications' model, without weights, in a fresh session so that unnamed layers get their first names."""
-    keras = keras_module()
-    keras.backend.clear_session(free_memory=False)
-    return getattr(keras.applications, network.keras_application)(weights=None, **arguments)
 
 
 def checked_zoo_report(network: ZooNetwork):

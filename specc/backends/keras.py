@@ -468,6 +468,8 @@ class _Step:
     line: int
     layer: LayerBase | None = None
     uses: tuple[int, ...] = ()
+    # The number a loop's first repetition takes (a use's `start=`).
+    start: int = 1
 
     @property
     def repeat(self) -> int:
@@ -619,10 +621,14 @@ class _Emission:
                 and step.reads == (before.value,)
             ):
                 uses = [bodies.model.block_uses[u] for u in (*before.uses, statement.use)]
-                if all(u.repetition == n and u.numbered_from == uses[0].numbered_from for n, u in enumerate(uses, 1)):
+                if all(
+                    u.repetition == n and u.numbered_from == uses[0].numbered_from and u.start == uses[0].start
+                    for n, u in enumerate(uses, 1)
+                ):
                     before.uses = (*before.uses, statement.use)
                     before.value = statement.value
                     before.calls = (replace(call, name=use.numbered_from),)
+                    before.start = use.start
                     continue
             steps.append(step)
         return steps
@@ -832,7 +838,7 @@ class _BodyWriter:
                 if step.repeat > 1:
                     if sources[0] != target:
                         self.writer.line(f"{target} = {sources[0]}")
-                    self.writer.line(f"for i in range(1, {step.repeat + 1}):", comment=comment)
+                    self.writer.line(f"for i in range({step.start}, {step.start + step.repeat}):", comment=comment)
                     self.writer.indent()
                     name = f"name={name_of(s, 0, call_, True)}"
                     self.writer.lines(call(f"{target} = {call_.function}", [target, *arguments, name], self.depth + 1))

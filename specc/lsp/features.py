@@ -30,6 +30,7 @@ from specc.lsp.positions import Lines, contains
 from specc.lsp.symbols import Occurrence, SymbolIndex, build_index, rename_problem, values_above
 from specc.parse import parse
 from specc.pipeline import CheckedSource
+from specc.zoo import ZOO
 
 SOURCE = "specc"
 
@@ -159,11 +160,23 @@ def made_by_line(checked: CheckedSource, tree: syntax.SourceFile) -> dict[Span, 
             params[layer_report.layer.name] = layer_report.inference.params
         for model_input in model.inputs:
             made.setdefault(model_input.span, []).append(Made(model_input.name, model_input.shape))
+        backbone_params: dict[int, int] = {}
         for layer in model.layers:
+            backbone = model.backbone_of(layer.scope)
+            if backbone is not None:  # a backbone line makes one value: its network's output
+                backbone_params[backbone] = backbone_params.get(backbone, 0) + params.get(layer.name, 0)
+                continue
             made.setdefault(layer.span, []).append(Made(layer.name, shapes.get(layer.name), params.get(layer.name)))
         last_of_statement: dict[tuple[Span, int | None], Made] = {}
-        for use in model.block_uses:
+        for index, use in enumerate(model.block_uses):
             if use is None:
+                continue
+            if use.backbone is not None:
+                made.setdefault(use.span, []).append(
+                    Made(use.name, shapes.get(use.output), backbone_params.get(index, 0))
+                )
+                continue
+            if model.backbone_of(use.parent) is not None:
                 continue
             # The repetitions of one line (repeat=N) share its span and parent; its value is the last one's.
             last_of_statement[(use.span, use.parent)] = Made(use.name, shapes.get(use.output))
@@ -216,6 +229,36 @@ def layer_hover_text(layer_report: LayerReport) -> str:
     return "\n".join(lines)
 
 
+def backbone_hover_text(report: ModelReport, index: int) -> str:
+    """A backbone line: the network, its input and output shapes, and what of it trains and what is frozen."""
+    model = report.model
+    use = model.block_uses[index]
+    backbone = use.backbone
+    assert backbone is not None
+    shapes = {i.name: i.shape for i in model.inputs}
+    shapes.update((r.layer.name, r.inference.output_shape) for r in report.layers)
+    members = [r for r in report.layers if model.backbone_of(r.layer.scope) == index]
+    params = sum(r.inference.params for r in members)
+    frozen = sum(r.inference.params for r in members if not r.layer.trainable)
+    statistics = sum(r.inference.non_trainable_params for r in members if r.layer.trainable)
+    known = lambda name: format_shape(shapes[name]) if name in shapes else "?"  # noqa: E731
+    arguments = f"include_top={_shown(backbone.include_top)}, weights={backbone.weights or 'none'}"
+    if backbone.pooling:
+        arguments += f", pooling={backbone.pooling}"
+    lines = [
+        f"{use.name}: keras.applications.{backbone.keras_application}({arguments})",
+        f"{known(use.inputs[0])} -> {known(use.output)}, {len(members)} layers",
+        f"params: {params:,} ({params - frozen - statistics:,} trainable, {frozen:,} frozen"
+        + (f", {statistics:,} non-trainable statistics" if statistics else "")
+        + ")",
+    ]
+    if backbone.first_trainable is not None:
+        lines.append(f"fine-tuning: trains from `{backbone.first_trainable}` on (Keras's layer order)")
+    elif not backbone.trainable:
+        lines.append("frozen: feature extraction")
+    return "\n".join(lines)
+
+
 def _model_hover_text(report: ModelReport) -> str:
     model = report.model
     shapes = (
@@ -241,6 +284,9 @@ def hover_text(checked: CheckedSource, line: int, column: int) -> tuple[str, Spa
             if model.input_shape is None:
                 return None
             return f"input: {format_shape(model.input_shape)} (height x width x channels)", model.input_span
+        for index, use in enumerate(model.block_uses):
+            if use is not None and use.backbone is not None and contains(use.span, line, column):
+                return backbone_hover_text(report, index), use.span
         for layer_report in report.layers:
             layer = layer_report.layer
             if contains(layer.span, line, column):
@@ -696,6 +742,11 @@ def _kind_items(inside_model: bool, tree: syntax.SourceFile | None = None) -> li
             detail="the input shape, first line of a model: input 28x28x1",
         ),
         types.CompletionItem(
+            label="backbone",
+            kind=types.CompletionItemKind.Keyword,
+            detail="a network of the zoo: backbone resnet50 weights=imagenet include_top=false",
+        ),
+        types.CompletionItem(
             label="output",
             kind=types.CompletionItemKind.Keyword,
             detail="the values the model outputs: output a b",
@@ -805,6 +856,8 @@ def completions(
     block = next((b for b in tree.models if b.is_block and b.name == context.kind), None)
     if block is not None and context.inside_model:
         return _block_use_items(block, context.head) if context.key is None else []
+    if context.kind == "backbone" and context.inside_model:
+        return _backbone_items(context)
     cls = documented_kind(context.kind)
     if cls is None:
         return []
@@ -846,6 +899,56 @@ def completions(
     if cls.arity is None:
         items = _value_items(tree, lines, line, column) + items  # a merge's operands, named after the kind
     return items
+
+
+_BACKBONE_VALUES = {
+    "weights": ("imagenet", "none"),
+    "include_top": ("true", "false"),
+    "pooling": ("avg", "max", "none"),
+    "trainable": ("true", "false"),
+    "classifier_activation": ACTIVATIONS,
+}
+_BACKBONE_KEYS = {
+    "weights": "imagenet (keras.applications' default) or none",
+    "include_top": "keep the ImageNet classifier (default true)",
+    "pooling": "with include_top=false: avg, max or none",
+    "classes": "with include_top=true: the classifier's units",
+    "classifier_activation": "with include_top=true: the classifier's activation",
+    "trainable": "false freezes the whole network (feature extraction)",
+    "trainable_from": "fine-tuning: the layer or block of the network from which on it trains",
+    "name": "the backbone's name in the model (default: the network's)",
+}
+
+
+def _backbone_items(context: _Context) -> list[types.CompletionItem]:
+    """After `backbone`: the zoo's networks, then keras.applications' arguments and their values."""
+    if context.key is not None:
+        return [
+            types.CompletionItem(label=v, kind=types.CompletionItemKind.EnumMember)
+            for v in _BACKBONE_VALUES.get(context.key, ())
+        ]
+    if len(context.head.split()) == 1:
+        return [
+            types.CompletionItem(
+                label=network.name,
+                kind=types.CompletionItemKind.Module,
+                detail=f"keras.applications.{network.keras_application}, "
+                f"{network.default_size}x{network.default_size}x3",
+            )
+            for network in ZOO
+        ]
+    given = set(_GIVEN_KEY.findall(context.head))
+    return [
+        types.CompletionItem(
+            label=f"{key}=",
+            kind=types.CompletionItemKind.Property,
+            detail=detail,
+            insert_text=f"{key}=",
+            sort_text=f"1{key}",
+        )
+        for key, detail in _BACKBONE_KEYS.items()
+        if key not in given
+    ]
 
 
 # Formatting

@@ -3,7 +3,7 @@
 Layer kinds (merges, whose operands follow the kind, apart), parameter names, activations and
 padding modes come from specc.layers, so the highlighting cannot drift from what the checker
 accepts; tests/test_textmate_grammar.py fails when the committed grammar differs from what this
-prints. The language's own words (`model`, `block`, `input`, `output`, `from`) are written here.
+prints. The language's own words (`model`, `block`, `input`, `output`, `from`, `backbone`) are written here.
 Block names are the user's, so a block's use is not highlighted as a kind: a grammar cannot know
 them. Regenerate with:
 
@@ -19,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from specc.layers import ACTIVATIONS, KIND_BY_SPELLING, LAYER_KINDS, PARAMETER_SHORT_FORMS, parameter_names
+from specc.zoo import ZOO
+
+# A backbone line's keys: keras.applications' arguments and the freezing (specc.lower's backbone_arguments).
+BACKBONE_PARAMETERS = ("weights", "include_top", "pooling", "classes", "classifier_activation", "trainable_from")
 
 GRAMMAR = Path(__file__).resolve().parent.parent / "syntaxes" / "cnn.tmLanguage.json"
 
@@ -47,10 +51,10 @@ def merge_kinds() -> list[str]:
 
 
 def parameters() -> list[str]:
-    """Every key=value key: each kind's Keras names, their short forms, and `name` and `repeat`, which
-    every layer and every block use take."""
+    """Every key=value key: each kind's Keras names, their short forms, `name`, `repeat` and `start`, which
+    layers and block uses take, and a backbone's."""
     names = {name for cls in LAYER_KINDS for name in parameter_names(cls)}
-    return sorted(names | set(PARAMETER_SHORT_FORMS) | {"name", "repeat"})
+    return sorted(names | set(PARAMETER_SHORT_FORMS) | {"name", "repeat", "start"} | set(BACKBONE_PARAMETERS))
 
 
 def padding_modes() -> list[str]:
@@ -84,6 +88,7 @@ def grammar() -> dict[str, Any]:
             {"include": "#target"},
             {"include": "#input"},
             {"include": "#output"},
+            {"include": "#backbone"},
             {"include": "#merge-kind"},
             {"include": "#layer-kind"},
             {"include": "#sources"},
@@ -159,6 +164,7 @@ def grammar() -> dict[str, Any]:
                 },
                 "patterns": [
                     {"include": "#input"},
+                    {"include": "#backbone"},
                     {"include": "#merge-kind"},
                     {"include": "#layer-kind"},
                 ],
@@ -171,6 +177,11 @@ def grammar() -> dict[str, Any]:
                 "comment": "`output a b`: the values a model (or a block) outputs.",
                 "match": f"{statement_start}(output){_END}((?:{operand})*)",
                 "captures": {"1": {"name": "keyword.other.output.cnn"}, "2": value_names},
+            },
+            "backbone": {
+                "comment": "`backbone resnet50 ...`: a network of specc's zoo as a layer.",
+                "match": f"{statement_start}(backbone){_END}(?:\\s+({_words([network.name for network in ZOO])}){_END})?",
+                "captures": {"1": {"name": "keyword.other.backbone.cnn"}, "2": {"name": "support.class.network.cnn"}},
             },
             "merge-kind": {
                 "comment": "A merge names its operands after the kind: `add x shortcut`.",

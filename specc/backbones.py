@@ -1,0 +1,105 @@
+"""IR stage: a zoo network as a `backbone` layer of a user's model, cut and frozen as the line asks.
+
+A zoo spec (specc/zoo) is lowered once per process, on its own, as keras.applications builds it with its
+top. A backbone takes from it what keras.applications(include_top=..., pooling=...) would build: all
+of it, or the layers up to the network's features layer and the global pooling Keras adds. Keras keeps
+a nested model's layer names, and so does specc. Which layers train is decided in the order Keras lists
+the network's layers (`model.layers`), so that `trainable_from` means what the fine-tuning loop over
+`base.layers` a person writes means.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+from specc.ir import Model
+from specc.layers import GlobalAvgPool2D, GlobalMaxPool2D, LayerBase
+from specc.zoo import ZooNetwork
+
+_POOLING_KINDS = {"avg": GlobalAvgPool2D, "max": GlobalMaxPool2D}
+
+
+@functools.cache
+def zoo_model(network: ZooNetwork) -> Model:
+    """The network's spec, lowered on its own; it checks clean (the zoo's tests say so)."""
+    # Imported here: lowering a spec is what imports this module.
+    from specc.lower import lower
+    from specc.parse import parse
+
+    tree, _ = parse(network.text())
+    spec, _ = lower(tree)
+    return spec.models[0]
+
+
+@functools.cache
+def zoo_layer_names(network: ZooNetwork, include_top: bool, pooling: str | None) -> frozenset[str]:
+    """The names a backbone of this network with these arguments gives its layers."""
+    return frozenset(layer.name for layer in network_layers(network, include_top, pooling, 1000, "softmax"))
+
+
+def ancestors(layers: Sequence[LayerBase], of: str) -> set[str]:
+    """The layers `of` reads, directly or not, and itself."""
+    reads = {layer.name: layer.inputs for layer in layers}
+    found: set[str] = set()
+    pending = [of]
+    while pending:
+        name = pending.pop()
+        if name in found or name not in reads:
+            continue
+        found.add(name)
+        pending.extend(reads[name])
+    return found
+
+
+def network_layers(
+    network: ZooNetwork, include_top: bool, pooling: str | None, classes: int, classifier_activation: str
+) -> list[LayerBase]:
+    """The layers keras.applications builds for these arguments, in the zoo spec's order."""
+    model = zoo_model(network)
+    if include_top:
+        return [
+            layer.model_copy(update={"units": classes, "activation": classifier_activation})
+            if layer.name == "predictions"
+            else layer
+            for layer in model.layers
+        ]
+    kept = ancestors(model.layers, network.features)
+    layers = [layer for layer in model.layers if layer.name in kept]
+    if pooling is not None:
+        pool = _POOLING_KINDS[pooling]
+        layers.append(
+            pool.model_construct(
+                name=network.pooling[pooling], span=layers[-1].span, inputs=(network.features,), keepdims=False
+            )
+        )
+    return layers
+
+
+def keras_layer_order(layers: Sequence[LayerBase], outputs: Sequence[str]) -> list[str]:
+    """The layers' names in the order Keras's functional Model lists them (keras.src.ops.function.map_graph):
+    by depth, the longest path to an output, deepest first; at equal depth, in the order a depth-first walk
+    back from the outputs, reading each layer's inputs in order, first meets them."""
+    reads = {layer.name: layer.inputs for layer in layers}
+    first_met: dict[str, int] = {}
+    finished: list[str] = []  # inputs before the layers that read them
+    for output in outputs:
+        stack = [(output, iter(reads.get(output, ())))]
+        first_met.setdefault(output, len(first_met))
+        while stack:
+            name, pending = stack[-1]
+            for parent in pending:
+                if parent in reads and parent not in first_met:
+                    first_met[parent] = len(first_met)
+                    stack.append((parent, iter(reads[parent])))
+                    break
+            else:
+                stack.pop()
+                finished.append(name)
+    depth: dict[str, int] = {}
+    for name in reversed(finished):
+        here = depth.setdefault(name, 0)
+        for parent in reads[name]:
+            if parent in reads:
+                depth[parent] = max(depth.get(parent, 0), here + 1)
+    return sorted(first_met, key=lambda name: (-depth[name], first_met[name]))
