@@ -1212,16 +1212,26 @@ class _GraphEmission:
                 seen_children.update(group)
                 statements.append(("use", group))
         owned: dict[int, str] = {}
+        # Each layer's name within the body: its name after the use's, or for a layer the use does not name (an
+        # unnamed one takes Keras's model-wide name, `conv2d_7`) its attribute, made from its kind, the same in
+        # every use of the block, so that one class serves them all.
+        relative_names: dict[int, str] = {}
         for index, (kind, item) in enumerate(statements):
             if kind == "layer":
                 name = item.layer.name
                 if scope is None:
-                    owned[index] = model_attributes[name]
+                    owned[index] = relative_names[index] = model_attributes[name]
                     continue
-                wanted = python_name(name[len(prefix) :])
+                own = name.startswith(prefix)
+                wanted = python_name(name[len(prefix) :]) if own else item.layer.kind
             else:
-                wanted = python_name(self._group_name(model, item)[len(prefix) :])
+                # A use the enclosing use does not name (a backbone's stages, named as Keras names them): its block.
+                group_name = self._group_name(model, item)
+                own = group_name.startswith(prefix)
+                wanted = python_name(group_name[len(prefix) :] if own else model.block_uses[item[0]].block)
             owned[index] = attributes.free(wanted if _usable_attribute(wanted) else _attribute_for(wanted))
+            if kind == "layer":
+                relative_names[index] = name[len(prefix) :] if own else owned[index]
         lines: list[_Line] = []
         places: dict[str, LayerPlace] = {}
         helpers: set[str] = set()
@@ -1229,7 +1239,7 @@ class _GraphEmission:
             attribute = owned[index]
             if kind == "layer":
                 layer = item.layer
-                relative = layer.name[len(prefix) :]
+                relative = relative_names[index]
                 if layer.name in self.keras_order_flattens[id(report)]:
                     emitted = _flatten_in_keras_order(attribute)
                 else:
@@ -1420,7 +1430,7 @@ class _GraphEmission:
             rank[parameter] = block_parameters.index(wanted) if wanted in block_parameters else len(rank) + 1000
         parameters = sorted(rank, key=rank.__getitem__)
         base = _camel_case(block)
-        class_name = identifier(self.class_names.free(base if variant is None else f"{base}{variant + 1}"))
+        class_name = identifier(self.class_names.free(base if variant is None else f"{base}Variant{variant + 1}"))
 
         def substituted(line_index: int, module_index: int, module: TorchModule) -> TorchModule:
             arguments = []
@@ -1628,14 +1638,14 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
     if several_inputs:
         writer.dedent()
     writer.line("trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)")
-    writer.line("# Non-trainable, as Keras and specc count: frozen parameters, and buffers (batch norm's running")
-    writer.line("# statistics...) but batch norm's num_batches_tracked, a counter Keras does not keep.")
     writer.line("frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)")
+    writer.line("# Buffers are non-trainable parameters to Keras and specc (batch norm's running statistics...),")
+    writer.line("# all but batch norm's num_batches_tracked, a counter Keras does not keep.")
     writer.line(
-        "buffers = sum(b.numel() for name, b in model.named_buffers() if not name.endswith('num_batches_tracked'))"
+        "statistics = sum(b.numel() for name, b in model.named_buffers() if not name.endswith('num_batches_tracked'))"
     )
-    writer.line("total = trainable + frozen + buffers")
-    writer.line("print(f'parameters: {total:,} ({trainable:,} trainable, {frozen + buffers:,} non-trainable)')")
+    writer.line("total = trainable + frozen + statistics")
+    writer.line("print(f'parameters: {total:,} ({trainable:,} trainable, {frozen + statistics:,} non-trainable)')")
     writer.dedent()
     writer.dedent()
     return writer.text()
