@@ -529,6 +529,8 @@ def _written_as(argument: str, text: str) -> bool:
         return False
     if re.fullmatch(r"\d+(x\d+)+", argument):
         written: object = tuple(int(extent) for extent in argument.split("x"))
+    elif argument in ("true", "false"):
+        written = argument == "true"
     else:
         try:
             written = ast.literal_eval(argument)
@@ -750,9 +752,10 @@ class _Emission:
     def _descriptive_name(plan: _UsePlan, slot: Slot) -> str:
         if slot[0] == "kw":
             return slot[3]
-        if slot[0] == "name":
-            return "layer_name"
         step = plan.steps[slot[1]]
+        if slot[0] == "name":
+            # A layer the use does not name: an unnamed one, which takes Keras's model-wide name (`conv2d_7`).
+            return f"{step.layer.kind}_name" if step.layer is not None else "layer_name"
         if step.layer is not None:
             text = plan.slots[slot]
             for field_name in parameter_names(type(step.layer)):
@@ -906,7 +909,7 @@ def _emit_function(writer: SourceWriter, emission: _Emission, function: _Functio
         return f"{text} + str(i)" if looped else text
 
     variant = f", variant {function.variant}" if function.variant > 1 else ""
-    writer.line(f"def {function.name}({', '.join([*inputs, *parameters, 'name'])}):")
+    writer.lines(call(f"def {function.name}", [*inputs, *parameters, "name"], trailer=":"))
     writer.indent()
     writer.line(
         f'"""Block {word(function.block)}{variant}: each layer is named name + \'_\' + its name in the block."""'
