@@ -9,14 +9,14 @@ from keras import layers
 def build_cifar10() -> keras.Model:
     """Model cifar10: 32x32x3 -> 10, 122,570 parameters (0 non-trainable)."""
     inputs = keras.Input(shape=(32, 32, 3), name='input')  # cifar10.cnn:4
-    x = layers.Conv2D(32, (3, 3), activation='relu', name='conv2d_1')(inputs)  # cifar10.cnn:5
-    x = layers.MaxPooling2D((2, 2), name='maxpool2d_1')(x)  # cifar10.cnn:6
-    x = layers.Conv2D(64, (3, 3), activation='relu', name='conv2d_2')(x)  # cifar10.cnn:7
-    x = layers.MaxPooling2D((2, 2), name='maxpool2d_2')(x)  # cifar10.cnn:8
-    x = layers.Conv2D(64, (3, 3), activation='relu', name='conv2d_3')(x)  # cifar10.cnn:9
-    x = layers.Flatten(name='flatten_1')(x)  # cifar10.cnn:10
-    x = layers.Dense(64, activation='relu', name='dense_1')(x)  # cifar10.cnn:11
-    x = layers.Dense(10, activation='softmax', name='dense_2')(x)  # cifar10.cnn:12
+    x = layers.Conv2D(32, (3, 3), activation='relu', name='conv2d')(inputs)  # cifar10.cnn:5
+    x = layers.MaxPooling2D((2, 2), name='max_pooling2d')(x)  # cifar10.cnn:6
+    x = layers.Conv2D(64, (3, 3), activation='relu', name='conv2d_1')(x)  # cifar10.cnn:7
+    x = layers.MaxPooling2D((2, 2), name='max_pooling2d_1')(x)  # cifar10.cnn:8
+    x = layers.Conv2D(64, (3, 3), activation='relu', name='conv2d_2')(x)  # cifar10.cnn:9
+    x = layers.Flatten(name='flatten')(x)  # cifar10.cnn:10
+    x = layers.Dense(64, activation='relu', name='dense')(x)  # cifar10.cnn:11
+    x = layers.Dense(10, activation='softmax', name='dense_1')(x)  # cifar10.cnn:12
     return keras.Model(inputs, x, name='cifar10')
 
 

@@ -9,22 +9,22 @@ from keras import layers
 def build_mnist_batchnorm() -> keras.Model:
     """Model mnist_batchnorm: 28x28x1 -> 10, 1,679,082 parameters (1,408 non-trainable)."""
     inputs = keras.Input(shape=(28, 28, 1), name='input')  # mnist_batchnorm.cnn:5
-    x = layers.Conv2D(32, (3, 3), padding='same', activation='relu', name='conv2d_1')(inputs)  # mnist_batchnorm.cnn:7
-    x = layers.BatchNormalization(name='batchnorm_1')(x)  # mnist_batchnorm.cnn:8
-    x = layers.Conv2D(32, (3, 3), padding='same', activation='relu', name='conv2d_2')(x)  # mnist_batchnorm.cnn:9
-    x = layers.BatchNormalization(name='batchnorm_2')(x)  # mnist_batchnorm.cnn:10
-    x = layers.MaxPooling2D((2, 2), name='maxpool2d_1')(x)  # mnist_batchnorm.cnn:11
-    x = layers.Dropout(0.25, name='dropout_1')(x)  # mnist_batchnorm.cnn:12
-    x = layers.Conv2D(64, (3, 3), padding='same', activation='relu', name='conv2d_3')(x)  # mnist_batchnorm.cnn:14
-    x = layers.BatchNormalization(name='batchnorm_3')(x)  # mnist_batchnorm.cnn:15
-    x = layers.Conv2D(64, (3, 3), padding='same', activation='relu', name='conv2d_4')(x)  # mnist_batchnorm.cnn:16
-    x = layers.BatchNormalization(name='batchnorm_4')(x)  # mnist_batchnorm.cnn:17
-    x = layers.MaxPooling2D((2, 2), name='maxpool2d_2')(x)  # mnist_batchnorm.cnn:18
-    x = layers.Dropout(0.25, name='dropout_2')(x)  # mnist_batchnorm.cnn:19
-    x = layers.Flatten(name='flatten_1')(x)  # mnist_batchnorm.cnn:21
-    x = layers.Dense(512, activation='relu', name='dense_1')(x)  # mnist_batchnorm.cnn:22
-    x = layers.BatchNormalization(name='batchnorm_5')(x)  # mnist_batchnorm.cnn:23
-    x = layers.Dense(10, activation='softmax', name='dense_2')(x)  # mnist_batchnorm.cnn:24
+    x = layers.Conv2D(32, (3, 3), padding='same', activation='relu', name='conv2d')(inputs)  # mnist_batchnorm.cnn:7
+    x = layers.BatchNormalization(name='batch_normalization')(x)  # mnist_batchnorm.cnn:8
+    x = layers.Conv2D(32, (3, 3), padding='same', activation='relu', name='conv2d_1')(x)  # mnist_batchnorm.cnn:9
+    x = layers.BatchNormalization(name='batch_normalization_1')(x)  # mnist_batchnorm.cnn:10
+    x = layers.MaxPooling2D((2, 2), name='max_pooling2d')(x)  # mnist_batchnorm.cnn:11
+    x = layers.Dropout(0.25, name='dropout')(x)  # mnist_batchnorm.cnn:12
+    x = layers.Conv2D(64, (3, 3), padding='same', activation='relu', name='conv2d_2')(x)  # mnist_batchnorm.cnn:14
+    x = layers.BatchNormalization(name='batch_normalization_2')(x)  # mnist_batchnorm.cnn:15
+    x = layers.Conv2D(64, (3, 3), padding='same', activation='relu', name='conv2d_3')(x)  # mnist_batchnorm.cnn:16
+    x = layers.BatchNormalization(name='batch_normalization_3')(x)  # mnist_batchnorm.cnn:17
+    x = layers.MaxPooling2D((2, 2), name='max_pooling2d_1')(x)  # mnist_batchnorm.cnn:18
+    x = layers.Dropout(0.25, name='dropout_1')(x)  # mnist_batchnorm.cnn:19
+    x = layers.Flatten(name='flatten')(x)  # mnist_batchnorm.cnn:21
+    x = layers.Dense(512, activation='relu', name='dense')(x)  # mnist_batchnorm.cnn:22
+    x = layers.BatchNormalization(name='batch_normalization_4')(x)  # mnist_batchnorm.cnn:23
+    x = layers.Dense(10, activation='softmax', name='dense_1')(x)  # mnist_batchnorm.cnn:24
     return keras.Model(inputs, x, name='mnist_batchnorm')
 
 

@@ -9,14 +9,14 @@ from keras import layers
 def build_mnist() -> keras.Model:
     """Model mnist: 28x28x1 -> 10, 93,322 parameters (0 non-trainable)."""
     inputs = keras.Input(shape=(28, 28, 1), name='input')  # mnist.cnn:4
-    x = layers.Conv2D(32, (3, 3), activation='relu', name='conv2d_1')(inputs)  # mnist.cnn:5
-    x = layers.MaxPooling2D((2, 2), name='maxpool2d_1')(x)  # mnist.cnn:6
-    x = layers.Conv2D(64, (3, 3), activation='relu', name='conv2d_2')(x)  # mnist.cnn:7
-    x = layers.MaxPooling2D((2, 2), name='maxpool2d_2')(x)  # mnist.cnn:8
-    x = layers.Conv2D(64, (3, 3), activation='relu', name='conv2d_3')(x)  # mnist.cnn:9
-    x = layers.Flatten(name='flatten_1')(x)  # mnist.cnn:10
-    x = layers.Dense(64, activation='relu', name='dense_1')(x)  # mnist.cnn:11
-    x = layers.Dense(10, activation='softmax', name='dense_2')(x)  # mnist.cnn:12
+    x = layers.Conv2D(32, (3, 3), activation='relu', name='conv2d')(inputs)  # mnist.cnn:5
+    x = layers.MaxPooling2D((2, 2), name='max_pooling2d')(x)  # mnist.cnn:6
+    x = layers.Conv2D(64, (3, 3), activation='relu', name='conv2d_1')(x)  # mnist.cnn:7
+    x = layers.MaxPooling2D((2, 2), name='max_pooling2d_1')(x)  # mnist.cnn:8
+    x = layers.Conv2D(64, (3, 3), activation='relu', name='conv2d_2')(x)  # mnist.cnn:9
+    x = layers.Flatten(name='flatten')(x)  # mnist.cnn:10
+    x = layers.Dense(64, activation='relu', name='dense')(x)  # mnist.cnn:11
+    x = layers.Dense(10, activation='softmax', name='dense_1')(x)  # mnist.cnn:12
     return keras.Model(inputs, x, name='mnist')
 
 

@@ -9,22 +9,22 @@ from keras import layers
 def build_seed() -> keras.Model:
     """Model seed: 28x28x1 -> 10, 1,679,082 parameters (1,408 non-trainable)."""
     inputs = keras.Input(shape=(28, 28, 1), name='il')  # seed_functional.cnn:4
-    x = layers.Conv2D(32, (3, 3), padding='same', activation='relu', name='conv2d_1')(inputs)  # seed_functional.cnn:5
-    x = layers.BatchNormalization(name='batchnorm_1')(x)  # seed_functional.cnn:6
-    x = layers.Conv2D(32, (3, 3), padding='same', activation='relu', name='conv2d_2')(x)  # seed_functional.cnn:7
-    x = layers.BatchNormalization(name='batchnorm_2')(x)  # seed_functional.cnn:8
-    x = layers.MaxPooling2D((2, 2), name='maxpool2d_1')(x)  # seed_functional.cnn:9
-    x = layers.Dropout(0.25, name='dropout_1')(x)  # seed_functional.cnn:10
-    x = layers.Conv2D(64, (3, 3), padding='same', activation='relu', name='conv2d_3')(x)  # seed_functional.cnn:12
-    x = layers.BatchNormalization(name='batchnorm_3')(x)  # seed_functional.cnn:13
-    x = layers.Conv2D(64, (3, 3), padding='same', activation='relu', name='conv2d_4')(x)  # seed_functional.cnn:14
-    x = layers.BatchNormalization(name='batchnorm_4')(x)  # seed_functional.cnn:15
-    x = layers.MaxPooling2D((2, 2), name='maxpool2d_2')(x)  # seed_functional.cnn:16
-    x = layers.Dropout(0.25, name='dropout_2')(x)  # seed_functional.cnn:17
-    x = layers.Flatten(name='flatten_1')(x)  # seed_functional.cnn:19
-    x = layers.Dense(512, activation='relu', name='dense_1')(x)  # seed_functional.cnn:20
-    x = layers.BatchNormalization(name='batchnorm_5')(x)  # seed_functional.cnn:21
-    x = layers.Dense(10, activation='softmax', name='dense_2')(x)  # seed_functional.cnn:22
+    x = layers.Conv2D(32, (3, 3), padding='same', activation='relu', name='conv2d')(inputs)  # seed_functional.cnn:5
+    x = layers.BatchNormalization(name='batch_normalization')(x)  # seed_functional.cnn:6
+    x = layers.Conv2D(32, (3, 3), padding='same', activation='relu', name='conv2d_1')(x)  # seed_functional.cnn:7
+    x = layers.BatchNormalization(name='batch_normalization_1')(x)  # seed_functional.cnn:8
+    x = layers.MaxPooling2D((2, 2), name='max_pooling2d')(x)  # seed_functional.cnn:9
+    x = layers.Dropout(0.25, name='dropout')(x)  # seed_functional.cnn:10
+    x = layers.Conv2D(64, (3, 3), padding='same', activation='relu', name='conv2d_2')(x)  # seed_functional.cnn:12
+    x = layers.BatchNormalization(name='batch_normalization_2')(x)  # seed_functional.cnn:13
+    x = layers.Conv2D(64, (3, 3), padding='same', activation='relu', name='conv2d_3')(x)  # seed_functional.cnn:14
+    x = layers.BatchNormalization(name='batch_normalization_3')(x)  # seed_functional.cnn:15
+    x = layers.MaxPooling2D((2, 2), name='max_pooling2d_1')(x)  # seed_functional.cnn:16
+    x = layers.Dropout(0.25, name='dropout_1')(x)  # seed_functional.cnn:17
+    x = layers.Flatten(name='flatten')(x)  # seed_functional.cnn:19
+    x = layers.Dense(512, activation='relu', name='dense')(x)  # seed_functional.cnn:20
+    x = layers.BatchNormalization(name='batch_normalization_4')(x)  # seed_functional.cnn:21
+    x = layers.Dense(10, activation='softmax', name='dense_1')(x)  # seed_functional.cnn:22
     return keras.Model(inputs, x, name='seed')
 
 

@@ -25,9 +25,9 @@ def build_tour() -> keras.Model:
         padding='same',
         activation='relu',
         use_bias=False,
-        name='conv2d_1',
+        name='conv2d',
     )(inputs)
-    x = layers.BatchNormalization(momentum=0.9, name='batchnorm_1')(x)  # tour.cnn:5
+    x = layers.BatchNormalization(momentum=0.9, name='batch_normalization')(x)  # tour.cnn:5
     # tour.cnn:6
     x = layers.Conv2D(
         32,
@@ -35,17 +35,17 @@ def build_tour() -> keras.Model:
         padding='same',
         dilation_rate=(2, 2),
         activation='relu',
-        name='conv2d_2',
+        name='conv2d_1',
     )(x)
     x = layers.ZeroPadding2D((1, 0), name='tall_pad')(x)  # tour.cnn:7
     x = layers.Conv2D(32, (3, 1), name='tall')(x)  # tour.cnn:7
-    x = layers.ZeroPadding2D(((0, 1), (0, 1)), name='zeropad2d_1')(x)  # tour.cnn:8
-    x = layers.MaxPooling2D((3, 3), strides=(2, 2), name='maxpool2d_1')(x)  # tour.cnn:9
-    x = layers.AveragePooling2D((2, 2), padding='same', name='avgpool2d_1')(x)  # tour.cnn:10
-    x = MinPooling2D((2, 2), name='minpool2d_1')(x)  # tour.cnn:11
-    x = layers.Dropout(0.25, name='dropout_1')(x)  # tour.cnn:12
-    x = layers.GlobalAveragePooling2D(name='global_avgpool2d_1')(x)  # tour.cnn:13
-    x = layers.Dense(10, activation='softmax', name='dense_1')(x)  # tour.cnn:14
+    x = layers.ZeroPadding2D(((0, 1), (0, 1)), name='zero_padding2d')(x)  # tour.cnn:8
+    x = layers.MaxPooling2D((3, 3), strides=(2, 2), name='max_pooling2d')(x)  # tour.cnn:9
+    x = layers.AveragePooling2D((2, 2), padding='same', name='average_pooling2d')(x)  # tour.cnn:10
+    x = MinPooling2D((2, 2), name='min_pooling2d')(x)  # tour.cnn:11
+    x = layers.Dropout(0.25, name='dropout')(x)  # tour.cnn:12
+    x = layers.GlobalAveragePooling2D(name='global_average_pooling2d')(x)  # tour.cnn:13
+    x = layers.Dense(10, activation='softmax', name='dense')(x)  # tour.cnn:14
     return keras.Model(inputs, x, name='tour')
 
 

@@ -6,28 +6,14 @@ import keras
 from keras import layers
 
 
-def double_conv(x, filters, name):
+def double_conv(x, filters, conv2d_name, conv2d_name_1, name):
     """Block double_conv: each layer is named name + '_' + its name in the block."""
-    # unet.cnn:4
-    x = layers.Conv2D(
-        filters,
-        (3, 3),
-        padding='same',
-        activation='relu',
-        name=name + '_conv2d_1',
-    )(x)
-    # unet.cnn:5
-    x = layers.Conv2D(
-        filters,
-        (3, 3),
-        padding='same',
-        activation='relu',
-        name=name + '_conv2d_2',
-    )(x)
+    x = layers.Conv2D(filters, (3, 3), padding='same', activation='relu', name=conv2d_name)(x)  # unet.cnn:4
+    x = layers.Conv2D(filters, (3, 3), padding='same', activation='relu', name=conv2d_name_1)(x)  # unet.cnn:5
     return x
 
 
-def up(deep, skip, filters, name):
+def up(deep, skip, filters, conv2d_transpose_name, concat_name, conv2d_name, conv2d_name_1, name):
     """Block up: each layer is named name + '_' + its name in the block."""
     # unet.cnn:11
     x = layers.Conv2DTranspose(
@@ -35,27 +21,92 @@ def up(deep, skip, filters, name):
         (2, 2),
         strides=(2, 2),
         padding='same',
-        name=name + '_conv2d_transpose_1',
+        name=conv2d_transpose_name,
     )(deep)
-    x = layers.Concatenate(name=name + '_concat_1')([x, skip])  # unet.cnn:12
-    x = double_conv(x, filters=filters, name=name + '_double_conv_1')  # unet.cnn:13
+    x = layers.Concatenate(name=concat_name)([x, skip])  # unet.cnn:12
+    # unet.cnn:13
+    x = double_conv(
+        x,
+        filters=filters,
+        conv2d_name=conv2d_name,
+        conv2d_name_1=conv2d_name_1,
+        name=name + '_double_conv_1',
+    )
     return x
 
 
 def build_unet() -> keras.Model:
     """Model unet: 128x128x3 -> 128x128x2, 1,925,634 parameters (0 non-trainable)."""
     inputs = keras.Input(shape=(128, 128, 3), name='image')  # unet.cnn:17
-    double_conv_1 = double_conv(inputs, filters=32, name='double_conv_1')  # unet.cnn:18
-    x = layers.MaxPooling2D((2, 2), name='maxpool2d_1')(double_conv_1)  # unet.cnn:19
-    double_conv_2 = double_conv(x, filters=64, name='double_conv_2')  # unet.cnn:20
-    x = layers.MaxPooling2D((2, 2), name='maxpool2d_2')(double_conv_2)  # unet.cnn:21
-    double_conv_3 = double_conv(x, filters=128, name='double_conv_3')  # unet.cnn:22
-    x = layers.MaxPooling2D((2, 2), name='maxpool2d_3')(double_conv_3)  # unet.cnn:23
-    x = double_conv(x, filters=256, name='double_conv_4')  # unet.cnn:24
-    x = up(x, double_conv_3, filters=128, name='up_1')  # unet.cnn:25
-    x = up(x, double_conv_2, filters=64, name='up_2')  # unet.cnn:26
-    x = up(x, double_conv_1, filters=32, name='up_3')  # unet.cnn:27
-    x = layers.Conv2D(2, (1, 1), activation='softmax', name='conv2d_1')(x)  # unet.cnn:28
+    # unet.cnn:18
+    double_conv_1 = double_conv(
+        inputs,
+        filters=32,
+        conv2d_name='conv2d',
+        conv2d_name_1='conv2d_1',
+        name='double_conv_1',
+    )
+    x = layers.MaxPooling2D((2, 2), name='max_pooling2d')(double_conv_1)  # unet.cnn:19
+    # unet.cnn:20
+    double_conv_2 = double_conv(
+        x,
+        filters=64,
+        conv2d_name='conv2d_2',
+        conv2d_name_1='conv2d_3',
+        name='double_conv_2',
+    )
+    x = layers.MaxPooling2D((2, 2), name='max_pooling2d_1')(double_conv_2)  # unet.cnn:21
+    # unet.cnn:22
+    double_conv_3 = double_conv(
+        x,
+        filters=128,
+        conv2d_name='conv2d_4',
+        conv2d_name_1='conv2d_5',
+        name='double_conv_3',
+    )
+    x = layers.MaxPooling2D((2, 2), name='max_pooling2d_2')(double_conv_3)  # unet.cnn:23
+    # unet.cnn:24
+    x = double_conv(
+        x,
+        filters=256,
+        conv2d_name='conv2d_6',
+        conv2d_name_1='conv2d_7',
+        name='double_conv_4',
+    )
+    # unet.cnn:25
+    x = up(
+        x,
+        double_conv_3,
+        filters=128,
+        conv2d_transpose_name='conv2d_transpose',
+        concat_name='concatenate',
+        conv2d_name='conv2d_8',
+        conv2d_name_1='conv2d_9',
+        name='up_1',
+    )
+    # unet.cnn:26
+    x = up(
+        x,
+        double_conv_2,
+        filters=64,
+        conv2d_transpose_name='conv2d_transpose_1',
+        concat_name='concatenate_1',
+        conv2d_name='conv2d_10',
+        conv2d_name_1='conv2d_11',
+        name='up_2',
+    )
+    # unet.cnn:27
+    x = up(
+        x,
+        double_conv_1,
+        filters=32,
+        conv2d_transpose_name='conv2d_transpose_2',
+        concat_name='concatenate_2',
+        conv2d_name='conv2d_12',
+        conv2d_name_1='conv2d_13',
+        name='up_3',
+    )
+    x = layers.Conv2D(2, (1, 1), activation='softmax', name='conv2d_14')(x)  # unet.cnn:28
     return keras.Model(inputs, x, name='unet')
 
 

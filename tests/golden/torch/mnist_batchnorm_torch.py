@@ -21,40 +21,40 @@ class MnistBatchnorm(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv2d_1 = nn.Conv2d(1, 32, 3, padding=1)  # mnist_batchnorm.cnn:7
-        self.batchnorm_1 = nn.BatchNorm2d(32, eps=0.001, momentum=0.01)  # mnist_batchnorm.cnn:8
-        self.conv2d_2 = nn.Conv2d(32, 32, 3, padding=1)  # mnist_batchnorm.cnn:9
-        self.batchnorm_2 = nn.BatchNorm2d(32, eps=0.001, momentum=0.01)  # mnist_batchnorm.cnn:10
-        self.maxpool2d_1 = nn.MaxPool2d(2)  # mnist_batchnorm.cnn:11
-        self.dropout_1 = nn.Dropout(0.25)  # mnist_batchnorm.cnn:12
-        self.conv2d_3 = nn.Conv2d(32, 64, 3, padding=1)  # mnist_batchnorm.cnn:14
-        self.batchnorm_3 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01)  # mnist_batchnorm.cnn:15
-        self.conv2d_4 = nn.Conv2d(64, 64, 3, padding=1)  # mnist_batchnorm.cnn:16
-        self.batchnorm_4 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01)  # mnist_batchnorm.cnn:17
-        self.maxpool2d_2 = nn.MaxPool2d(2)  # mnist_batchnorm.cnn:18
-        self.dropout_2 = nn.Dropout(0.25)  # mnist_batchnorm.cnn:19
-        self.flatten_1 = nn.Flatten()  # mnist_batchnorm.cnn:21: in (C, H, W) order, not Keras's (H, W, C)
-        self.dense_1 = nn.Linear(3136, 512)  # mnist_batchnorm.cnn:22
-        self.batchnorm_5 = nn.BatchNorm1d(512, eps=0.001, momentum=0.01)  # mnist_batchnorm.cnn:23
-        self.dense_2 = nn.Linear(512, 10)  # mnist_batchnorm.cnn:24
+        self.conv2d = nn.Conv2d(1, 32, 3, padding=1)  # mnist_batchnorm.cnn:7
+        self.batch_normalization = nn.BatchNorm2d(32, eps=0.001, momentum=0.01)  # mnist_batchnorm.cnn:8
+        self.conv2d_1 = nn.Conv2d(32, 32, 3, padding=1)  # mnist_batchnorm.cnn:9
+        self.batch_normalization_1 = nn.BatchNorm2d(32, eps=0.001, momentum=0.01)  # mnist_batchnorm.cnn:10
+        self.max_pooling2d = nn.MaxPool2d(2)  # mnist_batchnorm.cnn:11
+        self.dropout = nn.Dropout(0.25)  # mnist_batchnorm.cnn:12
+        self.conv2d_2 = nn.Conv2d(32, 64, 3, padding=1)  # mnist_batchnorm.cnn:14
+        self.batch_normalization_2 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01)  # mnist_batchnorm.cnn:15
+        self.conv2d_3 = nn.Conv2d(64, 64, 3, padding=1)  # mnist_batchnorm.cnn:16
+        self.batch_normalization_3 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01)  # mnist_batchnorm.cnn:17
+        self.max_pooling2d_1 = nn.MaxPool2d(2)  # mnist_batchnorm.cnn:18
+        self.dropout_1 = nn.Dropout(0.25)  # mnist_batchnorm.cnn:19
+        self.flatten = nn.Flatten()  # mnist_batchnorm.cnn:21: in (C, H, W) order, not Keras's (H, W, C)
+        self.dense = nn.Linear(3136, 512)  # mnist_batchnorm.cnn:22
+        self.batch_normalization_4 = nn.BatchNorm1d(512, eps=0.001, momentum=0.01)  # mnist_batchnorm.cnn:23
+        self.dense_1 = nn.Linear(512, 10)  # mnist_batchnorm.cnn:24
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.conv2d_1(x))  # mnist_batchnorm.cnn:7
-        x = self.batchnorm_1(x)  # mnist_batchnorm.cnn:8
-        x = F.relu(self.conv2d_2(x))  # mnist_batchnorm.cnn:9
-        x = self.batchnorm_2(x)  # mnist_batchnorm.cnn:10
-        x = self.maxpool2d_1(x)  # mnist_batchnorm.cnn:11
-        x = self.dropout_1(x)  # mnist_batchnorm.cnn:12
-        x = F.relu(self.conv2d_3(x))  # mnist_batchnorm.cnn:14
-        x = self.batchnorm_3(x)  # mnist_batchnorm.cnn:15
-        x = F.relu(self.conv2d_4(x))  # mnist_batchnorm.cnn:16
-        x = self.batchnorm_4(x)  # mnist_batchnorm.cnn:17
-        x = self.maxpool2d_2(x)  # mnist_batchnorm.cnn:18
-        x = self.dropout_2(x)  # mnist_batchnorm.cnn:19
-        x = self.flatten_1(x)  # mnist_batchnorm.cnn:21
-        x = F.relu(self.dense_1(x))  # mnist_batchnorm.cnn:22
-        x = self.batchnorm_5(x)  # mnist_batchnorm.cnn:23
-        x = F.softmax(self.dense_2(x), dim=1)  # mnist_batchnorm.cnn:24
+        x = F.relu(self.conv2d(x))  # mnist_batchnorm.cnn:7
+        x = self.batch_normalization(x)  # mnist_batchnorm.cnn:8
+        x = F.relu(self.conv2d_1(x))  # mnist_batchnorm.cnn:9
+        x = self.batch_normalization_1(x)  # mnist_batchnorm.cnn:10
+        x = self.max_pooling2d(x)  # mnist_batchnorm.cnn:11
+        x = self.dropout(x)  # mnist_batchnorm.cnn:12
+        x = F.relu(self.conv2d_2(x))  # mnist_batchnorm.cnn:14
+        x = self.batch_normalization_2(x)  # mnist_batchnorm.cnn:15
+        x = F.relu(self.conv2d_3(x))  # mnist_batchnorm.cnn:16
+        x = self.batch_normalization_3(x)  # mnist_batchnorm.cnn:17
+        x = self.max_pooling2d_1(x)  # mnist_batchnorm.cnn:18
+        x = self.dropout_1(x)  # mnist_batchnorm.cnn:19
+        x = self.flatten(x)  # mnist_batchnorm.cnn:21
+        x = F.relu(self.dense(x))  # mnist_batchnorm.cnn:22
+        x = self.batch_normalization_4(x)  # mnist_batchnorm.cnn:23
+        x = F.softmax(self.dense_1(x), dim=1)  # mnist_batchnorm.cnn:24
         return x
 
 
@@ -67,8 +67,10 @@ if __name__ == '__main__':
         with torch.no_grad():
             output = model(torch.zeros(1, *model_class.INPUT_SHAPE))
         print('output shape:', tuple(output.shape))
-        trainable = sum(p.numel() for p in model.parameters())
-        # Batch norm's running statistics: buffers here, the non-trainable parameters of Keras and specc.
-        statistics = sum(b.numel() for b in model.buffers() if b.is_floating_point())
-        total = trainable + statistics
-        print(f'parameters: {total:,} ({trainable:,} trainable, {statistics:,} non-trainable, in buffers)')
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+        # Buffers are non-trainable parameters to Keras and specc (batch norm's running statistics...),
+        # all but batch norm's num_batches_tracked, a counter Keras does not keep.
+        statistics = sum(b.numel() for name, b in model.named_buffers() if not name.endswith('num_batches_tracked'))
+        total = trainable + frozen + statistics
+        print(f'parameters: {total:,} ({trainable:,} trainable, {frozen + statistics:,} non-trainable)')

@@ -21,24 +21,24 @@ class Mnist(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv2d_1 = nn.Conv2d(1, 32, 3)  # mnist.cnn:5
-        self.maxpool2d_1 = nn.MaxPool2d(2)  # mnist.cnn:6
-        self.conv2d_2 = nn.Conv2d(32, 64, 3)  # mnist.cnn:7
-        self.maxpool2d_2 = nn.MaxPool2d(2)  # mnist.cnn:8
-        self.conv2d_3 = nn.Conv2d(64, 64, 3)  # mnist.cnn:9
-        self.flatten_1 = nn.Flatten()  # mnist.cnn:10: in (C, H, W) order, not Keras's (H, W, C)
-        self.dense_1 = nn.Linear(576, 64)  # mnist.cnn:11
-        self.dense_2 = nn.Linear(64, 10)  # mnist.cnn:12
+        self.conv2d = nn.Conv2d(1, 32, 3)  # mnist.cnn:5
+        self.max_pooling2d = nn.MaxPool2d(2)  # mnist.cnn:6
+        self.conv2d_1 = nn.Conv2d(32, 64, 3)  # mnist.cnn:7
+        self.max_pooling2d_1 = nn.MaxPool2d(2)  # mnist.cnn:8
+        self.conv2d_2 = nn.Conv2d(64, 64, 3)  # mnist.cnn:9
+        self.flatten = nn.Flatten()  # mnist.cnn:10: in (C, H, W) order, not Keras's (H, W, C)
+        self.dense = nn.Linear(576, 64)  # mnist.cnn:11
+        self.dense_1 = nn.Linear(64, 10)  # mnist.cnn:12
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.conv2d_1(x))  # mnist.cnn:5
-        x = self.maxpool2d_1(x)  # mnist.cnn:6
-        x = F.relu(self.conv2d_2(x))  # mnist.cnn:7
-        x = self.maxpool2d_2(x)  # mnist.cnn:8
-        x = F.relu(self.conv2d_3(x))  # mnist.cnn:9
-        x = self.flatten_1(x)  # mnist.cnn:10
-        x = F.relu(self.dense_1(x))  # mnist.cnn:11
-        x = F.softmax(self.dense_2(x), dim=1)  # mnist.cnn:12
+        x = F.relu(self.conv2d(x))  # mnist.cnn:5
+        x = self.max_pooling2d(x)  # mnist.cnn:6
+        x = F.relu(self.conv2d_1(x))  # mnist.cnn:7
+        x = self.max_pooling2d_1(x)  # mnist.cnn:8
+        x = F.relu(self.conv2d_2(x))  # mnist.cnn:9
+        x = self.flatten(x)  # mnist.cnn:10
+        x = F.relu(self.dense(x))  # mnist.cnn:11
+        x = F.softmax(self.dense_1(x), dim=1)  # mnist.cnn:12
         return x
 
 
@@ -51,8 +51,10 @@ if __name__ == '__main__':
         with torch.no_grad():
             output = model(torch.zeros(1, *model_class.INPUT_SHAPE))
         print('output shape:', tuple(output.shape))
-        trainable = sum(p.numel() for p in model.parameters())
-        # Batch norm's running statistics: buffers here, the non-trainable parameters of Keras and specc.
-        statistics = sum(b.numel() for b in model.buffers() if b.is_floating_point())
-        total = trainable + statistics
-        print(f'parameters: {total:,} ({trainable:,} trainable, {statistics:,} non-trainable, in buffers)')
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+        # Buffers are non-trainable parameters to Keras and specc (batch norm's running statistics...),
+        # all but batch norm's num_batches_tracked, a counter Keras does not keep.
+        statistics = sum(b.numel() for name, b in model.named_buffers() if not name.endswith('num_batches_tracked'))
+        total = trainable + frozen + statistics
+        print(f'parameters: {total:,} ({trainable:,} trainable, {frozen + statistics:,} non-trainable)')

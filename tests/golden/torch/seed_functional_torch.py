@@ -21,40 +21,40 @@ class Seed(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv2d_1 = nn.Conv2d(1, 32, 3, padding=1)  # seed_functional.cnn:5
-        self.batchnorm_1 = nn.BatchNorm2d(32, eps=0.001, momentum=0.01)  # seed_functional.cnn:6
-        self.conv2d_2 = nn.Conv2d(32, 32, 3, padding=1)  # seed_functional.cnn:7
-        self.batchnorm_2 = nn.BatchNorm2d(32, eps=0.001, momentum=0.01)  # seed_functional.cnn:8
-        self.maxpool2d_1 = nn.MaxPool2d(2)  # seed_functional.cnn:9
-        self.dropout_1 = nn.Dropout(0.25)  # seed_functional.cnn:10
-        self.conv2d_3 = nn.Conv2d(32, 64, 3, padding=1)  # seed_functional.cnn:12
-        self.batchnorm_3 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01)  # seed_functional.cnn:13
-        self.conv2d_4 = nn.Conv2d(64, 64, 3, padding=1)  # seed_functional.cnn:14
-        self.batchnorm_4 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01)  # seed_functional.cnn:15
-        self.maxpool2d_2 = nn.MaxPool2d(2)  # seed_functional.cnn:16
-        self.dropout_2 = nn.Dropout(0.25)  # seed_functional.cnn:17
-        self.flatten_1 = nn.Flatten()  # seed_functional.cnn:19: in (C, H, W) order, not Keras's (H, W, C)
-        self.dense_1 = nn.Linear(3136, 512)  # seed_functional.cnn:20
-        self.batchnorm_5 = nn.BatchNorm1d(512, eps=0.001, momentum=0.01)  # seed_functional.cnn:21
-        self.dense_2 = nn.Linear(512, 10)  # seed_functional.cnn:22
+        self.conv2d = nn.Conv2d(1, 32, 3, padding=1)  # seed_functional.cnn:5
+        self.batch_normalization = nn.BatchNorm2d(32, eps=0.001, momentum=0.01)  # seed_functional.cnn:6
+        self.conv2d_1 = nn.Conv2d(32, 32, 3, padding=1)  # seed_functional.cnn:7
+        self.batch_normalization_1 = nn.BatchNorm2d(32, eps=0.001, momentum=0.01)  # seed_functional.cnn:8
+        self.max_pooling2d = nn.MaxPool2d(2)  # seed_functional.cnn:9
+        self.dropout = nn.Dropout(0.25)  # seed_functional.cnn:10
+        self.conv2d_2 = nn.Conv2d(32, 64, 3, padding=1)  # seed_functional.cnn:12
+        self.batch_normalization_2 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01)  # seed_functional.cnn:13
+        self.conv2d_3 = nn.Conv2d(64, 64, 3, padding=1)  # seed_functional.cnn:14
+        self.batch_normalization_3 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01)  # seed_functional.cnn:15
+        self.max_pooling2d_1 = nn.MaxPool2d(2)  # seed_functional.cnn:16
+        self.dropout_1 = nn.Dropout(0.25)  # seed_functional.cnn:17
+        self.flatten = nn.Flatten()  # seed_functional.cnn:19: in (C, H, W) order, not Keras's (H, W, C)
+        self.dense = nn.Linear(3136, 512)  # seed_functional.cnn:20
+        self.batch_normalization_4 = nn.BatchNorm1d(512, eps=0.001, momentum=0.01)  # seed_functional.cnn:21
+        self.dense_1 = nn.Linear(512, 10)  # seed_functional.cnn:22
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.conv2d_1(x))  # seed_functional.cnn:5
-        x = self.batchnorm_1(x)  # seed_functional.cnn:6
-        x = F.relu(self.conv2d_2(x))  # seed_functional.cnn:7
-        x = self.batchnorm_2(x)  # seed_functional.cnn:8
-        x = self.maxpool2d_1(x)  # seed_functional.cnn:9
-        x = self.dropout_1(x)  # seed_functional.cnn:10
-        x = F.relu(self.conv2d_3(x))  # seed_functional.cnn:12
-        x = self.batchnorm_3(x)  # seed_functional.cnn:13
-        x = F.relu(self.conv2d_4(x))  # seed_functional.cnn:14
-        x = self.batchnorm_4(x)  # seed_functional.cnn:15
-        x = self.maxpool2d_2(x)  # seed_functional.cnn:16
-        x = self.dropout_2(x)  # seed_functional.cnn:17
-        x = self.flatten_1(x)  # seed_functional.cnn:19
-        x = F.relu(self.dense_1(x))  # seed_functional.cnn:20
-        x = self.batchnorm_5(x)  # seed_functional.cnn:21
-        x = F.softmax(self.dense_2(x), dim=1)  # seed_functional.cnn:22
+        x = F.relu(self.conv2d(x))  # seed_functional.cnn:5
+        x = self.batch_normalization(x)  # seed_functional.cnn:6
+        x = F.relu(self.conv2d_1(x))  # seed_functional.cnn:7
+        x = self.batch_normalization_1(x)  # seed_functional.cnn:8
+        x = self.max_pooling2d(x)  # seed_functional.cnn:9
+        x = self.dropout(x)  # seed_functional.cnn:10
+        x = F.relu(self.conv2d_2(x))  # seed_functional.cnn:12
+        x = self.batch_normalization_2(x)  # seed_functional.cnn:13
+        x = F.relu(self.conv2d_3(x))  # seed_functional.cnn:14
+        x = self.batch_normalization_3(x)  # seed_functional.cnn:15
+        x = self.max_pooling2d_1(x)  # seed_functional.cnn:16
+        x = self.dropout_1(x)  # seed_functional.cnn:17
+        x = self.flatten(x)  # seed_functional.cnn:19
+        x = F.relu(self.dense(x))  # seed_functional.cnn:20
+        x = self.batch_normalization_4(x)  # seed_functional.cnn:21
+        x = F.softmax(self.dense_1(x), dim=1)  # seed_functional.cnn:22
         return x
 
 
@@ -67,8 +67,10 @@ if __name__ == '__main__':
         with torch.no_grad():
             output = model(torch.zeros(1, *model_class.INPUT_SHAPE))
         print('output shape:', tuple(output.shape))
-        trainable = sum(p.numel() for p in model.parameters())
-        # Batch norm's running statistics: buffers here, the non-trainable parameters of Keras and specc.
-        statistics = sum(b.numel() for b in model.buffers() if b.is_floating_point())
-        total = trainable + statistics
-        print(f'parameters: {total:,} ({trainable:,} trainable, {statistics:,} non-trainable, in buffers)')
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+        # Buffers are non-trainable parameters to Keras and specc (batch norm's running statistics...),
+        # all but batch norm's num_batches_tracked, a counter Keras does not keep.
+        statistics = sum(b.numel() for name, b in model.named_buffers() if not name.endswith('num_batches_tracked'))
+        total = trainable + frozen + statistics
+        print(f'parameters: {total:,} ({trainable:,} trainable, {frozen + statistics:,} non-trainable)')

@@ -29,32 +29,32 @@ class Tour(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         # tour.cnn:4: 'same' as Keras pads, the odd zero at the bottom and right
-        self.conv2d_1_pad = nn.ZeroPad2d((1, 2, 1, 2))
-        self.conv2d_1 = nn.Conv2d(3, 16, 5, stride=2, bias=False)  # tour.cnn:4
-        self.batchnorm_1 = nn.BatchNorm2d(16, eps=0.001, momentum=0.1)  # tour.cnn:5
-        self.conv2d_2 = nn.Conv2d(16, 32, 3, padding=2, dilation=2)  # tour.cnn:6
+        self.conv2d_pad = nn.ZeroPad2d((1, 2, 1, 2))
+        self.conv2d = nn.Conv2d(3, 16, 5, stride=2, bias=False)  # tour.cnn:4
+        self.batch_normalization = nn.BatchNorm2d(16, eps=0.001, momentum=0.1)  # tour.cnn:5
+        self.conv2d_1 = nn.Conv2d(16, 32, 3, padding=2, dilation=2)  # tour.cnn:6
         self.tall = nn.Conv2d(32, 32, (3, 1), padding=(1, 0))  # tour.cnn:7
-        self.zeropad2d_1 = nn.ZeroPad2d((0, 1, 0, 1))  # tour.cnn:8
-        self.maxpool2d_1 = nn.MaxPool2d(3, stride=2)  # tour.cnn:9
-        self.avgpool2d_1 = nn.AvgPool2d(2)  # tour.cnn:10
-        self.minpool2d_1 = MinPool2d(2)  # tour.cnn:11
-        self.dropout_1 = nn.Dropout(0.25)  # tour.cnn:12
-        self.global_avgpool2d_1 = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())  # tour.cnn:13
-        self.dense_1 = nn.Linear(32, 10)  # tour.cnn:14
+        self.zero_padding2d = nn.ZeroPad2d((0, 1, 0, 1))  # tour.cnn:8
+        self.max_pooling2d = nn.MaxPool2d(3, stride=2)  # tour.cnn:9
+        self.average_pooling2d = nn.AvgPool2d(2)  # tour.cnn:10
+        self.min_pooling2d = MinPool2d(2)  # tour.cnn:11
+        self.dropout = nn.Dropout(0.25)  # tour.cnn:12
+        self.global_average_pooling2d = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())  # tour.cnn:13
+        self.dense = nn.Linear(32, 10)  # tour.cnn:14
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv2d_1_pad(x)  # tour.cnn:4
-        x = F.relu(self.conv2d_1(x))  # tour.cnn:4
-        x = self.batchnorm_1(x)  # tour.cnn:5
-        x = F.relu(self.conv2d_2(x))  # tour.cnn:6
+        x = self.conv2d_pad(x)  # tour.cnn:4
+        x = F.relu(self.conv2d(x))  # tour.cnn:4
+        x = self.batch_normalization(x)  # tour.cnn:5
+        x = F.relu(self.conv2d_1(x))  # tour.cnn:6
         x = self.tall(x)  # tour.cnn:7
-        x = self.zeropad2d_1(x)  # tour.cnn:8
-        x = self.maxpool2d_1(x)  # tour.cnn:9
-        x = self.avgpool2d_1(x)  # tour.cnn:10
-        x = self.minpool2d_1(x)  # tour.cnn:11
-        x = self.dropout_1(x)  # tour.cnn:12
-        x = self.global_avgpool2d_1(x)  # tour.cnn:13
-        x = F.softmax(self.dense_1(x), dim=1)  # tour.cnn:14
+        x = self.zero_padding2d(x)  # tour.cnn:8
+        x = self.max_pooling2d(x)  # tour.cnn:9
+        x = self.average_pooling2d(x)  # tour.cnn:10
+        x = self.min_pooling2d(x)  # tour.cnn:11
+        x = self.dropout(x)  # tour.cnn:12
+        x = self.global_average_pooling2d(x)  # tour.cnn:13
+        x = F.softmax(self.dense(x), dim=1)  # tour.cnn:14
         return x
 
 
@@ -67,8 +67,10 @@ if __name__ == '__main__':
         with torch.no_grad():
             output = model(torch.zeros(1, *model_class.INPUT_SHAPE))
         print('output shape:', tuple(output.shape))
-        trainable = sum(p.numel() for p in model.parameters())
-        # Batch norm's running statistics: buffers here, the non-trainable parameters of Keras and specc.
-        statistics = sum(b.numel() for b in model.buffers() if b.is_floating_point())
-        total = trainable + statistics
-        print(f'parameters: {total:,} ({trainable:,} trainable, {statistics:,} non-trainable, in buffers)')
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+        # Buffers are non-trainable parameters to Keras and specc (batch norm's running statistics...),
+        # all but batch norm's num_batches_tracked, a counter Keras does not keep.
+        statistics = sum(b.numel() for name, b in model.named_buffers() if not name.endswith('num_batches_tracked'))
+        total = trainable + frozen + statistics
+        print(f'parameters: {total:,} ({trainable:,} trainable, {frozen + statistics:,} non-trainable)')

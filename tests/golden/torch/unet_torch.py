@@ -16,13 +16,13 @@ class DoubleConv(nn.Module):
 
     def __init__(self, filters, in_channels) -> None:
         super().__init__()
-        self.conv2d_1 = nn.Conv2d(in_channels, filters, 3, padding=1)  # unet.cnn:4
-        self.conv2d_2 = nn.Conv2d(filters, filters, 3, padding=1)  # unet.cnn:5
+        self.conv2d = nn.Conv2d(in_channels, filters, 3, padding=1)  # unet.cnn:4
+        self.conv2d_1 = nn.Conv2d(filters, filters, 3, padding=1)  # unet.cnn:5
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        conv2d_1 = F.relu(self.conv2d_1(x))  # unet.cnn:4
-        conv2d_2 = F.relu(self.conv2d_2(conv2d_1))  # unet.cnn:5
-        return conv2d_2
+        conv2d = F.relu(self.conv2d(x))  # unet.cnn:4
+        conv2d_1 = F.relu(self.conv2d_1(conv2d))  # unet.cnn:5
+        return conv2d_1
 
 
 class Up(nn.Module):
@@ -30,13 +30,13 @@ class Up(nn.Module):
 
     def __init__(self, filters, in_channels) -> None:
         super().__init__()
-        self.conv2d_transpose_1 = nn.ConvTranspose2d(in_channels, filters, 2, stride=2)  # unet.cnn:11
+        self.conv2d_transpose = nn.ConvTranspose2d(in_channels, filters, 2, stride=2)  # unet.cnn:11
         self.double_conv_1 = DoubleConv(filters=filters, in_channels=in_channels)  # unet.cnn:13
 
     def forward(self, deep: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        conv2d_transpose_1 = self.conv2d_transpose_1(deep)  # unet.cnn:11
-        concat_1 = torch.cat([conv2d_transpose_1, skip], dim=1)  # unet.cnn:12
-        double_conv_1 = self.double_conv_1(concat_1)  # unet.cnn:13
+        conv2d_transpose = self.conv2d_transpose(deep)  # unet.cnn:11
+        concat = torch.cat([conv2d_transpose, skip], dim=1)  # unet.cnn:12
+        double_conv_1 = self.double_conv_1(concat)  # unet.cnn:13
         return double_conv_1
 
 
@@ -51,30 +51,30 @@ class Unet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.double_conv_1 = DoubleConv(filters=32, in_channels=3)  # unet.cnn:18
-        self.maxpool2d_1 = nn.MaxPool2d(2)  # unet.cnn:19
+        self.max_pooling2d = nn.MaxPool2d(2)  # unet.cnn:19
         self.double_conv_2 = DoubleConv(filters=64, in_channels=32)  # unet.cnn:20
-        self.maxpool2d_2 = nn.MaxPool2d(2)  # unet.cnn:21
+        self.max_pooling2d_1 = nn.MaxPool2d(2)  # unet.cnn:21
         self.double_conv_3 = DoubleConv(filters=128, in_channels=64)  # unet.cnn:22
-        self.maxpool2d_3 = nn.MaxPool2d(2)  # unet.cnn:23
+        self.max_pooling2d_2 = nn.MaxPool2d(2)  # unet.cnn:23
         self.double_conv_4 = DoubleConv(filters=256, in_channels=128)  # unet.cnn:24
         self.up_1 = Up(filters=128, in_channels=256)  # unet.cnn:25
         self.up_2 = Up(filters=64, in_channels=128)  # unet.cnn:26
         self.up_3 = Up(filters=32, in_channels=64)  # unet.cnn:27
-        self.conv2d_1 = nn.Conv2d(32, 2, 1)  # unet.cnn:28
+        self.conv2d_14 = nn.Conv2d(32, 2, 1)  # unet.cnn:28
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         double_conv_1 = self.double_conv_1(image)  # unet.cnn:18
-        maxpool2d_1 = self.maxpool2d_1(double_conv_1)  # unet.cnn:19
-        double_conv_2 = self.double_conv_2(maxpool2d_1)  # unet.cnn:20
-        maxpool2d_2 = self.maxpool2d_2(double_conv_2)  # unet.cnn:21
-        double_conv_3 = self.double_conv_3(maxpool2d_2)  # unet.cnn:22
-        maxpool2d_3 = self.maxpool2d_3(double_conv_3)  # unet.cnn:23
-        double_conv_4 = self.double_conv_4(maxpool2d_3)  # unet.cnn:24
+        max_pooling2d = self.max_pooling2d(double_conv_1)  # unet.cnn:19
+        double_conv_2 = self.double_conv_2(max_pooling2d)  # unet.cnn:20
+        max_pooling2d_1 = self.max_pooling2d_1(double_conv_2)  # unet.cnn:21
+        double_conv_3 = self.double_conv_3(max_pooling2d_1)  # unet.cnn:22
+        max_pooling2d_2 = self.max_pooling2d_2(double_conv_3)  # unet.cnn:23
+        double_conv_4 = self.double_conv_4(max_pooling2d_2)  # unet.cnn:24
         up_1 = self.up_1(double_conv_4, double_conv_3)  # unet.cnn:25
         up_2 = self.up_2(up_1, double_conv_2)  # unet.cnn:26
         up_3 = self.up_3(up_2, double_conv_1)  # unet.cnn:27
-        conv2d_1 = F.softmax(self.conv2d_1(up_3), dim=1)  # unet.cnn:28
-        return conv2d_1
+        conv2d_14 = F.softmax(self.conv2d_14(up_3), dim=1)  # unet.cnn:28
+        return conv2d_14
 
 
 MODELS = {'unet': Unet}
@@ -86,8 +86,10 @@ if __name__ == '__main__':
         with torch.no_grad():
             output = model(torch.zeros(1, *model_class.INPUT_SHAPE))
         print('output shape:', tuple(output.shape))
-        trainable = sum(p.numel() for p in model.parameters())
-        # Batch norm's running statistics: buffers here, the non-trainable parameters of Keras and specc.
-        statistics = sum(b.numel() for b in model.buffers() if b.is_floating_point())
-        total = trainable + statistics
-        print(f'parameters: {total:,} ({trainable:,} trainable, {statistics:,} non-trainable, in buffers)')
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+        # Buffers are non-trainable parameters to Keras and specc (batch norm's running statistics...),
+        # all but batch norm's num_batches_tracked, a counter Keras does not keep.
+        statistics = sum(b.numel() for name, b in model.named_buffers() if not name.endswith('num_batches_tracked'))
+        total = trainable + frozen + statistics
+        print(f'parameters: {total:,} ({trainable:,} trainable, {frozen + statistics:,} non-trainable)')
