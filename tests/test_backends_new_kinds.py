@@ -23,7 +23,7 @@ from specc.backends.torch import emit_torch, torch_layout
 from specc.backends.torch_verify import torch_figures
 from specc.backends.transfer import keras_to_torch, output_difference, torch_to_keras
 from specc.backends.verify import run_module
-from specc.check import ModelReport, check_model
+from specc.check import ModelReport
 from specc.pipeline import check_text
 
 from keras_reference import assert_matches_keras, keras_module
@@ -116,8 +116,8 @@ def test_the_pytorch_build_computes_what_the_keras_build_computes(text):
 
 
 def test_the_emitted_modules_pass_ruff_with_the_projects_rules(tmp_path):
-    for name, text in {**SPECS, "frozen": None}.items():
-        reports = [frozen(FROZEN, FROZEN_LAYERS)] if text is None else check_text(text).reports
+    for name, text in {**SPECS, "frozen": FROZEN}.items():
+        reports = check_text(text).reports
         (tmp_path / f"{name}_keras.py").write_text(emit_keras(reports, f"{name}.cnn"), encoding="utf-8")
         (tmp_path / f"{name}_torch.py").write_text(emit_torch(reports, f"{name}.cnn"), encoding="utf-8")
     rules = ["--isolated", "--select", "E,F,W,I,B,UP", "--line-length", "120"]
@@ -235,50 +235,49 @@ def test_normalization_statistics_are_copied_both_ways_in_each_frameworks_featur
 # --- frozen layers -------------------------------------------------------------------------------------------------
 
 FROZEN = """\
-block unit(filters) {
+block unit(filters, train=true) {
   x = input
-  y = conv filters 3 same use_bias=false name=conv
-  y = batchnorm name=bn
-  y = relu name=relu
+  y = conv filters 3 same use_bias=false trainable=train name=conv
+  y = batchnorm trainable=false name=bn
+  y = relu trainable=train name=relu
   add x y name=add
 }
 model frozen {
   input 6x6x4
-  separable 4 3 same name=stem
-  batchnorm scale=false name=stem_bn
-  unit 4 name=u1
+  separable 4 3 same trainable=false name=stem
+  batchnorm scale=false trainable=false name=stem_bn
+  unit 4 train=false name=u1
   unit 4 name=u2
-  normalization name=norm
-  global_avgpool name=pool
+  normalization trainable=false name=norm
+  global_avgpool trainable=false name=pool
   dense 3 name=head
 }
 """
 
-# Frozen: the stem, a batch norm (Keras counts its gamma and beta non-trainable then), a weightless layer, the whole
-# first use of the block and the batch norm of the second.
+# Frozen: the stem, a batch norm (Keras counts its gamma and beta non-trainable then), a weightless layer, statistics
+# that are weights, the whole first use of the block and the batch norm of the second.
 FROZEN_LAYERS = frozenset({"stem", "stem_bn", "pool", "u1_conv", "u1_bn", "u1_relu", "u2_bn", "norm"})
 
 
-def frozen(text: str, names: frozenset[str]) -> ModelReport:
-    """The spec's model with the named layers frozen (`trainable=false`), checked again. Lowering does not take
-    `trainable=` yet, so the layers are frozen in the IR, as lowering would make them."""
-    model = only_report(text).model
-    layers = tuple(
-        layer.model_copy(update={"trainable": False}) if layer.name in names else layer for layer in model.layers
-    )
-    report, _ = check_model(model.model_copy(update={"layers": layers}))
-    return report
+def test_the_spec_freezes_the_layers_the_tests_expect():
+    report = only_report(FROZEN)
+    assert {layer.name for layer in report.model.layers if not layer.trainable} == FROZEN_LAYERS
 
 
-def test_a_frozen_layer_is_built_frozen_in_both_backends_and_its_block_passes_trainable_where_uses_differ():
-    report = frozen(FROZEN, FROZEN_LAYERS)
+@pytest.mark.keras
+def test_frozen_layers_build_in_keras_with_the_counts_the_checker_gives():
+    assert_matches_keras(FROZEN)
+
+
+def test_a_frozen_layer_is_built_frozen_in_both_backends_and_a_block_freezes_by_its_own_parameter():
+    report = only_report(FROZEN)
     keras_source = emit_keras([report], "spec.cnn")
     assert "layers.SeparableConv2D(4, (3, 3), padding='same', trainable=False, name='stem')" in keras_source
-    # Frozen in both uses: a constant; frozen in one use: a parameter, True where the use leaves it out.
+    # Frozen in every use: a constant; frozen by the block's parameter: that parameter, as the use gives it.
     assert "layers.BatchNormalization(trainable=False, name=name + '_bn')" in keras_source
-    assert "layers.ReLU(trainable=trainable, name=name + '_relu')" in keras_source
-    assert "x = unit(x, trainable=False, name='u1')" in keras_source
-    assert "x = unit(x, trainable=True, name='u2')" in keras_source
+    assert "layers.ReLU(trainable=train, name=name + '_relu')" in keras_source
+    assert "x = unit(x, train=False, name='u1')" in keras_source
+    assert "x = unit(x, train=True, name='u2')" in keras_source
     torch_source = emit_torch([report], "spec.cnn")
     assert "self.stem.requires_grad_(False)  # spec.cnn:10: trainable=false: frozen, not trained" in torch_source
     assert "self.bn.requires_grad_(False)" in torch_source
@@ -289,7 +288,7 @@ def test_a_frozen_layer_is_built_frozen_in_both_backends_and_its_block_passes_tr
 
 
 def test_requires_grad_is_false_exactly_for_the_parameters_of_frozen_layers():
-    report = frozen(FROZEN, FROZEN_LAYERS)
+    report = only_report(FROZEN)
     module = run_module(emit_torch([report], "spec.cnn"), "<generated torch>").MODELS["frozen"]()
     layout = torch_layout(report)
     for name, place in layout.items():
@@ -302,7 +301,7 @@ def test_requires_grad_is_false_exactly_for_the_parameters_of_frozen_layers():
 
 @pytest.mark.keras
 def test_keras_and_pytorch_count_frozen_weights_non_trainable_alike_layer_by_layer():
-    report = frozen(FROZEN, FROZEN_LAYERS)
+    report = only_report(FROZEN)
     keras_module().backend.clear_session(free_memory=False)
     keras_model = run_module(emit_keras([report], "spec.cnn"), "<generated keras>").MODELS["frozen"]()
     for layer in report.model.layers:
@@ -324,7 +323,7 @@ def test_keras_and_pytorch_count_frozen_weights_non_trainable_alike_layer_by_lay
 
 @pytest.mark.keras
 def test_the_pytorch_modules_main_prints_the_counts_keras_gives_for_frozen_layers(tmp_path):
-    report = frozen(FROZEN, FROZEN_LAYERS)
+    report = only_report(FROZEN)
     keras_module().backend.clear_session(free_memory=False)
     keras_model = run_module(emit_keras([report], "spec.cnn"), "<generated keras>").MODELS["frozen"]()
     keras = keras_figures(keras_model, [])
@@ -340,5 +339,5 @@ def test_the_pytorch_modules_main_prints_the_counts_keras_gives_for_frozen_layer
 
 @pytest.mark.keras
 def test_a_frozen_model_computes_in_pytorch_what_it_computes_in_keras():
-    report = frozen(FROZEN, FROZEN_LAYERS)
+    report = only_report(FROZEN)
     assert equivalence_difference(report, "frozen layers") <= TOLERANCE
