@@ -11,6 +11,7 @@ Shapes leave out the batch axis and are channels-last, as in Keras.
 # created, at every start-up, and as strings they would be evaluated once per class and base class.
 import functools
 import math
+import re
 from typing import Annotated, ClassVar, Literal, NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -1181,6 +1182,14 @@ PARAMETER_SHORT_FORMS: dict[str, str] = {
 
 
 @functools.cache
+@functools.cache
+def keras_auto_name(cls: type[LayerBase]) -> str:
+    """The stem of an unnamed layer's name, as Keras makes it: its class in snake case (`Conv2D` ->
+    `conv2d`, `BatchNormalization` -> `batch_normalization`), keras.src.utils.naming.to_snake_case's rule."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", cls.keras_class)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
 def parameter_names(cls: type[LayerBase]) -> tuple[str, ...]:
     """The arguments a kind takes, by their Keras names; `trainable`, which every layer takes, last."""
     return (*(name for name in cls.model_fields if name not in LayerBase.model_fields), "trainable")

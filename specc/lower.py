@@ -28,6 +28,7 @@ from specc.layers import (
     MAX_EXTENT,
     PARAMETER_SHORT_FORMS,
     LayerBase,
+    keras_auto_name,
     parameter_names,
 )
 from specc.lowering_cache import BUILT_KEPT_PER_STATEMENT, Expansion, LoweringCache, Placed
@@ -43,14 +44,6 @@ if TYPE_CHECKING:
 def _kind_name(cls: type[LayerBase]) -> str:
     """The IR kind of a class (`conv2d`)."""
     return cls.model_fields["kind"].default
-
-
-@functools.cache
-def keras_auto_name(cls: type[LayerBase]) -> str:
-    """The stem of an unnamed layer's name, as Keras makes it: its class in snake case (`Conv2D` ->
-    `conv2d`, `BatchNormalization` -> `batch_normalization`), keras.src.utils.naming.to_snake_case's rule."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", cls.keras_class)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -934,6 +927,9 @@ class _ModelLowering:
                 value_names=inner.value_names,
             )
         assert output is not None
+        if self.frozen_use(statement, block):
+            for index in range(marks[0], len(self.layers)):
+                self.layers[index] = self.layers[index].model_copy(update={"trainable": False})
         if self.cache is not None:
             self.cache.stop_recording(recording)
         if self.cache is not None and (len(self.diagnostics), len(self.unknown)) == marks[2:]:
@@ -949,6 +945,21 @@ class _ModelLowering:
     def substituted(self, statement: syntax.LayerStatement, scope: Scope) -> syntax.LayerStatement:
         """A block's line with the use's arguments for its parameters (kept from the last run when cached)."""
         return self.cache.substituted(statement, scope) if self.cache is not None else scope.substituted(statement)
+
+    def frozen_use(self, statement: syntax.LayerStatement, block: syntax.ModelBlock) -> bool:
+        """Whether a use says `trainable=false`, which freezes every layer it makes (unless the block has a
+        parameter of that name, which the argument is for)."""
+        if any(parameter.name == "trainable" for parameter in block.parameters):
+            return False
+        for argument in statement.arguments:
+            if argument.key == "trainable":
+                try:
+                    return not _boolean(argument.value)
+                except _Unfit:
+                    self.report(
+                        "E203", f"trainable expects true or false, got {render(argument.value)}", argument.value.span
+                    )
+        return False
 
     def use_name(self, block: syntax.ModelBlock, scope: Scope) -> str:
         """`basic_1`, `basic_2`...: the next free name for an unnamed use of a block, counted per block."""
@@ -973,6 +984,8 @@ class _ModelLowering:
         ok = True
         for argument in statement.arguments:
             key = argument.key
+            if key == "trainable" and "trainable" not in parameters:
+                continue  # the use's own, read by frozen_use
             if key == "start":
                 try:
                     start = _integer(argument.value)
@@ -1018,7 +1031,7 @@ class _ModelLowering:
                     continue
                 key = free[0]
             elif key not in parameters:
-                match = closest(key, [*parameters, "name", "repeat", "start"])
+                match = closest(key, [*parameters, "name", "repeat", "start", "trainable"])
                 span = argument.key_span or argument.span
                 self.report(
                     "E202",
@@ -1386,7 +1399,7 @@ class _ModelLowering:
                 # Arguments already reported as unfit show up again as missing; say each thing once.
                 self.report_validation(cls, statement, error, placed.spans, placed.rendered, set(placed.unfit))
                 layer = None
-            # A line of the model keeps a few names it had (edits above renumber kind_N); a block's line one per use.
+            # A line of the model keeps a few names it had (edits above renumber it); a block's line one per use.
             if len(placed.built) >= (BUILT_KEPT_PER_STATEMENT if scope.block is not None else 4):
                 placed.built.clear()
             built = placed.built[name] = (layer, tuple(self.diagnostics[mark:]))

@@ -2,7 +2,7 @@
 
 A model whose every layer reads the one before it (what Keras builds as a Sequential model) gets
 Keras's Sequential table. Any other graph gets the table Keras prints for a functional model: its
-inputs as rows and a "Connected to" column naming what each layer reads (`conv2d_1[0][0]`, one line
+inputs as rows and a "Connected to" column naming what each layer reads (`conv2d[0][0]`, one line
 per value). Layers whose value reaches no output are dim, marked †, and left out of the totals, as
 Keras's Model leaves them out. The repetitions of a repeated block use after the first fold into one
 row, `conv2_block2..3 (basic ×2)`, with their parameters summed; the first repetition shows every

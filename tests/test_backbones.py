@@ -173,3 +173,22 @@ def test_imagenet_weights_need_three_channels_and_the_top_its_size_and_classes()
     assert [d.code for d in top.diagnostics] == ["E305", "E305"]
     random_top = check_text("model m {\n input 150x150x3\n backbone vgg16 weights=none classes=2\n}\n")
     assert not random_top.diagnostics
+
+
+@pytest.mark.keras
+def test_trainable_false_on_a_block_use_freezes_every_layer_it_makes_as_keras_counts_them():
+    from keras_reference import keras_module
+
+    keras = keras_module()
+    keras.backend.clear_session(free_memory=False)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", trainable=False)(inputs)
+    x = keras.layers.BatchNormalization(trainable=False)(x)
+    x = keras.layers.Conv2D(4, 3, padding="same")(x)
+    x = keras.layers.BatchNormalization()(x)
+    built = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(x)))
+    (report,) = checked(
+        "block cb(f) {\n conv f 3x3 same\n batchnorm\n}\n"
+        "model m {\n input 8x8x3\n cb 4 trainable=false\n cb 4\n flatten\n dense 2\n}\n"
+    ).reports
+    assert_figures_equal(report, keras_figures(built, [layer.name for layer in report.model.layers]))

@@ -259,18 +259,18 @@ def test_json_output_for_mnist_is_one_document_with_every_layer_and_the_totals()
     assert model["output_shape"] == [10]
     assert (model["total_params"], model["trainable_params"], model["non_trainable_params"]) == (93322, 93322, 0)
     first = model["layers"][0]
-    assert (first["name"], first["kind"], first["line"]) == ("conv2d_1", "conv2d", 5)
+    assert (first["name"], first["kind"], first["line"]) == ("conv2d", "conv2d", 5)
     assert first["output_shape"] == [26, 26, 32]
     assert (first["params"], first["trainable_params"]) == (320, 320)
     assert [layer["name"] for layer in model["layers"]] == [
+        "conv2d",
+        "max_pooling2d",
         "conv2d_1",
-        "maxpool2d_1",
+        "max_pooling2d_1",
         "conv2d_2",
-        "maxpool2d_2",
-        "conv2d_3",
-        "flatten_1",
+        "flatten",
+        "dense",
         "dense_1",
-        "dense_2",
     ]
     assert [layer["line"] for layer in model["layers"]] == list(range(5, 13))
     assert sum(layer["params"] for layer in model["layers"]) == 93322
@@ -365,14 +365,14 @@ def test_summary_of_mnist_prints_every_layer_and_the_keras_totals():
     out = result.stdout
     assert 'Model: "mnist"' in out
     for name, keras_class, shape, params in [
-        ("conv2d_1", "Conv2D", "(None, 26, 26, 32)", "320"),
-        ("maxpool2d_1", "MaxPooling2D", "(None, 13, 13, 32)", "0"),
-        ("conv2d_2", "Conv2D", "(None, 11, 11, 64)", "18,496"),
-        ("maxpool2d_2", "MaxPooling2D", "(None, 5, 5, 64)", "0"),
-        ("conv2d_3", "Conv2D", "(None, 3, 3, 64)", "36,928"),
-        ("flatten_1", "Flatten", "(None, 576)", "0"),
-        ("dense_1", "Dense", "(None, 64)", "36,928"),
-        ("dense_2", "Dense", "(None, 10)", "650"),
+        ("conv2d", "Conv2D", "(None, 26, 26, 32)", "320"),
+        ("max_pooling2d", "MaxPooling2D", "(None, 13, 13, 32)", "0"),
+        ("conv2d_1", "Conv2D", "(None, 11, 11, 64)", "18,496"),
+        ("max_pooling2d_1", "MaxPooling2D", "(None, 5, 5, 64)", "0"),
+        ("conv2d_2", "Conv2D", "(None, 3, 3, 64)", "36,928"),
+        ("flatten", "Flatten", "(None, 576)", "0"),
+        ("dense", "Dense", "(None, 64)", "36,928"),
+        ("dense_1", "Dense", "(None, 10)", "650"),
     ]:
         row = next((line for line in out.splitlines() if f"{name} ({keras_class})" in line), None)
         assert row is not None, f"no row for {name}"
@@ -413,11 +413,15 @@ def test_summary_explain_puts_each_layers_arithmetic_under_its_row_and_cuts_noth
     for layer_report in report.layers:
         layer, inference = layer_report.layer, layer_report.inference
         shape = "(None, " + ", ".join(map(str, inference.output_shape)) + ")"
-        # The row on one line: name (type), shape, count and line.
+        # The row on one line: name (type), shape, count and line; a name and type wider than their column
+        # (`batch_normalization (BatchNormalization)` at 80) put the type on the next line, as Keras does.
         row = re.compile(
-            rf"{layer.name} \({layer.keras_class}\) +{re.escape(shape)} +{inference.params:,} +{layer.span.line}$"
+            rf"{layer.name}( \({layer.keras_class}\))? +{re.escape(shape)} +{inference.params:,} +{layer.span.line}$"
         )
         [at] = [index for index, line in enumerate(text) if row.match(line)]
+        if f"({layer.keras_class})" not in text[at]:
+            at += 1
+            assert text[at] == f"({layer.keras_class})"
         for working in inference.working:
             if len(working) < 70:  # a line wider than the table wraps at a space, as text does
                 assert working in text[at + 1 : at + 1 + len(inference.working)], working
@@ -460,11 +464,11 @@ def test_summary_of_a_spec_with_errors_shows_the_diagnostics_and_the_table_up_to
     cells = [[cell.strip() for cell in row.split("│")] for row in rows]
     assert cells == [
         ["input (InputLayer)", "(None, 28, 28, 1)", "0", "2"],
-        ["conv2d_1 (Conv2D)", "(None, 13, 13, 32)", "320", "3"],
+        ["conv2d (Conv2D)", "(None, 13, 13, 32)", "320", "3"],
         ["✗ maxpol 2x2", "error[E201]", "", "4"],
         ["input (InputLayer)", "(None, 8, 8, 3)", "0", "8"],
-        ["conv2d_1 (Conv2D)", "(None, 6, 6, 4)", "112", "9"],
-        ["✗ conv2d_2 (Conv2D)", "error[E301]", "", "10"],
+        ["conv2d (Conv2D)", "(None, 6, 6, 4)", "112", "9"],
+        ["✗ conv2d_1 (Conv2D)", "error[E301]", "", "10"],
     ]
     assert " ✗ stopped at line 4 (error E201)" in result.stdout
     assert " Params before line 10: 112" in result.stdout
@@ -501,7 +505,7 @@ def test_summary_of_a_missing_file_or_a_directory_is_a_usage_error(tmp_path, tar
 
 # --- summary and JSON of graphs -----------------------------------------------------------------
 
-# Two inputs, merges, a branch that reaches no output (conv2d_3) and two outputs.
+# Two inputs, merges, a branch that reaches no output (conv2d_2) and two outputs.
 GRAPH_SPEC = """model g {
   image = input 8x8x4
   meta = input 4
@@ -575,23 +579,23 @@ def test_summary_of_a_graph_has_its_inputs_as_rows_and_what_each_layer_reads(wri
     cells = {row[0]: row[1:] for row in table_cells(result.stdout)}
     assert cells["image (InputLayer)"] == ["(None, 8, 8, 4)", "0", "-", "2"]
     assert cells["meta (InputLayer)"] == ["(None, 4)", "0", "-", "3"]
-    assert cells["add_1 (Add)"] == ["(None, 8, 8, 4)", "0", "conv2d_1[0][0], image[0][0]", "5"]
-    assert cells["multiply_1 (Multiply)"][2] == "conv2d_2[0][0], add_1[0][0]"
-    assert cells["dense_2 (Dense)"][2] == "meta[0][0]"
+    assert cells["add (Add)"] == ["(None, 8, 8, 4)", "0", "conv2d[0][0], image[0][0]", "5"]
+    assert cells["multiply (Multiply)"][2] == "conv2d_1[0][0], add[0][0]"
+    assert cells["dense_1 (Dense)"][2] == "meta[0][0]"
 
 
 def test_summary_of_a_graph_puts_each_value_read_on_a_line_of_its_own(write):
     result = summary_at(140, write("g.cnn", GRAPH_SPEC))
     lines = result.stdout.splitlines()
-    [at] = [index for index, line in enumerate(lines) if "add_1 (Add)" in line]
-    assert "conv2d_1[0][0]," in lines[at] and "image[0][0]" in lines[at + 1]
+    [at] = [index for index, line in enumerate(lines) if "add (Add)" in line]
+    assert "conv2d[0][0]," in lines[at] and "image[0][0]" in lines[at + 1]
 
 
 def test_summary_marks_a_layer_reaching_no_output_and_leaves_it_out_of_the_totals(write):
     result = summary_at(140, write("g.cnn", GRAPH_SPEC))
     cells = {row[0]: row[1:] for row in table_cells(result.stdout)}
-    assert cells["† conv2d_3 (Conv2D)"][:2] == ["(None, 8, 8, 2)", "10"]
-    assert "conv2d_3 (Conv2D)" not in cells
+    assert cells["† conv2d_2 (Conv2D)"][:2] == ["(None, 8, 8, 2)", "10"]
+    assert "conv2d_2 (Conv2D)" not in cells
     [report] = check_text(GRAPH_SPEC).reports
     every_layer = sum(r.inference.params for r in report.layers)
     assert report.total_params == every_layer - 10
@@ -601,18 +605,20 @@ def test_summary_marks_a_layer_reaching_no_output_and_leaves_it_out_of_the_total
 
 @pytest.mark.keras
 def test_a_graphs_summary_has_the_rows_and_connections_keras_prints_for_the_same_functional_model(write, monkeypatch):
-    """Keras's functional summary of the same network, built by hand with the same names: every row Keras
-    prints (it leaves out what reaches no output) is in specc's with the same shape, count and Connected to."""
+    """Keras's functional summary of the same network, built by hand with its layers unnamed in a fresh
+    session, so that Keras names them: every row Keras prints (it leaves out what reaches no output) is in
+    specc's with the same name, shape, count and Connected to."""
     import keras
     from keras import layers
 
+    keras.backend.clear_session(free_memory=False)
     image, meta = keras.Input((8, 8, 4), name="image"), keras.Input((4,), name="meta")
-    c = layers.Conv2D(4, 3, padding="same", name="conv2d_1")(image)
-    s = layers.Add(name="add_1")([c, image])
-    p = layers.Conv2D(4, 1, name="conv2d_2")(s)
-    m = layers.Multiply(name="multiply_1")([p, s])
-    logits = layers.Dense(3, name="dense_1")(layers.Flatten(name="flatten_1")(m))
-    side = layers.Dense(2, name="dense_2")(meta)
+    c = layers.Conv2D(4, 3, padding="same")(image)
+    s = layers.Add()([c, image])
+    p = layers.Conv2D(4, 1)(s)
+    m = layers.Multiply()([p, s])
+    logits = layers.Dense(3)(layers.Flatten()(m))
+    side = layers.Dense(2)(meta)
     model = keras.Model([image, meta], [logits, side])
     monkeypatch.setenv("COLUMNS", "250")
     printed: list[str] = []
@@ -633,7 +639,7 @@ def test_summary_folds_a_repeated_blocks_later_repetitions_into_one_row_and_the_
     # The first repetition shows its layers; the second and third are one row; the next use is not folded.
     assert labels == [
         "image (InputLayer)",
-        "conv2d_1 (Conv2D)",
+        "conv2d (Conv2D)",
         "stage1_1_conv (Conv2D)",
         "stage1_2_conv (Conv2D)",
         "stage1_add (Add)",
@@ -679,10 +685,10 @@ def test_summary_of_a_graph_with_a_merge_that_does_not_fit_marks_it_and_what_rea
     assert result.exit_code == 1
     assert table_cells(result.stdout) == [
         ["image (InputLayer)", "(None, 8, 8, 3)", "0", "-", "2"],
-        ["conv2d_1 (Conv2D)", "(None, 6, 6, 4)", "112", "image[0][0]", "3"],
-        ["conv2d_2 (Conv2D)", "(None, 6, 6, 8)", "224", "image[0][0]", "4"],
-        ["✗ add_1 (Add)", "error[E304]", "", "conv2d_1[0][0], conv2d_2[0][0]", "5"],
-        ["? dense_1 (Dense)", "?", "", "add_1[0][0]", "6"],
+        ["conv2d (Conv2D)", "(None, 6, 6, 4)", "112", "image[0][0]", "3"],
+        ["conv2d_1 (Conv2D)", "(None, 6, 6, 8)", "224", "image[0][0]", "4"],
+        ["✗ add (Add)", "error[E304]", "", "conv2d[0][0], conv2d_1[0][0]", "5"],
+        ["? dense (Dense)", "?", "", "add[0][0]", "6"],
     ]
     assert " ✗ errors at line 5" in result.stdout
     assert " ? not inferred: reads a value an error left unknown" in result.stdout
@@ -699,10 +705,10 @@ def test_summary_of_a_graph_shows_a_line_that_failed_where_it_stands_and_counts_
     assert result.exit_code == 1
     assert table_cells(result.stdout) == [
         ["image (InputLayer)", "(None, 8, 8, 3)", "0", "-", "2"],
-        ["conv2d_1 (Conv2D)", "(None, 6, 6, 4)", "112", "image[0][0]", "3"],
+        ["conv2d (Conv2D)", "(None, 6, 6, 4)", "112", "image[0][0]", "3"],
         ["✗ b = maxpol 2x2 from a", "error[E201]", "", "", "4"],
-        ["conv2d_2 (Conv2D)", "(None, 6, 6, 4)", "112", "image[0][0]", "5"],
-        ["? add_1 (Add)", "?", "", "✗ line 4, conv2d_2[0][0]", "6"],
+        ["conv2d_1 (Conv2D)", "(None, 6, 6, 4)", "112", "image[0][0]", "5"],
+        ["? add (Add)", "?", "", "✗ line 4, conv2d_1[0][0]", "6"],
     ]
     # What the failed line read is unknown, so nothing is marked as reaching no output.
     assert "†" not in result.stdout
@@ -716,11 +722,11 @@ def test_summary_of_a_block_used_twice_with_an_error_inside_marks_the_layer_in_e
     labels = [row[0] for row in table_cells(result.stdout)]
     assert labels == [
         "image (InputLayer)",
-        "down_1_conv2d_1 (Conv2D)",
-        "✗ down_1_conv2d_2 (Conv2D)",
-        "down_2_conv2d_1 (Conv2D)",
-        "✗ down_2_conv2d_2 (Conv2D)",
-        "? add_1 (Add)",
+        "conv2d (Conv2D)",
+        "✗ conv2d_1 (Conv2D)",
+        "conv2d_2 (Conv2D)",
+        "✗ conv2d_3 (Conv2D)",
+        "? add (Add)",
     ]
     assert " ✗ errors at line 3" in result.stdout
 
@@ -731,7 +737,7 @@ def test_summary_of_a_stack_of_blocks_stops_at_the_error_inside_the_block(write)
     assert result.exit_code == 1
     assert table_cells(result.stdout) == [
         ["input (InputLayer)", "(None, 8, 8, 3)", "0", "6"],
-        ["cc_1_conv2d_1 (Conv2D)", "(None, 8, 8, 4)", "112", "2"],
+        ["conv2d (Conv2D)", "(None, 8, 8, 4)", "112", "2"],
         ["✗ conv f kxk", "error[E205]", "", "3"],
     ]
     assert " ✗ stopped at line 3 (error E205)" in result.stdout
@@ -746,14 +752,14 @@ def test_json_of_a_graph_lists_its_inputs_outputs_and_what_each_layer_reads(writ
         {"name": "meta", "input_shape": [4], "line": 3},
     ]
     assert model["input_shape"] == [8, 8, 4]
-    assert model["outputs"] == ["dense_1", "dense_2"]
+    assert model["outputs"] == ["dense", "dense_1"]
     assert model["output_shapes"] == [[3], [2]]
     assert model["output_shape"] == [3]
     layers = {layer["name"]: layer for layer in model["layers"]}
-    assert layers["add_1"]["inputs"] == ["conv2d_1", "image"]
-    assert layers["add_1"]["input_shapes"] == [[8, 8, 4], [8, 8, 4]]
-    assert layers["add_1"]["input_shape"] == [8, 8, 4]
-    assert [name for name, layer in layers.items() if not layer["counted"]] == ["conv2d_3"]
+    assert layers["add"]["inputs"] == ["conv2d", "image"]
+    assert layers["add"]["input_shapes"] == [[8, 8, 4], [8, 8, 4]]
+    assert layers["add"]["input_shape"] == [8, 8, 4]
+    assert [name for name, layer in layers.items() if not layer["counted"]] == ["conv2d_2"]
     assert model["total_params"] == sum(layer["params"] for layer in model["layers"] if layer["counted"])
     assert all(layer["block"] is None for layer in model["layers"]) and model["block_uses"] == []
 
@@ -762,7 +768,7 @@ def test_json_names_the_block_use_that_made_each_layer(write):
     (file,) = json.loads(invoke("check", "--format", "json", write("net.cnn", BLOCK_SPEC)).stdout)["files"]
     (model,) = file["models"]
     blocks = {layer["name"]: layer["block"] for layer in model["layers"]}
-    assert blocks["conv2d_1"] is None
+    assert blocks["conv2d"] is None
     assert blocks["stage2_1_conv"] == "stage2" and blocks["basic_1_add"] == "basic_1"
     assert [(use["name"], use["block"], use["line"]) for use in model["block_uses"]] == [
         ("stage1", "basic", 11),
@@ -781,7 +787,7 @@ def test_the_result_line_of_a_model_with_several_inputs_and_outputs_names_each(w
     [line] = [line for line in result.stdout.splitlines() if ": model g: " in line]
     [report] = check_text(GRAPH_SPEC).reports
     assert line.endswith(
-        ": model g: (image: 8x8x4, meta: 4) -> (dense_1: 3, dense_2: 2), "
+        ": model g: (image: 8x8x4, meta: 4) -> (dense: 3, dense_1: 2), "
         f"{report.total_params:,} params ({report.total_params:,} trainable, 0 non-trainable)"
     )
 

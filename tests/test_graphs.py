@@ -42,7 +42,7 @@ def test_the_seed_model_as_written_counts_only_what_reaches_the_output():
     checked = check_text((GRAPHS / "seed_as_written.cnn").read_text(encoding="utf-8"))
     (report,) = checked.reports
     # The unused block is still checked, layer by layer, but its weights are not the model's.
-    assert "conv2d_1" in layer_names(report) and "conv2d_1" not in report.reachable
+    assert "conv2d" in layer_names(report) and "conv2d" not in report.reachable
     assert report.total_params == sum(r.inference.params for r in report.layers if r.layer.name in report.reachable)
     assert report.total_params < sum(r.inference.params for r in report.layers)
 
@@ -57,8 +57,8 @@ def test_the_fixed_seed_model_checks_clean_with_the_parameters_keras_counts():
 
 def test_a_line_without_from_reads_the_line_before_it_so_every_stack_means_what_it_meant():
     _, report = checked_model("model m {\n  input 8x8x1\n  conv 4 3x3\n  flatten\n  dense 2\n}\n")
-    assert [r.layer.inputs for r in report.layers] == [("input",), ("conv2d_1",), ("flatten_1",)]
-    assert report.model.outputs == ("dense_1",)
+    assert [r.layer.inputs for r in report.layers] == [("input",), ("conv2d",), ("flatten",)]
+    assert report.model.outputs == ("dense",)
 
 
 def test_a_rebound_name_refers_to_its_latest_definition_above():
@@ -66,7 +66,7 @@ def test_a_rebound_name_refers_to_its_latest_definition_above():
         "model m {\n  x = input 8x8x3\n  x = conv 4 3x3 same from x\n  x = conv 6 1x1 from x\n  y = add x x\n}\n"
     )
     assert checked.ok
-    assert [r.layer.inputs for r in report.layers] == [("x",), ("conv2d_1",), ("conv2d_2", "conv2d_2")]
+    assert [r.layer.inputs for r in report.layers] == [("x",), ("conv2d",), ("conv2d_1", "conv2d_1")]
 
 
 def test_a_residual_add_infers_the_common_shape_and_has_no_parameters():

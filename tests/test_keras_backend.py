@@ -139,7 +139,7 @@ def test_verify_reports_e401_naming_the_layer_and_both_figures_when_the_checker_
     result = invoke("build", spec, "--backend", "keras", "--verify")
     assert result.exit_code == 1
     assert "error[E401]" in result.stderr
-    assert "Keras builds layer `conv2d_1` with output shape 6x6x4; specc checked 6x6x5" in result.stderr
+    assert "Keras builds layer `conv2d` with output shape 6x6x4; specc checked 6x6x5" in result.stderr
     assert "m.cnn:3:3" in result.stderr
 
 

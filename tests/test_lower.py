@@ -568,15 +568,15 @@ def test_input_shape_accepts_size_tuple_single_number_and_shape_keyword():
 # --- generated names ----------------------------------------------------------------------------
 
 
-def test_generated_names_count_per_kind_from_one():
+def test_generated_names_are_keras_names_the_first_unnumbered_then_counted_per_kind():
     models, _ = lowered(in_model("conv 8 3", "conv 8 3", "maxpool", "flatten", "dense 10", "dense 2"))
     assert [layer.name for layer in models[0].layers] == [
+        "conv2d",
         "conv2d_1",
-        "conv2d_2",
-        "maxpool2d_1",
-        "flatten_1",
+        "max_pooling2d",
+        "flatten",
+        "dense",
         "dense_1",
-        "dense_2",
     ]
 
 
@@ -585,17 +585,17 @@ def test_an_explicit_name_is_not_reused_by_a_generated_one_even_when_written_lat
         in_model("dense 4", "dense 3 name=dense_1", "dense 2", 'dense 1 name="dense_3"', "dense 1")
     )
     assert diagnostics == []
-    assert [layer.name for layer in models[0].layers] == ["dense_2", "dense_1", "dense_4", "dense_3", "dense_5"]
+    assert [layer.name for layer in models[0].layers] == ["dense", "dense_1", "dense_2", "dense_3", "dense_4"]
 
 
 def test_generated_names_restart_in_each_model():
     models, _ = lowered("model a {\n input 4\n dense 2\n}\nmodel b {\n input 4\n dense 2\n}\n")
-    assert [m.layers[0].name for m in models] == ["dense_1", "dense_1"]
+    assert [m.layers[0].name for m in models] == ["dense", "dense"]
 
 
 def test_spellings_of_one_kind_share_a_counter():
     models, _ = lowered(in_model("conv 8 3", "conv2d 8 3", "Conv2D 8 3"))
-    assert [layer.name for layer in models[0].layers] == ["conv2d_1", "conv2d_2", "conv2d_3"]
+    assert [layer.name for layer in models[0].layers] == ["conv2d", "conv2d_1", "conv2d_2"]
 
 
 # --- short forms and Keras class names ----------------------------------------------------------

@@ -271,7 +271,7 @@ def test_a_model_of_ten_thousand_layers_checks_clean_with_every_layer_reported()
     assert checked.ok, checked.diagnostics[:3]
     (report,) = checked.reports
     assert len(report.layers) == 10_001
-    assert report.layers[-1].layer.name == "dense_10000"
+    assert report.layers[-1].layer.name == "dense_9999"
     assert report.output_shape == (4,)
 
 

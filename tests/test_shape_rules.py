@@ -563,7 +563,7 @@ def test_dense_weights_are_e303_just_above_the_limit_and_not_below(units, flagge
 def test_an_output_no_framework_can_allocate_is_e303_at_its_layer(filters, flagged):
     checked = check_text(spec("2147483647x1073741824x1", f"conv {filters} 1"))
     assert [(d.code, d.span.line) for d in checked.diagnostics] == ([("E303", 3)] if flagged else [])
-    assert not flagged or "the output of conv `conv2d_1`, 2147483647x1073741824x2 for one example" in (
+    assert not flagged or "the output of conv `conv2d`, 2147483647x1073741824x2 for one example" in (
         checked.diagnostics[0].message
     )
 

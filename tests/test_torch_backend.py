@@ -209,8 +209,8 @@ def _source(text: str) -> str:
 
 def test_same_padding_with_stride_becomes_keras_uneven_zero_padding_before_the_convolution():
     source = _source("model m {\n  input 8x8x1\n  conv 2 3 strides=2 same\n}\n")
-    assert "self.conv2d_1_pad = nn.ZeroPad2d((0, 1, 0, 1))" in source
-    assert "self.conv2d_1 = nn.Conv2d(1, 2, 3, stride=2)" in source
+    assert "self.conv2d_pad = nn.ZeroPad2d((0, 1, 0, 1))" in source
+    assert "self.conv2d = nn.Conv2d(1, 2, 3, stride=2)" in source
 
 
 def test_even_same_padding_is_the_convolutions_own_padding():
@@ -253,7 +253,7 @@ def test_batchnorm_moving_mean_follows_the_same_momentum_in_training_in_both_fra
     keras_model(batch, training=True)
     torch_module.train()
     torch_module(torch.from_numpy(np.moveaxis(batch, -1, 1).copy()))
-    keras_layer, torch_layer = keras_model.get_layer("batchnorm_1"), torch_module.batchnorm_1
+    keras_layer, torch_layer = keras_model.get_layer("batch_normalization"), torch_module.batch_normalization
     np.testing.assert_allclose(torch_layer.running_mean.numpy(), keras_layer.moving_mean.numpy(), atol=1e-6)
 
 
@@ -267,10 +267,10 @@ def test_batchnorm_running_variance_in_training_is_unbiased_in_pytorch_and_biase
     torch_module.train()
     torch_module(torch.from_numpy(batch))
     np.testing.assert_allclose(
-        keras_model.get_layer("batchnorm_1").moving_variance.numpy(), 0.5 + 0.5 * batch.var(axis=0), rtol=1e-5
+        keras_model.get_layer("batch_normalization").moving_variance.numpy(), 0.5 + 0.5 * batch.var(axis=0), rtol=1e-5
     )
     np.testing.assert_allclose(
-        torch_module.batchnorm_1.running_var.numpy(), 0.5 + 0.5 * batch.var(axis=0, ddof=1), rtol=1e-5
+        torch_module.batch_normalization.running_var.numpy(), 0.5 + 0.5 * batch.var(axis=0, ddof=1), rtol=1e-5
     )
 
 
@@ -282,7 +282,7 @@ def test_dense_on_a_feature_map_acts_on_the_channels():
 
 def test_softmax_acts_on_the_channel_axis():
     source = _source("model m {\n  input 4x4x3\n  activation softmax\n  conv 2 1 softmax\n}\n")
-    assert "nn.Softmax(dim=1)" in source and "F.softmax(self.conv2d_1(x), dim=1)" in source
+    assert "nn.Softmax(dim=1)" in source and "F.softmax(self.conv2d(x), dim=1)" in source
 
 
 # Specs for what the Keras backend's generated set does not reach: dense and batch norm on every rank, every
@@ -395,7 +395,7 @@ def test_verify_torch_reports_e401_naming_the_layer_and_both_figures_when_the_ch
     result = invoke("build", spec, "--backend", "torch", "--verify")
     assert result.exit_code == 1
     assert "error[E401]" in result.stderr
-    assert "PyTorch builds layer `conv2d_1` with output shape 6x6x4; specc checked 7x6x4" in result.stderr
+    assert "PyTorch builds layer `conv2d` with output shape 6x6x4; specc checked 7x6x4" in result.stderr
     assert "m.cnn:3:3" in result.stderr
 
 

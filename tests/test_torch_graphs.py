@@ -340,7 +340,7 @@ def test_forward_takes_each_input_names_values_after_layers_and_returns_a_tuple_
     source = source_of(TWO_IN_TWO_OUT)
     assert "def forward(self, image: torch.Tensor, meta: torch.Tensor) -> tuple[torch.Tensor, ...]:" in source
     assert "j = torch.cat([f, m], dim=1)" not in source  # values are named after layers, not spec handles
-    assert "concat_1 = torch.cat([global_maxpool2d_1, dense_1], dim=1)" in source
+    assert "concatenate = torch.cat([global_max_pooling2d, dense], dim=1)" in source
     assert "return class_head, value_head" in source
     assert "INPUT_SHAPES = ((3, 8, 8), (5,))" in source
 
@@ -383,7 +383,7 @@ def test_a_block_in_a_block_is_its_own_class_and_the_outer_class_passes_its_para
 
 def test_a_flatten_whose_features_reach_a_merge_flattens_in_keras_order():
     source = source_of(FLATTEN_INTO_MERGE)
-    assert "self.flatten_1 = FlattenChannelsLast()" in source
+    assert "self.flatten = FlattenChannelsLast()" in source
 
 
 def test_identical_repetitions_are_one_generator_of_instances():
@@ -392,7 +392,7 @@ def test_identical_repetitions_are_one_generator_of_instances():
 
 def test_a_vector_multiplying_a_map_is_given_new_axes_after_the_channels_as_keras_broadcasts():
     source = source_of(SQUEEZE_EXCITE)
-    assert "multiply_1 = x * dense_2[:, :, None, None]" in source
+    assert "multiply = x * dense_1[:, :, None, None]" in source
     merges = source_of(MERGES)
     assert "sequence[:, :, None]" in merges and "vector[:, :, None, None]" in merges
 
@@ -437,7 +437,7 @@ def test_weights_of_keras_layers_in_blocks_map_to_the_submodules_of_their_use():
     assert set(pairs.values()) == {key for key in state if not key.endswith("num_batches_tracked")}
     dense = check_text(DENSENET).reports[0]
     names = {pair.torch_name for pair in weight_pairs(dense)}
-    assert "block.2.conv2d_1.weight" in names and "block.0.batchnorm_1.running_mean" in names
+    assert "block.2.conv2d.weight" in names and "block.0.batch_normalization.running_mean" in names
 
 
 # --- only what reaches an output ----------------------------------------------------------------------------

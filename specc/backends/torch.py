@@ -35,6 +35,7 @@ from __future__ import annotations
 import keyword
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -90,6 +91,7 @@ from specc.layers import (
     UpSampling2D,
     ZeroPad2D,
     format_shape,
+    keras_auto_name,
 )
 
 # Names nn.Module has itself (derived from torch, private ones included: see torch_module_names), and the
@@ -978,6 +980,28 @@ def python_name(name: str) -> str:
     return "_".join(words + numbers) if words else "layer_" + "_".join(numbers)
 
 
+def _relative_names(statements: list[tuple[str, object]], prefix: str) -> dict[str, str]:
+    """Each layer's name inside its block use: what follows the use's `prefix`, or, for a layer the spec left
+    unnamed (Keras names those model-wide: `conv2d_7`) or named whole from the use, its Keras name stem
+    numbered within the body (`conv2d`, `conv2d_1`), the same in every use, so that uses share one class."""
+    counts: Counter[str] = Counter()
+    names = {}
+    for kind, item in statements:
+        if kind != "layer":
+            continue
+        layer = item.layer  # type: ignore[attr-defined]
+        if prefix and layer.name.startswith(prefix):
+            names[layer.name] = layer.name[len(prefix) :]
+            continue
+        if not prefix:
+            names[layer.name] = layer.name
+            continue
+        stem = keras_auto_name(type(layer))
+        names[layer.name] = stem if counts[stem] == 0 else f"{stem}_{counts[stem]}"
+        counts[stem] += 1
+    return names
+
+
 def _usable_attribute(name: str) -> bool:
     return not (
         name in RESERVED_ATTRIBUTES or name.startswith("__") or keyword.iskeyword(name) or keyword.issoftkeyword(name)
@@ -1211,27 +1235,21 @@ class _GraphEmission:
                 group = self._repetitions(report, child)
                 seen_children.update(group)
                 statements.append(("use", group))
+        relative_names = _relative_names(statements, prefix)
         owned: dict[int, str] = {}
-        # Each layer's name within the body: its name after the use's, or for a layer the use does not name (an
-        # unnamed one takes Keras's model-wide name, `conv2d_7`) its attribute, made from its kind, the same in
-        # every use of the block, so that one class serves them all.
-        relative_names: dict[int, str] = {}
         for index, (kind, item) in enumerate(statements):
             if kind == "layer":
                 name = item.layer.name
                 if scope is None:
-                    owned[index] = relative_names[index] = model_attributes[name]
+                    owned[index] = model_attributes[name]
                     continue
-                own = name.startswith(prefix)
-                wanted = python_name(name[len(prefix) :]) if own else item.layer.kind
+                wanted = python_name(relative_names[name])
             else:
                 # A use the enclosing use does not name (a backbone's stages, named as Keras names them): its block.
                 group_name = self._group_name(model, item)
                 own = group_name.startswith(prefix)
                 wanted = python_name(group_name[len(prefix) :] if own else model.block_uses[item[0]].block)
             owned[index] = attributes.free(wanted if _usable_attribute(wanted) else _attribute_for(wanted))
-            if kind == "layer":
-                relative_names[index] = name[len(prefix) :] if own else owned[index]
         lines: list[_Line] = []
         places: dict[str, LayerPlace] = {}
         helpers: set[str] = set()
@@ -1239,7 +1257,7 @@ class _GraphEmission:
             attribute = owned[index]
             if kind == "layer":
                 layer = item.layer
-                relative = relative_names[index]
+                relative = relative_names[layer.name]
                 if layer.name in self.keras_order_flattens[id(report)]:
                     emitted = _flatten_in_keras_order(attribute)
                 else:

@@ -35,8 +35,8 @@ class Up(nn.Module):
 
     def forward(self, deep: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         conv2d_transpose = self.conv2d_transpose(deep)  # unet.cnn:11
-        concat = torch.cat([conv2d_transpose, skip], dim=1)  # unet.cnn:12
-        double_conv_1 = self.double_conv_1(concat)  # unet.cnn:13
+        concatenate = torch.cat([conv2d_transpose, skip], dim=1)  # unet.cnn:12
+        double_conv_1 = self.double_conv_1(concatenate)  # unet.cnn:13
         return double_conv_1
 
 
