@@ -73,6 +73,7 @@ from specc.layers import (
     UpSampling2D,
     ZeroPad2D,
     format_shape,
+    keras_auto_name,
     parameter_names,
 )
 
@@ -755,7 +756,7 @@ class _Emission:
         step = plan.steps[slot[1]]
         if slot[0] == "name":
             # A layer the use does not name: an unnamed one, which takes Keras's model-wide name (`conv2d_7`).
-            return f"{step.layer.kind}_name" if step.layer is not None else "layer_name"
+            return f"{keras_auto_name(type(step.layer))}_name" if step.layer is not None else "layer_name"
         if step.layer is not None:
             text = plan.slots[slot]
             for field_name in parameter_names(type(step.layer)):

@@ -13,7 +13,16 @@ def double_conv(x, filters, conv2d_name, conv2d_name_1, name):
     return x
 
 
-def up(deep, skip, filters, conv2d_transpose_name, concat_name, conv2d_name, conv2d_name_1, name):
+def up(
+    deep,
+    skip,
+    filters,
+    conv2d_transpose_name,
+    concatenate_name,
+    conv2d_name,
+    conv2d_name_1,
+    name,
+):
     """Block up: each layer is named name + '_' + its name in the block."""
     # unet.cnn:11
     x = layers.Conv2DTranspose(
@@ -23,7 +32,7 @@ def up(deep, skip, filters, conv2d_transpose_name, concat_name, conv2d_name, con
         padding='same',
         name=conv2d_transpose_name,
     )(deep)
-    x = layers.Concatenate(name=concat_name)([x, skip])  # unet.cnn:12
+    x = layers.Concatenate(name=concatenate_name)([x, skip])  # unet.cnn:12
     # unet.cnn:13
     x = double_conv(
         x,
@@ -79,7 +88,7 @@ def build_unet() -> keras.Model:
         double_conv_3,
         filters=128,
         conv2d_transpose_name='conv2d_transpose',
-        concat_name='concatenate',
+        concatenate_name='concatenate',
         conv2d_name='conv2d_8',
         conv2d_name_1='conv2d_9',
         name='up_1',
@@ -90,7 +99,7 @@ def build_unet() -> keras.Model:
         double_conv_2,
         filters=64,
         conv2d_transpose_name='conv2d_transpose_1',
-        concat_name='concatenate_1',
+        concatenate_name='concatenate_1',
         conv2d_name='conv2d_10',
         conv2d_name_1='conv2d_11',
         name='up_2',
@@ -101,7 +110,7 @@ def build_unet() -> keras.Model:
         double_conv_1,
         filters=32,
         conv2d_transpose_name='conv2d_transpose_2',
-        concat_name='concatenate_2',
+        concatenate_name='concatenate_2',
         conv2d_name='conv2d_12',
         conv2d_name_1='conv2d_13',
         name='up_3',
