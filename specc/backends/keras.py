@@ -10,8 +10,10 @@ Only what reaches an output is emitted (specc.backends.bodies); a comment names 
 Each layer kind has one emitter here (KERAS_EMITTERS), which turns the IR layer into the Keras
 layers that compute it; arguments equal to Keras's defaults are left out, so the code reads as
 a person would write it. Explicit convolution padding becomes ZeroPadding2D then a 'valid'
-Conv2D, and min pooling, which Keras lacks, becomes a small MaxPooling2D subclass defined at
-the top of the module. This module imports no framework: it only writes text.
+Conv2D; min pooling, which Keras lacks, becomes a small MaxPooling2D subclass, and scaled_add the
+CustomScaleLayer that keras.applications' Inception-ResNet defines (Keras does not export it), each
+defined at the top of a module that uses it. Arguments that depend on the layer's input (correct_pad's
+zeros) are written as the amounts they come to. This module imports no framework: it only writes text.
 """
 
 from __future__ import annotations
@@ -73,11 +75,14 @@ from specc.layers import (
     ReLU,
     Rescaling,
     Reshape,
+    ScaledAdd,
     SeparableConv2D,
+    Shape,
     Subtract,
     UpSampling2D,
     ZeroPad2D,
     format_shape,
+    keras_auto_name,
     parameter_names,
 )
 
@@ -90,10 +95,37 @@ class MinPooling2D(layers.MaxPooling2D):
     def call(self, inputs):
         return -super().call(-inputs)'''
 
+SCALED_ADD_CLASS = "CustomScaleLayer"
+# As keras.applications' inception_resnet_v2 defines it; a module defines its own, since Keras does not export it.
+SCALED_ADD_SOURCE = '''\
+@keras.saving.register_keras_serializable(package='specc')
+class CustomScaleLayer(layers.Layer):
+    """Inception-ResNet's scaled residual, as keras.applications defines it: inputs[0] + inputs[1] * scale."""
+
+    def __init__(self, scale, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = scale
+
+    def get_config(self):
+        return {**super().get_config(), 'scale': self.scale}
+
+    def call(self, inputs):
+        return inputs[0] + inputs[1] * self.scale'''
+
 # Keras's own defaults, left out of emitted calls.
 KERAS_BATCHNORM_DEFAULTS = {"epsilon": 1e-3, "momentum": 0.99, "center": True, "scale": True}
 KERAS_LAYERNORM_DEFAULTS = {"epsilon": 1e-3, "center": True, "scale": True}
 KERAS_RELU_DEFAULTS = {"max_value": None, "negative_slope": 0.0, "threshold": 0.0}
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What an emitter needs beyond the layer: the names taken, from which a helper layer's name is made, and
+    the shape of the layer's (first) input, channels-last, on which a few layers' arguments depend (None when
+    the checker could not infer it)."""
+
+    names: FreeNames
+    input_shape: Shape | None = None
 
 
 @dataclass(frozen=True)
@@ -143,30 +175,30 @@ def _output_arguments(layer: Conv2D | DepthwiseConv2D | SeparableConv2D | Conv2D
     return [*_activation(layer.activation), *([_keyword("use_bias", False)] if not layer.use_bias else [])]
 
 
-def _conv2d(layer: Conv2D, names: FreeNames) -> list[KerasCall]:
+def _conv2d(layer: Conv2D, context: _Context) -> list[KerasCall]:
     arguments = [
         literal(layer.filters),
         literal(layer.kernel_size),
         *_window_arguments(layer),
         *_output_arguments(layer),
     ]
-    return _after_explicit_padding(layer, KerasCall("layers.Conv2D", _named(*arguments, name=layer.name)), names)
+    return _after_explicit_padding(layer, KerasCall("layers.Conv2D", _named(*arguments, name=layer.name)), context)
 
 
-def _after_explicit_padding(layer: Conv2D | DepthwiseConv2D, conv: KerasCall, names: FreeNames) -> list[KerasCall]:
+def _after_explicit_padding(layer: Conv2D | DepthwiseConv2D, conv: KerasCall, context: _Context) -> list[KerasCall]:
     """The convolution, after a ZeroPadding2D of the layer's explicit amounts when it has any (Keras's
     convolutions take only 'valid' and 'same')."""
     if isinstance(layer.padding, str) or layer.padding == ((0, 0), (0, 0)):
         return [conv]
     pad = KerasCall(
         "layers.ZeroPadding2D",
-        _named(literal(_padding_amounts(layer.padding)), name=names.free(f"{layer.name}_pad")),
+        _named(literal(_padding_amounts(layer.padding)), name=context.names.free(f"{layer.name}_pad")),
     )
     return [pad, conv]
 
 
-def _pool2d(constructor: str) -> Callable[[MaxPool2D | AvgPool2D | MinPool2D, FreeNames], list[KerasCall]]:
-    def emit(layer: MaxPool2D | AvgPool2D | MinPool2D, names: FreeNames) -> list[KerasCall]:
+def _pool2d(constructor: str) -> Callable[[MaxPool2D | AvgPool2D | MinPool2D, _Context], list[KerasCall]]:
+    def emit(layer: MaxPool2D | AvgPool2D | MinPool2D, context: _Context) -> list[KerasCall]:
         arguments = [literal(layer.pool_size)]
         if layer.strides != layer.pool_size:
             arguments.append(_keyword("strides", layer.strides))
@@ -177,18 +209,22 @@ def _pool2d(constructor: str) -> Callable[[MaxPool2D | AvgPool2D | MinPool2D, Fr
     return emit
 
 
-def _without_arguments(constructor: str) -> Callable[[LayerBase, FreeNames], list[KerasCall]]:
-    def emit(layer: LayerBase, names: FreeNames) -> list[KerasCall]:
+def _without_arguments(constructor: str) -> Callable[[LayerBase, _Context], list[KerasCall]]:
+    def emit(layer: LayerBase, context: _Context) -> list[KerasCall]:
         return [KerasCall(constructor, _named(name=layer.name))]
 
     return emit
 
 
-def _zeropad2d(layer: ZeroPad2D, names: FreeNames) -> list[KerasCall]:
-    return [KerasCall("layers.ZeroPadding2D", _named(literal(_padding_amounts(layer.padding)), name=layer.name))]
+def _zeropad2d(layer: ZeroPad2D, context: _Context) -> list[KerasCall]:
+    if layer.correct_pad is not None and context.input_shape is None:
+        raise ValueError(f"layer `{layer.name}`: correct_pad's amounts depend on its input, whose shape is unknown")
+    # correct_pad's amounts, worked out for this input, are written as the amounts they are.
+    padding = layer.padding_for(context.input_shape) if layer.correct_pad is not None else layer.padding
+    return [KerasCall("layers.ZeroPadding2D", _named(literal(_padding_amounts(padding)), name=layer.name))]
 
 
-def _batchnorm(layer: BatchNorm, names: FreeNames) -> list[KerasCall]:
+def _batchnorm(layer: BatchNorm, context: _Context) -> list[KerasCall]:
     arguments = [
         _keyword(key, getattr(layer, key))
         for key, default in KERAS_BATCHNORM_DEFAULTS.items()
@@ -197,16 +233,16 @@ def _batchnorm(layer: BatchNorm, names: FreeNames) -> list[KerasCall]:
     return [KerasCall("layers.BatchNormalization", _named(*arguments, name=layer.name))]
 
 
-def _dropout(layer: Dropout, names: FreeNames) -> list[KerasCall]:
+def _dropout(layer: Dropout, context: _Context) -> list[KerasCall]:
     return [KerasCall("layers.Dropout", _named(literal(layer.rate), name=layer.name))]
 
 
-def _dense(layer: Dense, names: FreeNames) -> list[KerasCall]:
+def _dense(layer: Dense, context: _Context) -> list[KerasCall]:
     arguments = [literal(layer.units), *_output_arguments(layer)]
     return [KerasCall("layers.Dense", _named(*arguments, name=layer.name))]
 
 
-def _activation_layer(layer: ActivationLayer, names: FreeNames) -> list[KerasCall]:
+def _activation_layer(layer: ActivationLayer, context: _Context) -> list[KerasCall]:
     return [KerasCall("layers.Activation", _named(literal(layer.activation), name=layer.name))]
 
 
@@ -215,24 +251,24 @@ def _changed(layer: LayerBase, defaults: dict[str, object]) -> list[str]:
     return [_keyword(key, getattr(layer, key)) for key, default in defaults.items() if getattr(layer, key) != default]
 
 
-def _global_pool2d(constructor: str) -> Callable[[GlobalAvgPool2D | GlobalMaxPool2D, FreeNames], list[KerasCall]]:
-    def emit(layer: GlobalAvgPool2D | GlobalMaxPool2D, names: FreeNames) -> list[KerasCall]:
+def _global_pool2d(constructor: str) -> Callable[[GlobalAvgPool2D | GlobalMaxPool2D, _Context], list[KerasCall]]:
+    def emit(layer: GlobalAvgPool2D | GlobalMaxPool2D, context: _Context) -> list[KerasCall]:
         arguments = [_keyword("keepdims", True)] if layer.keepdims else []
         return [KerasCall(constructor, _named(*arguments, name=layer.name))]
 
     return emit
 
 
-def _depthwise_conv2d(layer: DepthwiseConv2D, names: FreeNames) -> list[KerasCall]:
+def _depthwise_conv2d(layer: DepthwiseConv2D, context: _Context) -> list[KerasCall]:
     arguments = [literal(layer.kernel_size), *_window_arguments(layer)]
     if layer.depth_multiplier != 1:
         arguments.append(_keyword("depth_multiplier", layer.depth_multiplier))
     arguments.extend(_output_arguments(layer))
     conv = KerasCall("layers.DepthwiseConv2D", _named(*arguments, name=layer.name))
-    return _after_explicit_padding(layer, conv, names)
+    return _after_explicit_padding(layer, conv, context)
 
 
-def _separable_conv2d(layer: SeparableConv2D, names: FreeNames) -> list[KerasCall]:
+def _separable_conv2d(layer: SeparableConv2D, context: _Context) -> list[KerasCall]:
     arguments = [literal(layer.filters), literal(layer.kernel_size), *_window_arguments(layer)]
     if layer.depth_multiplier != 1:
         arguments.append(_keyword("depth_multiplier", layer.depth_multiplier))
@@ -240,7 +276,7 @@ def _separable_conv2d(layer: SeparableConv2D, names: FreeNames) -> list[KerasCal
     return [KerasCall("layers.SeparableConv2D", _named(*arguments, name=layer.name))]
 
 
-def _conv2d_transpose(layer: Conv2DTranspose, names: FreeNames) -> list[KerasCall]:
+def _conv2d_transpose(layer: Conv2DTranspose, context: _Context) -> list[KerasCall]:
     arguments = [literal(layer.filters), literal(layer.kernel_size), *_window_arguments(layer)]
     if layer.output_padding is not None:
         arguments.append(_keyword("output_padding", layer.output_padding))
@@ -248,28 +284,30 @@ def _conv2d_transpose(layer: Conv2DTranspose, names: FreeNames) -> list[KerasCal
     return [KerasCall("layers.Conv2DTranspose", _named(*arguments, name=layer.name))]
 
 
-def _upsampling2d(layer: UpSampling2D, names: FreeNames) -> list[KerasCall]:
+def _upsampling2d(layer: UpSampling2D, context: _Context) -> list[KerasCall]:
     arguments = [literal(layer.size)] if layer.size != (2, 2) else []
     if layer.interpolation != "nearest":
         arguments.append(_keyword("interpolation", layer.interpolation))
     return [KerasCall("layers.UpSampling2D", _named(*arguments, name=layer.name))]
 
 
-def _cropping2d(layer: Cropping2D, names: FreeNames) -> list[KerasCall]:
+def _cropping2d(layer: Cropping2D, context: _Context) -> list[KerasCall]:
     return [KerasCall("layers.Cropping2D", _named(literal(_padding_amounts(layer.cropping)), name=layer.name))]
 
 
-def _reshape(layer: Reshape, names: FreeNames) -> list[KerasCall]:
+def _reshape(layer: Reshape, context: _Context) -> list[KerasCall]:
     return [KerasCall("layers.Reshape", _named(literal(layer.target_shape), name=layer.name))]
 
 
-def _rescaling(layer: Rescaling, names: FreeNames) -> list[KerasCall]:
+def _rescaling(layer: Rescaling, context: _Context) -> list[KerasCall]:
     arguments = [literal(layer.scale)] + ([_keyword("offset", layer.offset)] if layer.offset != 0.0 else [])
     return [KerasCall("layers.Rescaling", _named(*arguments, name=layer.name))]
 
 
-def _normalization(layer: Normalization, names: FreeNames) -> list[KerasCall]:
+def _normalization(layer: Normalization, context: _Context) -> list[KerasCall]:
     mean, variance = layer.mean, layer.variance
+    if mean is None or variance is None:  # the statistics are the layer's weights, set by adapt or loaded
+        return [KerasCall("layers.Normalization", _named(name=layer.name))]
     # Keras wants the two in the same shape; the spec may give one number for all channels beside a tuple.
     if isinstance(mean, tuple) != isinstance(variance, tuple) or (
         isinstance(mean, tuple) and isinstance(variance, tuple) and len(mean) != len(variance)
@@ -280,15 +318,19 @@ def _normalization(layer: Normalization, names: FreeNames) -> list[KerasCall]:
     return [KerasCall("layers.Normalization", _named(*arguments, name=layer.name))]
 
 
-def _layernorm(layer: LayerNorm, names: FreeNames) -> list[KerasCall]:
+def _layernorm(layer: LayerNorm, context: _Context) -> list[KerasCall]:
     return [KerasCall("layers.LayerNormalization", _named(*_changed(layer, KERAS_LAYERNORM_DEFAULTS), name=layer.name))]
 
 
-def _relu(layer: ReLU, names: FreeNames) -> list[KerasCall]:
+def _relu(layer: ReLU, context: _Context) -> list[KerasCall]:
     return [KerasCall("layers.ReLU", _named(*_changed(layer, KERAS_RELU_DEFAULTS), name=layer.name))]
 
 
-def _concat(layer: Concat, names: FreeNames) -> list[KerasCall]:
+def _scaled_add(layer: ScaledAdd, context: _Context) -> list[KerasCall]:
+    return [KerasCall(SCALED_ADD_CLASS, _named(literal(layer.scale), name=layer.name))]
+
+
+def _concat(layer: Concat, context: _Context) -> list[KerasCall]:
     arguments = () if layer.axis == -1 else (_keyword("axis", layer.axis),)
     return [KerasCall("layers.Concatenate", _named(*arguments, name=layer.name))]
 
@@ -323,16 +365,22 @@ KERAS_EMITTERS: dict[type[LayerBase], Callable] = {
     Average: _without_arguments("layers.Average"),
     Maximum: _without_arguments("layers.Maximum"),
     Minimum: _without_arguments("layers.Minimum"),
+    ScaledAdd: _scaled_add,
     Concat: _concat,
 }
 
 
-def keras_calls(layer: LayerBase, names: FreeNames | None = None) -> list[KerasCall]:
-    """The Keras layers, in order, that compute one specc layer."""
+def keras_calls(layer: LayerBase, names: FreeNames | None = None, input_shape: Shape | None = None) -> list[KerasCall]:
+    """The Keras layers, in order, that compute one specc layer whose (first) input has `input_shape`."""
     emitter = KERAS_EMITTERS.get(type(layer))
     if emitter is None:
         raise NotImplementedError(f"the Keras backend cannot emit layer kind `{layer.kind}`")
-    return emitter(layer, names or FreeNames({layer.name}))
+    calls = emitter(layer, _Context(names or FreeNames({layer.name}), input_shape))
+    if not layer.trainable:
+        # The layer itself is the last call (a zero padding may come before it); its name stays the last argument.
+        own = calls[-1]
+        calls[-1] = replace(own, arguments=(*own.arguments[:-1], _keyword("trainable", False), own.arguments[-1]))
+    return calls
 
 
 def build_function_name(model_name: str) -> str:
@@ -345,8 +393,11 @@ def build_function_name(model_name: str) -> str:
 # class, the table and the loop over it, the names every function writes (the chained value `x`, the
 # model's `inputs`, a block's `name`, a repeat's `i`) and the builtins a repeat calls.
 MODULE_NAMES = frozenset(
-    {"keras", "layers", "MODELS", MIN_POOLING_CLASS, "build", "name", "x", "inputs", "i", "str", "range", "super"}
-    | {WEIGHTS_PARAMETER}
+    {
+        *("keras", "layers", "MODELS", MIN_POOLING_CLASS, SCALED_ADD_CLASS, "build"),
+        *("name", "x", "inputs", "i", "str", "range", "super"),
+        WEIGHTS_PARAMETER,
+    }
 )
 
 # What Keras takes when a keyword is left out, for the keywords the emitters leave out at their
@@ -362,6 +413,31 @@ KERAS_KEYWORD_DEFAULTS: dict[str, dict[str, object]] = {
     "layers.Dense": {"activation": None, "use_bias": True},
     "layers.Concatenate": {"axis": -1},
 }
+
+# The positional arguments the emitters write, by Keras's names: what a block function's parameter is called
+# when the uses differ in one that neither a block parameter nor a field of the layer gives (correct_pad's zeros).
+_WINDOWED = ("filters", "kernel_size")
+KERAS_POSITIONAL_NAMES: dict[str, tuple[str, ...]] = {
+    "layers.Conv2D": _WINDOWED,
+    "layers.SeparableConv2D": _WINDOWED,
+    "layers.Conv2DTranspose": _WINDOWED,
+    "layers.DepthwiseConv2D": ("kernel_size",),
+    "layers.MaxPooling2D": ("pool_size",),
+    "layers.AveragePooling2D": ("pool_size",),
+    MIN_POOLING_CLASS: ("pool_size",),
+    "layers.ZeroPadding2D": ("padding",),
+    "layers.Cropping2D": ("cropping",),
+    "layers.UpSampling2D": ("size",),
+    "layers.Dropout": ("rate",),
+    "layers.Dense": ("units",),
+    "layers.Activation": ("activation",),
+    "layers.Reshape": ("target_shape",),
+    "layers.Rescaling": ("scale",),
+    SCALED_ADD_CLASS: ("scale",),
+}
+
+# What every Keras layer takes: a block whose uses freeze a layer in some uses only passes True in the others.
+KERAS_LAYER_DEFAULTS: dict[str, object] = {"trainable": True}
 
 _KEYWORD_ARGUMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", re.DOTALL)
 
@@ -465,6 +541,8 @@ def _written_as(argument: str, text: str) -> bool:
         return False
     if re.fullmatch(r"\d+(x\d+)+", argument):
         written: object = tuple(int(extent) for extent in argument.split("x"))
+    elif argument in ("true", "false"):
+        written = argument == "true"
     else:
         try:
             written = ast.literal_eval(argument)
@@ -499,9 +577,10 @@ class _Emission:
         for report in self.reports:
             # In the model's order, so that the names of helper layers are those a model of one stack gets.
             names = FreeNames({layer.name for layer in report.model.layers})
+            input_shapes = {r.layer.name: r.input_shape for r in report.layers}
             # A backbone's layers are keras.applications' to build, not the emitters'.
             made = [layer for layer in report.model.layers if not within_backbone(report.model, layer.scope)]
-            self.calls.append({layer.name: keras_calls(layer, names) for layer in made})
+            self.calls.append({layer.name: keras_calls(layer, names, input_shapes.get(layer.name)) for layer in made})
         self.function_of: dict[tuple[int, int], tuple[_Function, _UsePlan]] = {}
         self.functions: list[_Function] = []
         uses_by_block: dict[str, list[tuple[int, int]]] = {}
@@ -646,12 +725,13 @@ class _Emission:
                 for key in keys:
                     if ("kw", s, c, key) in plan.slots:
                         continue
-                    defaults = KERAS_KEYWORD_DEFAULTS.get(function, {})
+                    defaults = {**KERAS_LAYER_DEFAULTS, **KERAS_KEYWORD_DEFAULTS.get(function, {})}
                     if key not in defaults:
                         return None
         for plan in plans:
             for (s, c), keys in order.items():
-                defaults = KERAS_KEYWORD_DEFAULTS.get(plan.steps[s].calls[c].function, {})
+                function = plan.steps[s].calls[c].function
+                defaults = {**KERAS_LAYER_DEFAULTS, **KERAS_KEYWORD_DEFAULTS.get(function, {})}
                 for key in keys:
                     plan.slots.setdefault(("kw", s, c, key), literal(defaults.get(key)))  # type: ignore[arg-type]
         return order
@@ -696,9 +776,10 @@ class _Emission:
     def _descriptive_name(plan: _UsePlan, slot: Slot) -> str:
         if slot[0] == "kw":
             return slot[3]
-        if slot[0] == "name":
-            return "layer_name"
         step = plan.steps[slot[1]]
+        if slot[0] == "name":
+            # A layer the use does not name: an unnamed one, which takes Keras's model-wide name (`conv2d_7`).
+            return f"{keras_auto_name(type(step.layer))}_name" if step.layer is not None else "layer_name"
         if step.layer is not None:
             text = plan.slots[slot]
             for field_name in parameter_names(type(step.layer)):
@@ -708,7 +789,9 @@ class _Emission:
                         return field_name
                 except UnsafeSource:
                     continue
-        return "argument"
+        _, _, c, position = slot
+        positional = KERAS_POSITIONAL_NAMES.get(step.calls[c].function, ())
+        return positional[position] if position < len(positional) else "argument"
 
 
 def _variables(steps: list[_Step], results: tuple[str, ...], names: FreeNames, prefix: str) -> list[str]:
@@ -855,7 +938,7 @@ def _emit_function(writer: SourceWriter, emission: _Emission, function: _Functio
     variant = f", variant {function.variant}" if function.variant > 1 else ""
     if (plan.model, plan.use) in emission.backbones.holding_weights:
         parameters.append(WEIGHTS_PARAMETER)
-    writer.line(f"def {function.name}({', '.join([*inputs, *parameters, 'name'])}):")
+    writer.lines(call(f"def {function.name}", [*inputs, *parameters, "name"], trailer=":"))
     writer.indent()
     writer.line(
         f'"""Block {word(function.block)}{variant}: each layer is named name + \'_\' + its name in the block."""'
@@ -921,7 +1004,7 @@ def emit_keras(reports: Sequence[ModelReport], source_path: str) -> str:
     label = source_label(source_path)
     emission = _Emission(reports)
     uses_layers = any(report.model.layers for report in reports)
-    uses_min_pooling = any(isinstance(layer, MinPool2D) for report in reports for layer in report.model.layers)
+    used_kinds = {type(layer) for report in reports for layer in report.model.layers}
 
     writer = SourceWriter()
     write_header(
@@ -935,11 +1018,12 @@ def emit_keras(reports: Sequence[ModelReport], source_path: str) -> str:
     writer.line("import keras")
     if uses_layers:
         writer.line("from keras import layers")
-    if uses_min_pooling:
-        writer.line()
-        writer.line()
-        for source_line in MIN_POOLING_SOURCE.splitlines():
-            writer.line(source_line)
+    for kind, helper_source in ((MinPool2D, MIN_POOLING_SOURCE), (ScaledAdd, SCALED_ADD_SOURCE)):
+        if kind in used_kinds:
+            writer.line()
+            writer.line()
+            for source_line in helper_source.splitlines():
+                writer.line(source_line)
     for function in emission.functions:
         writer.line()
         writer.line()

@@ -37,7 +37,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from specc.arithmetic import AxisPadding, same_padding_amounts, transposed_cropping
@@ -54,12 +54,10 @@ from specc.backends.python_source import (
     write_models_table,
 )
 from specc.backends.torch_backbones import (
-    backbone_class_docstring,
     backbone_class_name,
+    backbone_class_title,
     freezing,
-    frozen_note,
     write_frozen_batchnorm_mode,
-    write_frozen_counts,
     write_loaders,
 )
 from specc.backends.torch_module_names import NN_MODULE_ATTRIBUTES
@@ -89,9 +87,11 @@ from specc.layers import (
     MinPool2D,
     Multiply,
     Normalization,
+    Problem,
     ReLU,
     Rescaling,
     Reshape,
+    ScaledAdd,
     SeparableConv2D,
     Shape,
     Subtract,
@@ -187,6 +187,20 @@ class Normalization(nn.Module):
         mean = x.new_tensor(self.mean).view(view)
         deviation = x.new_tensor(self.variance).view(view).sqrt().clamp_min(1e-7)
         return (x - mean) / deviation''',
+    "AdaptedNormalization": '''\
+class AdaptedNormalization(nn.Module):
+    """Keras's Normalization with its statistics as weights (set by adapt, or loaded with a trained model):
+    buffers, none trained; (x - mean) / max(sqrt(variance), 1e-7) per channel, as Keras computes it."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.register_buffer('mean', torch.zeros(channels))
+        self.register_buffer('variance', torch.ones(channels))
+        self.register_buffer('count', torch.zeros((), dtype=torch.int64))  # kept by Keras, used by neither
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        view = (-1, *(1,) * (x.dim() - 2))  # along the channels, axis 1
+        return (x - self.mean.view(view)) / self.variance.view(view).sqrt().clamp_min(1e-7)''',
     "LayerNormOnChannels": '''\
 class LayerNormOnChannels(nn.LayerNorm):
     """Keras's LayerNormalization of a (N, C, ...) tensor: each position normalised across its channels."""
@@ -432,7 +446,9 @@ def _global_pool2d(pool: str) -> Callable[[GlobalAvgPool2D | GlobalMaxPool2D, _C
 
 
 def _zeropad2d(layer: ZeroPad2D, context: _Context) -> TorchLayer:
-    return TorchLayer((TorchModule(context.attribute, "nn.ZeroPad2d", (literal(_pad_tuple(layer.padding)),)),))
+    # correct_pad's amounts, worked out for this input, are written as the amounts they are.
+    amounts = _pad_tuple(layer.padding_for(context.input_shape))
+    return TorchLayer((TorchModule(context.attribute, "nn.ZeroPad2d", (literal(amounts),)),))
 
 
 def torch_momentum(keras_momentum: float) -> float:
@@ -625,6 +641,9 @@ def _rescaling(layer: Rescaling, context: _Context) -> TorchLayer:
 
 
 def _normalization(layer: Normalization, context: _Context) -> TorchLayer:
+    if layer.mean is None or layer.variance is None:  # the statistics are weights: buffers here
+        module = TorchModule(context.attribute, "AdaptedNormalization", (literal(context.input_shape[-1]),))
+        return TorchLayer((module,), helpers=("AdaptedNormalization",))
     mean, variance = (v if isinstance(v, tuple) else (v,) for v in (layer.mean, layer.variance))
     module = TorchModule(context.attribute, "Normalization", (literal(mean), literal(variance)))
     return TorchLayer((module,), helpers=("Normalization",))
@@ -698,6 +717,14 @@ def _elementwise_merge(layer: LayerBase, context: _Context) -> TorchLayer:
     return TorchLayer((), expression=_ELEMENTWISE[type(layer)](operands))
 
 
+def _scaled_add(layer: ScaledAdd, context: _Context) -> TorchLayer:
+    """keras.applications' CustomScaleLayer: the first operand plus the second times the scale."""
+    shapes = context.input_shapes or (context.input_shape,)
+    rank = max(len(shape) for shape in shapes)
+    first, second = (_broadcast(index, shape, rank) for index, shape in enumerate(shapes))
+    return TorchLayer((), expression=f"{first} + {second} * {literal(layer.scale)}")
+
+
 def torch_dim(keras_axis: int, rank: int) -> int:
     """The PyTorch dimension of a Keras axis (batch 0, channels last) of a tensor of `rank` axes besides the
     batch: the channels are dim 1, and the other axes follow them."""
@@ -742,6 +769,7 @@ TORCH_EMITTERS: dict[type[LayerBase], Callable] = {
     Average: _elementwise_merge,
     Maximum: _elementwise_merge,
     Minimum: _elementwise_merge,
+    ScaledAdd: _scaled_add,
     Concat: _concat,
 }
 
@@ -760,7 +788,17 @@ def torch_layer(
         input_shapes=layer_report.input_shapes,
         explicit_padding=explicit_padding,
     )
-    return emitter(layer_report.layer, context)
+    layer = layer_report.layer
+    emitted = emitter(layer, context)
+    if layer.trainable or not emitted.modules:
+        return emitted
+    # Frozen: its parameters are not trained, as with Keras's trainable=False. Only a layer that has weights Keras
+    # would train has parameters to freeze (normalization's statistics are buffers, never trained).
+    unfrozen = layer.model_copy(update={"trainable": True}).infer(layer_report.input_shapes)
+    if isinstance(unfrozen, Problem) or not unfrozen.trainable_params:
+        return emitted
+    frozen = (f"self.{context.attribute}.requires_grad_(False)", "trainable=false: frozen, not trained")
+    return replace(emitted, adjustments=(*emitted.adjustments, frozen))
 
 
 def _camel_case(name: str) -> str:
@@ -791,8 +829,13 @@ def _model_docstring(report: ModelReport) -> list[str]:
     if model.input_shape is None or report.output_shape is None:
         return [f'"""Model {word(model.name)}."""']
     statistics = report.non_trainable_params
-    extra = f", plus {statistics:,} batch-norm running statistics" if statistics else ""
-    extra = frozen_note(report) or extra
+    # Batch norm's running statistics are the usual non-trainable weights; frozen layers and normalization's
+    # statistics are others.
+    only_batchnorm = all(
+        r.layer.trainable and not (isinstance(r.layer, Normalization) and r.layer.mean is None) for r in report.counted
+    )
+    what = "batch-norm running statistics" if only_batchnorm else "non-trainable"
+    extra = f", plus {statistics:,} {what}" if statistics else ""
     output_shapes = report.output_shapes or ()
     if len(model.inputs) == 1 and len(output_shapes) == 1:
         torch_input = _shapes_text([model.input_shape], channels_first)
@@ -1213,7 +1256,12 @@ class _GraphEmission:
                 wanted = python_name(relative_names[name])
             else:
                 group_name = self._group_name(model, item)
-                wanted = python_name(group_name.removeprefix(prefix) if in_backbone else group_name[len(prefix) :])
+                if in_backbone:  # a backbone's stages keep Keras's names (block1, conv2_block1)
+                    wanted = python_name(group_name.removeprefix(prefix))
+                else:
+                    # A use the enclosing use does not name: its block.
+                    own = group_name.startswith(prefix)
+                    wanted = python_name(group_name[len(prefix) :] if own else model.block_uses[item[0]].block)
             owned[index] = attributes.free(wanted if _usable_attribute(wanted) else _attribute_for(wanted))
         lines: list[_Line] = []
         places: dict[str, LayerPlace] = {}
@@ -1226,7 +1274,12 @@ class _GraphEmission:
                 if layer.name in self.keras_order_flattens[id(report)]:
                     emitted = _flatten_in_keras_order(attribute)
                 else:
-                    emitted = torch_layer(item, attribute, attributes, explicit_padding=relative in explicit)
+                    # A backbone's layers are frozen where it is used (torch_backbones.freezing), so that its
+                    # classes serve frozen and trained uses alike.
+                    made = item
+                    if in_backbone:
+                        made = item._replace(layer=item.layer.model_copy(update={"trainable": True}))
+                    emitted = torch_layer(made, attribute, attributes, explicit_padding=relative in explicit)
                 helpers.update(emitted.helpers)
                 local = locals_.free(python_name(relative))
                 operands = [local_of[name] for name in layer.inputs]
@@ -1417,9 +1470,7 @@ class _GraphEmission:
         parameters = sorted(rank, key=rank.__getitem__)
         network = backbone_class_name([report.model.block_uses[index] for report, index in uses])
         base = network or _camel_case(block)
-        if variant is not None:
-            base += f"_{variant + 1}" if network else f"{variant + 1}"  # VGG16_2, not VGG162
-        class_name = identifier(self.class_names.free(base))
+        class_name = identifier(self.class_names.free(base if variant is None else f"{base}Variant{variant + 1}"))
 
         def substituted(line_index: int, module_index: int, module: TorchModule) -> TorchModule:
             arguments = []
@@ -1447,14 +1498,17 @@ class _GraphEmission:
         writer = SourceWriter()
         writer.line(f"class {class_name}(nn.Module):")
         writer.indent()
+        used = f"{len(uses)} use{'s' * (len(uses) != 1)} in the spec"
         what = f"Block `{word(block)}`"
-        if variant is not None:
-            what += f", variant {variant + 1}: its uses' modules differ, so each kind of use has its own class"
-        used = len(uses)
-        what = f"{what} ({used} use{'s' * (used != 1)} in the spec)."
         if network is not None:
-            what = backbone_class_docstring([report.model.block_uses[index] for report, index in uses])
-        writer.line(f'"""{what}"""')
+            what = backbone_class_title([report.model.block_uses[index] for report, index in uses])
+        if variant is None:
+            writer.line(f'"""{what} ({used})."""')
+        else:
+            writer.line(f'"""{what}, variant {variant + 1} ({used}).')
+            writer.line()
+            writer.line("Its uses differ in more than arguments, so each kind of use has a class of its own.")
+            writer.line('"""')
         writer.line()
         writer.line(f"def __init__({', '.join(['self', *parameters])}) -> None:")
         writer.indent()
@@ -1628,16 +1682,15 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
         writer.line("print('output shape:', tuple(output.shape))")
     if several_inputs:
         writer.dedent()
-    if any(frozen_note(report) for report in reports):
-        write_frozen_counts(writer)
-    else:
-        writer.line("trainable = sum(p.numel() for p in model.parameters())")
-        writer.line("# Batch norm's running statistics: buffers here, the non-trainable parameters of Keras and specc.")
-        writer.line("statistics = sum(b.numel() for b in model.buffers() if b.is_floating_point())")
-        writer.line("total = trainable + statistics")
-        writer.line(
-            "print(f'parameters: {total:,} ({trainable:,} trainable, {statistics:,} non-trainable, in buffers)')"
-        )
+    writer.line("trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)")
+    writer.line("frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)")
+    writer.line("# Buffers are non-trainable parameters to Keras and specc (batch norm's running statistics...),")
+    writer.line("# all but batch norm's num_batches_tracked, a counter Keras does not keep.")
+    writer.line(
+        "statistics = sum(b.numel() for name, b in model.named_buffers() if not name.endswith('num_batches_tracked'))"
+    )
+    writer.line("total = trainable + frozen + statistics")
+    writer.line("print(f'parameters: {total:,} ({trainable:,} trainable, {frozen + statistics:,} non-trainable)')")
     writer.dedent()
     writer.dedent()
     return writer.text()

@@ -43,16 +43,12 @@ def backbone_class_name(uses: Sequence[BlockUse]) -> str | None:
     return identifier(applications.pop())  # type: ignore[arg-type]
 
 
-def backbone_class_docstring(uses: Sequence[BlockUse]) -> str:
+def backbone_class_title(uses: Sequence[BlockUse]) -> str:
     """What a backbone's class is, for its docstring."""
     backbone = uses[0].backbone
     assert backbone is not None
     top = "with its classifier top" if backbone.include_top else "without its classifier top"
-    used = len(uses)
-    return (
-        f"{word(backbone.keras_application)} {top}, as keras.applications builds it "
-        f"({used} use{'s' * (used != 1)} in the spec)."
-    )
+    return f"{word(backbone.keras_application)} {top}, as keras.applications builds it"
 
 
 def _path_expression(root: str, path: Sequence[str]) -> str:
@@ -129,29 +125,6 @@ def freezing(report: ModelReport, use: int, attribute: str, places: dict) -> tup
         return ((f"{modules[0]}.requires_grad_(False)", reason),)
     loop = call("for frozen in ", modules, indent=2, trailer=":")
     return (("\n".join([*loop, f"{INDENT}frozen.requires_grad_(False)"]), reason),)
-
-
-def frozen_note(report: ModelReport) -> str | None:
-    """The docstring's words for what does not train, when some layer is frozen: its parameters, and batch norm's
-    running statistics besides; None when nothing is frozen."""
-    frozen = sum(r.inference.params for r in report.counted if not r.layer.trainable)
-    if not frozen:
-        return None
-    if report.non_trainable_params > frozen:
-        return f", plus {report.non_trainable_params:,} frozen or batch-norm statistics"
-    return f", plus {frozen:,} frozen"
-
-
-def write_frozen_counts(writer: SourceWriter) -> None:
-    """The `__main__` lines that count a module's parameters when some are frozen, as Keras and specc count them."""
-    writer.line("trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)")
-    writer.line(
-        "# Frozen parameters, and batch norm's running statistics (buffers here): non-trainable in Keras and specc."
-    )
-    writer.line("frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)")
-    writer.line("statistics = sum(b.numel() for b in model.buffers() if b.is_floating_point())")
-    writer.line("total = trainable + frozen + statistics")
-    writer.line("print(f'parameters: {total:,} ({trainable:,} trainable, {frozen + statistics:,} non-trainable)')")
 
 
 def write_frozen_batchnorm_mode(writer: SourceWriter, report: ModelReport, places: dict) -> None:

@@ -3,8 +3,9 @@
 This is the only module of specc besides `transfer` that imports PyTorch, and only when called.
 Figures are read from the module itself: each specc layer's output shape, caught by a forward hook
 on the layer's submodule and turned back to the checker's channels-last order, and its parameters.
-Batch norm's running statistics are buffers in PyTorch; they are counted as the non-trainable
-parameters Keras reports (floating-point buffers only: `num_batches_tracked` is a counter).
+A frozen layer's parameters (requires_grad False) and the buffers (batch norm's running statistics,
+normalization's) are counted as the non-trainable parameters Keras reports, all but batch norm's
+`num_batches_tracked`, a counter Keras does not keep.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def _trainable(module) -> int:
 
 def _non_trainable(module) -> int:
     frozen = sum(p.numel() for p in module.parameters() if not p.requires_grad)
-    return frozen + sum(b.numel() for b in module.buffers() if b.is_floating_point())
+    kept = (b for name, b in module.named_buffers() if not name.endswith("num_batches_tracked"))
+    return frozen + sum(b.numel() for b in kept)
 
 
 def torch_figures(model_class: type, report: ModelReport) -> ModelFigures:

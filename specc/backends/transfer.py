@@ -13,6 +13,8 @@ each weight lives in either framework and how its layout differs:
   dense      Keras kernel (in, units)                   PyTorch weight (units, in); on a feature map
                                                         a 1x1 convolution, (units, in, 1, 1)
   batchnorm  gamma, beta, moving_mean, moving_variance  weight, bias, running_mean, running_var
+  normalization  mean, variance, count                  buffers mean, variance, count; only when the
+                                                        spec gives no statistics (then they are weights)
   (biases are the same in both)
 
 Flatten: the PyTorch module flattens channels-first, as nn.Flatten does, so the features after a
@@ -53,6 +55,7 @@ from specc.layers import (
     DepthwiseConv2D,
     Flatten,
     LayerNorm,
+    Normalization,
     Reshape,
     SeparableConv2D,
     Shape,
@@ -158,14 +161,20 @@ _BATCHNORM_NAMES = (
 )
 
 
+def _per_feature(order: Array | None) -> tuple[Callable[[Array], Array], Callable[[Array], Array]]:
+    """To PyTorch and back, a weight with one value per feature, of features in `order` in PyTorch (see
+    value_orders; None: the same order in both)."""
+    if order is None:
+        return _same, _same
+    inverse = np.argsort(order)
+    return (lambda v: v[order]), (lambda v: v[inverse])
+
+
 def _batchnorm_pairs(
     layer: BatchNorm, attribute: str, order: Array | None, layer_report: LayerReport
 ) -> list[WeightPair]:
     present = {"gamma": layer.scale, "beta": layer.center, "moving_mean": True, "moving_variance": True}
-    to_torch, to_keras = _same, _same
-    if order is not None:
-        inverse = np.argsort(order)
-        to_torch, to_keras = (lambda v: v[order]), (lambda v: v[inverse])
+    to_torch, to_keras = _per_feature(order)
     return [
         WeightPair(layer.name, keras_name, f"{attribute}.{torch_name}", to_torch, to_keras)
         for keras_name, torch_name in _BATCHNORM_NAMES
@@ -214,14 +223,24 @@ def _layernorm_pairs(
     layer: LayerNorm, attribute: str, order: Array | None, layer_report: LayerReport
 ) -> list[WeightPair]:
     present = {"gamma": layer.scale, "beta": layer.center}
-    to_torch, to_keras = _same, _same
-    if order is not None:  # a vector after flatten: one weight per feature, in each framework's order
-        inverse = np.argsort(order)
-        to_torch, to_keras = (lambda v: v[order]), (lambda v: v[inverse])
+    to_torch, to_keras = _per_feature(order)  # after flatten: one weight per feature, in each framework's order
     return [
         WeightPair(layer.name, keras_name, f"{attribute}.{torch_name}", to_torch, to_keras)
         for keras_name, torch_name in (("gamma", "weight"), ("beta", "bias"))
         if present[keras_name]
+    ]
+
+
+def _normalization_pairs(
+    layer: Normalization, attribute: str, order: Array | None, layer_report: LayerReport
+) -> list[WeightPair]:
+    if layer.mean is not None:  # statistics given: constants in both frameworks, no weights
+        return []
+    to_torch, to_keras = _per_feature(order)
+    return [
+        WeightPair(layer.name, "mean", f"{attribute}.mean", to_torch, to_keras),
+        WeightPair(layer.name, "variance", f"{attribute}.variance", to_torch, to_keras),
+        WeightPair(layer.name, "count", f"{attribute}.count", _same, _same),
     ]
 
 
@@ -234,6 +253,7 @@ WEIGHT_PAIRINGS: dict[type, Callable[..., list[WeightPair]]] = {
     SeparableConv2D: _separable_pairs,
     Conv2DTranspose: _conv2d_transpose_pairs,
     LayerNorm: _layernorm_pairs,
+    Normalization: _normalization_pairs,
 }
 
 
@@ -281,7 +301,7 @@ def _checked(array: Array, shape: tuple[int, ...], pair: WeightPair, into: str) 
             f"layer `{pair.layer}`: {pair.keras_name} / {pair.torch_name} has shape {tuple(array.shape)}, "
             f"but {into} expects {tuple(shape)}; were both models built from the same spec?"
         )
-    return np.ascontiguousarray(array)
+    return np.asarray(array, order="C")  # contiguous, as torch.from_numpy needs; a scalar stays one
 
 
 def keras_to_torch(keras_model, torch_module, spec: ModelReport | str | os.PathLike) -> None:
@@ -302,10 +322,14 @@ def torch_to_keras(torch_module, keras_model, spec: ModelReport | str | os.PathL
     """Copy every weight of a PyTorch module into the Keras model built from the same spec: keras_to_torch reversed."""
     report = model_report(spec, keras_model.name)
     state = torch_module.state_dict()
-    for pair in weight_pairs(report):
+    pairs = weight_pairs(report)
+    for pair in pairs:
         variable = _keras_variables(keras_model, pair)
         array = pair.to_keras(state[pair.torch_name].detach().cpu().numpy())
         variable.assign(_checked(array, variable.shape, pair, "Keras"))
+    # Keras's Normalization computes with copies of its statistics, made again when told its weights changed.
+    for name in dict.fromkeys(pair.layer for pair in pairs if pair.keras_name == "variance"):
+        find_layer(keras_model, name).finalize_state()
 
 
 def keras_input_to_torch(batch: Array) -> Array:

@@ -6,14 +6,23 @@ import keras
 from keras import layers
 
 
-def double_conv(x, filters, layer_name, layer_name_1, name):
+def double_conv(x, filters, conv2d_name, conv2d_name_1, name):
     """Block double_conv: each layer is named name + '_' + its name in the block."""
-    x = layers.Conv2D(filters, (3, 3), padding='same', activation='relu', name=layer_name)(x)  # unet.cnn:4
-    x = layers.Conv2D(filters, (3, 3), padding='same', activation='relu', name=layer_name_1)(x)  # unet.cnn:5
+    x = layers.Conv2D(filters, (3, 3), padding='same', activation='relu', name=conv2d_name)(x)  # unet.cnn:4
+    x = layers.Conv2D(filters, (3, 3), padding='same', activation='relu', name=conv2d_name_1)(x)  # unet.cnn:5
     return x
 
 
-def up(deep, skip, filters, layer_name, layer_name_1, layer_name_2, layer_name_1_1, name):
+def up(
+    deep,
+    skip,
+    filters,
+    conv2d_transpose_name,
+    concatenate_name,
+    conv2d_name,
+    conv2d_name_1,
+    name,
+):
     """Block up: each layer is named name + '_' + its name in the block."""
     # unet.cnn:11
     x = layers.Conv2DTranspose(
@@ -21,15 +30,15 @@ def up(deep, skip, filters, layer_name, layer_name_1, layer_name_2, layer_name_1
         (2, 2),
         strides=(2, 2),
         padding='same',
-        name=layer_name,
+        name=conv2d_transpose_name,
     )(deep)
-    x = layers.Concatenate(name=layer_name_1)([x, skip])  # unet.cnn:12
+    x = layers.Concatenate(name=concatenate_name)([x, skip])  # unet.cnn:12
     # unet.cnn:13
     x = double_conv(
         x,
         filters=filters,
-        layer_name=layer_name_2,
-        layer_name_1=layer_name_1_1,
+        conv2d_name=conv2d_name,
+        conv2d_name_1=conv2d_name_1,
         name=name + '_double_conv_1',
     )
     return x
@@ -42,8 +51,8 @@ def build_unet() -> keras.Model:
     double_conv_1 = double_conv(
         inputs,
         filters=32,
-        layer_name='conv2d',
-        layer_name_1='conv2d_1',
+        conv2d_name='conv2d',
+        conv2d_name_1='conv2d_1',
         name='double_conv_1',
     )
     x = layers.MaxPooling2D((2, 2), name='max_pooling2d')(double_conv_1)  # unet.cnn:19
@@ -51,8 +60,8 @@ def build_unet() -> keras.Model:
     double_conv_2 = double_conv(
         x,
         filters=64,
-        layer_name='conv2d_2',
-        layer_name_1='conv2d_3',
+        conv2d_name='conv2d_2',
+        conv2d_name_1='conv2d_3',
         name='double_conv_2',
     )
     x = layers.MaxPooling2D((2, 2), name='max_pooling2d_1')(double_conv_2)  # unet.cnn:21
@@ -60,8 +69,8 @@ def build_unet() -> keras.Model:
     double_conv_3 = double_conv(
         x,
         filters=128,
-        layer_name='conv2d_4',
-        layer_name_1='conv2d_5',
+        conv2d_name='conv2d_4',
+        conv2d_name_1='conv2d_5',
         name='double_conv_3',
     )
     x = layers.MaxPooling2D((2, 2), name='max_pooling2d_2')(double_conv_3)  # unet.cnn:23
@@ -69,8 +78,8 @@ def build_unet() -> keras.Model:
     x = double_conv(
         x,
         filters=256,
-        layer_name='conv2d_6',
-        layer_name_1='conv2d_7',
+        conv2d_name='conv2d_6',
+        conv2d_name_1='conv2d_7',
         name='double_conv_4',
     )
     # unet.cnn:25
@@ -78,10 +87,10 @@ def build_unet() -> keras.Model:
         x,
         double_conv_3,
         filters=128,
-        layer_name='conv2d_transpose',
-        layer_name_1='concatenate',
-        layer_name_2='conv2d_8',
-        layer_name_1_1='conv2d_9',
+        conv2d_transpose_name='conv2d_transpose',
+        concatenate_name='concatenate',
+        conv2d_name='conv2d_8',
+        conv2d_name_1='conv2d_9',
         name='up_1',
     )
     # unet.cnn:26
@@ -89,10 +98,10 @@ def build_unet() -> keras.Model:
         x,
         double_conv_2,
         filters=64,
-        layer_name='conv2d_transpose_1',
-        layer_name_1='concatenate_1',
-        layer_name_2='conv2d_10',
-        layer_name_1_1='conv2d_11',
+        conv2d_transpose_name='conv2d_transpose_1',
+        concatenate_name='concatenate_1',
+        conv2d_name='conv2d_10',
+        conv2d_name_1='conv2d_11',
         name='up_2',
     )
     # unet.cnn:27
@@ -100,10 +109,10 @@ def build_unet() -> keras.Model:
         x,
         double_conv_1,
         filters=32,
-        layer_name='conv2d_transpose_2',
-        layer_name_1='concatenate_2',
-        layer_name_2='conv2d_12',
-        layer_name_1_1='conv2d_13',
+        conv2d_transpose_name='conv2d_transpose_2',
+        concatenate_name='concatenate_2',
+        conv2d_name='conv2d_12',
+        conv2d_name_1='conv2d_13',
         name='up_3',
     )
     x = layers.Conv2D(2, (1, 1), activation='softmax', name='conv2d_14')(x)  # unet.cnn:28

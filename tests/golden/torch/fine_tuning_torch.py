@@ -66,7 +66,7 @@ class VGG16(nn.Module):
 
 
 class FineTuning(nn.Module):
-    """Model fine_tuning: (N, 3, 150, 150) -> (N, 1); 9,177,089 parameters, plus 7,635,264 frozen.
+    """Model fine_tuning: (N, 3, 150, 150) -> (N, 1); 9,177,089 parameters, plus 7,635,264 non-trainable.
 
     In the spec's channels-last order, as Keras writes it: 150x150x3 -> 1, 16,812,353 parameters.
     """
@@ -128,8 +128,9 @@ if __name__ == '__main__':
             output = model(torch.zeros(1, *model_class.INPUT_SHAPE))
         print('output shape:', tuple(output.shape))
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        # Frozen parameters, and batch norm's running statistics (buffers here): non-trainable in Keras and specc.
         frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
-        statistics = sum(b.numel() for b in model.buffers() if b.is_floating_point())
+        # Buffers are non-trainable parameters to Keras and specc (batch norm's running statistics...),
+        # all but batch norm's num_batches_tracked, a counter Keras does not keep.
+        statistics = sum(b.numel() for name, b in model.named_buffers() if not name.endswith('num_batches_tracked'))
         total = trainable + frozen + statistics
         print(f'parameters: {total:,} ({trainable:,} trainable, {frozen + statistics:,} non-trainable)')
