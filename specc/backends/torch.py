@@ -1244,7 +1244,9 @@ class _GraphEmission:
                 statements.append(("use", group))
         relative_names = _relative_names(statements, prefix)
         in_backbone = any(use.backbone for use in model.enclosing_uses(scope))
-        if in_backbone:  # a backbone's layers and uses have Keras's names, without its use's: they keep them whole
+        # The layers and stages a backbone makes itself have Keras's names, not made from its use's: kept whole.
+        backbone_body = scope is not None and model.block_uses[scope].backbone is not None
+        if backbone_body:
             relative_names = {name: name.removeprefix(prefix) for name in relative_names}
         owned: dict[int, str] = {}
         for index, (kind, item) in enumerate(statements):
@@ -1256,7 +1258,7 @@ class _GraphEmission:
                 wanted = python_name(relative_names[name])
             else:
                 group_name = self._group_name(model, item)
-                if in_backbone:  # a backbone's stages keep Keras's names (block1, conv2_block1)
+                if backbone_body:  # a backbone's stages keep Keras's names (block1, conv2_block1)
                     wanted = python_name(group_name.removeprefix(prefix))
                 else:
                     # A use the enclosing use does not name: its block.
