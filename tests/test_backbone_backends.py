@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_backbones import FINE_TUNING_POINTS
 
 from specc.backends.keras import emit_keras
 from specc.backends.keras_backbones import WEIGHTS_PARAMETER
@@ -22,6 +23,7 @@ from specc.backends.verify import run_module
 from specc.check import ModelReport
 from specc.layers import BatchNorm
 from specc.pipeline import check_text
+from specc.zoo import ZOO, ZooNetwork
 
 from cli_helpers import invoke
 
@@ -316,3 +318,45 @@ def test_in_training_the_frozen_batch_norms_use_their_moving_statistics_in_both_
         got = torch_module(torch.from_numpy(np.ascontiguousarray(keras_input_to_torch(batch)))).numpy()
     difference = float(np.abs(expected - got).max())
     assert difference <= TOLERANCE, f"in training, Keras and PyTorch outputs differ by {difference}"
+
+
+# --- every network of the zoo, fine-tuned from the point Keras's guides pick ------------------------------------
+
+
+def zoo_recipe(network: ZooNetwork) -> str:
+    point = FINE_TUNING_POINTS[network.name]
+    size = max(network.min_size, 75)
+    return (
+        f"model m {{\n  input {size}x{size}x3\n"
+        f"  backbone {network.name} include_top=false pooling=avg trainable_from={point}\n  dense 3 softmax\n}}\n"
+    )
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("network", ZOO, ids=lambda network: network.name)
+def test_every_zoo_backbone_s_keras_build_freezes_what_specc_freezes(network, no_downloads):
+    from specc.backends.keras_verify import keras_figures
+
+    from keras_reference import assert_figures_equal
+
+    report = checked_report(zoo_recipe(network))
+    assert_figures_equal(report, keras_figures(build_without_weights(report), [r.layer.name for r in report.counted]))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("network", ZOO, ids=lambda network: network.name)
+def test_every_zoo_backbone_s_torch_module_freezes_what_specc_freezes(network):
+    report = checked_report(zoo_recipe(network))
+    module = torch_module_of(report).MODELS[report.model.name]()
+    layout = torch_layout(report)
+    trainable = frozen = 0
+    for layer_report in report.counted:
+        place = layout[layer_report.layer.name]
+        if place.module is None:
+            continue
+        for parameter in module.get_submodule(place.module).parameters():
+            assert parameter.requires_grad == layer_report.layer.trainable, layer_report.layer.name
+            trainable += parameter.numel() * parameter.requires_grad
+            frozen += parameter.numel() * (not parameter.requires_grad)
+    assert trainable == sum(p.numel() for p in module.parameters() if p.requires_grad) == report.trainable_params
+    assert frozen == sum(p.numel() for p in module.parameters() if not p.requires_grad)
