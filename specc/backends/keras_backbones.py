@@ -174,16 +174,14 @@ def _keras_default_name(backbone: Backbone) -> str:
     return backbone.keras_application.lower()
 
 
-def application_arguments(plan: BackbonePlan) -> list[str]:
-    """keras.applications' arguments for the backbone, as source text: the top, the weights, the input shape,
-    the pooling without the top, the classifier with it where it is not Keras's, and the name where Keras's
-    default is not the backbone's."""
-    backbone = plan.backbone
-    weights = WEIGHTS_PARAMETER if backbone.weights is not None else literal(None)
+def application_arguments(backbone: Backbone, input_shape: Shape, weights: str, name: str | None) -> list[str]:
+    """keras.applications' arguments for a backbone, as source text: the top, the weights (`weights`, source text),
+    the input shape, the pooling without the top, the classifier with it where it is not Keras's, and the model's
+    name (None: Keras's default) where Keras's default is not it."""
     arguments = [
         f"include_top={literal(backbone.include_top)}",
         f"weights={weights}",
-        f"input_shape={literal(plan.input_shape)}",
+        f"input_shape={literal(input_shape)}",
     ]
     if backbone.include_top:
         arguments += [
@@ -193,8 +191,8 @@ def application_arguments(plan: BackbonePlan) -> list[str]:
         ]
     else:
         arguments.append(f"pooling={literal(backbone.pooling)}")
-    if plan.use.name != _keras_default_name(backbone):
-        arguments.append(f"name={literal(plan.use.name)}")
+    if name is not None and name != _keras_default_name(backbone):
+        arguments.append(f"name={literal(name)}")
     return arguments
 
 
@@ -205,7 +203,9 @@ def write_backbone(
     called on `source` into `target`."""
     backbone, model = plan.backbone, plan.variable
     constructor = f"keras.applications.{backbone.keras_application}"
-    writer.lines(call(f"{model} = {constructor}", application_arguments(plan), depth), comment=comment)
+    weights = WEIGHTS_PARAMETER if backbone.weights is not None else literal(None)
+    arguments = application_arguments(backbone, plan.input_shape, weights, plan.use.name)
+    writer.lines(call(f"{model} = {constructor}", arguments, depth), comment=comment)
     if plan.frozen == "all":
         writer.line(f"{model}.trainable = False", comment="feature extraction: the whole network is frozen")
     elif plan.frozen == "before" and plan.loop_variables is not None and plan.first_trainable is not None:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from specc.backbones import keras_layer_order
-from specc.backends.keras_backbones import value_shapes
+from specc.backends.keras_backbones import KERAS_TOP_DEFAULTS, application_arguments, value_shapes
 from specc.backends.python_source import INDENT, SourceWriter, call, identifier, literal, word
 from specc.check import LayerReport, ModelReport
 from specc.ir import BlockUse, Model
@@ -170,28 +170,12 @@ class _Loaded:
     input_shape: Shape
 
 
-def _application_arguments(loaded: _Loaded) -> list[str]:
-    """keras.applications' arguments for the network the loader copies from, with ImageNet's weights."""
-    backbone = loaded.use.backbone
-    assert backbone is not None
-    arguments = [
-        f"include_top={literal(backbone.include_top)}",
-        f"weights={literal('imagenet')}",
-        f"input_shape={literal(loaded.input_shape)}",
-    ]
-    if backbone.include_top:
-        arguments += _top_arguments(loaded)
-    else:
-        arguments.append(f"pooling={literal(backbone.pooling)}")
-    return arguments
-
-
 def _top_arguments(loaded: _Loaded) -> list[str]:
     backbone = loaded.use.backbone
     assert backbone is not None
     if not backbone.include_top:
-        return []
-    return [f"classes={literal(backbone.classes)}", f"classifier_activation={literal(backbone.classifier_activation)}"]
+        return [f"pooling={literal(backbone.pooling)}"]
+    return [f"{key}={literal(getattr(backbone, key))}" for key in KERAS_TOP_DEFAULTS]
 
 
 def _transfer_arguments(loaded: _Loaded, keras_model: str) -> list[str]:
@@ -203,7 +187,6 @@ def _transfer_arguments(loaded: _Loaded, keras_model: str) -> list[str]:
         f"network={literal(backbone.network)}",
         f"input_shape={literal(loaded.input_shape)}",
         f"include_top={literal(backbone.include_top)}",
-        *([] if backbone.include_top else [f"pooling={literal(backbone.pooling)}"]),
         *_top_arguments(loaded),
     ]
 
@@ -260,7 +243,8 @@ def write_loaders(
             writer.indent()
             writer.line("import keras")
             writer.line()
-            writer.lines(call(f"{variable} = {constructor}", _application_arguments(loaded), 2))
+            arguments = application_arguments(backbone, loaded.input_shape, literal("imagenet"), None)
+            writer.lines(call(f"{variable} = {constructor}", arguments, 2))
             writer.dedent()
             writer.lines(call("keras_backbone_to_torch", _transfer_arguments(loaded, variable), 1))
         writer.dedent()
