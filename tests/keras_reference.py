@@ -13,6 +13,7 @@ import ast
 import os
 
 from specc.backends.keras import emit_keras
+from specc.backends.keras_backbones import offline_arguments
 from specc.backends.keras_verify import keras_figures, load_keras
 from specc.backends.verify import ModelFigures, run_module
 from specc.check import ModelReport
@@ -75,8 +76,9 @@ def keras_model_figures(report: ModelReport) -> ModelFigures:
     source = emit_keras([report], "spec.cnn")
     module = run_module(source, GENERATED)
     name = report.model.name
+    build = module.MODELS[name]
     try:
-        built = module.MODELS[name]()
+        built = build(**offline_arguments(build))  # a backbone without ImageNet's weights: nothing to download
     except ValueError as error:
         raise KerasRefused(name, _layer_named_at(source, error), error) from error
     return keras_figures(built, built_layer_names(report))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from specc.backends.keras import KERAS_EMITTERS, MIN_POOLING_SOURCE, emit_keras, keras_calls
+from specc.backends.keras_backbones import offline_arguments
 from specc.backends.torch import emit_torch, is_straight_stack
 from specc.backends.transfer import keras_to_torch, output_difference
 from specc.backends.verify import run_module
@@ -75,7 +76,8 @@ def build_both(report: ModelReport):
     keras.backend.clear_session(free_memory=False)
     name = report.model.name
     if is_straight_stack(report) or Add in KERAS_EMITTERS:
-        keras_model = run_module(emit_keras([report], "spec.cnn"), "<generated keras>").MODELS[name]()
+        build = run_module(emit_keras([report], "spec.cnn"), "<generated keras>").MODELS[name]
+        keras_model = build(**offline_arguments(build))  # a backbone without ImageNet's weights: no download
     else:
         keras_model = keras_graph(report)
     torch_module = run_module(emit_torch([report], "spec.cnn"), "<generated torch>").MODELS[name]()

@@ -25,6 +25,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from specc.backends.bodies import model_bodies
+from specc.backends.keras_backbones import (
+    WEIGHTS_PARAMETER,
+    BackbonePlan,
+    build_parameters,
+    header_note,
+    plan_backbones,
+    within_backbone,
+    write_backbone,
+)
 from specc.backends.python_source import (
     FreeNames,
     SourceWriter,
@@ -387,6 +396,7 @@ MODULE_NAMES = frozenset(
     {
         *("keras", "layers", "MODELS", MIN_POOLING_CLASS, SCALED_ADD_CLASS, "build"),
         *("name", "x", "inputs", "i", "str", "range", "super"),
+        WEIGHTS_PARAMETER,
     }
 )
 
@@ -462,7 +472,7 @@ class _Step:
     """One statement of a body as emitted: a layer (its Keras calls, chained), or a block's function called
     for one use, or for several repetitions of one in a loop (`repeat` > 1, `calls[0].name` their base)."""
 
-    kind: str  # "layer", "merge" or "block"
+    kind: str  # "layer", "merge", "block" or "backbone"
     reads: tuple[str, ...]
     value: str
     calls: tuple[_Call, ...]
@@ -471,6 +481,7 @@ class _Step:
     uses: tuple[int, ...] = ()
     # The number a loop's first repetition takes (a use's `start=`).
     start: int = 1
+    backbone: BackbonePlan | None = None
 
     @property
     def repeat(self) -> int:
@@ -567,15 +578,20 @@ class _Emission:
             # In the model's order, so that the names of helper layers are those a model of one stack gets.
             names = FreeNames({layer.name for layer in report.model.layers})
             input_shapes = {r.layer.name: r.input_shape for r in report.layers}
-            self.calls.append(
-                {layer.name: keras_calls(layer, names, input_shapes.get(layer.name)) for layer in report.model.layers}
-            )
+            # A backbone's layers are keras.applications' to build, not the emitters'.
+            made = [layer for layer in report.model.layers if not within_backbone(report.model, layer.scope)]
+            self.calls.append({layer.name: keras_calls(layer, names, input_shapes.get(layer.name)) for layer in made})
         self.function_of: dict[tuple[int, int], tuple[_Function, _UsePlan]] = {}
         self.functions: list[_Function] = []
         uses_by_block: dict[str, list[tuple[int, int]]] = {}
         for index, bodies in enumerate(self.bodies):
             for use in bodies.emitted_uses():
+                if within_backbone(bodies.model, use):  # keras.applications builds those
+                    continue
                 uses_by_block.setdefault(bodies.model.block_uses[use].block, []).append((index, use))
+        # Before the functions, whose bodies may make one; every other name keeps clear of their variables.
+        self.backbones = plan_backbones(self.reports, self.bodies, self.module_names.taken, _python_name)
+        self.module_names.taken |= self.backbones.variables()
         for block in self._innermost_first(uses_by_block):
             self._plan_block(block, uses_by_block[block])
 
@@ -611,8 +627,15 @@ class _Emission:
                 steps.append(_Step(kind, statement.reads, statement.value, calls, layer.span.line, layer=layer))
                 continue
             use = bodies.model.block_uses[statement.use]
+            if use.backbone is not None:
+                backbone = self.backbones.plans[(model, statement.use)]
+                steps.append(_Step("backbone", statement.reads, statement.value, (), use.span.line, backbone=backbone))
+                continue
             function, plan = self.function_of[(model, statement.use)]
-            call = _Call(function.name, (), function.arguments(plan), use.name)
+            keywords = function.arguments(plan)
+            if (model, statement.use) in self.backbones.holding_weights:  # a backbone's weights, handed on
+                keywords += ((WEIGHTS_PARAMETER, WEIGHTS_PARAMETER),)
+            call = _Call(function.name, (), keywords, use.name)
             step = _Step("block", statement.reads, statement.value, (call,), use.span.line, uses=(statement.use,))
             before = steps[-1] if steps else None
             if (
@@ -836,6 +859,9 @@ class _BodyWriter:
             target = variables[step.value]
             sources = [variables[read] for read in step.reads]
             comment = f"{self.label}:{step.line}"
+            if step.backbone is not None:
+                write_backbone(self.writer, step.backbone, sources[0], target, comment, self.depth)
+                continue
             if step.kind == "block":
                 (call_,) = step.calls
                 arguments = [*render(s, 0, call_)]
@@ -910,6 +936,8 @@ def _emit_function(writer: SourceWriter, emission: _Emission, function: _Functio
         return f"{text} + str(i)" if looped else text
 
     variant = f", variant {function.variant}" if function.variant > 1 else ""
+    if (plan.model, plan.use) in emission.backbones.holding_weights:
+        parameters.append(WEIGHTS_PARAMETER)
     writer.lines(call(f"def {function.name}", [*inputs, *parameters, "name"], trailer=":"))
     writer.indent()
     writer.line(
@@ -936,7 +964,8 @@ def _emit_model(writer: SourceWriter, emission: _Emission, index: int, label: st
     variables = dict(zip((i.name for i in model.inputs), inputs, strict=True))
     variables.update(zip((s.value for s in steps), _variables(steps, body.results, names, ""), strict=True))
 
-    writer.line(f"def {build_function_name(model.name)}() -> keras.Model:")
+    parameters = build_parameters(emission.backbones.of_model(index))
+    writer.line(f"def {build_function_name(model.name)}({parameters}) -> keras.Model:")
     writer.indent()
     writer.line(_model_docstring(report))
     if not model.inputs:
@@ -982,7 +1011,8 @@ def emit_keras(reports: Sequence[ModelReport], source_path: str) -> str:
         writer,
         source_path,
         "keras",
-        "Keras 3 models generated from a specc spec: one build function per model, and MODELS by name.",
+        "Keras 3 models generated from a specc spec: one build function per model, and MODELS by name."
+        + header_note(emission.backbones.plans.values()),
     )
     writer.line()
     writer.line("import keras")

@@ -2,7 +2,8 @@
 
 This is the only module of specc that imports Keras (and so TensorFlow), and only when called.
 Figures are read from the built Keras model itself: each specc layer's output shape and its
-trainable and non-trainable weights, found by the layer's name, plus the model's totals. Only the
+trainable and non-trainable weights, found by the layer's name (a backbone's in the application's model
+nested in it), plus the model's totals. Backbones are built without ImageNet's weights, which change no figure. Only the
 layers that reach an output are compared: the emitted code builds no others (Keras's Model would
 drop them), and the checker's totals leave them out too.
 """
@@ -15,6 +16,7 @@ import types
 from collections.abc import Sequence
 from dataclasses import replace
 
+from specc.backends.keras_backbones import find_layer, offline_arguments
 from specc.backends.verify import LayerFigures, ModelFigures, compare_figures, could_not_build
 from specc.check import ModelReport
 from specc.diagnostics import Diagnostic
@@ -54,7 +56,7 @@ def keras_figures(keras_model, layer_names: Sequence[str]) -> ModelFigures:
     """
     figures = {}
     for name in layer_names:
-        layer = keras_model.get_layer(name)
+        layer = find_layer(keras_model, name)
         figures[name] = LayerFigures(
             name=name,
             output_shape=_shape(layer.output),
@@ -87,7 +89,8 @@ def build_and_compare(module: types.ModuleType, report: ModelReport) -> list[Dia
     A model Keras refuses to build is an E401 at the model, with Keras's own message.
     """
     try:
-        keras_model = module.MODELS[report.model.name]()
+        build = module.MODELS[report.model.name]
+        keras_model = build(**offline_arguments(build))  # backbones without ImageNet's weights: no download
         figures = keras_figures(keras_model, [layer_report.layer.name for layer_report in report.counted])
     except Exception as error:  # noqa: BLE001 - whatever Keras raises is the finding to report
         return [could_not_build(report, "Keras", error)]

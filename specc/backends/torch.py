@@ -53,6 +53,13 @@ from specc.backends.python_source import (
     write_header,
     write_models_table,
 )
+from specc.backends.torch_backbones import (
+    backbone_class_name,
+    backbone_class_title,
+    freezing,
+    write_frozen_batchnorm_mode,
+    write_loaders,
+)
 from specc.backends.torch_module_names import NN_MODULE_ATTRIBUTES
 from specc.check import LayerReport, ModelReport
 from specc.ir import Model
@@ -1236,6 +1243,9 @@ class _GraphEmission:
                 seen_children.update(group)
                 statements.append(("use", group))
         relative_names = _relative_names(statements, prefix)
+        in_backbone = any(use.backbone for use in model.enclosing_uses(scope))
+        if in_backbone:  # a backbone's layers and uses have Keras's names, without its use's: they keep them whole
+            relative_names = {name: name.removeprefix(prefix) for name in relative_names}
         owned: dict[int, str] = {}
         for index, (kind, item) in enumerate(statements):
             if kind == "layer":
@@ -1245,10 +1255,13 @@ class _GraphEmission:
                     continue
                 wanted = python_name(relative_names[name])
             else:
-                # A use the enclosing use does not name (a backbone's stages, named as Keras names them): its block.
                 group_name = self._group_name(model, item)
-                own = group_name.startswith(prefix)
-                wanted = python_name(group_name[len(prefix) :] if own else model.block_uses[item[0]].block)
+                if in_backbone:  # a backbone's stages keep Keras's names (block1, conv2_block1)
+                    wanted = python_name(group_name.removeprefix(prefix))
+                else:
+                    # A use the enclosing use does not name: its block.
+                    own = group_name.startswith(prefix)
+                    wanted = python_name(group_name[len(prefix) :] if own else model.block_uses[item[0]].block)
             owned[index] = attributes.free(wanted if _usable_attribute(wanted) else _attribute_for(wanted))
         lines: list[_Line] = []
         places: dict[str, LayerPlace] = {}
@@ -1261,7 +1274,12 @@ class _GraphEmission:
                 if layer.name in self.keras_order_flattens[id(report)]:
                     emitted = _flatten_in_keras_order(attribute)
                 else:
-                    emitted = torch_layer(item, attribute, attributes, explicit_padding=relative in explicit)
+                    # A backbone's layers are frozen where it is used (torch_backbones.freezing), so that its
+                    # classes serve frozen and trained uses alike.
+                    made = item
+                    if in_backbone:
+                        made = item._replace(layer=item.layer.model_copy(update={"trainable": True}))
+                    emitted = torch_layer(made, attribute, attributes, explicit_padding=relative in explicit)
                 helpers.update(emitted.helpers)
                 local = locals_.free(python_name(relative))
                 operands = [local_of[name] for name in layer.inputs]
@@ -1299,6 +1317,8 @@ class _GraphEmission:
                             else TorchModule(attribute, instance.module.constructor, instance.module.arguments)
                             for instance in instances
                         ),
+                        # A backbone's frozen layers (specc.backends.torch_backbones).
+                        adjustments=freezing(report, group[0], attribute, instances[0].places),
                         group=attribute if len(group) > 1 else None,
                     )
                 )
@@ -1342,6 +1362,7 @@ class _GraphEmission:
                     index
                     for index, use in enumerate(model.block_uses)
                     if use.span == last.span
+                    and use.repetition == last.repetition + 1  # not a backbone's uses, which share its line
                     and use.block == last.block
                     and use.parent == last.parent
                     and use.inputs == (last.output,)
@@ -1447,7 +1468,8 @@ class _GraphEmission:
             parameter = parameter_of_values[values] = names.free(python_name(wanted))
             rank[parameter] = block_parameters.index(wanted) if wanted in block_parameters else len(rank) + 1000
         parameters = sorted(rank, key=rank.__getitem__)
-        base = _camel_case(block)
+        network = backbone_class_name([report.model.block_uses[index] for report, index in uses])
+        base = network or _camel_case(block)
         class_name = identifier(self.class_names.free(base if variant is None else f"{base}Variant{variant + 1}"))
 
         def substituted(line_index: int, module_index: int, module: TorchModule) -> TorchModule:
@@ -1477,10 +1499,13 @@ class _GraphEmission:
         writer.line(f"class {class_name}(nn.Module):")
         writer.indent()
         used = f"{len(uses)} use{'s' * (len(uses) != 1)} in the spec"
+        what = f"Block `{word(block)}`"
+        if network is not None:
+            what = backbone_class_title([report.model.block_uses[index] for report, index in uses])
         if variant is None:
-            writer.line(f'"""Block `{word(block)}` ({used})."""')
+            writer.line(f'"""{what} ({used})."""')
         else:
-            writer.line(f'"""Block `{word(block)}`, variant {variant + 1} ({used}).')
+            writer.line(f'"""{what}, variant {variant + 1} ({used}).')
             writer.line()
             writer.line("Its uses differ in more than arguments, so each kind of use has a class of its own.")
             writer.line('"""')
@@ -1529,7 +1554,7 @@ def _write_modules(writer: SourceWriter, lines: Sequence[_Line]) -> None:
                 call(f"self.{module.attribute} = {module.constructor}", module.arguments, indent=2), comment=comment
             )
         for adjustment, reason in line.adjustments:
-            writer.line(adjustment, comment=f"{line.where}: {reason}")
+            writer.lines(adjustment.splitlines(), comment=f"{line.where}: {reason}")
 
 
 def _write_forward(
@@ -1631,6 +1656,8 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
             _emit_graph(writer, report, class_name, emitted, several_inputs)
         else:
             _emit_stack(writer, report, class_name, label, emitted, several_inputs)
+    graphs = [(report, emitted.places) for report, emitted in emitted_models if isinstance(emitted, _Body)]
+    write_loaders(writer, graphs, class_names, emission)
     writer.line()
     writer.line()
     write_models_table(writer, [(r.model.name, class_names[r.model.name]) for r in reports])
@@ -1694,4 +1721,5 @@ def _emit_graph(writer: SourceWriter, report: ModelReport, class_name: str, body
     writer.dedent()
     writer.line()
     _write_forward(writer, body.arguments, body.lines, body.returns)
+    write_frozen_batchnorm_mode(writer, report, body.places)
     writer.dedent()

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from specc.backends.keras_backbones import find_layer
 from specc.backends.torch import (
     POINTWISE_CONV_BY_RANK,
     flattens_in_keras_order,
@@ -289,7 +290,8 @@ def model_report(spec: ModelReport | str | os.PathLike, model_name: str) -> Mode
 
 
 def _keras_variables(keras_model, pair: WeightPair):
-    variables = {variable.name: variable for variable in keras_model.get_layer(pair.layer).weights}
+    # find_layer: a backbone's layers are in the keras.applications model nested in the user's.
+    variables = {variable.name: variable for variable in find_layer(keras_model, pair.layer).weights}
     return variables[pair.keras_name]
 
 
@@ -327,7 +329,7 @@ def torch_to_keras(torch_module, keras_model, spec: ModelReport | str | os.PathL
         variable.assign(_checked(array, variable.shape, pair, "Keras"))
     # Keras's Normalization computes with copies of its statistics, made again when told its weights changed.
     for name in dict.fromkeys(pair.layer for pair in pairs if pair.keras_name == "variance"):
-        keras_model.get_layer(name).finalize_state()
+        find_layer(keras_model, name).finalize_state()
 
 
 def keras_input_to_torch(batch: Array) -> Array:

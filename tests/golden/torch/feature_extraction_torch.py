@@ -17,9 +17,7 @@ class TwoConvs(nn.Module):
     def __init__(self, filters, in_channels) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, filters, 3, padding=1)  # feature_extraction.cnn:6
-        self.conv1.requires_grad_(False)  # feature_extraction.cnn:6: trainable=false: frozen, not trained
         self.conv2 = nn.Conv2d(filters, filters, 3, padding=1)  # feature_extraction.cnn:6
-        self.conv2.requires_grad_(False)  # feature_extraction.cnn:6: trainable=false: frozen, not trained
         self.pool = nn.MaxPool2d(2)  # feature_extraction.cnn:6
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -35,11 +33,8 @@ class ThreeConvs(nn.Module):
     def __init__(self, filters, in_channels) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, filters, 3, padding=1)  # feature_extraction.cnn:6
-        self.conv1.requires_grad_(False)  # feature_extraction.cnn:6: trainable=false: frozen, not trained
         self.conv2 = nn.Conv2d(filters, filters, 3, padding=1)  # feature_extraction.cnn:6
-        self.conv2.requires_grad_(False)  # feature_extraction.cnn:6: trainable=false: frozen, not trained
         self.conv3 = nn.Conv2d(filters, filters, 3, padding=1)  # feature_extraction.cnn:6
-        self.conv3.requires_grad_(False)  # feature_extraction.cnn:6: trainable=false: frozen, not trained
         self.pool = nn.MaxPool2d(2)  # feature_extraction.cnn:6
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -50,27 +45,24 @@ class ThreeConvs(nn.Module):
         return pool
 
 
-class Vgg16(nn.Module):
-    """Block `vgg16` (1 use in the spec)."""
+class VGG16(nn.Module):
+    """VGG16 without its classifier top, as keras.applications builds it (1 use in the spec)."""
 
     def __init__(self) -> None:
         super().__init__()
-        # feature_extraction.cnn:6
-        self.two_convs = nn.Sequential(
-            TwoConvs(filters=64, in_channels=3),
-            TwoConvs(filters=128, in_channels=64),
-        )
-        # feature_extraction.cnn:6
-        self.three_convs = nn.Sequential(
-            ThreeConvs(filters=256, in_channels=128),
-            ThreeConvs(filters=512, in_channels=256),
-            ThreeConvs(filters=512, in_channels=512),
-        )
+        self.block1 = TwoConvs(filters=64, in_channels=3)  # feature_extraction.cnn:6
+        self.block2 = TwoConvs(filters=128, in_channels=64)  # feature_extraction.cnn:6
+        self.block3 = ThreeConvs(filters=256, in_channels=128)  # feature_extraction.cnn:6
+        self.block4 = ThreeConvs(filters=512, in_channels=256)  # feature_extraction.cnn:6
+        self.block5 = ThreeConvs(filters=512, in_channels=512)  # feature_extraction.cnn:6
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        two_convs = self.two_convs(x)  # feature_extraction.cnn:6
-        three_convs = self.three_convs(two_convs)  # feature_extraction.cnn:6
-        return three_convs
+        block1 = self.block1(x)  # feature_extraction.cnn:6
+        block2 = self.block2(block1)  # feature_extraction.cnn:6
+        block3 = self.block3(block2)  # feature_extraction.cnn:6
+        block4 = self.block4(block3)  # feature_extraction.cnn:6
+        block5 = self.block5(block4)  # feature_extraction.cnn:6
+        return block5
 
 
 class FeatureExtraction(nn.Module):
@@ -83,7 +75,8 @@ class FeatureExtraction(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.vgg16 = Vgg16()  # feature_extraction.cnn:6
+        self.vgg16 = VGG16()  # feature_extraction.cnn:6
+        self.vgg16.requires_grad_(False)  # feature_extraction.cnn:6: feature extraction: the whole network is frozen
         self.flatten = nn.Flatten()  # feature_extraction.cnn:7: in (C, H, W) order, not Keras's (H, W, C)
         self.dense = nn.Linear(8192, 256)  # feature_extraction.cnn:8
         self.dense_1 = nn.Linear(256, 1)  # feature_extraction.cnn:9
@@ -94,6 +87,33 @@ class FeatureExtraction(nn.Module):
         dense = F.relu(self.dense(flatten))  # feature_extraction.cnn:8
         dense_1 = torch.sigmoid(self.dense_1(dense))  # feature_extraction.cnn:9
         return dense_1
+
+
+def load_keras_imagenet_weights(model: FeatureExtraction, keras_model=None) -> None:
+    """Copy keras.applications' ImageNet weights into the backbone, model.vgg16.
+
+    keras_model: a keras.applications.VGG16 built as below, if you have one; else it is built here, and
+    Keras downloads the weights the first time. Needs Keras, and specc for its weight transfer.
+    """
+    from specc.backends.torch_backbones import keras_backbone_to_torch
+
+    if keras_model is None:
+        import keras
+
+        keras_model = keras.applications.VGG16(
+            include_top=False,
+            weights='imagenet',
+            input_shape=(150, 150, 3),
+            pooling=None,
+        )
+    keras_backbone_to_torch(
+        keras_model,
+        model.vgg16,
+        network='vgg16',
+        input_shape=(150, 150, 3),
+        include_top=False,
+        pooling=None,
+    )
 
 
 MODELS = {'feature_extraction': FeatureExtraction}

@@ -17,9 +17,7 @@ class TwoConvs(nn.Module):
     def __init__(self, filters, in_channels) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, filters, 3, padding=1)  # fine_tuning.cnn:5
-        self.conv1.requires_grad_(False)  # fine_tuning.cnn:5: trainable=false: frozen, not trained
         self.conv2 = nn.Conv2d(filters, filters, 3, padding=1)  # fine_tuning.cnn:5
-        self.conv2.requires_grad_(False)  # fine_tuning.cnn:5: trainable=false: frozen, not trained
         self.pool = nn.MaxPool2d(2)  # fine_tuning.cnn:5
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -29,20 +27,14 @@ class TwoConvs(nn.Module):
         return pool
 
 
-class ThreeConvsVariant1(nn.Module):
-    """Block `three_convs`, variant 1 (2 uses in the spec).
-
-    Its uses differ in more than arguments, so each kind of use has a class of its own.
-    """
+class ThreeConvs(nn.Module):
+    """Block `three_convs` (3 uses in the spec)."""
 
     def __init__(self, filters, in_channels) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, filters, 3, padding=1)  # fine_tuning.cnn:5
-        self.conv1.requires_grad_(False)  # fine_tuning.cnn:5: trainable=false: frozen, not trained
         self.conv2 = nn.Conv2d(filters, filters, 3, padding=1)  # fine_tuning.cnn:5
-        self.conv2.requires_grad_(False)  # fine_tuning.cnn:5: trainable=false: frozen, not trained
         self.conv3 = nn.Conv2d(filters, filters, 3, padding=1)  # fine_tuning.cnn:5
-        self.conv3.requires_grad_(False)  # fine_tuning.cnn:5: trainable=false: frozen, not trained
         self.pool = nn.MaxPool2d(2)  # fine_tuning.cnn:5
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -53,48 +45,24 @@ class ThreeConvsVariant1(nn.Module):
         return pool
 
 
-class ThreeConvsVariant2(nn.Module):
-    """Block `three_convs`, variant 2 (1 use in the spec).
-
-    Its uses differ in more than arguments, so each kind of use has a class of its own.
-    """
+class VGG16(nn.Module):
+    """VGG16 without its classifier top, as keras.applications builds it (1 use in the spec)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(512, 512, 3, padding=1)  # fine_tuning.cnn:5
-        self.conv2 = nn.Conv2d(512, 512, 3, padding=1)  # fine_tuning.cnn:5
-        self.conv3 = nn.Conv2d(512, 512, 3, padding=1)  # fine_tuning.cnn:5
-        self.pool = nn.MaxPool2d(2)  # fine_tuning.cnn:5
+        self.block1 = TwoConvs(filters=64, in_channels=3)  # fine_tuning.cnn:5
+        self.block2 = TwoConvs(filters=128, in_channels=64)  # fine_tuning.cnn:5
+        self.block3 = ThreeConvs(filters=256, in_channels=128)  # fine_tuning.cnn:5
+        self.block4 = ThreeConvs(filters=512, in_channels=256)  # fine_tuning.cnn:5
+        self.block5 = ThreeConvs(filters=512, in_channels=512)  # fine_tuning.cnn:5
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        conv1 = F.relu(self.conv1(x))  # fine_tuning.cnn:5
-        conv2 = F.relu(self.conv2(conv1))  # fine_tuning.cnn:5
-        conv3 = F.relu(self.conv3(conv2))  # fine_tuning.cnn:5
-        pool = self.pool(conv3)  # fine_tuning.cnn:5
-        return pool
-
-
-class Vgg16(nn.Module):
-    """Block `vgg16` (1 use in the spec)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        # fine_tuning.cnn:5
-        self.two_convs = nn.Sequential(
-            TwoConvs(filters=64, in_channels=3),
-            TwoConvs(filters=128, in_channels=64),
-        )
-        # fine_tuning.cnn:5
-        self.three_convs = nn.Sequential(
-            ThreeConvsVariant1(filters=256, in_channels=128),
-            ThreeConvsVariant1(filters=512, in_channels=256),
-            ThreeConvsVariant2(),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        two_convs = self.two_convs(x)  # fine_tuning.cnn:5
-        three_convs = self.three_convs(two_convs)  # fine_tuning.cnn:5
-        return three_convs
+        block1 = self.block1(x)  # fine_tuning.cnn:5
+        block2 = self.block2(block1)  # fine_tuning.cnn:5
+        block3 = self.block3(block2)  # fine_tuning.cnn:5
+        block4 = self.block4(block3)  # fine_tuning.cnn:5
+        block5 = self.block5(block4)  # fine_tuning.cnn:5
+        return block5
 
 
 class FineTuning(nn.Module):
@@ -107,7 +75,10 @@ class FineTuning(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.vgg16 = Vgg16()  # fine_tuning.cnn:5
+        self.vgg16 = VGG16()  # fine_tuning.cnn:5
+        # fine_tuning.cnn:5: fine-tuning from block5_conv1: the layers before it stay frozen
+        for frozen in (self.vgg16.block1, self.vgg16.block2, self.vgg16.block3, self.vgg16.block4):
+            frozen.requires_grad_(False)
         self.flatten = nn.Flatten()  # fine_tuning.cnn:6: in (C, H, W) order, not Keras's (H, W, C)
         self.dense = nn.Linear(8192, 256)  # fine_tuning.cnn:7
         self.dense_1 = nn.Linear(256, 1)  # fine_tuning.cnn:8
@@ -118,6 +89,33 @@ class FineTuning(nn.Module):
         dense = F.relu(self.dense(flatten))  # fine_tuning.cnn:7
         dense_1 = torch.sigmoid(self.dense_1(dense))  # fine_tuning.cnn:8
         return dense_1
+
+
+def load_keras_imagenet_weights(model: FineTuning, keras_model=None) -> None:
+    """Copy keras.applications' ImageNet weights into the backbone, model.vgg16.
+
+    keras_model: a keras.applications.VGG16 built as below, if you have one; else it is built here, and
+    Keras downloads the weights the first time. Needs Keras, and specc for its weight transfer.
+    """
+    from specc.backends.torch_backbones import keras_backbone_to_torch
+
+    if keras_model is None:
+        import keras
+
+        keras_model = keras.applications.VGG16(
+            include_top=False,
+            weights='imagenet',
+            input_shape=(150, 150, 3),
+            pooling=None,
+        )
+    keras_backbone_to_torch(
+        keras_model,
+        model.vgg16,
+        network='vgg16',
+        input_shape=(150, 150, 3),
+        include_top=False,
+        pooling=None,
+    )
 
 
 MODELS = {'fine_tuning': FineTuning}
