@@ -946,6 +946,20 @@ class _ModelLowering:
         """A block's line with the use's arguments for its parameters (kept from the last run when cached)."""
         return self.cache.substituted(statement, scope) if self.cache is not None else scope.substituted(statement)
 
+    def count_argument(self, argument: syntax.Argument, least: int) -> int | None:
+        """A use's `repeat=` or `start=`: an integer from `least` to _MAX_REPEAT; None after reporting otherwise."""
+        try:
+            count = _integer(argument.value)
+        except _Unfit:
+            self.report("E203", f"{argument.key} expects an integer, got {render(argument.value)}", argument.value.span)
+            return None
+        if not least <= count <= _MAX_REPEAT:
+            self.report(
+                "E204", f"{argument.key} must be between {least} and {_MAX_REPEAT}, got {count}", argument.value.span
+            )
+            return None
+        return count
+
     def frozen_use(self, statement: syntax.LayerStatement, block: syntax.ModelBlock) -> bool:
         """Whether a use says `trainable=false`, which freezes every layer it makes (unless the block has a
         parameter of that name, which the argument is for)."""
@@ -986,16 +1000,14 @@ class _ModelLowering:
             key = argument.key
             if key == "trainable" and "trainable" not in parameters:
                 continue  # the use's own, read by frozen_use
-            if key == "start":
-                try:
-                    start = _integer(argument.value)
-                except _Unfit:
-                    self.report("E203", f"start expects an integer, got {render(argument.value)}", argument.value.span)
+            if key in ("start", "repeat"):
+                count = self.count_argument(argument, 0 if key == "start" else 1)
+                if count is None:
                     ok = False
-                    continue
-                if not 0 <= start <= _MAX_REPEAT:
-                    self.report("E204", f"start must be between 0 and {_MAX_REPEAT}, got {start}", argument.value.span)
-                    ok = False
+                elif key == "start":
+                    start = count
+                else:
+                    repeat = count
                 continue
             if key == "name":
                 try:
@@ -1003,19 +1015,6 @@ class _ModelLowering:
                     name_span = argument.value.span
                 except _Unfit:
                     self.report("E203", f"name expects a name, got {render(argument.value)}", argument.value.span)
-                    ok = False
-                continue
-            if key == "repeat":
-                try:
-                    repeat = _integer(argument.value)
-                except _Unfit:
-                    self.report("E203", f"repeat expects an integer, got {render(argument.value)}", argument.value.span)
-                    ok = False
-                    continue
-                if not 1 <= repeat <= _MAX_REPEAT:
-                    self.report(
-                        "E204", f"repeat must be between 1 and {_MAX_REPEAT}, got {repeat}", argument.value.span
-                    )
                     ok = False
                 continue
             if key is None:
