@@ -379,6 +379,11 @@ def _backbone_layer_names(statement: syntax.LayerStatement) -> frozenset[str]:
     return zoo_layer_names(network, include_top, pooling)
 
 
+def _own(accepted: tuple[str, ...]) -> list[str]:
+    """A kind's own parameters, for hints that list them: `trainable`, which every layer takes, goes unsaid."""
+    return [name for name in accepted if name != "trainable"]
+
+
 def _inside(span: Span, outer: Span) -> bool:
     return (outer.line, outer.column) <= (span.line, span.column) <= (outer.end_line, outer.end_column)
 
@@ -1496,7 +1501,11 @@ class _ModelLowering:
                 hint = "the input shape is a line of its own at the top of the model: `input 28x28x1`"
             else:
                 match = closest(argument.key, known)
-                hint = f"did you mean `{match}`?" if match else f"{kind} takes: {', '.join(accepted) or 'no arguments'}"
+                hint = (
+                    f"did you mean `{match}`?"
+                    if match
+                    else f"{kind} takes: {', '.join(_own(accepted)) or 'no arguments'}"
+                )
                 if match:
                     unfit.add(PARAMETER_SHORT_FORMS.get(match, match))
             span = argument.key_span or argument.span
@@ -1519,8 +1528,8 @@ class _ModelLowering:
             ]
             if not choices:
                 hint = (
-                    f"name the parameter: {', '.join(a + '=...' for a in accepted)}"
-                    if accepted
+                    f"name the parameter: {', '.join(a + '=...' for a in _own(accepted))}"
+                    if _own(accepted)
                     else f"{kind} takes no arguments"
                 )
                 self.report("E207", f"{kind} takes no bare word here, got `{word}`", value.span, hint=hint)
@@ -1548,14 +1557,14 @@ class _ModelLowering:
             unfit.add(role)
             return None
         if not free_positions:
-            named = [a for a in accepted if a not in cls.positional]
+            named = [a for a in _own(accepted) if a not in cls.positional]
             if cls.positional:
                 hint = f"{kind} takes {', '.join(cls.positional)} in that order" + (
                     f"; name the others, e.g. {named[0]}=..." if named else ""
                 )
             else:
                 hint = f"{kind} takes no positional arguments" + (
-                    f"; name them: {', '.join(a + '=...' for a in accepted)}" if accepted else ""
+                    f"; name them: {', '.join(a + '=...' for a in _own(accepted))}" if _own(accepted) else ""
                 )
             self.report("E208", f"too many positional arguments for {kind}: {render(value)}", value.span, hint=hint)
             return None
