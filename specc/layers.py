@@ -384,6 +384,14 @@ class ZeroPad2D(LayerBase):
         if problem := _needs_feature_map(self, input_shape):
             return problem
         (top, bottom), (left, right) = self.padding_for(input_shape)
+        if min(top, left) < 0:
+            return Problem(
+                "E204",
+                f"correct_pad {format_shape(self.correct_pad or ())} would pad {min(top, left)} on an even "
+                f"{format_shape(input_shape)} input (Keras refuses negative padding)",
+                argument="correct_pad",
+                hint="correct_pad is for windows of 2 or more, before a stride-2 convolution",
+            )
         height, width, channels = input_shape
         return Inference(
             (height + top + bottom, width + left + right, channels),
@@ -1040,6 +1048,18 @@ class ScaledAdd(_ElementwiseMerge):
     exact_operands: ClassVar = 2
 
     scale: float = Field(description="the factor the second operand is multiplied by")
+
+    def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
+        """As the other merges, but of one rank: its call adds the tensors as they come, batch axis included,
+        so a shorter operand would line its batch up with another axis (Keras's Add layer expands it first)."""
+        first, second = input_shapes
+        if len(first) != len(second):
+            return Problem(
+                "E304",
+                f"scaled_add needs operands of one rank: {format_shape(first)} and {format_shape(second)} are not",
+                hint="reshape the smaller one first, e.g. `reshape (1, 1, C)`",
+            )
+        return super().infer(input_shapes)
 
 
 class Concat(LayerBase):

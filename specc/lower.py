@@ -379,6 +379,11 @@ def _backbone_layer_names(statement: syntax.LayerStatement) -> frozenset[str]:
     return zoo_layer_names(network, include_top, pooling)
 
 
+def _own(accepted: tuple[str, ...]) -> list[str]:
+    """A kind's own parameters, for hints that list them: `trainable`, which every layer takes, goes unsaid."""
+    return [name for name in accepted if name != "trainable"]
+
+
 def _inside(span: Span, outer: Span) -> bool:
     return (outer.line, outer.column) <= (span.line, span.column) <= (outer.end_line, outer.end_column)
 
@@ -946,6 +951,20 @@ class _ModelLowering:
         """A block's line with the use's arguments for its parameters (kept from the last run when cached)."""
         return self.cache.substituted(statement, scope) if self.cache is not None else scope.substituted(statement)
 
+    def count_argument(self, argument: syntax.Argument, least: int) -> int | None:
+        """A use's `repeat=` or `start=`: an integer from `least` to _MAX_REPEAT; None after reporting otherwise."""
+        try:
+            count = _integer(argument.value)
+        except _Unfit:
+            self.report("E203", f"{argument.key} expects an integer, got {render(argument.value)}", argument.value.span)
+            return None
+        if not least <= count <= _MAX_REPEAT:
+            self.report(
+                "E204", f"{argument.key} must be between {least} and {_MAX_REPEAT}, got {count}", argument.value.span
+            )
+            return None
+        return count
+
     def frozen_use(self, statement: syntax.LayerStatement, block: syntax.ModelBlock) -> bool:
         """Whether a use says `trainable=false`, which freezes every layer it makes (unless the block has a
         parameter of that name, which the argument is for)."""
@@ -986,16 +1005,14 @@ class _ModelLowering:
             key = argument.key
             if key == "trainable" and "trainable" not in parameters:
                 continue  # the use's own, read by frozen_use
-            if key == "start":
-                try:
-                    start = _integer(argument.value)
-                except _Unfit:
-                    self.report("E203", f"start expects an integer, got {render(argument.value)}", argument.value.span)
+            if key in ("start", "repeat"):
+                count = self.count_argument(argument, 0 if key == "start" else 1)
+                if count is None:
                     ok = False
-                    continue
-                if not 0 <= start <= _MAX_REPEAT:
-                    self.report("E204", f"start must be between 0 and {_MAX_REPEAT}, got {start}", argument.value.span)
-                    ok = False
+                elif key == "start":
+                    start = count
+                else:
+                    repeat = count
                 continue
             if key == "name":
                 try:
@@ -1003,19 +1020,6 @@ class _ModelLowering:
                     name_span = argument.value.span
                 except _Unfit:
                     self.report("E203", f"name expects a name, got {render(argument.value)}", argument.value.span)
-                    ok = False
-                continue
-            if key == "repeat":
-                try:
-                    repeat = _integer(argument.value)
-                except _Unfit:
-                    self.report("E203", f"repeat expects an integer, got {render(argument.value)}", argument.value.span)
-                    ok = False
-                    continue
-                if not 1 <= repeat <= _MAX_REPEAT:
-                    self.report(
-                        "E204", f"repeat must be between 1 and {_MAX_REPEAT}, got {repeat}", argument.value.span
-                    )
                     ok = False
                 continue
             if key is None:
@@ -1497,7 +1501,11 @@ class _ModelLowering:
                 hint = "the input shape is a line of its own at the top of the model: `input 28x28x1`"
             else:
                 match = closest(argument.key, known)
-                hint = f"did you mean `{match}`?" if match else f"{kind} takes: {', '.join(accepted) or 'no arguments'}"
+                hint = (
+                    f"did you mean `{match}`?"
+                    if match
+                    else f"{kind} takes: {', '.join(_own(accepted)) or 'no arguments'}"
+                )
                 if match:
                     unfit.add(PARAMETER_SHORT_FORMS.get(match, match))
             span = argument.key_span or argument.span
@@ -1520,8 +1528,8 @@ class _ModelLowering:
             ]
             if not choices:
                 hint = (
-                    f"name the parameter: {', '.join(a + '=...' for a in accepted)}"
-                    if accepted
+                    f"name the parameter: {', '.join(a + '=...' for a in _own(accepted))}"
+                    if _own(accepted)
                     else f"{kind} takes no arguments"
                 )
                 self.report("E207", f"{kind} takes no bare word here, got `{word}`", value.span, hint=hint)
@@ -1549,14 +1557,14 @@ class _ModelLowering:
             unfit.add(role)
             return None
         if not free_positions:
-            named = [a for a in accepted if a not in cls.positional]
+            named = [a for a in _own(accepted) if a not in cls.positional]
             if cls.positional:
                 hint = f"{kind} takes {', '.join(cls.positional)} in that order" + (
                     f"; name the others, e.g. {named[0]}=..." if named else ""
                 )
             else:
                 hint = f"{kind} takes no positional arguments" + (
-                    f"; name them: {', '.join(a + '=...' for a in accepted)}" if accepted else ""
+                    f"; name them: {', '.join(a + '=...' for a in _own(accepted))}" if _own(accepted) else ""
                 )
             self.report("E208", f"too many positional arguments for {kind}: {render(value)}", value.span, hint=hint)
             return None

@@ -14,7 +14,6 @@ import sys
 
 import numpy as np
 import pytest
-from adapted_statistics import equivalence_difference, randomize_normalization_statistics
 
 from specc.backends import keras_verify, torch_verify
 from specc.backends.keras import emit_keras
@@ -26,6 +25,7 @@ from specc.backends.verify import run_module
 from specc.check import ModelReport
 from specc.pipeline import check_text
 
+from adapted_statistics import equivalence_difference, randomize_normalization_statistics
 from keras_reference import assert_matches_keras, keras_module
 from torch_reference import TOLERANCE, build_both, random_batch, randomize_keras_weights
 

@@ -142,6 +142,8 @@ TORCH = Allowed(
                 "real",
                 "trainable",
                 "statistics",
+                "frozen",
+                "name",
                 "total",
                 "kernel_size",
                 "stride",

@@ -295,3 +295,21 @@ def test_features_flattened_for_a_reshape_or_per_feature_normalization_keep_kera
     checked = check_text(text)
     assert checked.ok, checked.diagnostics
     assert equivalence_difference(checked.reports[0], "after flatten") <= TOLERANCE
+
+
+def test_scaled_add_of_two_ranks_is_e304_since_its_call_adds_tensors_batch_axis_included():
+    result = check_text(
+        "model m {\n input 8x8x4\n a = conv 4 1x1\n b = global_avgpool from a\n scaled_add a b scale=0.1\n}\n"
+    )
+    assert [(d.code, d.span.line) for d in result.diagnostics] == [("E304", 5)]
+
+
+@pytest.mark.keras
+def test_correct_pad_of_a_1x1_window_on_an_even_input_is_e204_as_keras_refuses_negative_padding():
+    from keras_reference import keras_module
+
+    result = check_text("model m {\n input 8x8x4\n zeropad correct_pad=1x1\n}\n")
+    assert [(d.code, d.span.line) for d in result.diagnostics] == [("E204", 3)]
+    keras = keras_module()
+    with pytest.raises(ValueError):
+        keras.layers.ZeroPadding2D(((-1, 0), (-1, 0)))

@@ -191,7 +191,7 @@ def test_running_an_emitted_module_prints_each_model_its_output_shape_and_the_pa
     assert report.non_trainable_params > 0
     assert (
         f"parameters: {report.total_params:,} ({report.trainable_params:,} trainable, "
-        f"{report.non_trainable_params:,} non-trainable, in buffers)"
+        f"{report.non_trainable_params:,} non-trainable)"
     ) in result.stdout.splitlines()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from specc.backbones import keras_layer_order
 from specc.backends.keras_verify import keras_figures
 from specc.diagnostics import Severity
 from specc.pipeline import check_text
@@ -73,3 +74,6 @@ def test_zoo_spec_equals_keras_applications_layer_by_layer(network: ZooNetwork):
     miswired = {layer: (ours[layer], theirs[layer]) for layer in ours if ours[layer] != theirs[layer]}
     assert not miswired, f"layer: (specc reads, Keras reads): {miswired}"
     assert_figures_equal(report, keras_figures(built, [layer.name for layer in report.model.layers]))
+    # Backbones' trainable_from counts in model.layers' order, which for a branching network is not the spec's.
+    keras_order = [layer.name for layer in built.layers if type(layer).__name__ != "InputLayer"]
+    assert keras_layer_order(report.model.layers, report.model.outputs) == keras_order

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from adapted_statistics import randomize_normalization_statistics
 
 from specc.backends import keras_verify, torch_verify
 from specc.backends.keras import emit_keras
@@ -26,6 +25,7 @@ from specc.diagnostics import Severity
 from specc.pipeline import check_text
 from specc.zoo import ZOO, ZooNetwork
 
+from adapted_statistics import randomize_normalization_statistics
 from keras_reference import keras_module
 from torch_reference import DIFFERENCES, TOLERANCE, random_batch, randomize_keras_weights
 

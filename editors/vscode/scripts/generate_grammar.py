@@ -73,6 +73,7 @@ def grammar() -> dict[str, Any]:
     # Value names after a merge's kind or `output`: names not followed by `=` (that is an argument).
     operand = f"\\s+{_NAME}{_END}(?!\\s*=)"
     value_names = {"patterns": [{"match": _NAME, "name": "variable.other.value.cnn"}]}
+    networks = [network.name for network in ZOO]
     return {
         "$schema": "https://raw.githubusercontent.com/martinring/tmlanguage/master/tmlanguage.json",
         "name": "CNN spec",
@@ -180,7 +181,7 @@ def grammar() -> dict[str, Any]:
             },
             "backbone": {
                 "comment": "`backbone resnet50 ...`: a network of specc's zoo as a layer.",
-                "match": f"{statement_start}(backbone){_END}(?:\\s+({_words([network.name for network in ZOO])}){_END})?",
+                "match": f"{statement_start}(backbone){_END}(?:\\s+({_words(networks)}){_END})?",
                 "captures": {"1": {"name": "keyword.other.backbone.cnn"}, "2": {"name": "support.class.network.cnn"}},
             },
             "merge-kind": {

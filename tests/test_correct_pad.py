@@ -1,9 +1,6 @@
 """Emission of what the zoo's MobileNetV2 needs: `zeropad correct_pad=3x3` pads by amounts that depend on the
 input, as keras.applications' correct_pad does, and the modules both backends emit must pad by those amounts.
-
-Both backends emit `layer.padding` (the default 1 on every side) and ignore correct_pad, so
-`specc build specc/zoo/mobilenet_v2.cnn --verify` fails with E401 at block_1_pad (114x114x96 built, 113x113x96
-checked). The tests are strict xfails until the emitters pad by `ZeroPad2D.padding_for(input_shape)`.
+The emitters write the amounts `ZeroPad2D.padding_for(input_shape)` gives at each use.
 """
 
 from __future__ import annotations
@@ -32,8 +29,6 @@ model correct_pads {
 }
 """
 
-EMITTERS_IGNORE_CORRECT_PAD = "the backends emit ZeroPad2D.padding, not padding_for(input_shape), for correct_pad"
-
 
 def test_correct_pad_checks_to_keras_applications_amounts_per_use():
     (report,) = check_text(CORRECT_PAD).reports
@@ -44,12 +39,10 @@ def test_correct_pad_checks_to_keras_applications_amounts_per_use():
 
 
 @pytest.mark.keras
-@pytest.mark.xfail(strict=True, reason=EMITTERS_IGNORE_CORRECT_PAD)
 def test_correct_pad_builds_in_keras_as_checked():
     assert_matches_keras(CORRECT_PAD)
 
 
-@pytest.mark.xfail(strict=True, reason=EMITTERS_IGNORE_CORRECT_PAD)
 def test_correct_pad_builds_in_pytorch_as_checked():
     pytest.importorskip("torch")
     (report,) = check_text(CORRECT_PAD).reports
