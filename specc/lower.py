@@ -1302,6 +1302,14 @@ class _ModelLowering:
                 + ", ".join(ZOO_BY_NAME),
             )
             return None
+        if "name" in given and not IDENTIFIER.match(given["name"]):
+            self.report(
+                "E212",
+                f"name {given['name']!r} is not a valid name",
+                spans["name"],
+                hint="use ASCII letters, digits and underscores, starting with a letter",
+            )
+            ok = False
         if given.get("classes", 1) < 1:
             self.report("E204", f"classes must be at least 1, got {given['classes']}", spans["classes"])
             ok = False

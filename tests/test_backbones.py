@@ -180,3 +180,8 @@ def test_trainable_false_on_a_block_use_freezes_every_layer_it_makes_as_keras_co
         "model m {\n input 8x8x3\n cb 4 trainable=false\n cb 4\n flatten\n dense 2\n}\n"
     ).reports
     assert_figures_equal(report, keras_figures(built, [layer.name for layer in report.model.layers]))
+
+
+def test_a_backbone_name_that_is_no_identifier_is_e212():
+    result = check_text(backbone_spec("vgg16", 64, 'include_top=false name="my net"'))
+    assert [(d.code, d.span.line) for d in result.diagnostics] == [("E212", 3)]
