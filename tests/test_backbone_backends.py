@@ -153,10 +153,23 @@ def test_torch_makes_the_network_a_class_of_its_own_and_freezes_its_instance():
     assert expected in fine_tuning
 
 
-def test_torch_refuses_a_backbone_name_that_is_no_identifier_rather_than_write_it_into_code():
+def test_a_backbone_name_that_is_no_identifier_is_refused_by_the_checker_and_by_the_torch_backend():
+    """The checker reports E212 for it; a report that carried one anyway (made by hand here) still never reaches
+    emitted code: the backend raises rather than write `self.my net`."""
+    import dataclasses
+
+    from specc.pipeline import check_text
+
     spec = 'model m {\n  input 32x32x3\n  backbone vgg16 weights=none include_top=false name="my net"\n}\n'
+    assert [d.code for d in check_text(spec).diagnostics] == ["E212"]
+    report = checked_report(spec.replace('"my net"', "base"))
+    uses = tuple(
+        use.model_copy(update={"name": "my net"}) if use.backbone is not None else use
+        for use in report.model.block_uses
+    )
+    forged = dataclasses.replace(report, model=report.model.model_copy(update={"block_uses": uses}))
     with pytest.raises(UnsafeSource):
-        emit_torch([checked_report(spec)], "spec.cnn")
+        emit_torch([forged], "spec.cnn")
 
 
 # --- Keras builds what specc checks -------------------------------------------------------------------------
