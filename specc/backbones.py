@@ -76,6 +76,16 @@ def network_layers(
     return layers
 
 
+def first_trainable(model: Model, use: int) -> str | None:
+    """The first layer of a backbone that trains, in Keras's order of its layers; None when all or none do. Read
+    from the layers' own flags, whichever line set them (the backbone's, or a block use's around it)."""
+    layers = model.layers_within(use)
+    trains = {layer.name: layer.trainable for layer in layers}
+    if all(trains.values()):
+        return None
+    return next((name for name in keras_layer_order(layers, (model.block_uses[use].output,)) if trains[name]), None)
+
+
 def keras_layer_order(layers: Sequence[LayerBase], outputs: Sequence[str]) -> list[str]:
     """The layers' names in the order Keras's functional Model lists them (keras.src.ops.function.map_graph):
     by depth, the longest path to an output, deepest first; at equal depth, in the order a depth-first walk

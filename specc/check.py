@@ -51,12 +51,18 @@ class ModelReport:
     reachable: frozenset[str] = frozenset()
 
     @property
+    def value_shapes(self) -> dict[str, Shape]:
+        """The shape of every value that was inferred, inputs and layers, by name."""
+        shapes = {i.name: i.shape for i in self.model.inputs}
+        shapes.update((r.layer.name, r.inference.output_shape) for r in self.layers)
+        return shapes
+
+    @property
     def output_shapes(self) -> tuple[Shape, ...] | None:
         """The shape of each output, in order; None unless every one is known."""
         if not self.complete:
             return None
-        shapes = {i.name: i.shape for i in self.model.inputs}
-        shapes.update((r.layer.name, r.inference.output_shape) for r in self.layers)
+        shapes = self.value_shapes
         if not self.model.outputs or any(name not in shapes for name in self.model.outputs):
             return None
         return tuple(shapes[name] for name in self.model.outputs)

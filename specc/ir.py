@@ -115,22 +115,25 @@ class Model(BaseModel):
     def input_span(self) -> Span | None:
         return self.inputs[0].span if self.inputs else None
 
+    def scope_chain(self, scope: int | None) -> tuple[int, ...]:
+        """The block use a scope is (a layer's or a use's, by index) and the uses it sits in, innermost first."""
+        chain = []
+        while scope is not None:
+            chain.append(scope)
+            scope = self.block_uses[scope].parent
+        return tuple(chain)
+
     def backbone_of(self, scope: int | None) -> int | None:
         """The backbone use (its index) a scope sits in, if it sits in one."""
-        while scope is not None:
-            if self.block_uses[scope].backbone is not None:
-                return scope
-            scope = self.block_uses[scope].parent
-        return None
+        return next((index for index in self.scope_chain(scope) if self.block_uses[index].backbone is not None), None)
 
     def enclosing_uses(self, scope: int | None) -> tuple[BlockUse, ...]:
         """The block uses a scope (a layer's or a use's) sits in, innermost first: where it came from."""
-        uses = []
-        while scope is not None:
-            use = self.block_uses[scope]
-            uses.append(use)
-            scope = use.parent
-        return tuple(uses)
+        return tuple(self.block_uses[index] for index in self.scope_chain(scope))
+
+    def layers_within(self, use: int) -> list[Layer]:
+        """The layers a block use made, those of the uses inside it included."""
+        return [layer for layer in self.layers if use in self.scope_chain(layer.scope)]
 
 
 class SpecFile(BaseModel):

@@ -388,15 +388,6 @@ def _inside(span: Span, outer: Span) -> bool:
     return (outer.line, outer.column) <= (span.line, span.column) <= (outer.end_line, outer.end_column)
 
 
-def _scopes_within(model: Model, index: int) -> set[int]:
-    """A block use's index and those of every use inside it."""
-    inside = {index}
-    for position, use in enumerate(model.block_uses):
-        if position > index and use.parent in inside:
-            inside.add(position)
-    return inside
-
-
 class Scope:
     """Where lowering stands in a body: the model's own, or one use of a block inside it.
 
@@ -1334,8 +1325,7 @@ class _ModelLowering:
         zoo = zoo_model(network)
         uses = {use.name: index for index, use in enumerate(zoo.block_uses)}
         if wanted in uses:
-            inside = _scopes_within(zoo, uses[wanted])
-            members = {layer.name for layer in layers if layer.scope in inside}
+            members = {layer.name for layer in layers if uses[wanted] in zoo.scope_chain(layer.scope)}
             return next(name for name in order if name in members)
         candidates = [*uses, *order]
         match = closest(wanted, candidates)

@@ -212,8 +212,7 @@ class _RowBuilder:
         self.report, self.model, self.graph = report, report.model, graph
         self.diagnostics, self.source_lines = diagnostics, source_lines
         self.inferred = {r.layer.name: r for r in report.layers}
-        self.shapes = {i.name: i.shape for i in self.model.inputs}
-        self.shapes.update((r.layer.name, r.inference.output_shape) for r in report.layers)
+        self.shapes = report.value_shapes
         self.folds = _folds(self.model)
         self.reaching = reaching(report, graph)
         # Each fold's layers, with the use each belongs to; a fold with a layer not inferred is not folded.
@@ -314,13 +313,12 @@ class _RowBuilder:
     def backbone_unit(self, layer: Layer) -> tuple[int, int | str] | None:
         """The backbone a layer belongs to (its use's index) and the row it is shown in: the network's block
         use it is in (the outermost one), or the layer's own name outside any; None outside backbones."""
-        scope, inner = layer.scope, None
-        while scope is not None:
-            use = self.model.block_uses[scope]
-            if use.backbone is not None:
-                return scope, inner if inner is not None else layer.name
-            inner, scope = scope, use.parent
-        return None
+        backbone = self.model.backbone_of(layer.scope)
+        if backbone is None:
+            return None
+        chain = self.model.scope_chain(layer.scope)
+        inside = chain[: chain.index(backbone)]
+        return backbone, inside[-1] if inside else layer.name
 
     def backbone_rows(self, unit: tuple[int, int | str]) -> None:
         """The backbone's row, before its first unit, and the unit's row, each once."""
@@ -356,13 +354,12 @@ class _RowBuilder:
             layer = self.inferred[unit].layer if unit in self.inferred else None
             label = f"  {_label(layer)}" if layer is not None else f"  {unit}"
             output, line = unit, use.span.line
-        backbone_freezes = any(not m.layer.trainable for m in members) or not use.backbone.trainable  # type: ignore[union-attr]
-        if unit is not None:
-            backbone_freezes = any(
-                not self.inferred[name].layer.trainable
-                for name, found in self.backbone_units.items()
-                if found[0] == backbone and name in self.inferred
-            )
+        # Each row says what trains once anything in the backbone is frozen.
+        backbone_freezes = any(
+            not self.inferred[name].layer.trainable
+            for name, found in self.backbone_units.items()
+            if found[0] == backbone and name in self.inferred
+        )
         if backbone_freezes and params:
             label += " · " + _freezing(params - frozen, frozen)
         shape = self.shapes.get(output)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from specc.backbones import keras_layer_order
+from specc.backbones import first_trainable, keras_layer_order
 from specc.backends.bodies import ModelBodies
 from specc.backends.python_source import IDENTIFIER, INDENT, MAX_LINE, FreeNames, SourceWriter, call, literal, word
 from specc.check import ModelReport
@@ -60,14 +60,7 @@ class BackbonePlan:
 def within_backbone(model: Model, use: int | None) -> bool:
     """Whether a block use (None: the model) is a backbone's, or one of the network's own uses inside it: Keras
     builds those inside keras.applications, so the backend emits nothing for them."""
-    return any(enclosing.backbone is not None for enclosing in model.enclosing_uses(use))
-
-
-def value_shapes(report: ModelReport) -> dict[str, Shape]:
-    """The shape of every value the checker inferred, inputs and layers, by name."""
-    shapes = {model_input.name: model_input.shape for model_input in report.model.inputs}
-    shapes.update((layer_report.layer.name, layer_report.inference.output_shape) for layer_report in report.layers)
-    return shapes
+    return model.backbone_of(use) is not None
 
 
 @dataclass
@@ -97,7 +90,7 @@ def plan_backbones(
     holding: set[tuple[int, int]] = set()
     for index, (report, model_bodies) in enumerate(zip(reports, bodies, strict=True)):
         model = report.model
-        shapes = value_shapes(report)
+        shapes = report.value_shapes
         names = FreeNames(set(module_names))
         free = _freeing(names, python_name)
 
@@ -108,15 +101,14 @@ def plan_backbones(
             # A name given as a quoted string may be no identifier; the network's name always is.
             variable = free(use.name if IDENTIFIER.match(use.name) else use.backbone.network)
             # The layers' own flags, whichever line froze them (the backbone's, or a block use around it).
-            layers = [layer for layer in model.layers if use_index in _enclosing(model, layer.scope)]
-            trains = [layer.trainable for layer in layers]
+            layers = model.layers_within(use_index)
             plan = BackbonePlan(use, variable, shapes[use.inputs[0]])
-            if not any(trains):
+            first = first_trainable(model, use_index)
+            if not any(layer.trainable for layer in layers):
                 plan = replace(plan, frozen="all")
-            elif not all(trains):
+            elif first is not None:
                 order = keras_layer_order(layers, (use.output,))
                 trainable = {layer.name: layer.trainable for layer in layers}
-                first = next(name for name in order if trainable[name])
                 if not all(trainable[name] for name in order[order.index(first) :]):
                     raise NotImplementedError(
                         f"the Keras backend freezes a backbone's layers before one layer only; "
@@ -130,21 +122,12 @@ def plan_backbones(
                 )
             plans[(index, use_index)] = plan
             if use.backbone.weights is not None:
-                holding.update((index, outer) for outer in _enclosing(model, use.parent))
+                holding.update((index, outer) for outer in model.scope_chain(use.parent))
     return BackbonePlans(plans, holding)
 
 
 def _freeing(names: FreeNames, python_name: Callable[[str], str]) -> Callable[[str], str]:
     return lambda wanted: names.free(python_name(wanted))
-
-
-def _enclosing(model: Model, scope: int | None) -> list[int]:
-    """The use `scope` and the uses it sits in."""
-    found = []
-    while scope is not None:
-        found.append(scope)
-        scope = model.block_uses[scope].parent
-    return found
 
 
 def takes_weights(plans: Sequence[BackbonePlan]) -> bool:

@@ -15,23 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from specc.backbones import keras_layer_order
-from specc.backends.keras_backbones import KERAS_TOP_DEFAULTS, application_arguments, value_shapes
+from specc.backbones import first_trainable
+from specc.backends.keras_backbones import KERAS_TOP_DEFAULTS, application_arguments
 from specc.backends.python_source import INDENT, SourceWriter, call, identifier, literal, word
 from specc.check import LayerReport, ModelReport
-from specc.ir import BlockUse, Model
+from specc.ir import BlockUse
 from specc.layers import BatchNorm, Shape, format_shape
 
 LOADER = "load_keras_imagenet_weights"
-
-
-def _within(model: Model, scope: int | None, use: int) -> bool:
-    """Whether a scope is the use or sits in it."""
-    while scope is not None:
-        if scope == use:
-            return True
-        scope = model.block_uses[scope].parent
-    return False
 
 
 def backbone_class_name(uses: Sequence[BlockUse]) -> str | None:
@@ -83,19 +74,10 @@ def _weighted_places(report: ModelReport, places: dict, inside: int | None) -> l
         place = places.get(layer.name)
         if place is None or place.module is None or not layer_report.inference.params:
             continue
-        if inside is not None and not _within(report.model, layer.scope, inside):
+        if inside is not None and inside not in report.model.scope_chain(layer.scope):
             continue
         found.append((layer_report, tuple(place.module.split("."))))
     return found
-
-
-def first_trainable(model: Model, use: int) -> str | None:
-    """The first layer of a backbone, in Keras's order of them, that trains (None when none or all do)."""
-    layers = [layer for layer in model.layers if _within(model, layer.scope, use)]
-    if all(layer.trainable for layer in layers):
-        return None
-    trains = {layer.name: layer.trainable for layer in layers}
-    return next((name for name in keras_layer_order(layers, (model.block_uses[use].output,)) if trains[name]), None)
 
 
 def freezing(report: ModelReport, use: int, attribute: str, places: dict) -> tuple[tuple[str, str], ...]:
@@ -194,7 +176,7 @@ def _transfer_arguments(loaded: _Loaded, keras_model: str) -> list[str]:
 def _loaded_backbones(report: ModelReport, emission, full_places: dict) -> list[_Loaded]:
     """The model's emitted backbones with weights=imagenet, and where each is in it: the path of any of its layers
     in the model less the path of that layer in the backbone's own class."""
-    shapes = value_shapes(report)
+    shapes = report.value_shapes
     found = []
     for index, use in enumerate(report.model.block_uses):
         backbone = use.backbone

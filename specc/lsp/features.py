@@ -235,8 +235,7 @@ def backbone_hover_text(report: ModelReport, index: int) -> str:
     use = model.block_uses[index]
     backbone = use.backbone
     assert backbone is not None
-    shapes = {i.name: i.shape for i in model.inputs}
-    shapes.update((r.layer.name, r.inference.output_shape) for r in report.layers)
+    shapes = report.value_shapes
     members = [r for r in report.layers if model.backbone_of(r.layer.scope) == index]
     params = sum(r.inference.params for r in members)
     frozen = sum(r.inference.params for r in members if not r.layer.trainable)
