@@ -1,4 +1,4 @@
-"""Command line: check, summary, build, fmt, lsp. Exit codes: 0 clean, 1 errors in a spec, 2 usage errors.
+"""Command line: check, summary, build, fmt, diff, lsp. Exit codes: 0 clean, 1 errors in a spec, 2 usage errors.
 
 Only the check path is imported at start-up. Each other command imports what it needs when it
 runs: rich for tables and progress, the backend for `build`, Keras only for `build --verify`,
@@ -476,6 +476,119 @@ def fmt(
     if unwritten:
         raise typer.Exit(EXIT_USAGE)
     raise typer.Exit(EXIT_SPEC_ERRORS if failed or (check_only and would_change) else EXIT_CLEAN)
+
+
+class DiffFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+class _DiffSide(NamedTuple):
+    """One side of `specc diff`: the argument as given, the file and the model it names (None: the file's only one)."""
+
+    label: str
+    path: Path
+    model: str | None
+
+
+def _diff_side(argument: str, model: str | None) -> _DiffSide:
+    """`FILE` or `FILE:MODEL`; split at the last `:` only when the whole argument is not a file that exists."""
+    path = Path(argument)
+    if not path.exists() and ":" in argument:
+        file, _, name = argument.rpartition(":")
+        if file and name:
+            return _DiffSide(argument, Path(file), name)
+    return _DiffSide(argument, path, model)
+
+
+def _diff_report(side: _DiffSide, checked: CheckedSource):
+    """The report of the model a side names; a usage error when the file has no such model, or several and
+    none is named."""
+    reports = checked.reports
+    names = ", ".join(report.model.name for report in reports) or "none"
+    if side.model is not None:
+        found = [report for report in reports if report.model.name == side.model]
+        if not found:
+            raise _usage_error(f"{side.path} has no model `{side.model}`; it has: {names}")
+        return found[0]
+    if len(reports) != 1:
+        raise _usage_error(
+            f"{side.path} has {len(reports)} models ({names}); name one as {side.path}:MODEL or with --model"
+        )
+    return reports[0]
+
+
+@app.command(cls=_Command, short_help="Compare two specs or models layer by layer.")
+def diff(
+    before: Annotated[
+        str, typer.Argument(metavar="A", help="The spec before the change: FILE or FILE:MODEL.", show_default=False)
+    ],
+    after: Annotated[
+        str, typer.Argument(metavar="B", help="The spec after the change: FILE or FILE:MODEL.", show_default=False)
+    ],
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", metavar="NAME", help="Compare the model of this name in both files."),
+    ] = None,
+    output_format: Annotated[
+        DiffFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            help="text for people; json for tools; markdown for a pull request.",
+        ),
+    ] = DiffFormat.text,
+    exit_code: Annotated[
+        bool, typer.Option("--exit-code", help="Exit 1 when the networks differ, as `git diff --exit-code`.")
+    ] = False,
+) -> None:
+    """Compare two models layer by layer (matched by name): output shapes, parameters, MACs and receptive
+    fields of the layers added, removed and changed, and the totals' deltas. Exit 0 when both specs check,
+    1 when either has errors, 2 for usage errors."""
+    sides = [_diff_side(before, model), _diff_side(after, model)]
+    checks: dict[Path, CheckedSource] = {}
+    for side in sides:
+        if side.path not in checks:
+            checks[side.path] = check_bytes(_read(side.path))
+    failing = [(str(path), checked) for path, checked in checks.items() if not checked.ok]
+    if failing:
+        if output_format is DiffFormat.json:
+            import json
+
+            records = [file_record(path, checked) for path, checked in failing]
+            typer.echo(json.dumps({"version": __version__, "ok": False, "files": records}, indent=2))
+        else:
+            for path, checked in failing:
+                _print_diagnostics(path, checked, use_color())
+            typer.echo(f"specc: {', '.join(path for path, _ in failing)} has errors; nothing to compare", err=True)
+        raise typer.Exit(EXIT_SPEC_ERRORS)
+    old, new = (_diff_report(side, checks[side.path]) for side in sides)
+
+    from specc.diff import diff_models, diff_markdown, diff_record, print_diff
+
+    figures = _diff_figures(old, new)
+    compared = diff_models(old, new, figures)
+    labels = sides[0].label, sides[1].label
+    if output_format is DiffFormat.json:
+        import json
+
+        typer.echo(json.dumps({"version": __version__, "ok": True, **diff_record(compared, *labels)}, indent=2))
+    elif output_format is DiffFormat.markdown:
+        sys.stdout.write(diff_markdown(compared, *labels, figures=figures[0] is not None))
+    else:
+        print_diff(compared, *labels, figures=figures[0] is not None)
+    raise typer.Exit(EXIT_SPEC_ERRORS if exit_code and compared.differs else EXIT_CLEAN)
+
+
+def _diff_figures(old, new) -> tuple:
+    """Each model's specc.figures.ModelFigures, or (None, None) while specc has no figures module."""
+    try:
+        from specc.figures import model_figures
+    except ImportError:
+        return None, None
+    return model_figures(old), model_figures(new)
 
 
 @app.command(cls=_Command, short_help="Run the language server, for editors.")

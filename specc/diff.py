@@ -1,0 +1,534 @@
+"""Check stage: two checked models compared layer by layer, and their totals, for reviewing a change to a network.
+
+Layers are matched by name (specc names them as Keras does, so an unchanged layer keeps its name).
+A layer only in the second model is added, one only in the first removed; one in both is changed
+when any fact compared differs: its type, output shape, trainable or non-trainable parameters,
+what it reads, its arguments, or (from specc.figures) its MACs or receptive field. Everything
+here works on ModelReports; the command line draws the result (text, JSON or Markdown).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, NamedTuple
+
+from specc.check import LayerReport, ModelReport
+from specc.layers import Shape, format_shape
+
+# What a layer's arguments leave out: where it was written and how it is wired (compared on their own), its name.
+_NOT_ARGUMENTS = frozenset({"kind", "name", "span", "argument_spans", "inputs", "scope"})
+
+
+class Figures(NamedTuple):
+    """A layer's figures from specc.figures that the diff compares; None where a side has none."""
+
+    macs: int | None = None
+    receptive_field: Any = None  # specc.figures.ReceptiveField, or None where the layer has no spatial meaning
+
+
+class LayerFacts(NamedTuple):
+    """What the diff compares of one layer in one model."""
+
+    type: str  # the Keras class: Conv2D
+    output_shape: Shape
+    trainable_params: int
+    non_trainable_params: int
+    inputs: tuple[str, ...]
+    arguments: tuple[tuple[str, Any], ...]  # every argument with its normalised value, in the kind's order
+    figures: Figures = Figures()
+
+    @property
+    def params(self) -> int:
+        return self.trainable_params + self.non_trainable_params
+
+
+# The facts compared, in the order a change lists them: each name is also the JSON key of `changed`.
+COMPARED = (
+    "type",
+    "output_shape",
+    "trainable_params",
+    "non_trainable_params",
+    "macs",
+    "receptive_field",
+    "inputs",
+    "arguments",
+)
+
+
+def _fact(facts: LayerFacts, name: str) -> Any:
+    return getattr(facts.figures, name) if name in Figures._fields else getattr(facts, name)
+
+
+class LayerChange(NamedTuple):
+    """One layer name and what each model has under it: `before` None when it was added, `after` when removed."""
+
+    name: str
+    before: LayerFacts | None
+    after: LayerFacts | None
+
+    @property
+    def status(self) -> str:
+        if self.before is None:
+            return "added"
+        if self.after is None:
+            return "removed"
+        return "changed" if self.changed else "unchanged"
+
+    @property
+    def changed(self) -> tuple[str, ...]:
+        """The names of the facts that differ (from COMPARED), for a layer in both models."""
+        if self.before is None or self.after is None:
+            return ()
+        return tuple(name for name in COMPARED if _fact(self.before, name) != _fact(self.after, name))
+
+    def changed_arguments(self) -> tuple[tuple[str, Any, Any], ...]:
+        """Each argument whose value differs: name, before (None if absent), after."""
+        if self.before is None or self.after is None:
+            return ()
+        before, after = dict(self.before.arguments), dict(self.after.arguments)
+        names = [*before, *(name for name in after if name not in before)]
+        return tuple((n, before.get(n), after.get(n)) for n in names if before.get(n) != after.get(n))
+
+
+class Total(NamedTuple):
+    """A figure of the whole model in both: a count (with a delta) or shapes. None: not known for that model."""
+
+    key: str  # the JSON key
+    label: str  # what a table calls it
+    before: Any
+    after: Any
+
+    @property
+    def delta(self) -> int | None:
+        """after - before for counts known on both sides; None for shapes or an unknown side."""
+        if isinstance(self.before, int) and isinstance(self.after, int):
+            return self.after - self.before
+        return None
+
+    @property
+    def differs(self) -> bool:
+        return self.before != self.after
+
+
+@dataclass(frozen=True)
+class ModelDiff:
+    """Two models compared: every layer name of either, in an order that follows both models, and the totals."""
+
+    before: ModelReport
+    after: ModelReport
+    layers: tuple[LayerChange, ...]
+    totals: tuple[Total, ...]
+
+    def having(self, status: str) -> tuple[LayerChange, ...]:
+        return tuple(change for change in self.layers if change.status == status)
+
+    @property
+    def differs(self) -> bool:
+        """Whether the networks differ: a layer added, removed or changed, or a total (inputs included) that differs."""
+        return any(c.status != "unchanged" for c in self.layers) or any(t.differs for t in self.totals)
+
+
+def layer_facts(report: LayerReport, figures: Figures = Figures()) -> LayerFacts:
+    """What the diff compares of one checked layer."""
+    layer, inference = report.layer, report.inference
+    arguments = layer.model_dump(exclude=_NOT_ARGUMENTS)
+    return LayerFacts(
+        type=layer.keras_class,
+        output_shape=inference.output_shape,
+        trainable_params=inference.trainable_params,
+        non_trainable_params=inference.non_trainable_params,
+        inputs=layer.inputs,
+        arguments=tuple(arguments.items()),
+        figures=figures,
+    )
+
+
+def _aligned(before: list[str], after: list[str]) -> list[str]:
+    """Every name of either list once, in an order that keeps both lists' orders where they agree: a name only in
+    `before` stands where it stood there, among the names of `after`."""
+    order: list[str] = []
+    in_after = set(after)
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            order.extend(after[j1:j2])
+            continue
+        # A name in both that moved is shown where `after` has it.
+        order.extend(name for name in before[i1:i2] if name not in in_after)
+        order.extend(after[j1:j2])
+    return order
+
+
+def diff_models(before: ModelReport, after: ModelReport, figures: tuple[Any, Any] = (None, None)) -> ModelDiff:
+    """Compare two checked models layer by layer, by name, with their totals; `figures` is each model's
+    specc.figures.ModelFigures, or None to compare shapes and parameters only."""
+    sides = []
+    for report, model_figures in zip((before, after), figures, strict=True):
+        per_layer = layer_figures(model_figures)
+        sides.append({r.layer.name: layer_facts(r, per_layer.get(r.layer.name, Figures())) for r in report.layers})
+    old, new = sides
+    names = _aligned(list(old), list(new))
+    layers = tuple(LayerChange(name, old.get(name), new.get(name)) for name in names)
+    return ModelDiff(before, after, layers, _totals(before, after, figures))
+
+
+# --- figures ------------------------------------------------------------------------------------
+# Everything the diff takes from specc.figures goes through the two functions below.
+
+
+def layer_figures(model_figures: Any) -> dict[str, Figures]:
+    """Each layer's MACs and receptive field from a specc.figures.ModelFigures (nothing from None)."""
+    if model_figures is None:
+        return {}
+    return {
+        name: Figures(macs=figures.macs, receptive_field=figures.receptive_field)
+        for name, figures in model_figures.layers.items()
+    }
+
+
+def figure_totals(model_figures: Any) -> dict[str, int | None]:
+    """The whole model's figures the totals show, by JSON key; None each when there are no figures."""
+    if model_figures is None:
+        return dict.fromkeys(("macs", "flops", "peak_forward_bytes"))
+    return {
+        "macs": model_figures.macs,
+        "flops": model_figures.flops,
+        "peak_forward_bytes": model_figures.peak_forward_bytes,
+    }
+
+
+def _totals(before: ModelReport, after: ModelReport, figures: tuple[Any, Any]) -> tuple[Total, ...]:
+    old, new = (figure_totals(f) for f in figures)
+    totals = [
+        Total("total_params", "Total params", before.total_params, after.total_params),
+        Total("trainable_params", "Trainable params", before.trainable_params, after.trainable_params),
+        Total("non_trainable_params", "Non-trainable params", before.non_trainable_params, after.non_trainable_params),
+    ]
+    labels = {"macs": "MACs", "flops": "FLOPs", "peak_forward_bytes": "Peak forward memory (bytes)"}
+    totals += [Total(key, labels[key], old[key], new[key]) for key in labels if old[key] is not None]
+    totals += [
+        Total("input_shapes", "Input shapes", _input_shapes(before), _input_shapes(after)),
+        Total("output_shapes", "Output shapes", before.output_shapes, after.output_shapes),
+    ]
+    return tuple(totals)
+
+
+def _input_shapes(report: ModelReport) -> tuple[Shape, ...]:
+    return tuple(model_input.shape for model_input in report.model.inputs)
+
+
+# --- how values are written ---------------------------------------------------------------------
+
+MINUS = "\u2212"  # a real minus sign, as wide as the plus
+
+
+def signed(n: int) -> str:
+    """A delta with its sign: +1,234, −5,678, 0."""
+    if n == 0:
+        return "0"
+    return f"{'+' if n > 0 else MINUS}{abs(n):,}"
+
+
+def _number(value: Fraction | int) -> str:
+    return str(value) if Fraction(value).denominator != 1 else str(int(value))
+
+
+def format_receptive_field(field: Any) -> str:
+    """`35x35` (input pixels one output position sees), `jump 8` added where neighbouring positions are further
+    apart than one pixel (the effective stride); `whole input` after global pooling; `-` where there is none."""
+    if field is None:
+        return "-"
+    if field.whole:
+        return "whole input"
+    size = "x".join(map(str, field.size))
+    jumps = set(field.jump)
+    if jumps == {1}:
+        return size
+    jump = _number(field.jump[0]) if len(jumps) == 1 else "x".join(_number(j) for j in field.jump)
+    return f"{size}, jump {jump}"
+
+
+def receptive_field_record(field: Any) -> dict[str, Any] | None:
+    """The JSON form of a receptive field; fractions (after upsampling) as strings such as "1/2"."""
+    if field is None:
+        return None
+    return {
+        "size": list(field.size),
+        "jump": [_json_number(j) for j in field.jump],
+        "start": [_json_number(s) for s in field.start],
+        "whole": field.whole,
+    }
+
+
+def _json_number(value: Fraction | int) -> int | str:
+    return int(value) if Fraction(value).denominator == 1 else str(value)
+
+
+def format_shapes(shapes: tuple[Shape, ...] | None) -> str:
+    if shapes is None:
+        return "?"
+    return ", ".join(format_shape(shape) for shape in shapes)
+
+
+def format_total(total: Total, value: Any) -> str:
+    if value is None:
+        return "?"
+    if total.key.endswith("_shapes"):
+        return format_shapes(value)
+    return f"{value:,}"
+
+
+# --- JSON -----------------------------------------------------------------------------------------
+
+
+def facts_record(facts: LayerFacts) -> dict[str, Any]:
+    return {
+        "type": facts.type,
+        "output_shape": list(facts.output_shape),
+        "params": facts.params,
+        "trainable_params": facts.trainable_params,
+        "non_trainable_params": facts.non_trainable_params,
+        "macs": facts.figures.macs,
+        "receptive_field": receptive_field_record(facts.figures.receptive_field),
+        "inputs": list(facts.inputs),
+        "arguments": {name: _json_value(value) for name, value in facts.arguments},
+    }
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_json_value(v) for v in value]
+    return value
+
+
+def _total_record(total: Total) -> dict[str, Any]:
+    if total.key.endswith("_shapes"):
+        shapes = (None if s is None else [list(shape) for shape in s] for s in (total.before, total.after))
+        before, after = shapes
+        return {"before": before, "after": after}
+    return {"before": total.before, "after": total.after, "delta": total.delta}
+
+
+def diff_record(diff: ModelDiff, before_label: str, after_label: str) -> dict[str, Any]:
+    """The JSON form of a diff (keys documented in docs/diff.md). Unchanged layers are listed by name only."""
+    counts = {status: len(diff.having(status)) for status in ("added", "removed", "changed", "unchanged")}
+    return {
+        "before": {"spec": before_label, "model": diff.before.model.name},
+        "after": {"spec": after_label, "model": diff.after.model.name},
+        "differs": diff.differs,
+        "counts": counts,
+        "layers": [
+            {
+                "name": change.name,
+                "status": change.status,
+                "changed": list(change.changed),
+                "before": None if change.before is None else facts_record(change.before),
+                "after": None if change.after is None else facts_record(change.after),
+            }
+            for change in diff.layers
+            if change.status != "unchanged"
+        ],
+        "unchanged": [change.name for change in diff.having("unchanged")],
+        "totals": {total.key: _total_record(total) for total in diff.totals},
+    }
+
+
+# --- rows, for the text and Markdown tables ---------------------------------------------------------
+
+# The mark of each status in the first column, as a diff marks its lines.
+MARKS = {"added": "+", "removed": MINUS, "changed": "~", "unchanged": " "}
+
+
+class DiffRow(NamedTuple):
+    """One row of the changes table, as printed: a layer, or a run of unchanged layers folded into one."""
+
+    status: str
+    layer: str
+    shape: str
+    params: str
+    macs: str
+    receptive_field: str
+    other: str  # what else changed: arguments, what it reads, the type
+
+
+def _change_cell(before: str, after: str) -> str:
+    return after if before == after else f"{before} → {after}"
+
+
+def _count_cell(before: int | None, after: int | None) -> str:
+    """One side's count, or both and the signed delta."""
+    if before is None or after is None:
+        value = after if before is None else before
+        return "-" if value is None else f"{value:,}"
+    if before == after:
+        return f"{after:,}"
+    return f"{before:,} → {after:,} ({signed(after - before)})"
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "x".join(map(str, value)) if all(isinstance(v, int) for v in value) else str(value)
+    return str(value)
+
+
+def _facts_cells(facts: LayerFacts) -> tuple[str, str, str, str]:
+    macs = facts.figures.macs
+    return (
+        format_shape(facts.output_shape),
+        f"{facts.params:,}",
+        "-" if macs is None else f"{macs:,}",
+        format_receptive_field(facts.figures.receptive_field),
+    )
+
+
+def _other_changes(change: LayerChange) -> str:
+    parts = []
+    if "type" in change.changed:
+        parts.append(f"type {change.before.type} → {change.after.type}")
+    for name, old, new in change.changed_arguments():
+        parts.append(f"{name} {_value(old)} → {_value(new)}")
+    if "inputs" in change.changed:
+        parts.append(f"reads {', '.join(change.before.inputs)} → {', '.join(change.after.inputs)}")
+    # A change of the trainable count alone is the Params column's; the split matters once frozen weights change.
+    if "non_trainable_params" in change.changed:
+        old, new = change.before, change.after
+        parts.append(
+            f"trainable {old.trainable_params:,} → {new.trainable_params:,}, "
+            f"non-trainable {old.non_trainable_params:,} → {new.non_trainable_params:,}"
+        )
+    return "; ".join(parts)
+
+
+def _row(change: LayerChange) -> DiffRow:
+    status = change.status
+    facts = change.after or change.before
+    label = f"{change.name} ({facts.type})"
+    if status in ("added", "removed"):
+        return DiffRow(status, label, *_facts_cells(facts), "")
+    old, new = _facts_cells(change.before), _facts_cells(change.after)
+    if change.before.type != change.after.type:
+        label = f"{change.name} ({change.before.type} → {change.after.type})"
+    return DiffRow(
+        status,
+        label,
+        _change_cell(old[0], new[0]),
+        _count_cell(change.before.params, change.after.params),
+        _count_cell(change.before.figures.macs, change.after.figures.macs),
+        _change_cell(old[3], new[3]),
+        _other_changes(change),
+    )
+
+
+def _unchanged_row(run: list[LayerChange]) -> DiffRow:
+    count = len(run)
+    names = run[0].name if count == 1 else f"{run[0].name} … {run[-1].name}"
+    return DiffRow("unchanged", f"{count} unchanged layer{'s' * (count != 1)}: {names}", "", "", "", "", "")
+
+
+def diff_rows(diff: ModelDiff) -> list[DiffRow]:
+    """A row per layer added, removed or changed, in model order; each run of unchanged layers between them is
+    one row naming its first and last layer, so a long backbone that did not change takes one line."""
+    rows: list[DiffRow] = []
+    run: list[LayerChange] = []
+    for change in diff.layers:
+        if change.status == "unchanged":
+            run.append(change)
+            continue
+        if run:
+            rows.append(_unchanged_row(run))
+            run = []
+        rows.append(_row(change))
+    if run:
+        rows.append(_unchanged_row(run))
+    return rows
+
+
+def verdict(diff: ModelDiff) -> str:
+    """One line: how many layers were added, removed, changed and left as they were."""
+    counts = [f"{len(diff.having(status))} {status}" for status in ("added", "removed", "changed", "unchanged")]
+    return ", ".join(counts)
+
+
+# --- Markdown -------------------------------------------------------------------------------------
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ") or " "
+
+
+def diff_markdown(diff: ModelDiff, before_label: str, after_label: str, figures: bool) -> str:
+    """The diff as Markdown for a pull request: a heading, the verdict, the changes table and the totals table."""
+    lines = [f"### `{before_label}` → `{after_label}`", "", verdict(diff), ""]
+    headers = _headers(figures)
+    changes = [row for row in diff_rows(diff) if row.status != "unchanged" or diff.differs]
+    if any(row.status != "unchanged" for row in changes):
+        lines += [_markdown_row(headers), _markdown_row(["---"] * len(headers))]
+        for row in changes:
+            cells = _row_cells(row, figures)
+            if row.status == "unchanged":
+                cells = ["", f"*{row.layer}*", *([""] * (len(headers) - 2))]
+            lines.append(_markdown_row(cells))
+        lines.append("")
+    lines += [_markdown_row(["", "before", "after", "Δ"]), _markdown_row(["---", "---:", "---:", "---:"])]
+    for total in diff.totals:
+        delta = _delta_cell(total)
+        lines.append(_markdown_row([total.label, format_total(total, total.before), format_total(total, total.after), delta]))
+    return "\n".join(lines) + "\n"
+
+
+def _delta_cell(total: Total) -> str:
+    """A count's signed delta; `changed` for shapes that differ; empty otherwise."""
+    if total.delta is not None:
+        return signed(total.delta)
+    return "changed" if total.differs else ""
+
+
+def _markdown_row(cells: list[str]) -> str:
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
+def _headers(figures: bool) -> list[str]:
+    headers = ["", "Layer (type)", "Output shape", "Params"]
+    if figures:
+        headers += ["MACs", "Receptive field"]
+    return [*headers, "Other changes"]
+
+
+def _row_cells(row: DiffRow, figures: bool) -> list[str]:
+    cells = [MARKS[row.status], row.layer, row.shape, row.params]
+    if figures:
+        cells += [row.macs, row.receptive_field]
+    return [*cells, row.other]
+
+
+# --- text -----------------------------------------------------------------------------------------
+
+_STYLES = {"added": "green", "removed": "red", "changed": "yellow", "unchanged": "dim"}
+
+
+def print_diff(diff: ModelDiff, before_label: str, after_label: str, figures: bool, console: Any = None) -> None:
+    """The diff drawn with rich: a title, the changes table (unchanged runs folded, dim), the totals table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    console.print(f"{before_label} → {after_label}: {verdict(diff)}", highlight=False)
+    if any(change.status != "unchanged" for change in diff.layers):
+        headers = _headers(figures)
+        table = Table(title="Layers", title_justify="left")
+        rows = diff_rows(diff)
+        for header in headers:
+            table.add_column(header, justify="right" if header in ("Params", "MACs") else "left", overflow="fold")
+        for row in rows:
+            table.add_row(*_row_cells(row, figures), style=_STYLES[row.status])
+        console.print(table)
+    totals = Table(title="Totals", title_justify="left")
+    for header, justify in (("", "left"), ("before", "right"), ("after", "right"), ("Δ", "right")):
+        totals.add_column(header, justify=justify, overflow="fold")
+    for total in diff.totals:
+        delta = _delta_cell(total)
+        style = None if total.differs else "dim"
+        totals.add_row(total.label, format_total(total, total.before), format_total(total, total.after), delta, style=style)
+    console.print(totals)
