@@ -566,7 +566,7 @@ def diff(
         raise typer.Exit(EXIT_SPEC_ERRORS)
     old, new = (_diff_report(side, checks[side.path]) for side in sides)
 
-    from specc.diff import diff_models, diff_markdown, diff_record, print_diff
+    from specc.diff import diff_markdown, diff_models, diff_record, print_diff
 
     figures = _diff_figures(old, new)
     compared = diff_models(old, new, figures)

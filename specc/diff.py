@@ -28,6 +28,9 @@ class Figures(NamedTuple):
     receptive_field: Any = None  # specc.figures.ReceptiveField, or None where the layer has no spatial meaning
 
 
+NO_FIGURES = Figures()
+
+
 class LayerFacts(NamedTuple):
     """What the diff compares of one layer in one model."""
 
@@ -37,7 +40,7 @@ class LayerFacts(NamedTuple):
     non_trainable_params: int
     inputs: tuple[str, ...]
     arguments: tuple[tuple[str, Any], ...]  # every argument with its normalised value, in the kind's order
-    figures: Figures = Figures()
+    figures: Figures = NO_FIGURES
 
     @property
     def params(self) -> int:
@@ -130,7 +133,7 @@ class ModelDiff:
         return any(c.status != "unchanged" for c in self.layers) or any(t.differs for t in self.totals)
 
 
-def layer_facts(report: LayerReport, figures: Figures = Figures()) -> LayerFacts:
+def layer_facts(report: LayerReport, figures: Figures = NO_FIGURES) -> LayerFacts:
     """What the diff compares of one checked layer."""
     layer, inference = report.layer, report.inference
     arguments = layer.model_dump(exclude=_NOT_ARGUMENTS)
@@ -167,7 +170,7 @@ def diff_models(before: ModelReport, after: ModelReport, figures: tuple[Any, Any
     sides = []
     for report, model_figures in zip((before, after), figures, strict=True):
         per_layer = layer_figures(model_figures)
-        sides.append({r.layer.name: layer_facts(r, per_layer.get(r.layer.name, Figures())) for r in report.layers})
+        sides.append({r.layer.name: layer_facts(r, per_layer.get(r.layer.name, NO_FIGURES)) for r in report.layers})
     old, new = sides
     names = _aligned(list(old), list(new))
     layers = tuple(LayerChange(name, old.get(name), new.get(name)) for name in names)
@@ -474,7 +477,9 @@ def diff_markdown(diff: ModelDiff, before_label: str, after_label: str, figures:
     lines += [_markdown_row(["", "before", "after", "Δ"]), _markdown_row(["---", "---:", "---:", "---:"])]
     for total in diff.totals:
         delta = _delta_cell(total)
-        lines.append(_markdown_row([total.label, format_total(total, total.before), format_total(total, total.after), delta]))
+        lines.append(
+            _markdown_row([total.label, format_total(total, total.before), format_total(total, total.after), delta])
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -530,5 +535,7 @@ def print_diff(diff: ModelDiff, before_label: str, after_label: str, figures: bo
     for total in diff.totals:
         delta = _delta_cell(total)
         style = None if total.differs else "dim"
-        totals.add_row(total.label, format_total(total, total.before), format_total(total, total.after), delta, style=style)
+        totals.add_row(
+            total.label, format_total(total, total.before), format_total(total, total.after), delta, style=style
+        )
     console.print(totals)
