@@ -25,6 +25,14 @@ class ModelInput(BaseModel):
     name: str
     shape: Shape
     span: Span
+    # `input ?x?x3` or `input HxWx3`: for each axis, the name of an open extent (H, W, or as written), None
+    # where the size is given. Empty when every size is given. The shape has 0 for an open extent until the
+    # checker chooses the sizes it is evaluated at (specc.input_sizes).
+    open_axes: tuple[str | None, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        return bool(self.open_axes)
 
 
 class Backbone(BaseModel):

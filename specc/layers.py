@@ -17,7 +17,13 @@ from typing import Annotated, ClassVar, Literal, NamedTuple, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from specc.arithmetic import explain_window_length, transposed_output_length, window_output_length
+from specc.arithmetic import (
+    explain_window_length,
+    same_padding_amounts,
+    transposed_cropping,
+    transposed_output_length,
+    window_output_length,
+)
 from specc.diagnostics import Span
 
 # Larger extents are rejected before any arithmetic; Keras and PyTorch index with 32-bit ints.
@@ -95,6 +101,21 @@ class Inference(NamedTuple):
         return self._replace(trainable_params=0, non_trainable_params=self.params)
 
 
+class AxisWindow(NamedTuple):
+    """How one spatial axis of a layer's output reads its input, in the terms of a convolution.
+
+    The input is first spread out `upsample` times (upsample - 1 zeros after each position, as a transposed
+    convolution spreads it), `pad_before` zeros go before it (a negative amount crops), and output position i
+    reads `window` consecutive positions from i*stride. Receptive fields and the input sizes a network accepts
+    are computed from these, so that they follow the same windows as the shapes.
+    """
+
+    window: int
+    stride: int
+    pad_before: int
+    upsample: int = 1
+
+
 def format_shape(shape: Shape) -> str:
     return "x".join(str(d) for d in shape) if shape else "()"
 
@@ -152,6 +173,14 @@ class LayerBase(BaseModel):
         """Output shape and parameters for these input shapes, one per input (`arity` of them, checked
         before the call), or the Problem that stops the layer taking them."""
         raise NotImplementedError
+
+    # True where every output reads every position of its input (global pooling, flatten).
+    reads_whole_map: ClassVar[bool] = False
+
+    def axis_windows(self, input_shape: Shape) -> tuple[AxisWindow, AxisWindow] | None:
+        """How the output's height and width read the input's (this input shape, which the layer accepts);
+        None when each output position reads the same position of its input, as element-wise kinds do."""
+        return None
 
 
 def _needs_feature_map(layer: LayerBase, input_shape: Shape) -> Problem | None:
@@ -211,6 +240,28 @@ def _strides_or_dilation(layer: "Conv2D | Conv2DTranspose") -> "Conv2D | Conv2DT
     return layer
 
 
+def _sliding_windows(
+    input_shape: Shape,
+    window: tuple[int, int],
+    strides: tuple[int, int],
+    padding: str | ExplicitPadding,
+    dilation: tuple[int, int] = (1, 1),
+) -> tuple[AxisWindow, AxisWindow]:
+    """The AxisWindows of a convolution or pooling window: the dilated window, the strides, and the zeros
+    before each axis ('same' pads as Keras does, the odd one after)."""
+    found = []
+    for axis, size in enumerate(input_shape[:2]):
+        effective = dilation[axis] * (window[axis] - 1) + 1
+        if padding == "same":
+            before = same_padding_amounts(size, window[axis], strides[axis], dilation[axis])[0]
+        elif padding == "valid":
+            before = 0
+        else:
+            before = padding[axis][0]
+        found.append(AxisWindow(effective, strides[axis], before))
+    return found[0], found[1]
+
+
 class Conv2D(LayerBase):
     """2-D convolution, Keras `Conv2D`.
 
@@ -240,6 +291,9 @@ class Conv2D(LayerBase):
     @model_validator(mode="after")
     def _strides_or_dilation(self) -> Self:
         return _strides_or_dilation(self)
+
+    def axis_windows(self, input_shape: Shape) -> tuple[AxisWindow, AxisWindow]:
+        return _sliding_windows(input_shape, self.kernel_size, self.strides, self.padding, self.dilation_rate)
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
@@ -281,6 +335,9 @@ class _Pool2D(LayerBase):
             return {**given, "strides": given["pool_size"]}
         return given
 
+    def axis_windows(self, input_shape: Shape) -> tuple[AxisWindow, AxisWindow]:
+        return _sliding_windows(input_shape, self.pool_size, self.strides, self.padding)
+
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         """Output: (H', W', C) by `window_output_length` with the pool as window; no parameters."""
         (input_shape,) = input_shapes
@@ -318,6 +375,7 @@ class MinPool2D(_Pool2D):
 
 
 class _GlobalPool2D(LayerBase):
+    reads_whole_map: ClassVar = True
     keepdims: bool = Field(False, description="keep height and width, as 1x1")
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
@@ -378,6 +436,10 @@ class ZeroPad2D(LayerBase):
             return self.padding
         (kh, kw), (height, width) = self.correct_pad, input_shape[:2]
         return ((kh // 2 - (1 - height % 2), kh // 2), (kw // 2 - (1 - width % 2), kw // 2))
+
+    def axis_windows(self, input_shape: Shape) -> tuple[AxisWindow, AxisWindow]:
+        (top, _), (left, _) = self.padding_for(input_shape)
+        return AxisWindow(1, 1, top), AxisWindow(1, 1, left)
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
@@ -460,6 +522,7 @@ class Flatten(LayerBase):
     kind: Literal["flatten"] = "flatten"
     spellings: ClassVar = ("flatten",)
     keras_class: ClassVar = "Flatten"
+    reads_whole_map: ClassVar = True
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
@@ -552,6 +615,9 @@ class DepthwiseConv2D(LayerBase):
     activation: Activation = Field("linear", description="activation applied to the output")
     use_bias: bool = Field(True, description="whether a bias is added per output channel")
 
+    def axis_windows(self, input_shape: Shape) -> tuple[AxisWindow, AxisWindow]:
+        return _sliding_windows(input_shape, self.kernel_size, self.strides, self.padding, self.dilation_rate)
+
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
         if problem := _needs_feature_map(self, input_shape):
@@ -596,6 +662,10 @@ class SeparableConv2D(LayerBase):
     dilation_rate: Pair = Field((1, 1), description="spacing between kernel taps, height x width")
     activation: Activation = Field("linear", description="activation applied to the output")
     use_bias: bool = Field(True, description="whether a bias is added per filter")
+
+    def axis_windows(self, input_shape: Shape) -> tuple[AxisWindow, AxisWindow]:
+        """The depthwise step's windows; the pointwise step reads one position."""
+        return _sliding_windows(input_shape, self.kernel_size, self.strides, self.padding, self.dilation_rate)
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
@@ -650,6 +720,18 @@ class Conv2DTranspose(LayerBase):
     @model_validator(mode="after")
     def _strides_or_dilation(self) -> Self:
         return _strides_or_dilation(self)
+
+    def axis_windows(self, input_shape: Shape) -> tuple[AxisWindow, AxisWindow]:
+        """The input spread out `strides` times, then a stride-1 window of the dilated kernel over the full
+        output less what Keras crops before (transposed_cropping)."""
+        output_padding = self.output_padding or (None, None)
+        found = []
+        for axis, size in enumerate(input_shape[:2]):
+            f, s, d = self.kernel_size[axis], self.strides[axis], self.dilation_rate[axis]
+            effective = d * (f - 1) + 1
+            before, _ = transposed_cropping(size, f, s, self.padding, output_padding[axis], d)
+            found.append(AxisWindow(effective, 1, effective - 1 - before, upsample=s))
+        return found[0], found[1]
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
@@ -727,6 +809,17 @@ class UpSampling2D(LayerBase):
         """`upsample 2 bilinear`: the interpolation may be a bare word."""
         return "interpolation" if word in ("nearest", "bilinear") else None
 
+    def axis_windows(self, input_shape: Shape) -> tuple[AxisWindow, AxisWindow]:
+        """Nearest: output i copies input i // size, the one input in a window of `size` spread positions.
+        Bilinear: output i mixes two neighbouring inputs, within a window of 2*size (an input more at edges)."""
+        if self.interpolation == "nearest":
+            return AxisWindow(self.size[0], 1, self.size[0] - 1, self.size[0]), AxisWindow(
+                self.size[1], 1, self.size[1] - 1, self.size[1]
+            )
+        return AxisWindow(2 * self.size[0], 1, self.size[0], self.size[0]), AxisWindow(
+            2 * self.size[1], 1, self.size[1], self.size[1]
+        )
+
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
         if problem := _needs_feature_map(self, input_shape):
@@ -750,6 +843,10 @@ class Cropping2D(LayerBase):
     cropping: ExplicitPadding = Field(
         description="rows and columns removed: P, (PH, PW) or ((top, bottom), (left, right))"
     )
+
+    def axis_windows(self, input_shape: Shape) -> tuple[AxisWindow, AxisWindow]:
+        (top, _), (left, _) = self.cropping
+        return AxisWindow(1, 1, -top), AxisWindow(1, 1, -left)
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
@@ -1201,7 +1298,6 @@ PARAMETER_SHORT_FORMS: dict[str, str] = {
 }
 
 
-@functools.cache
 @functools.cache
 def keras_auto_name(cls: type[LayerBase]) -> str:
     """The stem of an unnamed layer's name, as Keras makes it: its class in snake case (`Conv2D` ->

@@ -177,6 +177,8 @@ def _number(value: syntax.Value) -> float:
 
 def _integers(value: syntax.Value) -> tuple[int, ...]:
     if isinstance(value, syntax.Size):
+        if value.open:
+            raise _Unfit("sizes written as numbers", hint="only an input's height and width may be left open (`?`)")
         return value.dims
     if isinstance(value, syntax.Tuple):
         return tuple(_integer(item) for item in value.items)
@@ -690,11 +692,14 @@ class _ModelLowering:
             return
         if statement.target is None:
             self.unnamed_inputs.append(statement)
-        shape = self.lower_input(statement)
-        if shape is None or not self.claim_name(name, statement.target.span if statement.target else statement.span):
+        lowered = self.lower_input(statement)
+        if lowered is None or not self.claim_name(name, statement.target.span if statement.target else statement.span):
             self.define(scope, statement, self.unknown_value(statement))
             return
-        self.inputs.append(ModelInput.model_construct(name=name, shape=shape, span=statement.span))
+        shape, open_axes = lowered
+        self.inputs.append(
+            ModelInput.model_construct(name=name, shape=shape, span=statement.span, open_axes=open_axes)
+        )
         self.define(scope, statement, name)
 
     def lower_block_input(self, statement: syntax.LayerStatement, scope: Scope) -> None:
@@ -1061,7 +1066,8 @@ class _ModelLowering:
                 values[parameter.name] = parameter.default
         return values, name, name_span, repeat, start
 
-    def lower_input(self, statement: syntax.LayerStatement) -> tuple[int, ...] | None:
+    def lower_input(self, statement: syntax.LayerStatement) -> tuple[tuple[int, ...], tuple[str | None, ...]] | None:
+        """The input's shape and, for each axis left open, its name (see ModelInput.open_axes)."""
         values = [a for a in statement.arguments if a.key in (None, "shape")]
         for extra in [a for a in statement.arguments if a.key not in (None, "shape")]:
             self.report(
@@ -1082,6 +1088,8 @@ class _ModelLowering:
             self.report("E208", "input takes one shape", values[1].span, hint="write it as HxWxC, e.g. `input 28x28x1`")
             return None
         value = values[0].value
+        if isinstance(value, syntax.Size) and value.open:
+            return self.lower_open_input(value)
         try:
             shape = (_integer(value),) if isinstance(value, syntax.Number) else _integers(value)
         except _Unfit:
@@ -1098,7 +1106,27 @@ class _ModelLowering:
                 hint="image inputs are height x width x channels, e.g. `input 28x28x1`",
             )
             return None
-        return shape
+        return shape, ()
+
+    def lower_open_input(self, value: syntax.Size) -> tuple[tuple[int, ...], tuple[str | None, ...]] | None:
+        """`input ?x?x3` or `input HxWx3`: the shape with 0 for each open extent, and each open extent's name
+        (`?` is named H for the height and W for the width). Only a feature map's height and width may be open:
+        the channels decide the weights."""
+        if len(value.dims) != 3 or value.open[2] is not None:
+            self.report(
+                "E204",
+                f"only an image input's height and width may be left open, got {value.text}",
+                value.span,
+                hint="write the channels as a number: `input ?x?x3` (height x width x channels)",
+            )
+            return None
+        if any(d <= 0 or d > MAX_EXTENT for d, name in zip(value.dims, value.open, strict=True) if name is None):
+            self.report("E204", f"input sizes must be between 1 and {MAX_EXTENT}, got {value.text}", value.span)
+            return None
+        names = tuple(
+            ("H", "W")[axis] if name == "?" else name for axis, name in enumerate(value.open[:2])
+        ) + (None,)
+        return value.dims, names
 
     def lower_backbone(self, statement: syntax.LayerStatement, scope: Scope) -> None:
         """`backbone resnet50 weights=imagenet include_top=false pooling=avg trainable_from=conv5_block1`: a zoo

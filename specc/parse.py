@@ -108,8 +108,13 @@ class _ToSyntaxTree(Transformer):
         return syntax.Number(text=str(token), span=_span(token))
 
     def size(self, token: Token) -> syntax.Size:
+        parts = token.split("x")
+        written = [part.isdigit() for part in parts]
         return syntax.Size(
-            dims=tuple(syntax.bounded_int(part) for part in token.split("x")), span=_span(token), text=str(token)
+            dims=tuple(syntax.bounded_int(part) if number else 0 for part, number in zip(parts, written, strict=True)),
+            span=_span(token),
+            text=str(token),
+            open=() if all(written) else tuple(None if number else part for part, number in zip(parts, written, strict=True)),
         )
 
     def word(self, token: Token) -> syntax.Word:

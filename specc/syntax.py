@@ -60,6 +60,9 @@ class Size:
     dims: tuple[int, ...]
     span: Span
     text: str = ""
+    # For each extent left open, `?` or the name written for it (`H`), in place; None where a number was written
+    # (whose dim is then 0). Empty when every extent is a number.
+    open: tuple[str | None, ...] = ()
 
     def shifted(self, lines: int):
         """This node `lines` lines further down (see Span.shifted)."""
