@@ -218,8 +218,12 @@ def _totals(before: ModelReport, after: ModelReport, figures: tuple[Any, Any]) -
     return tuple(totals)
 
 
-def _input_shapes(report: ModelReport) -> tuple[Shape, ...]:
-    return tuple(model_input.shape for model_input in report.model.inputs)
+def _input_shapes(report: ModelReport) -> tuple[tuple[int | str, ...], ...]:
+    """Each input's shape as written: an open extent (`input ?x?x3`) by its name, H or W, not a number."""
+    return tuple(
+        tuple(name or size for size, name in zip(i.shape, i.open_axes, strict=True)) if i.open_axes else i.shape
+        for i in report.model.inputs
+    )
 
 
 # --- how values are written ---------------------------------------------------------------------
