@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from specc.cli import app
@@ -310,3 +311,30 @@ def test_resnet50_with_fewer_classes_changes_only_its_predictions_layer(tmp_path
     # Every unchanged layer of the network folds into one row of the text table.
     text = wide("diff", original, changed)
     assert f"{len(before.layers) - 1} unchanged layers: conv1_pad … avg_pool" in text.stdout
+
+
+# --- the JSON schema ----------------------------------------------------------------------------------
+
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
+PAIRS = ["widened_conv.cnn", "added_layer.cnn", "removed_block.cnn", "strided_stem.cnn", "base.cnn"]
+
+
+def _validator(name: str):
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is a test dependency: pip install -e '.[test]'")
+    schema = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+@pytest.mark.parametrize("after", PAIRS)
+def test_json_documents_of_every_fixture_pair_both_ways_follow_the_diff_schema(after):
+    validator = _validator("specc-diff.schema.json")
+    for pair in ((BASE, DIFFS / after), (DIFFS / after, BASE)):
+        validator.validate(json.loads(invoke("diff", *pair, "-f", "json").stdout))
+
+
+def test_the_json_document_of_a_spec_with_errors_follows_the_diff_schema_and_its_files_the_check_schema():
+    document = json.loads(invoke("diff", BASE, DIFFS / "errors.cnn", "-f", "json").stdout)
+    _validator("specc-diff.schema.json").validate(document)
+    _validator("specc-check.schema.json").validate({"version": document["version"], "files": document["files"]})
