@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from specc.diagnostics import Diagnostic, Fix, Note, Span, once_each
+from specc.input_sizes import PREFERRED_SIZE, InputSizes, analyse, open_extents, with_sizes
 from specc.ir import BlockUse, Model, SpecFile
 from specc.layers import (
     MAX_TENSOR_ELEMENTS,
@@ -49,6 +50,9 @@ class ModelReport:
     complete: bool
     # The layers and inputs whose value reaches an output, by name; the totals count only these, as Keras's Model does.
     reachable: frozenset[str] = frozenset()
+    # For a model whose input's height and width are open: the sizes it accepts; `model` is then the model
+    # evaluated at input_sizes.evaluated_at (or at PREFERRED_SIZE when no size fits).
+    input_sizes: InputSizes | None = None
 
     @property
     def value_shapes(self) -> dict[str, Shape]:
@@ -437,14 +441,50 @@ def _backbone_refusals(use: BlockUse, input_shape: Shape, fits: bool) -> list[Di
     return found
 
 
-def check(spec: SpecFile, cache: InferenceCache | None = None) -> tuple[list[ModelReport], list[Diagnostic]]:
+def check_open_model(
+    model: Model, cache: InferenceCache | None = None, evaluate_at: Shape | None = None
+) -> tuple[ModelReport, list[Diagnostic]]:
+    """A model whose input's height and width are open: the sizes it accepts (specc.input_sizes), then the
+    model checked at `evaluate_at` (the first open input's shape) or at a size it accepts. When no size
+    fits, E307 at the input, and the model checked at PREFERRED_SIZE shows why."""
+    sizes = analyse(model, check_model)
+    names = open_extents(model)
+    if evaluate_at is not None:
+        first = next(i for i in model.inputs if i.open_axes)
+        chosen = {name: extent for name, extent in zip(first.open_axes, evaluate_at, strict=False) if name}
+        sizes = replace(sizes, evaluated_at={**(sizes.evaluated_at or dict.fromkeys(names, PREFERRED_SIZE)), **chosen})
+    at = sizes.evaluated_at or dict.fromkeys(names, PREFERRED_SIZE)
+    report, diagnostics = check_model(with_sizes(model, at), cache)
+    if sizes.evaluated_at is None:
+        span = next(i.span for i in model.inputs if i.open_axes)
+        shown = "x".join(str(at[name]) for name in names)
+        diagnostics.insert(
+            0,
+            Diagnostic(
+                code="E307",
+                message=f"no input size fits model `{model.name}`: {sizes.reason}",
+                span=span,
+                hint=f"the errors below are those at {shown}; merged branches must downsample alike, and "
+                "a size that fits one branch must fit the other",
+            ),
+        )
+    return replace(report, input_sizes=sizes), diagnostics
+
+
+def check(
+    spec: SpecFile, cache: InferenceCache | None = None, evaluate_at: Shape | None = None
+) -> tuple[list[ModelReport], list[Diagnostic]]:
     """Check every model of a file; returns one report per model and all diagnostics.
 
-    With a cache, layers inferred by an earlier call on the same input are not inferred again.
+    With a cache, layers inferred by an earlier call on the same input are not inferred again. A model
+    whose input is open is evaluated at `evaluate_at` where given, else at a size it accepts.
     """
     reports, diagnostics = [], []
     for model in spec.models:
-        report, found = check_model(model, cache)
+        if any(i.open_axes for i in model.inputs):
+            report, found = check_open_model(model, cache, evaluate_at)
+        else:
+            report, found = check_model(model, cache)
         reports.append(report)
         diagnostics.extend(found)
     if cache is not None:

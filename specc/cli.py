@@ -278,11 +278,31 @@ def summary(
     explain: Annotated[
         bool, typer.Option("--explain", "-e", help="Show the arithmetic behind each shape and count.")
     ] = False,
+    input_shape: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            "-i",
+            metavar="HxWxC",
+            help="Evaluate a spec whose input is left open (`input ?x?x3`) at this size, e.g. 224x224x3.",
+        ),
+    ] = None,
 ) -> None:
     """Print a table like Keras's model.summary(): each layer's output shape and parameters, and the totals.
 
-    A spec with errors gets its diagnostics, then each table up to the layer the checker stopped at."""
-    checked = check_bytes(_read(file))
+    A spec with errors gets its diagnostics, then each table up to the layer the checker stopped at. A spec
+    whose input is left open is evaluated at --input, or at a size it accepts (224 where it can)."""
+    data = _read(file)
+    evaluate_at = _evaluation_size(file, data, input_shape) if input_shape is not None else None
+    checked = check_bytes(data, evaluate_at)
+    for report in checked.reports:
+        sizes = report.input_sizes
+        if sizes is not None and sizes.evaluated_at is not None:
+            shown = " x ".join(f"{name}={size}" for name, size in sizes.evaluated_at.items())
+            typer.echo(
+                f"model {report.model.name}: input {sizes.describe()}; output {sizes.describe_outputs()}; "
+                f"evaluated at {shown}" + ("" if input_shape else " (--input chooses another size)")
+            )
     if not checked.ok:
         _print_diagnostics(str(file), checked, use_color())
     reports = checked.reports
@@ -295,6 +315,24 @@ def summary(
 
     print_summaries(reports, explain, diagnostics=checked.diagnostics, source_lines=checked.lines)
     raise typer.Exit(EXIT_CLEAN if checked.ok else EXIT_SPEC_ERRORS)
+
+
+def _evaluation_size(file: Path, data: bytes, written: str) -> tuple[int, ...]:
+    """--input's shape, checked against the spec's open input: same rank, the given extents equal."""
+    parts = written.lower().split("x")
+    if not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise _usage_error(f"--input expects a shape such as 224x224x3, got {written!r}")
+    shape = tuple(int(part) for part in parts)
+    opened = [i for r in check_bytes(data).reports for i in r.model.inputs if i.open_axes]
+    if not opened:
+        raise _usage_error(f"--input is for a spec whose input is left open (`input ?x?x3`); {file}'s is not")
+    first = opened[0]
+    given = [extent for extent, name in zip(first.shape, first.open_axes, strict=True) if name is None]
+    fixed = [extent for extent, name in zip(shape, first.open_axes, strict=False) if name is None]
+    if len(shape) != len(first.shape) or given != fixed:
+        written_input = "x".join(name or str(extent) for extent, name in zip(first.shape, first.open_axes, strict=True))
+        raise _usage_error(f"--input {written} does not fit the spec's input {written_input}")
+    return shape
 
 
 def _build_target(spec: Path, output: str | None, backend: Backend) -> Path | None:

@@ -107,6 +107,11 @@ _CATALOGUE: tuple[tuple[str, str, str], ...] = (
         "keras.applications refuses the backbone's input or classes: ImageNet weights need 3 channels, and with the "
         "ImageNet top its default size and 1000 classes; no network takes less than its minimum size.",
     ),
+    (
+        "E307",
+        "no-input-size",
+        "An input left open (`input ?x?x3`) must fit at some height and width: merged branches must agree.",
+    ),
     ("E401", "framework-disagrees", "specc build --verify found Keras or PyTorch disagreeing with the checker."),
     ("W301", "dense-on-feature-map", "Dense acts on the last axis only; usually a Flatten or global pooling is meant."),
     ("W302", "empty-model", "The model has no layers after its input."),

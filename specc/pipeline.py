@@ -92,11 +92,12 @@ def cycle_collection_paused(freeze: bool = False) -> Iterator[None]:
             gc.enable()
 
 
-def check_text(text: str) -> CheckedSource:
-    """Parse, lower and check spec text; collects every diagnostic of every stage, sorted by position."""
+def check_text(text: str, evaluate_at: tuple[int, ...] | None = None) -> CheckedSource:
+    """Parse, lower and check spec text; collects every diagnostic of every stage, sorted by position. A model
+    whose input is left open is evaluated at `evaluate_at` where given (see specc.check.check_open_model)."""
     with cycle_collection_paused():
         tree, diagnostics = parse(text)
-        return check_tree(text, tree, diagnostics)
+        return check_tree(text, tree, diagnostics, evaluate_at=evaluate_at)
 
 
 def check_tree(
@@ -105,12 +106,13 @@ def check_tree(
     parse_diagnostics: list[Diagnostic],
     lowering_cache: LoweringCache | None = None,
     inference_cache: InferenceCache | None = None,
+    evaluate_at: tuple[int, ...] | None = None,
 ) -> CheckedSource:
     """Lower and check an already parsed text: the rest of check_text, for the language server, which
     parses only the lines an edit touched and keeps caches of lowered statements and inferences."""
     with cycle_collection_paused():
         spec, lowering = lower(tree, lowering_cache)
-        reports, checking = check(spec, inference_cache)
+        reports, checking = check(spec, inference_cache, evaluate_at)
     diagnostics = parse_diagnostics + lowering + checking
     if not tree.models and not diagnostics:
         diagnostics.append(
@@ -125,9 +127,9 @@ def check_tree(
     return CheckedSource(text=text, spec=spec, reports=reports, diagnostics=diagnostics)
 
 
-def check_bytes(data: bytes) -> CheckedSource:
+def check_bytes(data: bytes, evaluate_at: tuple[int, ...] | None = None) -> CheckedSource:
     """check_text for raw file contents, which may not be text at all."""
     text, problem = decode(data)
     if problem is not None:
         return CheckedSource(text=text, spec=SpecFile.model_construct(models=()), reports=[], diagnostics=[problem])
-    return check_text(text)
+    return check_text(text, evaluate_at)

@@ -13,6 +13,7 @@ from typing import Any
 
 from specc.check import ModelReport
 from specc.diagnostics import Diagnostic, Severity, Span
+from specc.input_sizes import written_shape
 from specc.ir import Model
 from specc.layers import Shape, format_shape
 from specc.pipeline import CheckedSource, cycle_collection_paused
@@ -109,6 +110,22 @@ def format_gcc(path: str, diagnostic: Diagnostic) -> str:
     return "\n".join([line, *notes])
 
 
+def _open_shape(model_input) -> str:
+    """An input's shape as written: `HxWx3` for one whose height and width are open."""
+    if not model_input.open_axes:
+        return format_shape(model_input.shape)
+    return written_shape(
+        tuple(name or str(extent) for name, extent in zip(model_input.open_axes, model_input.shape, strict=True))
+    )
+
+
+def _written_shapes(named: list[tuple[str, str]]) -> str:
+    """_shapes_shown for shapes already written out."""
+    if len(named) == 1:
+        return named[0][1]
+    return "(" + ", ".join(f"{name}: {shape}" for name, shape in named) + ")"
+
+
 def _shapes_shown(named: list[tuple[str, Shape]]) -> str:
     """One side of a result line: the shape alone when there is one, else `(name: shape, ...)`."""
     if len(named) == 1:
@@ -123,6 +140,19 @@ def format_result_line(path: str, checked: CheckedSource) -> str:
     for report in checked.reports:
         model, output_shapes = report.model, report.output_shapes
         if output_shapes is None or not model.inputs:
+            continue
+        sizes = report.input_sizes
+        if sizes is not None and sizes.output_formulas:
+            # An open input: its shape and the outputs' as formulas, and the sizes it accepts.
+            inputs = _written_shapes([(i.name, _open_shape(i)) for i in model.inputs])
+            formulas = (written_shape(formula) for formula in sizes.output_formulas)
+            outputs = _written_shapes(list(zip(model.outputs, formulas, strict=True)))
+            shown = ", ".join(f"{name}={size}" for name, size in (sizes.evaluated_at or {}).items())
+            lines.append(
+                f"{path}: model {model.name}: {inputs} -> {outputs}; accepts {sizes.describe()}; "
+                f"{report.total_params:,} params ({report.trainable_params:,} trainable, "
+                f"{report.non_trainable_params:,} non-trainable), evaluated at {shown}"
+            )
             continue
         inputs = _shapes_shown([(i.name, i.shape) for i in model.inputs])
         outputs = _shapes_shown(list(zip(model.outputs, output_shapes, strict=True)))
