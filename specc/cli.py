@@ -603,6 +603,7 @@ def diff(
             typer.echo(f"specc: {', '.join(path for path, _ in failing)} has errors; nothing to compare", err=True)
         raise typer.Exit(EXIT_SPEC_ERRORS)
     old, new = (_diff_report(side, checks[side.path]) for side in sides)
+    new = _evaluated_alike(old, new, sides[1])
 
     from specc.diff import diff_markdown, diff_models, diff_record, print_diff
 
@@ -618,6 +619,17 @@ def diff(
     else:
         print_diff(compared, *labels, figures=figures[0] is not None)
     raise typer.Exit(EXIT_SPEC_ERRORS if exit_code and compared.differs else EXIT_CLEAN)
+
+
+def _evaluated_alike(old, new, side: _DiffSide):
+    """B's report evaluated at the input size A's was, when both models' inputs are open and B accepts it, so
+    that their layers compare at one size; else B's as it was."""
+    at = old.input_sizes and old.input_sizes.evaluated_at
+    if not at or new.input_sizes is None or new.input_sizes.evaluated_at == at:
+        return new
+    shape = next(i.shape for i in old.model.inputs if i.open_axes)
+    rechecked = check_bytes(_read(side.path), evaluate_at=shape)
+    return _diff_report(side, rechecked) if rechecked.ok else new
 
 
 def _diff_figures(old, new) -> tuple:

@@ -15,6 +15,7 @@ from fractions import Fraction
 from typing import Any, NamedTuple
 
 from specc.check import LayerReport, ModelReport
+from specc.input_sizes import written_shape
 from specc.layers import Shape, format_shape
 
 # What a layer's arguments leave out: where it was written and how it is wired (compared on their own), its name.
@@ -213,8 +214,11 @@ def _totals(before: ModelReport, after: ModelReport, figures: tuple[Any, Any]) -
     totals += [Total(key, labels[key], old[key], new[key]) for key in labels if old[key] is not None]
     totals += [
         Total("input_shapes", "Input shapes", _input_shapes(before), _input_shapes(after)),
-        Total("output_shapes", "Output shapes", before.output_shapes, after.output_shapes),
+        Total("output_shapes", "Output shapes", _output_shapes(before), _output_shapes(after)),
     ]
+    if before.input_sizes is not None or after.input_sizes is not None:
+        accepted = (None if r.input_sizes is None else r.input_sizes.describe() for r in (before, after))
+        totals.append(Total("accepted_input_sizes", "Accepted input sizes", *accepted))
     return tuple(totals)
 
 
@@ -224,6 +228,24 @@ def _input_shapes(report: ModelReport) -> tuple[tuple[int | str, ...], ...]:
         tuple(name or size for size, name in zip(i.shape, i.open_axes, strict=True)) if i.open_axes else i.shape
         for i in report.model.inputs
     )
+
+
+def _output_shapes(report: ModelReport) -> tuple[tuple[int | str, ...], ...] | None:
+    """Each output's shape; for an open input, as formulas of its open extents (`H/32`), numbers as integers."""
+    sizes = report.input_sizes
+    if sizes is None or not sizes.output_formulas:
+        return report.output_shapes
+    return tuple(
+        tuple(int(extent) if extent.isdigit() else extent for extent in formula) for formula in sizes.output_formulas
+    )
+
+
+def evaluated_at(report: ModelReport) -> str | None:
+    """`H=224, W=224`: the sizes an open input's layers were evaluated at; None for a model with sizes given."""
+    sizes = report.input_sizes
+    if sizes is None or not sizes.evaluated_at:
+        return None
+    return ", ".join(f"{name}={size}" for name, size in sizes.evaluated_at.items())
 
 
 # --- how values are written ---------------------------------------------------------------------
@@ -273,10 +295,11 @@ def _json_number(value: Fraction | int) -> int | str:
     return int(value) if Fraction(value).denominator == 1 else str(value)
 
 
-def format_shapes(shapes: tuple[Shape, ...] | None) -> str:
+def format_shapes(shapes: tuple[tuple[int | str, ...], ...] | None) -> str:
+    """Shapes as specc writes them: `7x7x2048`, with formulas spaced: `ceil(H/32) x ceil(W/32) x 2048`."""
     if shapes is None:
         return "?"
-    return ", ".join(format_shape(shape) for shape in shapes)
+    return ", ".join(written_shape(tuple(map(str, shape))) for shape in shapes)
 
 
 def format_total(total: Total, value: Any) -> str:
@@ -284,7 +307,7 @@ def format_total(total: Total, value: Any) -> str:
         return "?"
     if total.key.endswith("_shapes"):
         return format_shapes(value)
-    return f"{value:,}"
+    return value if isinstance(value, str) else f"{value:,}"
 
 
 # --- JSON -----------------------------------------------------------------------------------------
@@ -315,15 +338,26 @@ def _total_record(total: Total) -> dict[str, Any]:
         shapes = (None if s is None else [list(shape) for shape in s] for s in (total.before, total.after))
         before, after = shapes
         return {"before": before, "after": after}
+    if total.delta is None and not isinstance(total.before or total.after, int):  # a description, not a count
+        return {"before": total.before, "after": total.after}
     return {"before": total.before, "after": total.after, "delta": total.delta}
+
+
+def _side_record(report: ModelReport, label: str) -> dict[str, Any]:
+    sizes = report.input_sizes
+    return {
+        "spec": label,
+        "model": report.model.name,
+        "evaluated_at": None if sizes is None or not sizes.evaluated_at else dict(sizes.evaluated_at),
+    }
 
 
 def diff_record(diff: ModelDiff, before_label: str, after_label: str) -> dict[str, Any]:
     """The JSON form of a diff (keys documented in docs/diff.md). Unchanged layers are listed by name only."""
     counts = {status: len(diff.having(status)) for status in ("added", "removed", "changed", "unchanged")}
     return {
-        "before": {"spec": before_label, "model": diff.before.model.name},
-        "after": {"spec": after_label, "model": diff.after.model.name},
+        "before": _side_record(diff.before, before_label),
+        "after": _side_record(diff.after, after_label),
         "differs": diff.differs,
         "counts": counts,
         "layers": [
@@ -452,6 +486,16 @@ def diff_rows(diff: ModelDiff) -> list[DiffRow]:
     return rows
 
 
+def evaluation_note(diff: ModelDiff) -> str | None:
+    """For models with an open input, the sizes their layers' shapes and figures were evaluated at."""
+    shown = [evaluated_at(diff.before), evaluated_at(diff.after)]
+    if shown == [None, None]:
+        return None
+    if shown[0] == shown[1]:
+        return f"layers evaluated at {shown[0]}"
+    return f"layers evaluated at {shown[0] or 'the sizes given'} (before), {shown[1] or 'the sizes given'} (after)"
+
+
 def verdict(diff: ModelDiff) -> str:
     """One line: how many layers were added, removed, changed and left as they were."""
     counts = [f"{len(diff.having(status))} {status}" for status in ("added", "removed", "changed", "unchanged")]
@@ -468,6 +512,8 @@ def _cell(text: str) -> str:
 def diff_markdown(diff: ModelDiff, before_label: str, after_label: str, figures: bool) -> str:
     """The diff as Markdown for a pull request: a heading, the verdict, the changes table and the totals table."""
     lines = [f"### `{before_label}` → `{after_label}`", "", verdict(diff), ""]
+    if note := evaluation_note(diff):
+        lines += [note, ""]
     headers = _headers(figures)
     changes = [row for row in diff_rows(diff) if row.status != "unchanged" or diff.differs]
     if any(row.status != "unchanged" for row in changes):
@@ -524,6 +570,8 @@ def print_diff(diff: ModelDiff, before_label: str, after_label: str, figures: bo
 
     console = console or Console()
     console.print(f"{before_label} → {after_label}: {verdict(diff)}", highlight=False)
+    if note := evaluation_note(diff):
+        console.print(note, style="dim", highlight=False)
     if any(change.status != "unchanged" for change in diff.layers):
         headers = _headers(figures)
         table = Table(title="Layers", title_justify="left")

@@ -156,7 +156,7 @@ def test_json_format_has_the_documented_keys_and_the_checkers_figures():
     document = json.loads(result.stdout)
     assert set(document) == JSON_KEYS
     assert document["ok"] and document["differs"]
-    assert document["before"] == {"spec": str(BASE), "model": "net"}
+    assert document["before"] == {"spec": str(BASE), "model": "net", "evaluated_at": None}
     assert document["counts"] == {"added": 0, "removed": 0, "changed": 3, "unchanged": 8}
     layers = {layer["name"]: layer for layer in document["layers"]}
     assert set(layers) == {"head_conv", "avg_pool", "predictions"}
@@ -256,7 +256,7 @@ def test_two_models_of_one_file_are_picked_with_file_colon_model():
     result = invoke("diff", f"{two}:small", f"{two}:large", "-f", "json")
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert document["before"] == {"spec": f"{two}:small", "model": "small"}
+    assert document["before"] == {"spec": f"{two}:small", "model": "small", "evaluated_at": None}
     assert document["after"]["model"] == "large"
     small, large = report(two, "small"), report(two, "large")
     assert document["totals"]["total_params"]["delta"] == large.total_params - small.total_params
@@ -288,7 +288,7 @@ def test_a_file_whose_name_has_a_colon_is_read_whole_when_it_exists(write):
     odd = write("net:v2.cnn", BASE.read_text())
     result = invoke("diff", BASE, odd, "-f", "json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["after"] == {"spec": str(odd), "model": "net"}
+    assert json.loads(result.stdout)["after"]["spec"] == str(odd)
 
 
 # --- the zoo ------------------------------------------------------------------------------------------
@@ -316,7 +316,14 @@ def test_resnet50_with_fewer_classes_changes_only_its_predictions_layer(tmp_path
 # --- the JSON schema ----------------------------------------------------------------------------------
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
-PAIRS = ["widened_conv.cnn", "added_layer.cnn", "removed_block.cnn", "strided_stem.cnn", "base.cnn"]
+PAIRS = [
+    "open_input_strided.cnn",
+    "widened_conv.cnn",
+    "added_layer.cnn",
+    "removed_block.cnn",
+    "strided_stem.cnn",
+    "base.cnn",
+]
 
 
 def _validator(name: str):
@@ -330,7 +337,8 @@ def _validator(name: str):
 @pytest.mark.parametrize("after", PAIRS)
 def test_json_documents_of_every_fixture_pair_both_ways_follow_the_diff_schema(after):
     validator = _validator("specc-diff.schema.json")
-    for pair in ((BASE, DIFFS / after), (DIFFS / after, BASE)):
+    base = DIFFS / "open_input.cnn" if after.startswith("open_input") else BASE
+    for pair in ((base, DIFFS / after), (DIFFS / after, base)):
         validator.validate(json.loads(invoke("diff", *pair, "-f", "json").stdout))
 
 
@@ -338,3 +346,23 @@ def test_the_json_document_of_a_spec_with_errors_follows_the_diff_schema_and_its
     document = json.loads(invoke("diff", BASE, DIFFS / "errors.cnn", "-f", "json").stdout)
     _validator("specc-diff.schema.json").validate(document)
     _validator("specc-check.schema.json").validate({"version": document["version"], "files": document["files"]})
+
+
+# --- open inputs --------------------------------------------------------------------------------------
+
+
+def test_open_inputs_show_their_shape_as_written_and_outputs_as_formulas_with_the_evaluated_size():
+    before, after = DIFFS / "open_input.cnn", DIFFS / "open_input_strided.cnn"
+    document = json.loads(invoke("diff", before, after, "-f", "json").stdout)
+    evaluated = report(before).input_sizes.evaluated_at
+    assert document["before"]["evaluated_at"] == document["after"]["evaluated_at"] == evaluated
+    totals = document["totals"]
+    assert totals["input_shapes"] == {"before": [["H", "W", 3]], "after": [["H", "W", 3]]}
+    formulas = report(after).input_sizes.output_formulas
+    assert totals["output_shapes"]["after"] == [[int(e) if e.isdigit() else e for e in f] for f in formulas]
+    assert totals["accepted_input_sizes"]["after"] == report(after).input_sizes.describe()
+    markdown = invoke("diff", before, after, "-f", "markdown").stdout
+    shown = ", ".join(f"{name}={size}" for name, size in evaluated.items())
+    assert f"layers evaluated at {shown}" in markdown
+    assert "| Input shapes | HxWx3 | HxWx3 |   |" in markdown
+    assert "x 8 | changed |" in markdown
