@@ -3,12 +3,16 @@ by hand, receptive fields on small stacks, and memory liveness on a branching gr
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from specc.cli import app
 from specc.figures import (
     DTYPE_BYTES,
     LayerFigures,
@@ -289,3 +293,78 @@ def test_format_count(n, shown):
 )
 def test_format_bytes(n, shown):
     assert format_bytes(n) == shown
+
+
+# The summary's figures
+
+
+REPO = Path(__file__).resolve().parent.parent
+MNIST = REPO / "examples" / "mnist.cnn"
+
+
+def _summary(*args: object, columns: int = 200):
+    return CliRunner().invoke(app, ["summary", *map(str, args)], env={"COLUMNS": str(columns)})
+
+
+def test_summary_prints_the_figures_totals_after_the_params():
+    result = _summary(MNIST)
+    assert result.exit_code == 0, result.output
+    figures = model_figures(check_text(MNIST.read_text(encoding="utf-8")).reports[0])
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    at = lines.index("Non-trainable params: 0")
+    assert lines[at + 1 : at + 5] == [
+        f"Total MACs: {format_count(figures.macs)} (FLOPs: {format_count(figures.flops)})",
+        f"Parameter memory (float32): {format_bytes(figures.parameter_bytes)}",
+        f"Peak forward memory (batch 1, float32): {format_bytes(figures.peak_forward_bytes)} activations",
+        f"Training memory estimate (batch 1, float32, Adam): {format_bytes(figures.training_bytes)}",
+    ]
+    assert "MACs " not in result.stdout.split("Total params")[0]  # the default table keeps Keras's columns
+
+
+def test_summary_costs_adds_macs_memory_and_receptive_field_columns():
+    result = _summary(MNIST, "--costs")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"MACs +┃ +Memory +┃ +Receptive field", result.stdout)
+    # conv2d: 26*26*3*3*1*32 MACs, 26*26*32 float32 values, a 3x3 field
+    assert re.search(r"conv2d \(Conv2D\) .* 195 K │ +86\.5 kB │ 3x3 /1 ", result.stdout)
+    assert re.search(r"flatten \(Flatten\) .* 0 B │ whole input ", result.stdout)
+
+
+def test_summary_dtype_and_batch_scale_the_memory_figures():
+    result = _summary(MNIST, "--costs", "--dtype", "float16", "--batch", "4")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"conv2d \(Conv2D\) .* 173\.1 kB │", result.stdout)  # 26*26*32 * 4 examples * 2 bytes
+    assert "Peak forward memory (batch 4, float16)" in result.stdout
+
+
+@pytest.mark.parametrize("args", [("--dtype", "float64"), ("--batch", "0")])
+def test_summary_refuses_an_unknown_dtype_or_an_empty_batch(args):
+    assert _summary(MNIST, *args).exit_code == 2
+
+
+def test_summary_explain_shows_the_macs_and_receptive_field_arithmetic():
+    result = _summary(MNIST, "--explain")
+    assert "MACs: 26*26*3*3*1*32 = 194,688" in result.stdout
+    assert "rf: 4 + (3-1)*2 = 8, jump 2*1 = 2, start 0 - 0*2 = 0" in result.stdout
+
+
+FOLDED = """block unit(filters) {
+  x = input
+  y = conv filters 3x3 same name=conv
+  add x y name=add
+}
+
+model net {
+  input 8x8x4
+  unit 4 name=stage repeat=3
+}
+"""
+
+
+def test_summary_fold_row_sums_its_members_macs_and_memory(write):
+    result = _summary(write("net.cnn", FOLDED), "--costs")
+    assert result.exit_code == 0, result.output
+    conv_macs, map_bytes = 8 * 8 * 3 * 3 * 4 * 4, 8 * 8 * 4 * 4
+    # stage2..3: two convolutions and two adds
+    row = next(line for line in result.stdout.splitlines() if "stage2..3" in line)
+    assert format_count(2 * conv_macs) in row and format_bytes(4 * map_bytes) in row
