@@ -3,6 +3,7 @@ by hand, receptive fields on small stacks, and memory liveness on a branching gr
 
 from __future__ import annotations
 
+import json
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -368,3 +369,23 @@ def test_summary_fold_row_sums_its_members_macs_and_memory(write):
     # stage2..3: two convolutions and two adds
     row = next(line for line in result.stdout.splitlines() if "stage2..3" in line)
     assert format_count(2 * conv_macs) in row and format_bytes(4 * map_bytes) in row
+
+
+def test_json_carries_each_layers_figures_and_the_models(write):
+    path = write("up.cnn", "model m {\n  input 8x8x1\n  conv 4 3x3 same\n  conv_transpose 2 3x3 strides=2\n}\n")
+    result = CliRunner().invoke(app, ["check", "--format", "json", str(path)])
+    [model] = json.loads(result.stdout)["files"][0]["models"]
+    figures = model_figures(check_text(path.read_text(encoding="utf-8")).reports[0])
+    conv, transposed = model["layers"]
+    assert (conv["macs"], conv["flops"], conv["output_bytes"]) == (8 * 8 * 9 * 4, 2 * 8 * 8 * 9 * 4, 8 * 8 * 4 * 4)
+    assert conv["receptive_field"] == {"size": [3, 3], "jump": [1, 1], "start": [-1, -1], "whole": False}
+    assert transposed["receptive_field"]["jump"] == [0.5, 0.5]
+    assert model["figures"] == {
+        "macs": figures.macs,
+        "flops": figures.flops,
+        "parameter_bytes": figures.parameter_bytes,
+        "peak_forward_bytes": figures.peak_forward_bytes,
+        "training_bytes": figures.training_bytes,
+        "dtype": "float32",
+        "batch": 1,
+    }
