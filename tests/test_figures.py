@@ -389,3 +389,49 @@ def test_json_carries_each_layers_figures_and_the_models(write):
         "dtype": "float32",
         "batch": 1,
     }
+
+
+def test_resnet50_macs_with_torchvisions_stride_placement_are_its_published_4_09_g():
+    """docs/figures.md's account: Keras's ResNet50 (v1) strides its first block's 1x1 convolution in stages 3-5;
+    torchvision's (v1.5) runs that 1x1 at the input's resolution (4 times the positions) and strides the 3x3.
+    Moved so, specc's count is torchvision's published 4,089,184,256 multiply-accumulates."""
+    report = check_text("model m {\n  image = input 224x224x3\n  backbone resnet50 weights=none\n}\n").reports[0]
+    figures = model_figures(report)
+    strided = [
+        r.layer.name
+        for r in report.layers
+        if r.layer.kind == "conv2d"
+        and r.layer.kernel_size == (1, 1)
+        and r.layer.strides == (2, 2)
+        and r.layer.name.endswith("_1_conv")
+    ]
+    assert strided == ["conv3_block1_1_conv", "conv4_block1_1_conv", "conv5_block1_1_conv"]
+    moved = sum(3 * figures.layers[name].macs for name in strided)
+    assert figures.macs == 3_857_973_248
+    assert figures.macs + moved == 4_089_184_256
+
+
+TORCH_COUNTED = [
+    ("8x8x3", "conv 4 3x3", "Conv2d(3, 4, 3)"),
+    ("9x9x3", "conv 4 3x3 strides=2 dilation=1", "Conv2d(3, 4, 3, stride=2)"),
+    ("12x12x2", "conv 4 3x3 dilation=2", "Conv2d(2, 4, 3, dilation=2)"),
+    ("8x8x3", "depthwise 3x3 depth_multiplier=2", "Conv2d(3, 6, 3, groups=3)"),
+    ("5x5x3", "conv_transpose 2 3x3 strides=2", "ConvTranspose2d(3, 2, 3, stride=2)"),
+    ("20", "dense 10", "Linear(20, 10)"),
+]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(("shape", "line", "module"), TORCH_COUNTED, ids=[c[1] for c in TORCH_COUNTED])
+def test_flops_of_weighted_kinds_are_what_torch_flop_counter_counts(shape, line, module):
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    found = _last(f"input {shape}\n{line}")
+    dims = [int(d) for d in shape.split("x")]
+    # PyTorch is channels-first: (N, C, H, W) for maps.
+    example = torch.zeros(1, dims[-1], *dims[:-1]) if len(dims) == 3 else torch.zeros(1, *dims)
+    layer = eval(f"torch.nn.{module}")  # noqa: S307 - a constant of this table
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        layer(example)
+    assert found.flops == counter.get_total_flops() == 2 * found.macs
