@@ -81,6 +81,14 @@ class Format(StrEnum):
     sarif = "sarif"
 
 
+class Dtype(StrEnum):
+    """The number types memory figures may be counted in (specc.figures.DTYPE_BYTES)."""
+
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+
+
 class Backend(StrEnum):
     keras = "keras"
     torch = "torch"
@@ -278,6 +286,16 @@ def summary(
     explain: Annotated[
         bool, typer.Option("--explain", "-e", help="Show the arithmetic behind each shape and count.")
     ] = False,
+    costs: Annotated[
+        bool, typer.Option("--costs", help="Add each layer's MACs, output memory and receptive field.")
+    ] = False,
+    dtype: Annotated[
+        Dtype,
+        typer.Option("--dtype", metavar="DTYPE", help="float32, float16 or bfloat16: the number type memory is counted in."),
+    ] = Dtype.float32,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, metavar="N", help="Examples per batch for the memory figures.")
+    ] = 1,
     input_shape: Annotated[
         str | None,
         typer.Option(
@@ -288,7 +306,8 @@ def summary(
         ),
     ] = None,
 ) -> None:
-    """Print a table like Keras's model.summary(): each layer's output shape and parameters, and the totals.
+    """Print a table like Keras's model.summary(): each layer's output shape and parameters, and the totals,
+    with the model's MACs and memory (docs/figures.md).
 
     A spec with errors gets its diagnostics, then each table up to the layer the checker stopped at. A spec
     whose input is left open is evaluated at --input, or at a size it accepts (224 where it can)."""
@@ -298,7 +317,7 @@ def summary(
     for report in checked.reports:
         sizes = report.input_sizes
         if sizes is not None and sizes.evaluated_at is not None:
-            shown = " x ".join(f"{name}={size}" for name, size in sizes.evaluated_at.items())
+            shown = ", ".join(f"{name}={size}" for name, size in sizes.evaluated_at.items())
             typer.echo(
                 f"model {report.model.name}: input {sizes.describe()}; output {sizes.describe_outputs()}; "
                 f"evaluated at {shown}" + ("" if input_shape else " (--input chooses another size)")
@@ -313,7 +332,15 @@ def summary(
             raise _usage_error(f"{file} has no model `{model}`; it has: {names}")
     from specc.summary import print_summaries  # rich is loaded only when a table is drawn
 
-    print_summaries(reports, explain, diagnostics=checked.diagnostics, source_lines=checked.lines)
+    print_summaries(
+        reports,
+        explain,
+        diagnostics=checked.diagnostics,
+        source_lines=checked.lines,
+        costs=costs,
+        dtype=dtype.value,
+        batch=batch,
+    )
     raise typer.Exit(EXIT_CLEAN if checked.ok else EXIT_SPEC_ERRORS)
 
 
