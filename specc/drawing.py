@@ -17,24 +17,27 @@ Both dialects are written from one Drawing, so they show the same boxes, edges a
 from __future__ import annotations
 
 import html
+import subprocess
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import graphviz
 
 from specc.check import ModelReport
 from specc.ir import Model
-from specc.layers import Layer
 from specc.summary import (
     FAILED,
-    fold_of,
     failed_line_position,
+    fold_of,
     keras_shape,
     name_range,
     reaching,
     repeat_folds,
 )
+
+if TYPE_CHECKING:
+    from specc.layers import Layer
 
 # The program that renders DOT, and where to get it, for the error a user sees without it.
 DOT_PROGRAM = "dot"
@@ -116,7 +119,9 @@ def _params(total: int, frozen: int = 0) -> str:
 
 def _use_label(model: Model, index: int) -> str:
     use = model.block_uses[index]
-    return f"{use.name} ({use.block} backbone)" if use.backbone is not None else f"{use.name} ({use.block})"
+    if use.backbone is None:
+        return f"{use.name} ({use.block})"
+    return f"{use.name} (backbone)" if use.name == use.block else f"{use.name} ({use.block} backbone)"
 
 
 def drawing(report: ModelReport, collapse: bool = False, source_lines: list[str] = (), prefix: str = "") -> Drawing:
@@ -151,7 +156,8 @@ def drawing(report: ModelReport, collapse: bool = False, source_lines: list[str]
             return "fold", found[0]
         return None
 
-    result = Drawing(f"model {model.name} · {_params(report.total_params)}" if report.complete else f"model {model.name}")
+    title = f"model {model.name}"
+    result = Drawing(f"{title} · {_params(report.total_params)}" if report.complete else title)
     node_of: dict[str, str] = {}
     groups: dict[tuple[str, object], list[Layer]] = {}
     for layer in model.layers:
@@ -274,9 +280,7 @@ def _group_box(model, group, layers, node_of, inferred, shapes, counted) -> Box:
 def drawings(reports: list[ModelReport], collapse: bool = False, source_lines: list[str] = ()) -> list[Drawing]:
     """One Drawing per model; with several, each box's id starts with its model's name."""
     several = len(reports) > 1
-    return [
-        drawing(report, collapse, source_lines, f"{report.model.name}." if several else "") for report in reports
-    ]
+    return [drawing(report, collapse, source_lines, f"{report.model.name}." if several else "") for report in reports]
 
 
 # --- DOT ----------------------------------------------------------------------------------------
@@ -293,6 +297,8 @@ COLOURS = {
     BoxKind.failed: ("#f4cccc", "#cc0000"),
     BoxKind.unknown: ("#f3f3f3", "#999999"),
 }
+# A 3-D box draws its depth inside its margin: more room, so the text clears it.
+_BOX3D_MARGIN = "0.22,0.1"
 _DOT_SHAPES = {BoxKind.merge: "hexagon", BoxKind.fold: "box3d", BoxKind.block: "box3d", BoxKind.input: "box"}
 # Cluster fills by depth, so nested uses stand apart; backbones get their own.
 _CLUSTER_FILLS = ("#f7f7f7", "#ececec", "#e2e2e2")
@@ -314,6 +320,8 @@ def _dot_box(graph: graphviz.Digraph, box: Box) -> None:
         style.append("dashed")
     attributes = {"shape": _DOT_SHAPES.get(box.kind, "box"), "style": ",".join(style)}
     attributes.update(fillcolor=fill, color=border)
+    if attributes["shape"] == "box3d":
+        attributes["margin"] = _BOX3D_MARGIN
     if box.output:
         attributes["peripheries"] = "2"
     if not box.counted:
@@ -361,12 +369,20 @@ class DotNotFound(Exception):
     """The `dot` program is not installed (or not on PATH)."""
 
 
+class DotFailed(Exception):
+    """The `dot` program ran and refused: its message."""
+
+
 def render(source: str, file_format: str) -> bytes:
-    """DOT text rendered by the `dot` program to svg, png or pdf; raises DotNotFound without it."""
+    """DOT text rendered by the `dot` program to svg, png or pdf. Raises DotNotFound without the program, and
+    DotFailed, with what it printed, when it fails."""
     try:
         return graphviz.Source(source).pipe(format=file_format)
     except graphviz.ExecutableNotFound:
         raise DotNotFound(INSTALL_DOT) from None
+    except subprocess.CalledProcessError as error:
+        message = (error.stderr or b"").decode("utf-8", errors="replace").strip()
+        raise DotFailed(message or f"exit status {error.returncode}") from None
 
 
 # --- Mermaid ------------------------------------------------------------------------------------
