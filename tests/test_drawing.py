@@ -20,6 +20,8 @@ from cli_helpers import invoke
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 GOLDEN_EXAMPLES = ("resnet_stages", "unet")
+# `specc graph SPEC -o PICTURE` in the README, with the picture it shows.
+README_PICTURES = re.compile(r"specc graph (\S+\.cnn) -o (docs/\S+\.svg)\n```\n\n!\[[^\]]*\]\(\2\)")
 
 REPEAT_SPEC = """\
 block basic(filters) {
@@ -309,3 +311,13 @@ def test_several_models_are_drawn_each_in_its_own_cluster_and_model_picks_one(wr
     assert "a.dense" in both.stdout and "b.dense" in both.stdout
     only = invoke("graph", spec, "--model", "b")
     assert only.exit_code == 0 and "model a" not in only.stdout and 'label="model b · 6 params"' in only.stdout
+
+
+def test_the_readmes_picture_is_the_file_its_command_writes_and_shows_that_example():
+    pictures = README_PICTURES.findall((REPO / "README.md").read_text(encoding="utf-8"))
+    assert pictures, "the README's Pictures section shows a `specc graph ... -o docs/...` command and its picture"
+    for spec, picture_path in pictures:
+        picture = REPO / picture_path
+        assert picture.exists(), picture_path
+        [report] = check_text((REPO / spec).read_text(encoding="utf-8")).reports
+        assert f"model {report.model.name} · {report.total_params:,} params" in picture.read_text(encoding="utf-8")
