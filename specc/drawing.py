@@ -37,7 +37,10 @@ from specc.summary import (
 )
 
 if TYPE_CHECKING:
-    from specc.layers import Layer
+    from collections.abc import Callable
+
+    from specc.check import LayerReport
+    from specc.layers import Layer, Shape
 
 # The program that renders DOT, and where to get it, for the error a user sees without it.
 DOT_PROGRAM = "dot"
@@ -248,7 +251,15 @@ def drawing(report: ModelReport, collapse: bool = False, source_lines: list[str]
     return result
 
 
-def _group_box(model, group, layers, node_of, inferred, shapes, counted) -> Box:
+def _group_box(
+    model: Model,
+    group: tuple[str, object],
+    layers: list[Layer],
+    node_of: dict[str, str],
+    inferred: dict[str, LayerReport],
+    shapes: dict[str, Shape],
+    counted: Callable[[str], bool],
+) -> Box:
     """The one box of a fold (`conv2_block2..3 (basic ×2)`) or of a collapsed block use: its output shape (the
     last use's) and its layers' parameters summed."""
     kind, key = group
