@@ -68,7 +68,7 @@ class Row(NamedTuple):
         return "red" if self.failed else "dim" if self.dim else None
 
 
-def _keras_shape(shape: tuple[int, ...]) -> str:
+def keras_shape(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(["None", *map(str, shape)]) + ")"
 
 
@@ -104,7 +104,7 @@ def stopping_error(report: ModelReport, diagnostics: list[Diagnostic]) -> Diagno
     model = report.model
     rest = model.layers[len(report.layers) :]
     if rest:
-        failed = [_failed_line(name) for name in rest[0].inputs if name in model.unknown]
+        failed = [failed_line_position(name) for name in rest[0].inputs if name in model.unknown]
         span = rest[0].span
         start, end = (
             (failed[0], (failed[0][0], _LINE_END))
@@ -137,7 +137,7 @@ def inferred_params(report: ModelReport, graph: bool) -> int:
 # --- repeated block uses ------------------------------------------------------------------------
 
 
-def _folds(model: Model) -> dict[int, tuple[int, ...]]:
+def repeat_folds(model: Model) -> dict[int, tuple[int, ...]]:
     """For each block use that repeats the one before it (the second and later of one `repeat=`): the uses its
     folded row stands for, every repetition after the first. One `repeat=` makes uses of the same block, at
     the same line, inside the same use: no two statements share a span."""
@@ -147,7 +147,7 @@ def _folds(model: Model) -> dict[int, tuple[int, ...]]:
     return {index: tuple(run[1:]) for run in runs.values() if len(run) > 1 for index in run[1:]}
 
 
-def _fold_of(model: Model, layer: Layer, folds: dict[int, tuple[int, ...]]) -> tuple[tuple[int, ...], int] | None:
+def fold_of(model: Model, layer: Layer, folds: dict[int, tuple[int, ...]]) -> tuple[tuple[int, ...], int] | None:
     """The fold a layer is shown in, with the use of it the layer belongs to; the outermost one, since a
     block repeated inside a repetition folds with it. None when the layer has a row of its own."""
     found = None
@@ -168,7 +168,7 @@ def _freezing(trainable: int, frozen: int) -> str:
     return f"{trainable:,} trainable, {frozen:,} frozen"
 
 
-def _name_range(first: str, last: str) -> str:
+def name_range(first: str, last: str) -> str:
     """`conv2_block2..3` for conv2_block2 to conv2_block3, as `repeat=` numbers them."""
     if first == last:
         return first
@@ -182,7 +182,7 @@ def _name_range(first: str, last: str) -> str:
 # --- rows ---------------------------------------------------------------------------------------
 
 
-def _failed_line(name: str) -> tuple[int, int] | None:
+def failed_line_position(name: str) -> tuple[int, int] | None:
     """The line and column of the statement an unknown value stands for: specc.lower names it
     `?LINE:COLUMN:N`."""
     line, _, rest = name[1:].partition(":")
@@ -195,7 +195,7 @@ def _connections(model: Model, names: tuple[str, ...]) -> str:
     so the node and tensor indices are 0); a failed line's value is that line."""
     shown = []
     for name in names:
-        failed = _failed_line(name) if name in model.unknown else None
+        failed = failed_line_position(name) if name in model.unknown else None
         shown.append(f"{FAILED} line {failed[0]}" if failed else f"{name}[0][0]")
     return ",\n".join(shown) or "-"
 
@@ -230,12 +230,12 @@ class _RowBuilder:
         self.diagnostics, self.source_lines = diagnostics, source_lines
         self.inferred = {r.layer.name: r for r in report.layers}
         self.shapes = report.value_shapes
-        self.folds = _folds(self.model)
+        self.folds = repeat_folds(self.model)
         self.reaching = reaching(report, graph)
         # Each fold's layers, with the use each belongs to; a fold with a layer not inferred is not folded.
         self.fold_members: dict[tuple[int, ...], list[tuple[int, Layer]]] = {}
         for layer in self.model.layers:
-            found = _fold_of(self.model, layer, self.folds) if self.folds else None
+            found = fold_of(self.model, layer, self.folds) if self.folds else None
             if found:
                 self.fold_members.setdefault(found[0], []).append((found[1], layer))
         self.foldable = {
@@ -259,7 +259,7 @@ class _RowBuilder:
             self.rows.append(
                 Row(
                     ("" if counted else f"{NOT_COUNTED} ") + f"{model_input.name} (InputLayer)",
-                    _keras_shape(model_input.shape),
+                    keras_shape(model_input.shape),
                     "0",
                     str(model_input.span.line),
                     connected="-",
@@ -307,7 +307,7 @@ class _RowBuilder:
         model_span = self.model.span
         start, end = (model_span.line, model_span.column), (model_span.end_line, model_span.end_column)
         in_model = self.model.unknown if self.graph else ()
-        pending = sorted(at + (name,) for name in in_model if (at := _failed_line(name)) and start <= at <= end)
+        pending = sorted(at + (name,) for name in in_model if (at := failed_line_position(name)) and start <= at <= end)
         for layer in layers:
             while pending and pending[0][:2] < self.position(layer):
                 self.failed_line(pending.pop(0)[2])
@@ -315,7 +315,7 @@ class _RowBuilder:
             if unit is not None:
                 self.backbone_rows(unit)
                 continue
-            found = _fold_of(self.model, layer, self.folds) if self.folds else None
+            found = fold_of(self.model, layer, self.folds) if self.folds else None
             if found and found[0] in self.foldable:
                 if found[0] not in self.shown_folds:
                     self.shown_folds.add(found[0])
@@ -346,7 +346,7 @@ class _RowBuilder:
                     )
                 )
         if self.graph:  # a failed line that nothing after it reads, such as the last one
-            for name in sorted(self.model.unknown, key=lambda n: _failed_line(n) or (0, 0)):
+            for name in sorted(self.model.unknown, key=lambda n: failed_line_position(n) or (0, 0)):
                 self.failed_line(name)
 
     def backbone_unit(self, layer: Layer) -> tuple[int, int | str] | None:
@@ -406,7 +406,7 @@ class _RowBuilder:
         working = (f"{len(members)} layers: {params - frozen:,} trainable, {frozen:,} frozen",)
         return Row(
             label,
-            _keras_shape(shape) if shape is not None else "?",
+            keras_shape(shape) if shape is not None else "?",
             f"{params:,}",
             str(line),
             working + self.cost_working(names),
@@ -416,7 +416,7 @@ class _RowBuilder:
 
     def failed_line(self, name: str) -> None:
         """A row for a line that failed to lower, as written, once however many values stand for it."""
-        at = _failed_line(name)
+        at = failed_line_position(name)
         if at is None or at in self.shown_failures:
             return
         self.shown_failures.add(at)
@@ -429,7 +429,7 @@ class _RowBuilder:
         counted = self.counted(layer.name)
         return Row(
             ("" if counted else f"{NOT_COUNTED} ") + _label(layer),
-            _keras_shape(inference.output_shape),
+            keras_shape(inference.output_shape),
             f"{inference.params:,}",
             str(layer.span.line),
             (*inference.working, *self.figures.working.get(layer.name, ())),
@@ -451,7 +451,7 @@ class _RowBuilder:
         total = sum(per_use)
         any_counted = any(self.counted(m.name) for _, m in members)
         times = f" ×{len(uses)}" if len(uses) > 1 else ""
-        label = f"{_name_range(first.name, last.name)} ({first.block}{times})"
+        label = f"{name_range(first.name, last.name)} ({first.block}{times})"
         working = [f"{len(members)} layers in {len(uses)} use{'s' * (len(uses) != 1)} of block `{first.block}`"]
         if len(uses) > 1:
             working.append(f"params: {' + '.join(f'{p:,}' for p in per_use)} = {total:,}")
@@ -459,7 +459,7 @@ class _RowBuilder:
         names = [m.name for _, m in members if self.counted(m.name)]
         return Row(
             ("" if any_counted else f"{NOT_COUNTED} ") + label,
-            _keras_shape(shape) if shape is not None else "?",
+            keras_shape(shape) if shape is not None else "?",
             f"{total:,}",
             str(first.span.line),
             (*working, *self.cost_working(names)),
