@@ -225,7 +225,11 @@ def model_record(report: ModelReport) -> dict[str, Any]:
         "name": model.name,
         "line": model.span.line,
         "input_shape": list(model.input_shape) if model.input_shape is not None else None,
-        "inputs": [{"name": i.name, "input_shape": list(i.shape), "line": i.span.line} for i in model.inputs],
+        "inputs": [
+            {"name": i.name, "input_shape": list(i.shape), "line": i.span.line, "open_axes": list(i.open_axes)}
+            for i in model.inputs
+        ],
+        "input_sizes": _input_sizes_record(report),
         "layers": [
             {
                 "name": layer_report.layer.name,
@@ -276,6 +280,23 @@ def model_record(report: ModelReport) -> dict[str, Any]:
             "dtype": figures.dtype,
             "batch": figures.batch,
         },
+    }
+
+
+def _input_sizes_record(report: ModelReport) -> dict[str, Any] | None:
+    """What an open input accepts (specc.input_sizes), or None for a model whose input sizes are all given."""
+    sizes = report.input_sizes
+    if sizes is None:
+        return None
+    return {
+        "accepts": [
+            {"name": r.name, "minimum": r.minimum, "modulus": r.modulus, "residues": list(r.residues),
+             "every_from": r.every_from}
+            for r in sizes.rules
+        ],
+        "description": sizes.describe(),
+        "output_formulas": [list(formula) for formula in sizes.output_formulas],
+        "evaluated_at": sizes.evaluated_at,
     }
 
 

@@ -246,3 +246,22 @@ def test_the_zoo_minimum_size_is_the_one_keras_applications_accepts(network):
     with pytest.raises(ValueError):
         keras_application(network, include_top=False, input_shape=(least - 1, least - 1, 3))
     assert not sizes.rules[0].accepts(least - 1)
+
+
+def test_json_gives_the_accepted_sizes_the_output_formulas_and_the_evaluation_size(tmp_path):
+    import json
+
+    import jsonschema
+
+    path = tmp_path / "unet.cnn"
+    path.write_text(open_unet())
+    result = run_cli("check", str(path), "--format", "json")
+    document = json.loads(result.stdout)
+    schema = json.loads((Path(__file__).parent / "schemas" / "specc-check.schema.json").read_text())
+    jsonschema.validators.validator_for(schema)(schema).validate(document)
+    (model,) = document["files"][0]["models"]
+    assert model["inputs"][0]["open_axes"] == ["H", "W", None]
+    sizes = model["input_sizes"]
+    assert sizes["accepts"][0] == {"name": "H", "minimum": 8, "modulus": 8, "residues": [0], "every_from": 8}
+    assert sizes["output_formulas"] == [["H", "W", "2"]]
+    assert sizes["evaluated_at"] == {"H": 224, "W": 224}
