@@ -287,11 +287,28 @@ def summary(
             help="Evaluate a spec whose input is left open (`input ?x?x3`) at this size, e.g. 224x224x3.",
         ),
     ] = None,
+    costs: Annotated[
+        bool, typer.Option("--costs", help="Add each layer's MACs, output memory and receptive field.")
+    ] = False,
+    dtype: Annotated[
+        str,
+        typer.Option(
+            "--dtype", metavar="float32|float16|bfloat16", help="The number type memory figures are counted in."
+        ),
+    ] = "float32",
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, metavar="N", help="Examples per batch for the memory figures.")
+    ] = 1,
 ) -> None:
-    """Print a table like Keras's model.summary(): each layer's output shape and parameters, and the totals.
+    """Print a table like Keras's model.summary(): each layer's output shape and parameters, and the totals,
+    with the model's MACs and memory (docs/figures.md).
 
     A spec with errors gets its diagnostics, then each table up to the layer the checker stopped at. A spec
     whose input is left open is evaluated at --input, or at a size it accepts (224 where it can)."""
+    from specc.figures import DTYPE_BYTES
+
+    if dtype not in DTYPE_BYTES:
+        raise _usage_error(f"--dtype must be one of {', '.join(DTYPE_BYTES)}, got {dtype!r}")
     data = _read(file)
     evaluate_at = _evaluation_size(file, data, input_shape) if input_shape is not None else None
     checked = check_bytes(data, evaluate_at)
@@ -313,7 +330,15 @@ def summary(
             raise _usage_error(f"{file} has no model `{model}`; it has: {names}")
     from specc.summary import print_summaries  # rich is loaded only when a table is drawn
 
-    print_summaries(reports, explain, diagnostics=checked.diagnostics, source_lines=checked.lines)
+    print_summaries(
+        reports,
+        explain,
+        diagnostics=checked.diagnostics,
+        source_lines=checked.lines,
+        costs=costs,
+        dtype=dtype,
+        batch=batch,
+    )
     raise typer.Exit(EXIT_CLEAN if checked.ok else EXIT_SPEC_ERRORS)
 
 
