@@ -21,9 +21,9 @@ from specc.figures import LayerFigures, ModelFigures, ReceptiveField, format_byt
 from specc.ir import BlockUse, Model
 from specc.layers import (
     ACTIVATIONS,
-    Cost,
     LAYER_KINDS,
     PARAMETER_SHORT_FORMS,
+    Cost,
     LayerBase,
     format_shape,
     parameter_names,

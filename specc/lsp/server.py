@@ -32,10 +32,10 @@ from pygls.protocol.json_rpc import RPCRequest
 from pygls.workspace import TextDocument
 
 from specc import __version__, syntax
+from specc.figures import ModelFigures
 from specc.lsp import features
 from specc.lsp.incremental import IncrementalChecker
 from specc.lsp.positions import Lines, apply_change
-from specc.figures import ModelFigures
 from specc.lsp.symbols import SymbolIndex, build_index
 from specc.pipeline import CheckedSource, cycle_collection_paused
 
