@@ -234,3 +234,24 @@ def _initialized_with(options: dict) -> InProcess:
     server.request = request.__get__(server)  # type: ignore[method-assign]
     InProcess.__init__(server)
     return server
+
+
+@pytest.mark.parametrize("costs", [False, True])
+def test_the_vscode_extension_passes_the_cost_hints_setting_and_synchronizes_the_specc_section(costs):
+    from tests.test_textmate_grammar import _activate
+
+    [client] = _activate({"inlayHints.costs": costs})
+    assert client["initializationOptions"] == {"inlayHints": {"costs": costs}}
+    assert client["synchronize"] == {"configurationSection": "specc"}
+    settings = Settings()
+    settings.update(client["initializationOptions"])
+    assert settings.cost_hints is costs
+
+
+def test_the_vscode_extension_declares_the_cost_hints_setting_off_by_default():
+    import json
+    from pathlib import Path
+
+    manifest = json.loads((Path(__file__).parent.parent / "editors" / "vscode" / "package.json").read_text())
+    setting = manifest["contributes"]["configuration"]["properties"]["specc.inlayHints.costs"]
+    assert (setting["type"], setting["default"]) == ("boolean", False)
