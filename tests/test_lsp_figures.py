@@ -255,3 +255,11 @@ def test_the_vscode_extension_declares_the_cost_hints_setting_off_by_default():
     manifest = json.loads((Path(__file__).parent.parent / "editors" / "vscode" / "package.json").read_text())
     setting = manifest["contributes"]["configuration"]["properties"]["specc.inlayHints.costs"]
     assert (setting["type"], setting["default"]) == ("boolean", False)
+
+
+def test_hover_on_a_model_with_an_error_shows_no_totals_since_no_layer_reaches_an_output_yet():
+    text = "model broken {\n  input 28x28x1\n  conv 32 3x3\n  dense 10 nosuch\n}\n"
+    hover = features.hover(check_text(text), Lines(text, "utf-16"), at(0, 8), markdown=False)
+    assert hover is not None
+    assert "the totals once it is fixed" in hover.contents.value
+    assert "MACs" not in hover.contents.value

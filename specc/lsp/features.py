@@ -393,7 +393,9 @@ def _model_hover_text(report: ModelReport, figures: ModelFigures | None = None) 
     text = f"model {model.name}: {shapes}, {len(model.layers)} layers, {report.total_params:,} params"
     text += f" ({report.trainable_params:,} trainable, {report.non_trainable_params:,} non-trainable)"
     if not report.complete:
-        text += "\nshapes are known only up to the first layer with an error"
+        # The totals count the layers that reach an output, which a model with an error has none of yet.
+        text += "\nshapes are known only up to the first layer with an error, and the totals once it is fixed"
+        return "\n".join([text, *_input_sizes_text(report)])
     return "\n".join([text, *_input_sizes_text(report), *(model_figures_text(figures) if figures else ())])
 
 
