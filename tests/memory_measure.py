@@ -57,13 +57,13 @@ class LiveStorageBytes(TorchDispatchMode):
         self.live -= self._sizes.pop(pointer)
 
 
-def forward_peak_bytes(module, input_shapes: list[tuple[int, ...]], batch: int = 1) -> int:
+def forward_peak_bytes(module, input_shapes) -> int:
     """The peak of live activation bytes, inputs included, while `module` (in eval mode, without gradients) runs
-    once on random float32 inputs of these channels-first shapes, one per input, `batch` examples each."""
+    once on random float32 inputs of these shapes (PyTorch's layout, batch first), one per input."""
     module.eval()
     with torch.no_grad():
         with LiveStorageBytes(existing=[*module.parameters(), *module.buffers()]) as measured:
-            inputs = [torch.randn(batch, *shape) for shape in input_shapes]
+            inputs = [torch.randn(*shape) for shape in input_shapes]
             output = module(*inputs)
             del inputs, output
     return measured.peak

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
+from emitted_torch import emitted_module
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from specc.backends.torch import emit_torch
-from specc.backends.verify import run_module
 from specc.figures import model_figures
 from specc.pipeline import check_text
-
-torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.torch
 
@@ -40,8 +38,7 @@ def checked_report(text: str):
 def seen_pixels(report) -> np.ndarray:
     """seen[row, column, out_row, out_column]: whether the output position changes when that input pixel is lit,
     in the PyTorch build of the report's model with positive weights (the pixel lit in every channel)."""
-    module = run_module(emit_torch([report], "spec.cnn"), "<impulse>").MODELS[report.model.name]()
-    module = module.eval()
+    module = emitted_module(report)
     with torch.no_grad():
         for submodule in module.modules():
             weight = getattr(submodule, "weight", None)
