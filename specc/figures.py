@@ -127,9 +127,14 @@ def _per_axis(workings: list[str]) -> tuple[str, ...]:
 
 
 def _merged(fields: list[_Field]) -> _Field:
-    """A merge sees what its widest operand sees: per axis the largest size and jump, the smallest start."""
+    """A merge sees what its operands see together: per axis, from the smallest start to the furthest end (an
+    operand whose field is offset widens it), with the largest jump."""
     axes = tuple(
-        _Axis(max(a.size for a in each), max(a.jump for a in each), min(a.start for a in each))
+        _Axis(
+            max(a.start + a.size for a in each) - min(a.start for a in each),
+            max(a.jump for a in each),
+            min(a.start for a in each),
+        )
         for each in zip(*(f.axes for f in fields), strict=True)
     )
     return _Field((axes[0], axes[1]), any(f.whole for f in fields))
@@ -163,9 +168,11 @@ def _value_bytes(shape: Shape, batch: int, dtype: str) -> int:
 def _peak_forward(report: ModelReport, output_bytes: dict[str, int], input_bytes: dict[str, int]) -> int:
     """The most bytes of values alive at once in an inference pass over the counted layers, in model order.
 
-    Inputs are alive from the start; a layer's output is alive from when it is made; a value dies once its
-    last reader has run, unless the model outputs it. A non-allocating kind's value is its input's memory
-    (counted once), which it keeps alive as long as it is alive itself."""
+    Inputs are alive throughout: the caller holds them. A layer's output is alive from when it is made; a value
+    dies once its last reader has run, unless the model outputs it. A layer with a fused activation makes two
+    tensors, the convolution's (or dense layer's) output and then the activation's, so at its step its output
+    counts twice. A non-allocating kind's value is its input's memory (counted once), which it keeps alive as
+    long as it is alive itself."""
     storage = {name: name for name in input_bytes}
     size = dict(input_bytes)
     counted = report.counted
@@ -181,19 +188,18 @@ def _peak_forward(report: ModelReport, output_bytes: dict[str, int], input_bytes
     for step, layer_report in enumerate(counted):
         for name in layer_report.layer.inputs:
             last_use[storage[name]] = max(last_use[storage[name]], step)
-    for name in report.model.outputs:
+    for name in [*report.model.outputs, *input_bytes]:
         if name in storage:
             last_use[storage[name]] = end
     alive = dict(input_bytes)
     peak = sum(alive.values())
-    for name in input_bytes:
-        if last_use[name] < 0:
-            del alive[name]  # read by nothing counted: freed before the first layer runs
     for step, layer_report in enumerate(counted):
-        name = layer_report.layer.name
-        if storage[name] == name:
-            alive[name] = size[name]
-            peak = max(peak, sum(alive.values()))
+        layer = layer_report.layer
+        if storage[layer.name] == layer.name:
+            alive[layer.name] = size[layer.name]
+            activated = getattr(layer, "activation", "linear") not in ("linear",) and layer.kind != "activation"
+            transient = size[layer.name] if activated else 0
+            peak = max(peak, sum(alive.values()) + transient)
         for gone in [held for held in alive if last_use[held] <= step]:
             del alive[gone]
     return peak

@@ -236,10 +236,17 @@ def test_peak_memory_keeps_model_outputs_alive():
 
 
 def test_peak_memory_counts_a_view_once():
-    # flatten is a view of a: a (512 B) stays alive while the dense reads it, and nothing is added for it.
+    # flatten is a view of a: a (512 B) stays alive while the dense reads it, and nothing is added for it; the
+    # input (64 B), which the caller holds, and the dense's output (8 B) are alive then too.
     figures = _figures("x = input 4x4x1\na = conv 8 1x1\nf = flatten\ng = dense 2")
     assert figures.layers["flatten"].output_bytes == 0
-    assert figures.peak_forward_bytes == 64 + 512
+    assert figures.peak_forward_bytes == 64 + 512 + 8
+
+
+def test_peak_memory_counts_a_fused_activation_s_two_tensors_and_keeps_the_input():
+    # The convolution's output and its relu's are both alive when the relu is made, beside the input.
+    figures = _figures("x = input 4x4x1\na = conv 8 1x1 relu\ng = global_avgpool")
+    assert figures.peak_forward_bytes == 64 + 2 * 512
 
 
 def test_memory_scales_with_batch_and_dtype():

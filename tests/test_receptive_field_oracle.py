@@ -194,12 +194,6 @@ model offset {
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="specc.figures._merged takes each axis's largest size and smallest start separately: for operands whose "
-    "fields are offset (here pixels i-1..i+1 and i-2) it says start -2, size 3 (i-2..i), where the add sees i-2..i+1, "
-    "size 4. The fix: with the operands' jumps equal, size = max(start + size) - min(start) over the operands.",
-)
 def test_a_merge_of_offset_fields_sees_their_union():
     """The convolution sees pixels i-1..i+1, the padded-then-cropped path pixel i-2 alone: the add sees i-2..i+1."""
     check_against_impulses(OFFSET_MERGE)
