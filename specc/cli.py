@@ -291,7 +291,9 @@ def summary(
     ] = False,
     dtype: Annotated[
         Dtype,
-        typer.Option("--dtype", metavar="DTYPE", help="float32, float16 or bfloat16: the number type memory is counted in."),
+        typer.Option(
+            "--dtype", metavar="DTYPE", help="float32, float16 or bfloat16: the number type memory is counted in."
+        ),
     ] = Dtype.float32,
     batch: Annotated[
         int, typer.Option("--batch", min=1, metavar="N", help="Examples per batch for the memory figures.")

@@ -16,9 +16,9 @@ are caught by that try).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Callable
 
 from specc.ir import Model
 from specc.layers import Shape

@@ -290,8 +290,13 @@ def _input_sizes_record(report: ModelReport) -> dict[str, Any] | None:
         return None
     return {
         "accepts": [
-            {"name": r.name, "minimum": r.minimum, "modulus": r.modulus, "residues": list(r.residues),
-             "every_from": r.every_from}
+            {
+                "name": r.name,
+                "minimum": r.minimum,
+                "modulus": r.modulus,
+                "residues": list(r.residues),
+                "every_from": r.every_from,
+            }
             for r in sizes.rules
         ],
         "description": sizes.describe(),

@@ -15,7 +15,6 @@ import re
 
 import pytest
 import torch
-from emitted_torch import emitted_module, torch_input_shapes
 from hypothesis import HealthCheck, assume, given, settings
 from test_examples import EXAMPLES as EXAMPLES_DIRECTORY
 from test_torch_graphs import GRAPH_SPECS
@@ -25,6 +24,7 @@ from specc.figures import format_count, model_figures
 from specc.pipeline import check_text
 from specc.zoo import ZOO, ZOO_BY_NAME, ZooNetwork
 
+from emitted_torch import emitted_module, torch_input_shapes
 from graph_strategies import graph_specs
 
 pytestmark = pytest.mark.torch

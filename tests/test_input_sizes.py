@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from specc.check import check_model
 from specc.diagnostics import Severity
-from specc.input_sizes import analyse, period, with_sizes
+from specc.input_sizes import period, with_sizes
 from specc.pipeline import check_text
 from specc.zoo import ZOO, ZooNetwork
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from emitted_torch import emitted_module, torch_input_shapes
-from memory_measure import forward_peak_bytes
 from test_examples import EXAMPLES as EXAMPLES_DIRECTORY
 from test_flop_oracle import at_size
 from test_torch_graphs import GRAPH_SPECS
@@ -27,6 +25,9 @@ from specc.backends.torch import is_straight_stack
 from specc.figures import model_figures
 from specc.pipeline import check_text
 from specc.zoo import ZOO_BY_NAME
+
+from emitted_torch import emitted_module, torch_input_shapes
+from memory_measure import forward_peak_bytes
 
 pytestmark = pytest.mark.torch
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from emitted_torch import emitted_module
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from specc.figures import model_figures
 from specc.pipeline import check_text
+
+from emitted_torch import emitted_module
 
 pytestmark = pytest.mark.torch
 
