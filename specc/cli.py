@@ -1,4 +1,4 @@
-"""Command line: check, summary, build, fmt, diff, lsp. Exit codes: 0 clean, 1 errors in a spec, 2 usage errors.
+"""Command line: check, summary, build, graph, fmt, diff, lsp. Exit codes: 0 clean, 1 errors in a spec, 2 usage errors.
 
 Only the check path is imported at start-up. Each other command imports what it needs when it
 runs: rich for tables and progress, the backend for `build`, Keras only for `build --verify`,
@@ -79,6 +79,14 @@ class Format(StrEnum):
     json = "json"
     gcc = "gcc"
     sarif = "sarif"
+
+
+class Dtype(StrEnum):
+    """The number types memory figures may be counted in (specc.figures.DTYPE_BYTES)."""
+
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
 
 
 class Backend(StrEnum):
@@ -278,6 +286,18 @@ def summary(
     explain: Annotated[
         bool, typer.Option("--explain", "-e", help="Show the arithmetic behind each shape and count.")
     ] = False,
+    costs: Annotated[
+        bool, typer.Option("--costs", help="Add each layer's MACs, output memory and receptive field.")
+    ] = False,
+    dtype: Annotated[
+        Dtype,
+        typer.Option(
+            "--dtype", metavar="DTYPE", help="float32, float16 or bfloat16: the number type memory is counted in."
+        ),
+    ] = Dtype.float32,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, metavar="N", help="Examples per batch for the memory figures.")
+    ] = 1,
     input_shape: Annotated[
         str | None,
         typer.Option(
@@ -288,7 +308,8 @@ def summary(
         ),
     ] = None,
 ) -> None:
-    """Print a table like Keras's model.summary(): each layer's output shape and parameters, and the totals.
+    """Print a table like Keras's model.summary(): each layer's output shape and parameters, and the totals,
+    with the model's MACs and memory (docs/figures.md).
 
     A spec with errors gets its diagnostics, then each table up to the layer the checker stopped at. A spec
     whose input is left open is evaluated at --input, or at a size it accepts (224 where it can)."""
@@ -298,7 +319,7 @@ def summary(
     for report in checked.reports:
         sizes = report.input_sizes
         if sizes is not None and sizes.evaluated_at is not None:
-            shown = " x ".join(f"{name}={size}" for name, size in sizes.evaluated_at.items())
+            shown = ", ".join(f"{name}={size}" for name, size in sizes.evaluated_at.items())
             typer.echo(
                 f"model {report.model.name}: input {sizes.describe()}; output {sizes.describe_outputs()}; "
                 f"evaluated at {shown}" + ("" if input_shape else " (--input chooses another size)")
@@ -313,7 +334,15 @@ def summary(
             raise _usage_error(f"{file} has no model `{model}`; it has: {names}")
     from specc.summary import print_summaries  # rich is loaded only when a table is drawn
 
-    print_summaries(reports, explain, diagnostics=checked.diagnostics, source_lines=checked.lines)
+    print_summaries(
+        reports,
+        explain,
+        diagnostics=checked.diagnostics,
+        source_lines=checked.lines,
+        costs=costs,
+        dtype=dtype.value,
+        batch=batch,
+    )
     raise typer.Exit(EXIT_CLEAN if checked.ok else EXIT_SPEC_ERRORS)
 
 
@@ -456,6 +485,131 @@ def build(
             err=True,
         )
     raise typer.Exit(EXIT_CLEAN)
+
+
+class GraphFormat(StrEnum):
+    dot = "dot"
+    mermaid = "mermaid"
+
+
+# What each file suffix -o may end in writes: DOT or Mermaid text, or a picture the `dot` program renders.
+GRAPH_SUFFIXES = {".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".svg": "svg", ".png": "png", ".pdf": "pdf"}
+
+
+def _graph_output(output: str | None, output_format: GraphFormat | None) -> tuple[Path | None, str]:
+    """Where `graph` writes (None: stdout) and what: dot, mermaid, or a format `dot` renders (svg, png, pdf).
+    -o's suffix says what; --format, if given, must agree with it."""
+    if output is None or output == "-":
+        return None, (output_format or GraphFormat.dot).value
+    target = Path(output)
+    written = GRAPH_SUFFIXES.get(target.suffix.lower())
+    if written is None:
+        raise _usage_error(f"cannot tell what to write to {output}: name a file ending in {', '.join(GRAPH_SUFFIXES)}")
+    # DOT is what the pictures are rendered from, so --format dot goes with them too.
+    if output_format is not None and (output_format is GraphFormat.mermaid) != (written == "mermaid"):
+        raise _usage_error(f"--format {output_format.value} does not write {target.suffix} files")
+    if not target.parent.is_dir():
+        raise _usage_error(f"cannot write {target}: no directory {target.parent}")
+    return target, written
+
+
+def _write_bytes_atomically(path: Path, data: bytes) -> None:
+    """specc.write.write_atomically for bytes (a PNG or PDF): the same rename, or in-place rewrite of a file with
+    other hard links. write_atomically takes text only; this reaches for its two steps until it takes bytes."""
+    from specc import write
+
+    target = write.real_path(path)
+    existing = write._stat_regular(target)
+    if existing is not None and existing.st_nlink > 1:
+        write._write_in_place(target, data)
+    else:
+        write._replace(target, data, existing)
+
+
+@app.command(cls=_Command, short_help="Draw a spec's network: Graphviz (svg, png, pdf, dot) or Mermaid.")
+def graph(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The spec file.", show_default=False)],
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="The file to write; its suffix says what: .svg, .png, .pdf (rendered by Graphviz's dot program), "
+            ".dot or .gv (DOT text), .mmd (Mermaid). Default: the text to stdout.",
+        ),
+    ] = None,
+    output_format: Annotated[
+        GraphFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            help="dot (Graphviz, the default) or mermaid (for Markdown).",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", metavar="NAME", help="Only this model of the file.")
+    ] = None,
+    collapse: Annotated[
+        bool, typer.Option("--collapse", help="Draw each outermost block use and backbone as one box.")
+    ] = False,
+) -> None:
+    """Draw a spec's network top to bottom: a box per input and layer (name, Keras class, output shape,
+    parameters), an edge per value read, each block use a cluster.
+
+    A spec with errors gets its diagnostics and is drawn as far as it was inferred; the exit code is then 1."""
+    import shutil
+
+    from specc import drawing
+    from specc.write import NotARegularFile, write_atomically
+
+    target, written = _graph_output(output, output_format)
+    rendered = written in drawing.RENDERED_FORMATS
+    if rendered and shutil.which(drawing.DOT_PROGRAM) is None:
+        raise _usage_error(f"writing {target} needs Graphviz's `dot` program, not found on PATH; {drawing.INSTALL_DOT}")
+    checked = check_bytes(_read(file))
+    color = use_color()
+    # To stderr, as `build` prints them: stdout may be the drawing.
+    for diagnostic in checked.diagnostics[:MAX_PRINTED_DIAGNOSTICS]:
+        typer.echo(format_diagnostic(str(file), checked.lines, diagnostic, color), err=True)
+    reports = checked.reports
+    if model is not None:
+        reports = [r for r in reports if r.model.name == model]
+        if not reports:
+            names = ", ".join(r.model.name for r in checked.reports)
+            raise _usage_error(f"{file} has no model `{model}`; it has: {names}")
+    if not reports:
+        typer.echo(f"specc: {file} has no model to draw", err=True)
+        raise typer.Exit(EXIT_SPEC_ERRORS)
+    pictures = drawing.drawings(reports, collapse, checked.lines)
+    text = drawing.mermaid_source(pictures) if written == "mermaid" else drawing.dot_source(pictures)
+    exit_code = EXIT_CLEAN if checked.ok else EXIT_SPEC_ERRORS
+    if not checked.ok:
+        typer.echo(f"specc: {file} has errors; drawn as far as it was inferred", err=True)
+    if target is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        raise typer.Exit(exit_code)
+    try:
+        if written == "svg":
+            write_atomically(target, drawing.render(text, written).decode("utf-8"))
+        elif rendered:
+            _write_bytes_atomically(target, drawing.render(text, written))
+        else:
+            write_atomically(target, text)
+    except drawing.DotNotFound:
+        raise _usage_error(f"writing {target} needs Graphviz's `dot` program; {drawing.INSTALL_DOT}") from None
+    except drawing.DotFailed as error:
+        raise _usage_error(f"Graphviz's `dot` could not render {target}: {error}") from None
+    except NotARegularFile as error:
+        raise _usage_error(f"cannot write {target}: {error.strerror}") from None
+    except OSError as error:
+        raise _usage_error(f"cannot write {target}: {error.strerror or error}") from None
+    models = ", ".join(report.model.name for report in reports)
+    typer.echo(f"wrote {target} (model{'s' * (len(reports) != 1)} {models})", err=True)
+    raise typer.Exit(exit_code)
 
 
 @app.command(cls=_Command, short_help="Rewrite specs in the one canonical layout.")

@@ -16,9 +16,9 @@ are caught by that try).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Callable
 
 from specc.ir import Model
 from specc.layers import Shape
@@ -289,9 +289,19 @@ def _output_formulas(model: Model, rules: list[SizeRule], data: dict) -> tuple[t
             samples = [(large + r, shapes[output][read_axis]) for r, shapes in passing.items() if output in shapes]
             rate = slopes.get(output)
             formula = _formula(name, samples, Fraction(rate[read_axis], step)) if rate is not None else str(extent)
-            shown.append(f"({formula})" if " " in formula else formula)
+            shown.append(f"({formula})" if _is_sum(formula) else formula)
         formulas.append(tuple(shown))
     return tuple(formulas)
+
+
+def _is_sum(formula: str) -> bool:
+    """Whether a formula is a sum at its top level (`H - 2`), which a shape writes in parentheses."""
+    depth = 0
+    for character in formula:
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        if character == " " and depth == 0:
+            return True
+    return False
 
 
 def _formula(name: str, samples: list[tuple[int, int]], rate: Fraction) -> str:

@@ -697,9 +697,7 @@ class _ModelLowering:
             self.define(scope, statement, self.unknown_value(statement))
             return
         shape, open_axes = lowered
-        self.inputs.append(
-            ModelInput.model_construct(name=name, shape=shape, span=statement.span, open_axes=open_axes)
-        )
+        self.inputs.append(ModelInput.model_construct(name=name, shape=shape, span=statement.span, open_axes=open_axes))
         self.define(scope, statement, name)
 
     def lower_block_input(self, statement: syntax.LayerStatement, scope: Scope) -> None:
@@ -1123,9 +1121,7 @@ class _ModelLowering:
         if any(d <= 0 or d > MAX_EXTENT for d, name in zip(value.dims, value.open, strict=True) if name is None):
             self.report("E204", f"input sizes must be between 1 and {MAX_EXTENT}, got {value.text}", value.span)
             return None
-        names = tuple(
-            ("H", "W")[axis] if name == "?" else name for axis, name in enumerate(value.open[:2])
-        ) + (None,)
+        names = tuple(("H", "W")[axis] if name == "?" else name for axis, name in enumerate(value.open[:2])) + (None,)
         return value.dims, names
 
     def lower_backbone(self, statement: syntax.LayerStatement, scope: Scope) -> None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import sys
+from fractions import Fraction
 from typing import Any
 
 from specc.check import ModelReport
 from specc.diagnostics import Diagnostic, Severity, Span
+from specc.figures import LayerFigures, ReceptiveField, model_figures
 from specc.input_sizes import written_shape
 from specc.ir import Model
 from specc.layers import Shape, format_shape
@@ -186,17 +188,48 @@ def _known(model: Model, name: str) -> str | None:
     return None if name in model.unknown else name
 
 
+def _number(value: Fraction) -> int | float:
+    """A whole number as an int, a fraction (a jump after upsampling) as a float."""
+    return int(value) if value.denominator == 1 else float(value)
+
+
+def _field_record(field: ReceptiveField | None) -> dict[str, Any] | None:
+    if field is None:
+        return None
+    return {
+        "size": list(field.size),
+        "jump": [_number(j) for j in field.jump],
+        "start": [_number(s) for s in field.start],
+        "whole": field.whole,
+    }
+
+
+def _layer_figures_record(found: LayerFigures) -> dict[str, Any]:
+    """A layer's figures: MACs and FLOPs for one example, its output's bytes in float32 for one example."""
+    return {
+        "macs": found.macs,
+        "flops": found.flops,
+        "output_bytes": found.output_bytes,
+        "receptive_field": _field_record(found.receptive_field),
+    }
+
+
 def model_record(report: ModelReport) -> dict[str, Any]:
     """The JSON form of one checked model: its inputs, every layer inferred (with what it reads, the block
-    use that made it, and whether it counts), its outputs and the totals of what reaches them."""
+    use that made it, whether it counts, and its figures), its outputs and the totals of what reaches them."""
     model = report.model
+    figures = model_figures(report)
     output_shapes = report.output_shapes
     uses = model.block_uses
     return {
         "name": model.name,
         "line": model.span.line,
         "input_shape": list(model.input_shape) if model.input_shape is not None else None,
-        "inputs": [{"name": i.name, "input_shape": list(i.shape), "line": i.span.line} for i in model.inputs],
+        "inputs": [
+            {"name": i.name, "input_shape": list(i.shape), "line": i.span.line, "open_axes": list(i.open_axes)}
+            for i in model.inputs
+        ],
+        "input_sizes": _input_sizes_record(report),
         "layers": [
             {
                 "name": layer_report.layer.name,
@@ -214,6 +247,7 @@ def model_record(report: ModelReport) -> dict[str, Any]:
                 "counted": layer_report.layer.name in report.reachable,
                 "trainable": layer_report.layer.trainable,
                 "block": uses[layer_report.layer.scope].name if layer_report.layer.scope is not None else None,
+                **_layer_figures_record(figures.layers[layer_report.layer.name]),
             }
             for layer_report in report.layers
         ],
@@ -237,6 +271,37 @@ def model_record(report: ModelReport) -> dict[str, Any]:
         "total_params": report.total_params,
         "trainable_params": report.trainable_params,
         "non_trainable_params": report.non_trainable_params,
+        "figures": {
+            "macs": figures.macs,
+            "flops": figures.flops,
+            "parameter_bytes": figures.parameter_bytes,
+            "peak_forward_bytes": figures.peak_forward_bytes,
+            "training_bytes": figures.training_bytes,
+            "dtype": figures.dtype,
+            "batch": figures.batch,
+        },
+    }
+
+
+def _input_sizes_record(report: ModelReport) -> dict[str, Any] | None:
+    """What an open input accepts (specc.input_sizes), or None for a model whose input sizes are all given."""
+    sizes = report.input_sizes
+    if sizes is None:
+        return None
+    return {
+        "accepts": [
+            {
+                "name": r.name,
+                "minimum": r.minimum,
+                "modulus": r.modulus,
+                "residues": list(r.residues),
+                "every_from": r.every_from,
+            }
+            for r in sizes.rules
+        ],
+        "description": sizes.describe(),
+        "output_formulas": [list(formula) for formula in sizes.output_formulas],
+        "evaluated_at": sizes.evaluated_at,
     }
 
 

@@ -24,12 +24,15 @@ from rich.text import Text
 
 from specc.check import LayerReport, ModelReport
 from specc.diagnostics import Diagnostic, Severity
+from specc.figures import ModelFigures, format_bytes, format_count, format_receptive_field, model_figures
 from specc.ir import Model
 from specc.layers import Layer
 
 HEADERS = ("Layer (type)", "Output Shape", "Param #", "Line")
 # A graph's table: Keras's functional columns, then the line.
 GRAPH_HEADERS = ("Layer (type)", "Output Shape", "Param #", "Connected to", "Line")
+# What --costs adds before the line: MACs for one example, the output's memory, what one output position sees.
+COST_HEADERS = ("MACs", "Memory", "Receptive field")
 # Marks the layer the checker stopped at, in a summary of a spec with errors.
 FAILED = "✗"
 # Marks a layer of a graph that was not inferred because a value it reads is unknown.
@@ -53,19 +56,25 @@ class Row(NamedTuple):
     connected: str = ""
     # Not counted in the totals, or not inferred: shown dim.
     dim: bool = False
+    # The --costs cells: MACs, the output's memory, the receptive field.
+    costs: tuple[str, str, str] = ("", "", "")
 
-    def cells(self, graph: bool) -> tuple[str, ...]:
-        if graph:
-            return self.layer, self.shape, self.params, self.connected, self.line
-        return self.layer, self.shape, self.params, self.line
+    def cells(self, graph: bool, costs: bool = False) -> tuple[str, ...]:
+        first = (self.layer, self.shape, self.params, *((self.connected,) if graph else ()))
+        return (*first, *(self.costs if costs else ()), self.line)
 
     @property
     def style(self) -> str | None:
         return "red" if self.failed else "dim" if self.dim else None
 
 
-def _keras_shape(shape: tuple[int, ...]) -> str:
+def keras_shape(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(["None", *map(str, shape)]) + ")"
+
+
+def _headers(graph: bool, costs: bool) -> tuple[str, ...]:
+    headers = GRAPH_HEADERS if graph else HEADERS
+    return (*headers[:-1], *(COST_HEADERS if costs else ()), headers[-1])
 
 
 def _label(layer: Layer) -> str:
@@ -95,7 +104,7 @@ def stopping_error(report: ModelReport, diagnostics: list[Diagnostic]) -> Diagno
     model = report.model
     rest = model.layers[len(report.layers) :]
     if rest:
-        failed = [_failed_line(name) for name in rest[0].inputs if name in model.unknown]
+        failed = [failed_line_position(name) for name in rest[0].inputs if name in model.unknown]
         span = rest[0].span
         start, end = (
             (failed[0], (failed[0][0], _LINE_END))
@@ -128,7 +137,7 @@ def inferred_params(report: ModelReport, graph: bool) -> int:
 # --- repeated block uses ------------------------------------------------------------------------
 
 
-def _folds(model: Model) -> dict[int, tuple[int, ...]]:
+def repeat_folds(model: Model) -> dict[int, tuple[int, ...]]:
     """For each block use that repeats the one before it (the second and later of one `repeat=`): the uses its
     folded row stands for, every repetition after the first. One `repeat=` makes uses of the same block, at
     the same line, inside the same use: no two statements share a span."""
@@ -138,7 +147,7 @@ def _folds(model: Model) -> dict[int, tuple[int, ...]]:
     return {index: tuple(run[1:]) for run in runs.values() if len(run) > 1 for index in run[1:]}
 
 
-def _fold_of(model: Model, layer: Layer, folds: dict[int, tuple[int, ...]]) -> tuple[tuple[int, ...], int] | None:
+def fold_of(model: Model, layer: Layer, folds: dict[int, tuple[int, ...]]) -> tuple[tuple[int, ...], int] | None:
     """The fold a layer is shown in, with the use of it the layer belongs to; the outermost one, since a
     block repeated inside a repetition folds with it. None when the layer has a row of its own."""
     found = None
@@ -159,7 +168,7 @@ def _freezing(trainable: int, frozen: int) -> str:
     return f"{trainable:,} trainable, {frozen:,} frozen"
 
 
-def _name_range(first: str, last: str) -> str:
+def name_range(first: str, last: str) -> str:
     """`conv2_block2..3` for conv2_block2 to conv2_block3, as `repeat=` numbers them."""
     if first == last:
         return first
@@ -173,7 +182,7 @@ def _name_range(first: str, last: str) -> str:
 # --- rows ---------------------------------------------------------------------------------------
 
 
-def _failed_line(name: str) -> tuple[int, int] | None:
+def failed_line_position(name: str) -> tuple[int, int] | None:
     """The line and column of the statement an unknown value stands for: specc.lower names it
     `?LINE:COLUMN:N`."""
     line, _, rest = name[1:].partition(":")
@@ -186,7 +195,7 @@ def _connections(model: Model, names: tuple[str, ...]) -> str:
     so the node and tensor indices are 0); a failed line's value is that line."""
     shown = []
     for name in names:
-        failed = _failed_line(name) if name in model.unknown else None
+        failed = failed_line_position(name) if name in model.unknown else None
         shown.append(f"{FAILED} line {failed[0]}" if failed else f"{name}[0][0]")
     return ",\n".join(shown) or "-"
 
@@ -208,17 +217,25 @@ class _RowBuilder:
     """The rows of one model's table, walking its layers in order; in a graph, the layers that could not
     be inferred and the lines that failed are rows too, marked."""
 
-    def __init__(self, report: ModelReport, graph: bool, diagnostics: list[Diagnostic], source_lines: list[str]):
+    def __init__(
+        self,
+        report: ModelReport,
+        graph: bool,
+        diagnostics: list[Diagnostic],
+        source_lines: list[str],
+        figures: ModelFigures | None = None,
+    ):
         self.report, self.model, self.graph = report, report.model, graph
+        self.figures = figures or model_figures(report)
         self.diagnostics, self.source_lines = diagnostics, source_lines
         self.inferred = {r.layer.name: r for r in report.layers}
         self.shapes = report.value_shapes
-        self.folds = _folds(self.model)
+        self.folds = repeat_folds(self.model)
         self.reaching = reaching(report, graph)
         # Each fold's layers, with the use each belongs to; a fold with a layer not inferred is not folded.
         self.fold_members: dict[tuple[int, ...], list[tuple[int, Layer]]] = {}
         for layer in self.model.layers:
-            found = _fold_of(self.model, layer, self.folds) if self.folds else None
+            found = fold_of(self.model, layer, self.folds) if self.folds else None
             if found:
                 self.fold_members.setdefault(found[0], []).append((found[1], layer))
         self.foldable = {
@@ -242,13 +259,35 @@ class _RowBuilder:
             self.rows.append(
                 Row(
                     ("" if counted else f"{NOT_COUNTED} ") + f"{model_input.name} (InputLayer)",
-                    _keras_shape(model_input.shape),
+                    keras_shape(model_input.shape),
                     "0",
                     str(model_input.span.line),
                     connected="-",
                     dim=not counted,
+                    costs=("0", format_bytes(self.figures.input_bytes[model_input.name]), self.seen(model_input.name)),
                 )
             )
+
+    def seen(self, name: str) -> str:
+        """The receptive field cell of a value: its layer's, or for a map input its single pixel."""
+        if name in self.figures.layers:
+            return format_receptive_field(self.figures.layers[name].receptive_field)
+        shape = self.shapes.get(name)
+        return "1x1 /1" if shape is not None and len(shape) == 3 and name not in self.inferred else "-"
+
+    def summed_costs(self, names: list[str], output: str) -> tuple[str, str, str]:
+        """The cost cells of rows that stand for several layers: MACs and memory summed, the field of the output."""
+        found = [self.figures.layers[name] for name in names if name in self.figures.layers]
+        macs = sum(f.macs for f in found)
+        memory = sum(f.output_bytes for f in found)
+        return format_count(macs), format_bytes(memory), self.seen(output)
+
+    def cost_working(self, names: list[str]) -> tuple[str, ...]:
+        """The MACs arithmetic of rows that stand for several layers: each member's MACs added."""
+        found = [self.figures.layers[name].macs for name in names if name in self.figures.layers]
+        if len(found) < 2:
+            return ()
+        return (f"MACs: {' + '.join(f'{m:,}' for m in found if m)} = {sum(found):,}",) if any(found) else ()
 
     def counted(self, name: str) -> bool:
         return self.reaching is None or name in self.reaching
@@ -268,7 +307,7 @@ class _RowBuilder:
         model_span = self.model.span
         start, end = (model_span.line, model_span.column), (model_span.end_line, model_span.end_column)
         in_model = self.model.unknown if self.graph else ()
-        pending = sorted(at + (name,) for name in in_model if (at := _failed_line(name)) and start <= at <= end)
+        pending = sorted(at + (name,) for name in in_model if (at := failed_line_position(name)) and start <= at <= end)
         for layer in layers:
             while pending and pending[0][:2] < self.position(layer):
                 self.failed_line(pending.pop(0)[2])
@@ -276,7 +315,7 @@ class _RowBuilder:
             if unit is not None:
                 self.backbone_rows(unit)
                 continue
-            found = _fold_of(self.model, layer, self.folds) if self.folds else None
+            found = fold_of(self.model, layer, self.folds) if self.folds else None
             if found and found[0] in self.foldable:
                 if found[0] not in self.shown_folds:
                     self.shown_folds.add(found[0])
@@ -307,7 +346,7 @@ class _RowBuilder:
                     )
                 )
         if self.graph:  # a failed line that nothing after it reads, such as the last one
-            for name in sorted(self.model.unknown, key=lambda n: _failed_line(n) or (0, 0)):
+            for name in sorted(self.model.unknown, key=lambda n: failed_line_position(n) or (0, 0)):
                 self.failed_line(name)
 
     def backbone_unit(self, layer: Layer) -> tuple[int, int | str] | None:
@@ -363,19 +402,21 @@ class _RowBuilder:
         if backbone_freezes and params:
             label += " · " + _freezing(params - frozen, frozen)
         shape = self.shapes.get(output)
+        names = [m.layer.name for m in members]
         working = (f"{len(members)} layers: {params - frozen:,} trainable, {frozen:,} frozen",)
         return Row(
             label,
-            _keras_shape(shape) if shape is not None else "?",
+            keras_shape(shape) if shape is not None else "?",
             f"{params:,}",
             str(line),
-            working,
+            working + self.cost_working(names),
             connected=_connections(self.model, use.inputs) if unit is None else "",
+            costs=self.summed_costs(names, output),
         )
 
     def failed_line(self, name: str) -> None:
         """A row for a line that failed to lower, as written, once however many values stand for it."""
-        at = _failed_line(name)
+        at = failed_line_position(name)
         if at is None or at in self.shown_failures:
             return
         self.shown_failures.add(at)
@@ -388,12 +429,13 @@ class _RowBuilder:
         counted = self.counted(layer.name)
         return Row(
             ("" if counted else f"{NOT_COUNTED} ") + _label(layer),
-            _keras_shape(inference.output_shape),
+            keras_shape(inference.output_shape),
             f"{inference.params:,}",
             str(layer.span.line),
-            tuple(inference.working),
+            (*inference.working, *self.figures.working.get(layer.name, ())),
             connected=_connections(self.model, layer.inputs),
             dim=not counted,
+            costs=self.summed_costs([layer.name], layer.name),
         )
 
     def fold_row(self, fold: tuple[int, ...]) -> Row:
@@ -409,19 +451,21 @@ class _RowBuilder:
         total = sum(per_use)
         any_counted = any(self.counted(m.name) for _, m in members)
         times = f" ×{len(uses)}" if len(uses) > 1 else ""
-        label = f"{_name_range(first.name, last.name)} ({first.block}{times})"
+        label = f"{name_range(first.name, last.name)} ({first.block}{times})"
         working = [f"{len(members)} layers in {len(uses)} use{'s' * (len(uses) != 1)} of block `{first.block}`"]
         if len(uses) > 1:
             working.append(f"params: {' + '.join(f'{p:,}' for p in per_use)} = {total:,}")
         shape = self.shapes.get(last.output)
+        names = [m.name for _, m in members if self.counted(m.name)]
         return Row(
             ("" if any_counted else f"{NOT_COUNTED} ") + label,
-            _keras_shape(shape) if shape is not None else "?",
+            keras_shape(shape) if shape is not None else "?",
             f"{total:,}",
             str(first.span.line),
-            tuple(working),
+            (*working, *self.cost_working(names)),
             connected=_connections(self.model, first.inputs),
             dim=not any_counted,
+            costs=self.summed_costs(names, last.output),
         )
 
 
@@ -430,13 +474,14 @@ def summary_rows(
     stop: Diagnostic | None = None,
     source_lines: list[str] = (),
     diagnostics: list[Diagnostic] = (),
+    figures: ModelFigures | None = None,
 ) -> list[Row]:
     """The rows of a model's table. A stack: its input, every layer the checker inferred, and, where it stopped
     at an error, that layer (or source line) marked. A graph: its inputs, then every layer in order, those that
     could not be inferred marked, and the lines that failed as written."""
     model = report.model
     graph = not is_stack(model)
-    builder = _RowBuilder(report, graph, list(diagnostics), list(source_lines))
+    builder = _RowBuilder(report, graph, list(diagnostics), list(source_lines), figures)
     builder.inputs()
     if graph:
         builder.layers(model.layers)
@@ -470,10 +515,10 @@ def _count_width(rows: list[Row], width: int) -> int | None:
     return longest if longest <= width // 3 else None
 
 
-def summary_table(title: str, rows: list[Row], width: int, graph: bool = False) -> Table:
+def summary_table(title: str, rows: list[Row], width: int, graph: bool = False, costs: bool = False) -> Table:
     """One row per layer, as in model.summary(): name (type), output shape with the batch axis, parameters,
-    and in a graph's table what the layer reads."""
-    headers = GRAPH_HEADERS if graph else HEADERS
+    in a graph's table what the layer reads, and with `costs` its MACs, memory and receptive field."""
+    headers = _headers(graph, costs)
     # A graph's rows may take several lines (a merge reads several values): lines between rows, as Keras draws.
     table = Table(title=title, title_justify="left", show_lines=graph)
     table.add_column(headers[0], overflow="fold")
@@ -483,30 +528,37 @@ def summary_table(title: str, rows: list[Row], width: int, graph: bool = False) 
     table.add_column(headers[2], justify="right", overflow="fold", no_wrap=whole)
     if graph:
         table.add_column(headers[3], overflow="fold")
+    if costs:
+        table.add_column(COST_HEADERS[0], justify="right", overflow="fold")
+        table.add_column(COST_HEADERS[1], justify="right", overflow="fold")
+        table.add_column(COST_HEADERS[2], overflow="fold")
     table.add_column(headers[-1], justify="right", style="dim")
     for row in rows:
-        table.add_row(*row.cells(graph), style=row.style)
+        table.add_row(*row.cells(graph, costs), style=row.style)
     return table
 
 
-def explained_table(title: str, rows: list[Row], width: int, graph: bool = False) -> Table:
+def explained_table(title: str, rows: list[Row], width: int, graph: bool = False, costs: bool = False) -> Table:
     """The summary with each layer's arithmetic on lines of its own under its row, across the whole table.
 
     rich has no cells spanning columns, so each row is a grid of its own inside a one-column table;
     every grid gets the same column widths, which depend on the table's width only, never on the
     row's content, so the columns line up from row to row.
     """
-    headers = GRAPH_HEADERS if graph else HEADERS
+    headers = _headers(graph, costs)
     count_width = _count_width(rows, width) or width // 3
     line_width = max(len(headers[-1]), *(len(row.line) for row in rows))
     name_width = max(len(headers[0]), *(len(row.layer) for row in rows))
     shape_width = max(len(headers[1]), *(len(row.shape) for row in rows))
-    connected_width = max(len(headers[3]), *(len(part) for row in rows for part in row.connected.split("\n")))
+    connected_width = max(len(GRAPH_HEADERS[3]), *(len(part) for row in rows for part in row.connected.split("\n")))
+    cost_widths = [max(len(header), *(len(row.costs[i]) for row in rows)) for i, header in enumerate(COST_HEADERS)]
     working_width = max((len(line) + 2 for row in rows for line in row.working), default=0)
     # Inside the table's borders and padding (4), the grid's gaps (2 between columns).
     columns_width = name_width + shape_width + count_width + line_width + 6
     if graph:
         columns_width += connected_width + 2
+    if costs:
+        columns_width += sum(cost_widths) + 2 * len(cost_widths)
     natural = max(columns_width, working_width) + 4
 
     def grid(cells: tuple[str, ...], style: str | None = None) -> Table:
@@ -524,6 +576,9 @@ def explained_table(title: str, rows: list[Row], width: int, graph: bool = False
                 row.add_column(width=connected_width, overflow="fold")
             else:
                 row.add_column(ratio=1, overflow="fold")
+        if costs:
+            for index, cost_width in enumerate(cost_widths):
+                row.add_column(width=cost_width, justify="left" if index == 2 else "right", overflow="fold")
         row.add_column(width=line_width, justify="right", style="dim")
         row.add_row(*cells, style=style)
         return row
@@ -531,11 +586,22 @@ def explained_table(title: str, rows: list[Row], width: int, graph: bool = False
     table = Table(title=title, title_justify="left", show_lines=True, width=min(width, natural))
     table.add_column(grid(headers))
     for row in rows:
-        parts = [grid(row.cells(graph), row.style)]
+        parts = [grid(row.cells(graph, costs), row.style)]
         if row.working:
             parts.append(Padding(Text("\n".join(row.working), style="dim", overflow="fold"), (0, 0, 0, 2)))
         table.add_row(Group(*parts))
     return table
+
+
+def figures_totals(figures: ModelFigures) -> tuple[str, ...]:
+    """The lines of a complete model's figures under its parameter totals (docs/figures.md says what each counts)."""
+    dtype, batch = figures.dtype, figures.batch
+    return (
+        f"Total MACs: {format_count(figures.macs)} (FLOPs: {format_count(figures.flops)})",
+        f"Parameter memory ({dtype}): {format_bytes(figures.parameter_bytes)}",
+        f"Peak forward memory (batch {batch}, {dtype}): {format_bytes(figures.peak_forward_bytes)} activations",
+        f"Training memory estimate (batch {batch}, {dtype}, Adam): {format_bytes(figures.training_bytes)}",
+    )
 
 
 def _lines(numbers: list[int]) -> str:
@@ -548,16 +614,21 @@ def print_summaries(
     console: Console | None = None,
     diagnostics: list[Diagnostic] = (),
     source_lines: list[str] = (),
+    costs: bool = False,
+    dtype: str = "float32",
+    batch: int = 1,
 ) -> None:
     """Each model's table and totals; a model the checker stopped in gets its table up to the error, marked
-    (a graph: every layer, those not inferred marked)."""
+    (a graph: every layer, those not inferred marked). `costs` adds each row's MACs, memory and receptive
+    field; the figures' totals follow the parameters' for a complete model, in `dtype` for `batch` examples."""
     console = console or Console()
     draw = explained_table if explain else summary_table
     for report in reports:
         graph = not is_stack(report.model)
         stop = None if graph else stopping_error(report, diagnostics)
-        rows = summary_rows(report, stop, source_lines, diagnostics)
-        console.print(draw(f'Model: "{report.model.name}"', rows, console.width, graph))
+        figures = model_figures(report, dtype, batch)
+        rows = summary_rows(report, stop, source_lines, diagnostics, figures)
+        console.print(draw(f'Model: "{report.model.name}"', rows, console.width, graph, costs))
         if stop is not None:
             console.print(f" {FAILED} stopped at line {stop.span.line} (error {stop.code})", style="red")
             console.print(f" Params before line {stop.span.line}: {inferred_params(report, graph):,}")
@@ -572,6 +643,8 @@ def print_summaries(
             console.print(f" Total params: {report.total_params:,}")
             console.print(f" Trainable params: {report.trainable_params:,}")
             console.print(f" Non-trainable params: {report.non_trainable_params:,}")
+            for line in figures_totals(figures):
+                console.print(f" {line}")
         if any(row.layer.startswith(f"{NOT_COUNTED} ") for row in rows):
             console.print(f" {NOT_COUNTED} not connected to an output: not counted")
         console.print()

@@ -1,6 +1,8 @@
 // The VS Code client for specc: starts `specc lsp` (the language server, on stdio) for *.cnn files
-// and restarts it when the `specc.server.*` settings change. Highlighting is the TextMate grammar
-// in syntaxes/, which works without the server.
+// and restarts it when the `specc.server.*` settings change. The other `specc.*` settings
+// (`specc.inlayHints.costs`) go to the server as initializationOptions when it starts and as
+// workspace/didChangeConfiguration when they change. Highlighting is the TextMate grammar in
+// syntaxes/, which works without the server.
 "use strict";
 
 const vscode = require("vscode");
@@ -19,8 +21,16 @@ function serverOptions() {
   return { run: executable, debug: executable };
 }
 
+// What the server reads at start (docs/lsp.md, Settings); later changes come as didChangeConfiguration.
+function initializationOptions() {
+  const config = vscode.workspace.getConfiguration("specc");
+  return { inlayHints: { costs: config.get("inlayHints.costs", false) === true } };
+}
+
 async function start() {
   const clientOptions = {
+    initializationOptions: initializationOptions(),
+    synchronize: { configurationSection: "specc" },
     documentSelector: [
       { scheme: "file", language: "cnn" },
       { scheme: "untitled", language: "cnn" },

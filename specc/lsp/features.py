@@ -2,7 +2,8 @@
 
 Each function takes a CheckedSource (the one check path's result) and the text's Lines, and
 returns lsprotocol values; none of them talks to a client, so they are tested without one.
-Shapes, counts and arithmetic come from the checker's reports, never recomputed here.
+Shapes, counts and arithmetic come from the checker's reports, and costs, memory and receptive fields
+from specc.figures (float32, batch 1), never recomputed here.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from lsprotocol import types
 from specc import syntax
 from specc.check import LayerReport, ModelReport
 from specc.diagnostics import Diagnostic, Severity, Span
+from specc.figures import LayerFigures, ModelFigures, ReceptiveField, format_bytes, format_count, model_figures
 from specc.ir import BlockUse, Model
 from specc.layers import (
     ACTIVATIONS,
     LAYER_KINDS,
     PARAMETER_SHORT_FORMS,
+    Cost,
     LayerBase,
     format_shape,
     parameter_names,
@@ -196,6 +199,117 @@ def _shapes_text(entries: list[Made], limit: int = 3) -> str | None:
     return " | ".join(distinct[:limit]) + (" | …" if len(distinct) > limit else "")
 
 
+# Figures: what each layer costs and sees (specc.figures), as the hover and the cost hints show them
+
+
+def figures_of(checked: CheckedSource) -> tuple[ModelFigures, ...]:
+    """Each model's figures, in the order of checked.reports, for one example in float32: the server
+    computes them once per check, on the first request that needs them."""
+    return tuple(model_figures(report) for report in checked.reports)
+
+
+def _figures_for(checked: CheckedSource, figures: tuple[ModelFigures, ...] | None) -> tuple[ModelFigures, ...]:
+    return figures if figures is not None else figures_of(checked)
+
+
+def _per_axis_text(pair: tuple[object, object]) -> str:
+    """One number when both axes agree, else `height x width`."""
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
+
+
+def receptive_field_text(field: ReceptiveField | None) -> str:
+    """`receptive field 7x7, jump 2, start -2`: the input pixels one output position sees, the input pixels
+    between neighbouring positions (the effective stride) and where the first position's window starts."""
+    if field is None:
+        return "receptive field: none (no feature map before this layer)"
+    size = f"{field.size[0]}x{field.size[1]}"
+    if field.whole:
+        return f"receptive field: the whole input ({size})"
+    return f"receptive field {size}, jump {_per_axis_text(field.jump)}, start {_per_axis_text(field.start)}"
+
+
+def _cost_text(macs: int, flops: int) -> str:
+    return f"MACs {format_count(macs)} · FLOPs {format_count(flops)}"
+
+
+def layer_figures_text(figures: LayerFigures, model: ModelFigures) -> list[str]:
+    """A layer's cost for one example, its output's memory and its receptive field, one line each."""
+    memory = (
+        f"output memory {format_bytes(figures.output_bytes)} ({model.dtype}, batch {model.batch})"
+        if figures.output_bytes
+        else "output memory: none of its own (a view of its input)"
+    )
+    return [_cost_text(figures.macs, figures.flops), memory, receptive_field_text(figures.receptive_field)]
+
+
+def model_figures_text(figures: ModelFigures) -> list[str]:
+    """The model's totals over the layers that reach an output: cost per example, then memory."""
+    return [
+        _cost_text(figures.macs, figures.flops) + " (one example)",
+        f"parameter memory {format_bytes(figures.parameter_bytes)}, peak forward memory "
+        f"{format_bytes(figures.peak_forward_bytes)}, training estimate {format_bytes(figures.training_bytes)} "
+        f"(Adam; {figures.dtype}, batch {figures.batch})",
+    ]
+
+
+def _use_costs(report: ModelReport, figures: ModelFigures) -> dict[int, Cost]:
+    """The summed MACs and FLOPs of every block use's layers (those of the uses inside it included), by index."""
+    sums: dict[int, Cost] = {}
+    for layer_report in report.layers:
+        layer = layer_report.layer
+        cost = figures.layers[layer.name]
+        for scope in report.model.scope_chain(layer.scope):
+            macs, flops = sums.get(scope, Cost(0, 0))
+            sums[scope] = Cost(macs + cost.macs, flops + cost.flops)
+    return sums
+
+
+def _repetitions(model: Model, index: int) -> list[int]:
+    """The uses one line makes at the place `index` was made: `repeat=N` makes N with one span and parent."""
+    use = model.block_uses[index]
+    return [
+        i
+        for i, other in enumerate(model.block_uses)
+        if other is not None and other.span == use.span and other.parent == use.parent
+    ]
+
+
+def block_use_cost_text(report: ModelReport, figures: ModelFigures, index: int) -> str:
+    """The summed MACs and FLOPs of the layers a block use's line made: every repetition of it."""
+    sums = _use_costs(report, figures)
+    repeated = _repetitions(report.model, index)
+    macs = sum(sums.get(i, Cost(0, 0)).macs for i in repeated)
+    flops = sum(sums.get(i, Cost(0, 0)).flops for i in repeated)
+    layers = sum(len(report.model.layers_within(i)) for i in repeated)
+    over = f"{len(repeated)} repetitions, {layers} layers" if len(repeated) > 1 else f"{layers} layers"
+    return f"{_cost_text(macs, flops)} (summed over its {over})"
+
+
+def _use_at(report: ModelReport, line: int, column: int) -> int | None:
+    """The first block use (not a backbone, nor inside one) whose line holds the point."""
+    model = report.model
+    for index, use in enumerate(model.block_uses):
+        if use is None or use.backbone is not None or model.backbone_of(index) is not None:
+            continue
+        if contains(use.span, line, column):
+            return index
+    return None
+
+
+def _input_sizes_text(report: ModelReport) -> list[str]:
+    """For an open input (`input ?x?x3`): the sizes it accepts, the output's formula, the size evaluated at."""
+    sizes = report.input_sizes
+    if sizes is None:
+        return []
+    lines = [f"accepts {sizes.describe()}"]
+    if sizes.output_formulas:
+        lines.append(f"output {sizes.describe_outputs()}")
+    if sizes.evaluated_at is not None:
+        shown = " x ".join(f"{name}={size}" for name, size in sizes.evaluated_at.items())
+        lines.append(f"shapes and figures are at {shown}")
+    return lines
+
+
 # Hover
 
 
@@ -213,8 +327,9 @@ def _settings(layer: LayerBase) -> str:
     return ", ".join(f"{name}={_shown(getattr(layer, name))}" for name in parameter_names(type(layer)))
 
 
-def layer_hover_text(layer_report: LayerReport) -> str:
-    """What a layer makes of its input: shapes, parameter counts, its arguments and the arithmetic."""
+def layer_hover_text(layer_report: LayerReport, figures: ModelFigures | None = None) -> str:
+    """What a layer makes of its input: shapes, parameter counts, its arguments, with the model's figures its
+    cost, output memory and receptive field, and the arithmetic."""
     layer, inference = layer_report.layer, layer_report.inference
     lines = [
         f"{layer.name} ({layer.keras_class}): {format_shape(layer_report.input_shape)} -> "
@@ -224,13 +339,18 @@ def layer_hover_text(layer_report: LayerReport) -> str:
     ]
     if settings := _settings(layer):
         lines.append(settings)
-    if inference.working:
-        lines += ["", *inference.working]
+    layer_figures = figures.layers.get(layer.name) if figures is not None else None
+    if layer_figures is not None:
+        lines += layer_figures_text(layer_figures, figures)
+    working = list(inference.working) + list(figures.working.get(layer.name, ()) if figures is not None else ())
+    if working:
+        lines += ["", *working]
     return "\n".join(lines)
 
 
-def backbone_hover_text(report: ModelReport, index: int) -> str:
-    """A backbone line: the network, its input and output shapes, and what of it trains and what is frozen."""
+def backbone_hover_text(report: ModelReport, index: int, figures: ModelFigures | None = None) -> str:
+    """A backbone line: the network, its input and output shapes, what of it trains and what is frozen, and
+    with the model's figures its layers' summed cost."""
     model = report.model
     use = model.block_uses[index]
     backbone = use.backbone
@@ -255,10 +375,16 @@ def backbone_hover_text(report: ModelReport, index: int) -> str:
         lines.append(f"fine-tuning: trains from `{backbone.first_trainable}` on (Keras's layer order)")
     elif not backbone.trainable:
         lines.append("frozen: feature extraction")
+    if figures is not None:
+        macs = sum(figures.layers[r.layer.name].macs for r in members)
+        flops = sum(figures.layers[r.layer.name].flops for r in members)
+        lines.append(f"{_cost_text(macs, flops)} (summed over its {len(members)} layers)")
     return "\n".join(lines)
 
 
-def _model_hover_text(report: ModelReport) -> str:
+def _model_hover_text(report: ModelReport, figures: ModelFigures | None = None) -> str:
+    """A model's input and output shapes and parameter counts; with its figures, the totals of cost and memory;
+    for an open input, the sizes it accepts."""
     model = report.model
     shapes = (
         f"{format_shape(model.input_shape) if model.input_shape is not None else '?'} -> "
@@ -267,29 +393,36 @@ def _model_hover_text(report: ModelReport) -> str:
     text = f"model {model.name}: {shapes}, {len(model.layers)} layers, {report.total_params:,} params"
     text += f" ({report.trainable_params:,} trainable, {report.non_trainable_params:,} non-trainable)"
     if not report.complete:
-        text += "\nshapes are known only up to the first layer with an error"
-    return text
+        # The totals count the layers that reach an output, which a model with an error has none of yet.
+        text += "\nshapes are known only up to the first layer with an error, and the totals once it is fixed"
+        return "\n".join([text, *_input_sizes_text(report)])
+    return "\n".join([text, *_input_sizes_text(report), *(model_figures_text(figures) if figures else ())])
 
 
-def hover_text(checked: CheckedSource, line: int, column: int) -> tuple[str, Span] | None:
-    """The hover at a 1-based point: a layer's shapes and arithmetic, an input's shape, a model's totals."""
-    for report in checked.reports:
+def hover_text(
+    checked: CheckedSource, line: int, column: int, figures: tuple[ModelFigures, ...] | None = None
+) -> tuple[str, Span] | None:
+    """The hover at a 1-based point: a layer's shapes, arithmetic and figures, a block use's or backbone's
+    summed MACs, an input's shape, a model's totals (an open input's accepted sizes with them)."""
+    figures = _figures_for(checked, figures)
+    for report, model_figures_ in zip(checked.reports, figures, strict=True):
         model = report.model
         if not (model.span.line <= line <= model.span.end_line):
             continue
         if contains(model.name_span, line, column):
-            return _model_hover_text(report), model.name_span
+            return _model_hover_text(report, model_figures_), model.name_span
         if model.input_span is not None and contains(model.input_span, line, column):
             if model.input_shape is None:
                 return None
-            return f"input: {format_shape(model.input_shape)} (height x width x channels)", model.input_span
+            text = f"input: {format_shape(model.input_shape)} (height x width x channels)"
+            return "\n".join([text, "", _model_hover_text(report, model_figures_)]), model.input_span
         for index, use in enumerate(model.block_uses):
             if use is not None and use.backbone is not None and contains(use.span, line, column):
-                return backbone_hover_text(report, index), use.span
+                return backbone_hover_text(report, index, model_figures_), use.span
         for layer_report in report.layers:
             layer = layer_report.layer
             if contains(layer.span, line, column):
-                text = layer_hover_text(layer_report)
+                text = layer_hover_text(layer_report, model_figures_)
                 if layer.scope is not None:
                     use = model.block_uses[layer.scope]
                     uses = sum(1 for other in model.layers if other.span == layer.span)
@@ -300,6 +433,19 @@ def hover_text(checked: CheckedSource, line: int, column: int) -> tuple[str, Spa
         for layer in model.layers[len(report.layers) :]:
             if contains(layer.span, line, column):
                 return f"{layer.name} ({layer.keras_class}): shape unknown, a line above has an error", layer.span
+        if (index := _use_at(report, line, column)) is not None:
+            use = model.block_uses[index]
+            return f"{use.name}: block {use.block}\n{block_use_cost_text(report, model_figures_, index)}", use.span
+    return None
+
+
+def _block_use_costs_at(
+    checked: CheckedSource, figures: tuple[ModelFigures, ...], line: int, column: int
+) -> str | None:
+    """The summed cost of the block use whose line holds a 1-based point, if one does."""
+    for report, model_figures_ in zip(checked.reports, figures, strict=True):
+        if (index := _use_at(report, line, column)) is not None:
+            return block_use_cost_text(report, model_figures_, index)
     return None
 
 
@@ -378,13 +524,19 @@ def hover(
     markdown: bool,
     tree: syntax.SourceFile | None = None,
     index: SymbolIndex | None = None,
+    figures: tuple[ModelFigures, ...] | None = None,
 ) -> types.Hover | None:
+    """The hover at an LSP position; `figures` are figures_of(checked), computed here when not given."""
     line, column = lines.point(position)
     tree = tree_of(checked, tree)
+    figures = _figures_for(checked, figures)
     occurrence = (index or build_index(tree)).at(line, column)
     found = symbol_hover_text(checked, tree, occurrence) if occurrence is not None else None
+    if found is not None and occurrence is not None and occurrence.symbol.kind == "block":
+        if not occurrence.is_definition and (costs := _block_use_costs_at(checked, figures, line, column)):
+            found = (f"{found[0]}\n{costs}", found[1])
     if found is None:
-        found = hover_text(checked, line, column)
+        found = hover_text(checked, line, column, figures)
     if found is None:
         return None
     text, span = found
@@ -399,12 +551,64 @@ def hover(
 # Inlay hints
 
 
+def macs_by_line(checked: CheckedSource, figures: tuple[ModelFigures, ...]) -> dict[Span, list[tuple[str, int]]]:
+    """For each line that makes layers, `(name, MACs)` per node it made, in the models' order: a layer's own;
+    a block use's or backbone's, summed over its layers (a `repeat=N` line's over its repetitions)."""
+    made: dict[Span, list[tuple[str, int]]] = {}
+    for report, model_figures_ in zip(checked.reports, figures, strict=True):
+        model = report.model
+        for layer_report in report.layers:
+            layer = layer_report.layer
+            if model.backbone_of(layer.scope) is None:
+                made.setdefault(layer.span, []).append((layer.name, model_figures_.layers[layer.name].macs))
+        sums = _use_costs(report, model_figures_)
+        lines_made: dict[tuple[Span, int | None], tuple[str, int]] = {}
+        for index, use in enumerate(model.block_uses):
+            if use is None or (use.backbone is None and model.backbone_of(index) is not None):
+                continue
+            key = (use.span, use.parent if use.backbone is None else index)
+            _, macs = lines_made.get(key, (use.name, 0))
+            lines_made[key] = (use.name, macs + sums.get(index, Cost(0, 0)).macs)
+        for (span, _), entry in lines_made.items():
+            made.setdefault(span, []).append(entry)
+    return made
+
+
+def _cost_hints(
+    checked: CheckedSource, lines: Lines, first: int, last: int, figures: tuple[ModelFigures, ...]
+) -> list[types.InlayHint]:
+    """`195 K MACs` after each line between 1-based `first` and `last` whose layers multiply weights; where a
+    block's uses differ, each distinct count, `1.20 M | 2.40 M MACs`."""
+    hints = []
+    for span, entries in macs_by_line(checked, figures).items():
+        if not first <= span.end_line <= last or not any(macs for _, macs in entries):
+            continue
+        distinct = list(dict.fromkeys(format_count(macs) for _, macs in entries))
+        label = " | ".join(distinct[:3]) + (" | …" if len(distinct) > 3 else "")
+        hints.append(
+            types.InlayHint(
+                position=lines.position(span.end_line, span.end_column),
+                label=f"{label} MACs",
+                padding_left=True,
+                tooltip="\n".join(f"{name}: {macs:,} MACs (one example)" for name, macs in entries[:20]),
+            )
+        )
+    return hints
+
+
 def inlay_hints(
-    checked: CheckedSource, lines: Lines, within: types.Range, tree: syntax.SourceFile | None = None
+    checked: CheckedSource,
+    lines: Lines,
+    within: types.Range,
+    tree: syntax.SourceFile | None = None,
+    costs: bool = False,
+    figures: tuple[ModelFigures, ...] | None = None,
 ) -> list[types.InlayHint]:
     """`-> 26x26x32` after each line that makes a value whose shape is known: inputs, layers, block uses
     (the block's output). A line inside a block makes one value per use of the block: its hint is the
-    shape they share, or each distinct shape, `-> 16x16x8 | 8x8x16`, the tooltip naming each use's."""
+    shape they share, or each distinct shape, `-> 16x16x8 | 8x8x16`, the tooltip naming each use's.
+    With `costs` (the client's `specc.inlayHints.costs`), each line that multiplies weights also gets its
+    MACs after the shape, from `figures` (figures_of(checked), computed here when not given)."""
     within = lines.clamp_range(within)
     first, last = within.start.line + 1, within.end.line + 1
     hints = []
@@ -428,6 +632,9 @@ def inlay_hints(
                 tooltip=tooltip,
             )
         )
+    if costs:
+        # After the shape hints, so that where both fall at one place the sort, which is stable, puts the shape first.
+        hints += _cost_hints(checked, lines, first, last, _figures_for(checked, figures))
     hints.sort(key=lambda hint: (hint.position.line, hint.position.character))
     return hints
 

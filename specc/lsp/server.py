@@ -4,7 +4,10 @@ Documents are synced incrementally: a change sends only the range it replaced (i
 unless agreed otherwise), applied by specc.lsp.positions.apply_change. Each open, change or save
 checks the text once and publishes its diagnostics, an empty list included, and the result is
 kept, with its syntax tree, for the requests that follow (hover, inlay hints, completion,
-symbols, quick fixes, definition, references, rename) until the document is closed. A handler
+symbols, quick fixes, definition, references, rename) until the document is closed; its figures
+(specc.figures: MACs, memory, receptive fields) are computed once per check, by the first hover or
+cost hint that needs them. Settings come from the client's initializationOptions and
+workspace/didChangeConfiguration (`specc.inlayHints.costs`; docs/lsp.md). A handler
 never lets an exception out: it logs it and answers nothing, so the server stays up on any text a
 user can type; a request whose parameters do not even decode is answered with an InvalidParams
 error, and a rename that would clash with a RequestFailed error that says why.
@@ -29,6 +32,7 @@ from pygls.protocol.json_rpc import RPCRequest
 from pygls.workspace import TextDocument
 
 from specc import __version__, syntax
+from specc.figures import ModelFigures
 from specc.lsp import features
 from specc.lsp.incremental import IncrementalChecker
 from specc.lsp.positions import Lines, apply_change
@@ -69,6 +73,7 @@ class Analysis:
     lines: Lines
     tree: syntax.SourceFile
     _index: SymbolIndex | None = None
+    _figures: tuple[ModelFigures, ...] | None = None
 
     @property
     def index(self) -> SymbolIndex:
@@ -76,6 +81,33 @@ class Analysis:
         if self._index is None:
             self._index = build_index(self.tree)
         return self._index
+
+    @property
+    def figures(self) -> tuple[ModelFigures, ...]:
+        """Each model's figures (float32, batch 1), computed on the first request that needs them: typing,
+        which only wants diagnostics, never pays for them, and hovers after a check share one computation."""
+        if self._figures is None:
+            self._figures = features.figures_of(self.checked)
+        return self._figures
+
+
+@dataclass
+class Settings:
+    """What the client can turn on, from initializationOptions and workspace/didChangeConfiguration."""
+
+    # `specc.inlayHints.costs`: a second inlay hint with each line's MACs, after its shape.
+    cost_hints: bool = False
+
+    def update(self, given: Any) -> bool:
+        """Take what `given` says (`{"inlayHints": {"costs": true}}`, under a `specc` key or not; other keys and
+        shapes are ignored); whether anything changed."""
+        section = given.get("specc", given) if isinstance(given, dict) else None
+        hints = section.get("inlayHints") if isinstance(section, dict) else None
+        costs = hints.get("costs") if isinstance(hints, dict) else None
+        if not isinstance(costs, bool) or costs == self.cost_hints:
+            return False
+        self.cost_hints = costs
+        return True
 
 
 @dataclass(frozen=True)
@@ -162,6 +194,7 @@ class SpeccServer(LanguageServer):
         self.analyses: dict[str, Analysis] = {}
         self.checkers: dict[str, IncrementalChecker] = {}
         self.checks_since_full_collection = 0
+        self.settings = Settings()
 
     @property
     def encoding(self) -> str:
@@ -230,9 +263,27 @@ def _markdown_hover(server: SpeccServer) -> bool:
     return bool(formats) and types.MarkupKind.Markdown in formats
 
 
+def _refresh_inlay_hints(server: SpeccServer) -> None:
+    """Ask the client to ask for inlay hints again, where it says it can be asked."""
+    workspace = server.client_capabilities.workspace
+    if workspace and workspace.inlay_hint and workspace.inlay_hint.refresh_support:
+        server.workspace_inlay_hint_refresh(None)
+
+
 def build_server() -> SpeccServer:
     """A server with every feature registered; `start_io()` runs it."""
     server = SpeccServer()
+
+    @server.feature(types.INITIALIZE)
+    @guarded()
+    def initialize(ls: SpeccServer, params: types.InitializeParams) -> None:
+        ls.settings.update(params.initialization_options)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    @guarded()
+    def did_change_configuration(ls: SpeccServer, params: types.DidChangeConfigurationParams) -> None:
+        if ls.settings.update(params.settings):
+            _refresh_inlay_hints(ls)
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     @guarded()
@@ -263,14 +314,24 @@ def build_server() -> SpeccServer:
         if analysis is None:
             return None
         return features.hover(
-            analysis.checked, analysis.lines, params.position, _markdown_hover(ls), analysis.tree, analysis.index
+            analysis.checked,
+            analysis.lines,
+            params.position,
+            _markdown_hover(ls),
+            analysis.tree,
+            analysis.index,
+            analysis.figures,
         )
 
     @server.feature(types.TEXT_DOCUMENT_INLAY_HINT, types.InlayHintOptions(resolve_provider=False))
     @guarded(list)
     def inlay_hint(ls: SpeccServer, params: types.InlayHintParams) -> list[types.InlayHint]:
         analysis = ls.analysis(params.text_document.uri)
-        return features.inlay_hints(analysis.checked, analysis.lines, params.range, analysis.tree) if analysis else []
+        if analysis is None:
+            return []
+        costs = ls.settings.cost_hints
+        figures = analysis.figures if costs else None
+        return features.inlay_hints(analysis.checked, analysis.lines, params.range, analysis.tree, costs, figures)
 
     @server.feature(
         types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["=", " "], resolve_provider=False)

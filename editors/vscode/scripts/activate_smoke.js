@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Activates extension.js outside VS Code, against a stand-in `vscode` module, and prints as JSON
-// the language client it would start (id, server command and arguments, document selector).
+// the language client it would start (id, server command and arguments, document selector,
+// initializationOptions and the settings section it synchronizes).
 // tests/test_textmate_grammar.py runs it; it needs `npm ci` in editors/vscode first.
 //
 //   node editors/vscode/scripts/activate_smoke.js '{"server.path": "...", "server.args": [...]}' WORKSPACE
@@ -44,7 +45,14 @@ const client = require(require.resolve("vscode-languageclient/node", { paths: [r
 const started = [];
 client.LanguageClient = class {
   constructor(id, name, serverOptions, clientOptions) {
-    started.push({ id, name, server: serverOptions.run, selector: clientOptions.documentSelector });
+    started.push({
+      id,
+      name,
+      server: serverOptions.run,
+      selector: clientOptions.documentSelector,
+      initializationOptions: clientOptions.initializationOptions,
+      synchronize: clientOptions.synchronize,
+    });
   }
   start() {
     return Promise.resolve();
