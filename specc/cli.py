@@ -761,17 +761,16 @@ def diff(
 
     from specc.diff import diff_markdown, diff_models, diff_record, print_diff
 
-    figures = _diff_figures(old, new)
-    compared = diff_models(old, new, figures)
+    compared = diff_models(old, new)
     labels = sides[0].label, sides[1].label
     if output_format is DiffFormat.json:
         import json
 
         typer.echo(json.dumps({"version": __version__, "ok": True, **diff_record(compared, *labels)}, indent=2))
     elif output_format is DiffFormat.markdown:
-        sys.stdout.write(diff_markdown(compared, *labels, figures=figures[0] is not None))
+        sys.stdout.write(diff_markdown(compared, *labels))
     else:
-        print_diff(compared, *labels, figures=figures[0] is not None)
+        print_diff(compared, *labels)
     raise typer.Exit(EXIT_SPEC_ERRORS if exit_code and compared.differs else EXIT_CLEAN)
 
 
@@ -784,15 +783,6 @@ def _evaluated_alike(old, new, side: _DiffSide):
     shape = next(i.shape for i in old.model.inputs if i.open_axes)
     rechecked = check_bytes(_read(side.path), evaluate_at=shape)
     return _diff_report(side, rechecked) if rechecked.ok else new
-
-
-def _diff_figures(old, new) -> tuple:
-    """Each model's specc.figures.ModelFigures, or (None, None) while specc has no figures module."""
-    try:
-        from specc.figures import model_figures
-    except ImportError:
-        return None, None
-    return model_figures(old), model_figures(new)
 
 
 @app.command(cls=_Command, short_help="Run the language server, for editors.")

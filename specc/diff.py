@@ -15,6 +15,14 @@ from fractions import Fraction
 from typing import Any, NamedTuple
 
 from specc.check import LayerReport, ModelReport
+from specc.figures import (
+    LayerFigures,
+    ModelFigures,
+    ReceptiveField,
+    format_bytes,
+    format_receptive_field,
+    model_figures,
+)
 from specc.input_sizes import written_shape
 from specc.layers import Shape, format_shape
 
@@ -23,13 +31,10 @@ _NOT_ARGUMENTS = frozenset({"kind", "name", "span", "argument_spans", "inputs", 
 
 
 class Figures(NamedTuple):
-    """A layer's figures from specc.figures that the diff compares; None where a side has none."""
+    """What the diff compares of a layer's figures (specc.figures): MACs for one example, and what it sees."""
 
-    macs: int | None = None
-    receptive_field: Any = None  # specc.figures.ReceptiveField, or None where the layer has no spatial meaning
-
-
-NO_FIGURES = Figures()
+    macs: int
+    receptive_field: ReceptiveField | None  # None where the layer's value has no map before it
 
 
 class LayerFacts(NamedTuple):
@@ -41,7 +46,7 @@ class LayerFacts(NamedTuple):
     non_trainable_params: int
     inputs: tuple[str, ...]
     arguments: tuple[tuple[str, Any], ...]  # every argument with its normalised value, in the kind's order
-    figures: Figures = NO_FIGURES
+    figures: Figures
 
     @property
     def params(self) -> int:
@@ -62,6 +67,10 @@ COMPARED = (
 
 
 def _fact(facts: LayerFacts, name: str) -> Any:
+    """A fact as compared. A receptive field is compared as shown (size and jump, or `whole input`): two fields
+    that both see the whole input are alike, however far past its edges either reaches."""
+    if name == "receptive_field":
+        return format_receptive_field(facts.figures.receptive_field)
     return getattr(facts.figures, name) if name in Figures._fields else getattr(facts, name)
 
 
@@ -134,8 +143,8 @@ class ModelDiff:
         return any(c.status != "unchanged" for c in self.layers) or any(t.differs for t in self.totals)
 
 
-def layer_facts(report: LayerReport, figures: Figures = NO_FIGURES) -> LayerFacts:
-    """What the diff compares of one checked layer."""
+def layer_facts(report: LayerReport, figures: LayerFigures) -> LayerFacts:
+    """What the diff compares of one checked layer, with its figures."""
     layer, inference = report.layer, report.inference
     arguments = layer.model_dump(exclude=_NOT_ARGUMENTS)
     return LayerFacts(
@@ -145,7 +154,7 @@ def layer_facts(report: LayerReport, figures: Figures = NO_FIGURES) -> LayerFact
         non_trainable_params=inference.non_trainable_params,
         inputs=layer.inputs,
         arguments=tuple(arguments.items()),
-        figures=figures,
+        figures=Figures(figures.macs, figures.receptive_field),
     )
 
 
@@ -165,54 +174,28 @@ def _aligned(before: list[str], after: list[str]) -> list[str]:
     return order
 
 
-def diff_models(before: ModelReport, after: ModelReport, figures: tuple[Any, Any] = (None, None)) -> ModelDiff:
-    """Compare two checked models layer by layer, by name, with their totals; `figures` is each model's
-    specc.figures.ModelFigures, or None to compare shapes and parameters only."""
-    sides = []
-    for report, model_figures in zip((before, after), figures, strict=True):
-        per_layer = layer_figures(model_figures)
-        sides.append({r.layer.name: layer_facts(r, per_layer.get(r.layer.name, NO_FIGURES)) for r in report.layers})
-    old, new = sides
+def diff_models(before: ModelReport, after: ModelReport) -> ModelDiff:
+    """Compare two checked models layer by layer, by name, with their totals; the figures are
+    specc.figures.model_figures's (float32, batch 1)."""
+    figures = model_figures(before), model_figures(after)
+    old, new = (
+        {r.layer.name: layer_facts(r, f.layers[r.layer.name]) for r in report.layers}
+        for report, f in zip((before, after), figures, strict=True)
+    )
     names = _aligned(list(old), list(new))
     layers = tuple(LayerChange(name, old.get(name), new.get(name)) for name in names)
     return ModelDiff(before, after, layers, _totals(before, after, figures))
 
 
-# --- figures ------------------------------------------------------------------------------------
-# Everything the diff takes from specc.figures goes through the two functions below.
-
-
-def layer_figures(model_figures: Any) -> dict[str, Figures]:
-    """Each layer's MACs and receptive field from a specc.figures.ModelFigures (nothing from None)."""
-    if model_figures is None:
-        return {}
-    return {
-        name: Figures(macs=figures.macs, receptive_field=figures.receptive_field)
-        for name, figures in model_figures.layers.items()
-    }
-
-
-def figure_totals(model_figures: Any) -> dict[str, int | None]:
-    """The whole model's figures the totals show, by JSON key; None each when there are no figures."""
-    if model_figures is None:
-        return dict.fromkeys(("macs", "flops", "peak_forward_bytes"))
-    return {
-        "macs": model_figures.macs,
-        "flops": model_figures.flops,
-        "peak_forward_bytes": model_figures.peak_forward_bytes,
-    }
-
-
-def _totals(before: ModelReport, after: ModelReport, figures: tuple[Any, Any]) -> tuple[Total, ...]:
-    old, new = (figure_totals(f) for f in figures)
+def _totals(before: ModelReport, after: ModelReport, figures: tuple[ModelFigures, ModelFigures]) -> tuple[Total, ...]:
+    old, new = figures
     totals = [
         Total("total_params", "Total params", before.total_params, after.total_params),
         Total("trainable_params", "Trainable params", before.trainable_params, after.trainable_params),
         Total("non_trainable_params", "Non-trainable params", before.non_trainable_params, after.non_trainable_params),
-    ]
-    labels = {"macs": "MACs", "flops": "FLOPs", "peak_forward_bytes": "Peak forward memory (bytes)"}
-    totals += [Total(key, labels[key], old[key], new[key]) for key in labels if old[key] is not None]
-    totals += [
+        Total("macs", "MACs", old.macs, new.macs),
+        Total("flops", "FLOPs", old.flops, new.flops),
+        Total("peak_forward_bytes", "Peak forward memory", old.peak_forward_bytes, new.peak_forward_bytes),
         Total("input_shapes", "Input shapes", _input_shapes(before), _input_shapes(after)),
         Total("output_shapes", "Output shapes", _output_shapes(before), _output_shapes(after)),
     ]
@@ -260,26 +243,7 @@ def signed(n: int) -> str:
     return f"{'+' if n > 0 else MINUS}{abs(n):,}"
 
 
-def _number(value: Fraction | int) -> str:
-    return str(value) if Fraction(value).denominator != 1 else str(int(value))
-
-
-def format_receptive_field(field: Any) -> str:
-    """`35x35` (input pixels one output position sees), `jump 8` added where neighbouring positions are further
-    apart than one pixel (the effective stride); `whole input` after global pooling; `-` where there is none."""
-    if field is None:
-        return "-"
-    if field.whole:
-        return "whole input"
-    size = "x".join(map(str, field.size))
-    jumps = set(field.jump)
-    if jumps == {1}:
-        return size
-    jump = _number(field.jump[0]) if len(jumps) == 1 else "x".join(_number(j) for j in field.jump)
-    return f"{size}, jump {jump}"
-
-
-def receptive_field_record(field: Any) -> dict[str, Any] | None:
+def receptive_field_record(field: ReceptiveField | None) -> dict[str, Any] | None:
     """The JSON form of a receptive field; fractions (after upsampling) as strings such as "1/2"."""
     if field is None:
         return None
@@ -307,6 +271,8 @@ def format_total(total: Total, value: Any) -> str:
         return "?"
     if total.key.endswith("_shapes"):
         return format_shapes(value)
+    if total.key.endswith("_bytes"):
+        return format_bytes(value)
     return value if isinstance(value, str) else f"{value:,}"
 
 
@@ -398,11 +364,8 @@ def _change_cell(before: str, after: str) -> str:
     return after if before == after else f"{before} → {after}"
 
 
-def _count_cell(before: int | None, after: int | None) -> str:
-    """One side's count, or both and the signed delta."""
-    if before is None or after is None:
-        value = after if before is None else before
-        return "-" if value is None else f"{value:,}"
+def _count_cell(before: int, after: int) -> str:
+    """The count, or both and the signed delta where it changed."""
     if before == after:
         return f"{after:,}"
     return f"{before:,} → {after:,} ({signed(after - before)})"
@@ -415,11 +378,10 @@ def _value(value: Any) -> str:
 
 
 def _facts_cells(facts: LayerFacts) -> tuple[str, str, str, str]:
-    macs = facts.figures.macs
     return (
         format_shape(facts.output_shape),
         f"{facts.params:,}",
-        "-" if macs is None else f"{macs:,}",
+        f"{facts.figures.macs:,}",
         format_receptive_field(facts.figures.receptive_field),
     )
 
@@ -509,17 +471,17 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ") or " "
 
 
-def diff_markdown(diff: ModelDiff, before_label: str, after_label: str, figures: bool) -> str:
+def diff_markdown(diff: ModelDiff, before_label: str, after_label: str) -> str:
     """The diff as Markdown for a pull request: a heading, the verdict, the changes table and the totals table."""
     lines = [f"### `{before_label}` → `{after_label}`", "", verdict(diff), ""]
     if note := evaluation_note(diff):
         lines += [note, ""]
-    headers = _headers(figures)
+    headers = HEADERS
     changes = [row for row in diff_rows(diff) if row.status != "unchanged" or diff.differs]
     if any(row.status != "unchanged" for row in changes):
         lines += [_markdown_row(headers), _markdown_row(["---"] * len(headers))]
         for row in changes:
-            cells = _row_cells(row, figures)
+            cells = _row_cells(row)
             if row.status == "unchanged":
                 cells = ["", f"*{row.layer}*", *([""] * (len(headers) - 2))]
             lines.append(_markdown_row(cells))
@@ -535,6 +497,8 @@ def diff_markdown(diff: ModelDiff, before_label: str, after_label: str, figures:
 
 def _delta_cell(total: Total) -> str:
     """A count's signed delta; `changed` for shapes that differ; empty otherwise."""
+    if total.delta is not None and total.key.endswith("_bytes"):
+        return "0" if not total.delta else ("+" if total.delta > 0 else MINUS) + format_bytes(abs(total.delta))
     if total.delta is not None:
         return signed(total.delta)
     return "changed" if total.differs else ""
@@ -544,18 +508,11 @@ def _markdown_row(cells: list[str]) -> str:
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
-def _headers(figures: bool) -> list[str]:
-    headers = ["", "Layer (type)", "Output shape", "Params"]
-    if figures:
-        headers += ["MACs", "Receptive field"]
-    return [*headers, "Other changes"]
+HEADERS = ["", "Layer (type)", "Output shape", "Params", "MACs", "Receptive field", "Other changes"]
 
 
-def _row_cells(row: DiffRow, figures: bool) -> list[str]:
-    cells = [MARKS[row.status], row.layer, row.shape, row.params]
-    if figures:
-        cells += [row.macs, row.receptive_field]
-    return [*cells, row.other]
+def _row_cells(row: DiffRow) -> list[str]:
+    return [MARKS[row.status], *row[1:]]
 
 
 # --- text -----------------------------------------------------------------------------------------
@@ -563,7 +520,7 @@ def _row_cells(row: DiffRow, figures: bool) -> list[str]:
 _STYLES = {"added": "green", "removed": "red", "changed": "yellow", "unchanged": "dim"}
 
 
-def print_diff(diff: ModelDiff, before_label: str, after_label: str, figures: bool, console: Any = None) -> None:
+def print_diff(diff: ModelDiff, before_label: str, after_label: str, console: Any = None) -> None:
     """The diff drawn with rich: a title, the changes table (unchanged runs folded, dim), the totals table."""
     from rich.console import Console
     from rich.table import Table
@@ -573,13 +530,13 @@ def print_diff(diff: ModelDiff, before_label: str, after_label: str, figures: bo
     if note := evaluation_note(diff):
         console.print(note, style="dim", highlight=False)
     if any(change.status != "unchanged" for change in diff.layers):
-        headers = _headers(figures)
+        headers = HEADERS
         table = Table(title="Layers", title_justify="left")
         rows = diff_rows(diff)
         for header in headers:
             table.add_column(header, justify="right" if header in ("Params", "MACs") else "left", overflow="fold")
         for row in rows:
-            table.add_row(*_row_cells(row, figures), style=_STYLES[row.status])
+            table.add_row(*_row_cells(row), style=_STYLES[row.status])
         console.print(table)
     totals = Table(title="Totals", title_justify="left")
     for header, justify in (("", "left"), ("before", "right"), ("after", "right"), ("Δ", "right")):

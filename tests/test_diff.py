@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 
 from specc.cli import app
 from specc.diff import MINUS, diff_models, diff_rows, signed
+from specc.figures import format_bytes, format_receptive_field, model_figures
+from specc.layers import format_shape
 from specc.pipeline import check_bytes
 from specc.render import format_diagnostic
 
@@ -55,10 +57,10 @@ def test_a_widened_conv_changes_its_params_and_the_shapes_after_it_only():
     diff = compare("base.cnn", "widened_conv.cnn")
     assert statuses(diff) == {"head_conv": "changed", "avg_pool": "changed", "predictions": "changed"}
     changes = {change.name: change for change in diff.layers}
-    assert changes["head_conv"].changed == ("output_shape", "trainable_params", "arguments")
+    assert changes["head_conv"].changed == ("output_shape", "trainable_params", "macs", "arguments")
     assert changes["head_conv"].changed_arguments() == (("filters", 32, 48),)
     assert changes["avg_pool"].changed == ("output_shape",)
-    assert changes["predictions"].changed == ("trainable_params",)  # its output stays 10 wide
+    assert changes["predictions"].changed == ("trainable_params", "macs")  # its output stays 10 wide
     before, after = report(BASE), report(DIFFS / "widened_conv.cnn")
     totals = {total.key: total for total in diff.totals}
     assert totals["total_params"].delta == after.total_params - before.total_params > 0
@@ -163,7 +165,7 @@ def test_json_format_has_the_documented_keys_and_the_checkers_figures():
     head = layers["head_conv"]
     assert set(head) == LAYER_KEYS and set(head["before"]) == FACT_KEYS == set(head["after"])
     assert head["status"] == "changed"
-    assert head["changed"] == ["output_shape", "trainable_params", "arguments"]
+    assert head["changed"] == ["output_shape", "trainable_params", "macs", "arguments"]
     assert head["before"]["arguments"]["filters"] == 32 and head["after"]["arguments"]["filters"] == 48
     after = report(DIFFS / "widened_conv.cnn")
     assert head["after"]["output_shape"] == list(
@@ -190,9 +192,15 @@ def test_markdown_format_is_a_changes_table_and_a_totals_table_with_signed_delta
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == f"### `{BASE}` → `{DIFFS / 'removed_block.cnn'}`"
-    assert "| --- | --- | --- | --- | --- |" in lines
-    assert f"| {MINUS} | stage2_add (Add) | 32x32x16 | 0 |   |" in lines
-    assert "|   | *4 unchanged layers: stem … stage1_add* |   |   |   |" in lines
+    assert "|   | Layer (type) | Output shape | Params | MACs | Receptive field | Other changes |" in lines
+    assert "| --- | --- | --- | --- | --- | --- | --- |" in lines
+    removed = next(r for r in report(BASE).layers if r.layer.name == "stage2_add")
+    field = format_receptive_field(model_figures(report(BASE)).layers["stage2_add"].receptive_field)
+    assert (
+        f"| {MINUS} | stage2_add (Add) | {format_shape(removed.inference.output_shape)} | 0 | 0 | {field} |   |"
+        in lines
+    )
+    assert "|   | *4 unchanged layers: stem … stage1_add* |   |   |   |   |   |" in lines
     before, after = report(BASE).total_params, report(DIFFS / "removed_block.cnn").total_params
     total_row = f"| Total params | {before:,} | {after:,} | {signed(after - before)} |"
     assert total_row in lines
@@ -302,7 +310,7 @@ def test_resnet50_with_fewer_classes_changes_only_its_predictions_layer(tmp_path
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert [(layer["name"], layer["changed"]) for layer in document["layers"]] == [
-        ("predictions", ["output_shape", "trainable_params", "arguments"])
+        ("predictions", ["output_shape", "trainable_params", "macs", "arguments"])
     ]
     before, after = report(original), report(changed)
     assert document["counts"]["unchanged"] == len(before.layers) - 1
@@ -366,3 +374,80 @@ def test_open_inputs_show_their_shape_as_written_and_outputs_as_formulas_with_th
     assert f"layers evaluated at {shown}" in markdown
     assert "| Input shapes | HxWx3 | HxWx3 |   |" in markdown
     assert "x 8 | changed |" in markdown
+
+
+# --- figures: MACs, FLOPs, receptive fields, memory ----------------------------------------------------
+
+
+def test_a_strided_stem_changes_each_layers_macs_and_receptive_field_as_specc_figures_has_them():
+    before, after = report(BASE), report(DIFFS / "strided_stem.cnn")
+    old, new = model_figures(before), model_figures(after)
+    diff = diff_models(before, after)
+    changes = {change.name: change for change in diff.layers}
+    stem = changes["stem"]
+    assert stem.before.figures.macs == old.layers["stem"].macs > new.layers["stem"].macs == stem.after.figures.macs
+    assert "receptive_field" in stem.changed  # the jump doubles
+    assert new.layers["stem"].receptive_field.jump == (2, 2)
+    assert changes["head_conv"].changed == ("output_shape", "macs", "receptive_field")
+    # After global pooling both see the whole input: no change there, whatever the sizes past the edges.
+    assert changes["avg_pool"].status == changes["predictions"].status == "unchanged"
+    totals = {total.key: total for total in diff.totals}
+    assert (totals["macs"].before, totals["macs"].after) == (old.macs, new.macs)
+    assert totals["macs"].delta == new.macs - old.macs < 0
+    assert totals["flops"].delta == new.flops - old.flops
+    assert totals["peak_forward_bytes"].delta == new.peak_forward_bytes - old.peak_forward_bytes
+
+
+def test_text_format_has_macs_and_receptive_field_columns_and_memory_in_bytes_units():
+    before, after = report(BASE), report(DIFFS / "strided_stem.cnn")
+    old, new = model_figures(before), model_figures(after)
+    out = wide("diff", BASE, DIFFS / "strided_stem.cnn").stdout
+    assert "MACs" in out and "Receptive field" in out
+    stem_macs = f"{old.layers['stem'].macs:,} → {new.layers['stem'].macs:,}"
+    assert f"{stem_macs} ({signed(new.layers['stem'].macs - old.layers['stem'].macs)})" in out
+    fields = (format_receptive_field(f.layers["head_conv"].receptive_field) for f in (old, new))
+    assert " → ".join(fields) in out
+    assert signed(new.macs - old.macs) in out
+    (memory,) = [line for line in out.splitlines() if "Peak forward memory" in line]
+    cells = [cell.strip() for cell in memory.strip("│ ").split("│")]
+    delta = format_bytes(old.peak_forward_bytes - new.peak_forward_bytes)
+    assert cells[1:] == [format_bytes(old.peak_forward_bytes), format_bytes(new.peak_forward_bytes), f"{MINUS}{delta}"]
+
+
+def test_json_format_carries_each_layers_macs_and_receptive_field_and_the_figure_totals():
+    before, after = report(BASE), report(DIFFS / "strided_stem.cnn")
+    new = model_figures(after)
+    document = json.loads(invoke("diff", BASE, DIFFS / "strided_stem.cnn", "-f", "json").stdout)
+    head = next(layer for layer in document["layers"] if layer["name"] == "head_conv")
+    field = new.layers["head_conv"].receptive_field
+    assert head["after"]["macs"] == new.layers["head_conv"].macs
+    assert head["after"]["receptive_field"] == {
+        "size": list(field.size),
+        "jump": [int(j) for j in field.jump],
+        "start": [int(s) for s in field.start],
+        "whole": False,
+    }
+    avg_pool = next(r for r in after.layers if r.layer.name == "avg_pool")
+    assert avg_pool.layer.name in document["unchanged"]
+    totals = document["totals"]
+    for key in ("macs", "flops", "peak_forward_bytes"):
+        old_value, new_value = getattr(model_figures(before), key), getattr(new, key)
+        assert totals[key] == {"before": old_value, "after": new_value, "delta": new_value - old_value}
+
+
+def test_markdown_format_has_the_figure_totals_with_signed_deltas():
+    before, after = model_figures(report(BASE)), model_figures(report(DIFFS / "widened_conv.cnn"))
+    lines = invoke("diff", BASE, DIFFS / "widened_conv.cnn", "-f", "markdown").stdout.splitlines()
+    assert f"| MACs | {before.macs:,} | {after.macs:,} | {signed(after.macs - before.macs)} |" in lines
+    assert f"| FLOPs | {before.flops:,} | {after.flops:,} | {signed(after.flops - before.flops)} |" in lines
+
+
+def test_the_text_example_in_docs_diff_md_is_what_specc_diff_prints(monkeypatch):
+    repo = DIFFS.parent.parent
+    documented = (repo / "docs" / "diff.md").read_text(encoding="utf-8").split("```text\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(repo)
+    width = max(len(line) for line in documented.splitlines())
+    result = CliRunner().invoke(
+        app, ["diff", "tests/diffs/base.cnn", "tests/diffs/widened_conv.cnn"], env={"COLUMNS": str(width)}
+    )
+    assert [line.rstrip() for line in result.stdout.splitlines()] == documented.splitlines()
