@@ -304,7 +304,7 @@ def _total_record(total: Total) -> dict[str, Any]:
         shapes = (None if s is None else [list(shape) for shape in s] for s in (total.before, total.after))
         before, after = shapes
         return {"before": before, "after": after}
-    if total.delta is None and not isinstance(total.before or total.after, int):  # a description, not a count
+    if total.key == "accepted_input_sizes":  # descriptions, not counts
         return {"before": total.before, "after": total.after}
     return {"before": total.before, "after": total.after, "delta": total.delta}
 
@@ -372,6 +372,9 @@ def _count_cell(before: int, after: int) -> str:
 
 
 def _value(value: Any) -> str:
+    """An argument's value as a spec writes it: `2x2`, `true`, `same`."""
+    if isinstance(value, bool):
+        return str(value).lower()
     if isinstance(value, tuple):
         return "x".join(map(str, value)) if all(isinstance(v, int) for v in value) else str(value)
     return str(value)

@@ -451,3 +451,18 @@ def test_the_text_example_in_docs_diff_md_is_what_specc_diff_prints(monkeypatch)
         app, ["diff", "tests/diffs/base.cnn", "tests/diffs/widened_conv.cnn"], env={"COLUMNS": str(width)}
     )
     assert [line.rstrip() for line in result.stdout.splitlines()] == documented.splitlines()
+
+
+def test_freezing_a_backbones_last_block_moves_its_weights_to_non_trainable_and_says_so(tmp_path):
+    tuned = Path(__file__).resolve().parent.parent / "examples" / "fine_tuning.cnn"
+    frozen = tmp_path / "frozen.cnn"
+    frozen.write_text(tuned.read_text().replace("trainable_from=block5_conv1", "trainable=false"))
+    diff = diff_models(report(tuned), report(frozen))
+    conv = next(change for change in diff.layers if change.name == "block5_conv1")
+    assert conv.changed == ("trainable_params", "non_trainable_params", "arguments")
+    assert conv.changed_arguments() == (("trainable", True, False),)
+    totals = {total.key: total for total in diff.totals}
+    assert totals["total_params"].delta == 0
+    assert totals["non_trainable_params"].delta == -totals["trainable_params"].delta > 0
+    out = wide("diff", tuned, frozen).stdout
+    assert f"trainable true → false; trainable {conv.before.trainable_params:,} → 0" in out
