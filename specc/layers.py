@@ -116,6 +116,54 @@ class AxisWindow(NamedTuple):
     upsample: int = 1
 
 
+class Cost(NamedTuple):
+    """What a layer computes for ONE example. `macs`: multiply-accumulates of its weighted linear map (convolutions
+    and dense; 0 for every other kind). `flops`: 2 per MAC (a multiply and an add; bias adds and fused activations
+    are not counted, as torch.utils.flop_counter, fvcore and published figures count) plus the kind's stated
+    element-wise operations. docs/figures.md gives every kind's rule."""
+
+    macs: int
+    flops: int
+
+
+class CostTerms(NamedTuple):
+    """A layer's cost as products of whole numbers, so that the arithmetic can be shown as well as summed.
+
+    MACs are the sum of the products in `macs`; FLOPs are 2 per MAC plus the sum of the products in `flops`
+    (each product's first factor is the operations per output element); `what` says what those operations are.
+    """
+
+    macs: tuple[tuple[int, ...], ...] = ()
+    flops: tuple[tuple[int, ...], ...] = ()
+    what: str = ""
+
+    def cost(self) -> Cost:
+        macs = sum(math.prod(term) for term in self.macs)
+        return Cost(macs, 2 * macs + sum(math.prod(term) for term in self.flops))
+
+    def working(self) -> tuple[str, ...]:
+        """The arithmetic, for people: `MACs: 26*26*3*3*1*32 = 194,688`, then the FLOPs."""
+        macs, flops = self.cost()
+        lines = []
+        if self.macs:
+            products = " + ".join("*".join(map(str, term)) for term in self.macs)
+            lines.append(f"MACs: {products} = {macs:,}")
+        if self.flops:
+            products = " + ".join("*".join(map(str, term)) for term in self.flops)
+            doubled = f"2*{macs:,} + " if macs else ""
+            lines.append(f"FLOPs: {doubled}{products} = {flops:,}" + (f" ({self.what})" if self.what else ""))
+        elif macs:
+            lines.append(f"FLOPs: 2*{macs:,} = {flops:,} (a multiply and an add per MAC)")
+        else:
+            lines.append("FLOPs: 0" + (f" ({self.what})" if self.what else ""))
+        return tuple(lines)
+
+
+def _per_element(operations: int, output_shape: Shape, what: str) -> CostTerms:
+    """`operations` FLOPs for each element of the output (none when 0)."""
+    return CostTerms(flops=((operations, *output_shape),) if operations else (), what=what)
+
+
 def format_shape(shape: Shape) -> str:
     return "x".join(str(d) for d in shape) if shape else "()"
 
@@ -181,6 +229,19 @@ class LayerBase(BaseModel):
         """How the output's height and width read the input's (this input shape, which the layer accepts);
         None when each output position reads the same position of its input, as element-wise kinds do."""
         return None
+
+    # False for kinds that are a view of their input or the identity at inference in both frameworks (flatten,
+    # reshape, dropout): their output takes no memory of its own.
+    allocates_output: ClassVar[bool] = True
+
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        """The kind's cost rule for one example, as products (see CostTerms), for inputs it accepts and the
+        output `infer` gave. Every kind states its own; there is no default."""
+        raise NotImplementedError
+
+    def cost(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> Cost:
+        """MACs and FLOPs for ONE example (see Cost and docs/figures.md)."""
+        return self.cost_terms(input_shapes, output_shape).cost()
 
 
 def _needs_feature_map(layer: LayerBase, input_shape: Shape) -> Problem | None:
@@ -295,6 +356,11 @@ class Conv2D(LayerBase):
     def axis_windows(self, input_shape: Shape) -> tuple[AxisWindow, AxisWindow]:
         return _sliding_windows(input_shape, self.kernel_size, self.strides, self.padding, self.dilation_rate)
 
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        """MACs: H'*W'*kh*kw*C_in*filters, every output element one kernel's worth (dilation adds none)."""
+        (height, width, filters), (kh, kw) = output_shape, self.kernel_size
+        return CostTerms(macs=((height, width, kh, kw, input_shapes[0][2], filters),))
+
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
         if problem := _needs_feature_map(self, input_shape):
@@ -338,6 +404,19 @@ class _Pool2D(LayerBase):
     def axis_windows(self, input_shape: Shape) -> tuple[AxisWindow, AxisWindow]:
         return _sliding_windows(input_shape, self.pool_size, self.strides, self.padding)
 
+    # Operations per output element for a window of this many positions (max/min: comparisons; average: adds
+    # and the divide).
+    @staticmethod
+    def window_operations(window: int) -> int:
+        raise NotImplementedError
+
+    window_what: ClassVar[str] = ""
+
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        """FLOPs per output element from the pool window (padding positions of 'same' counted as positions)."""
+        window = self.pool_size[0] * self.pool_size[1]
+        return _per_element(self.window_operations(window), output_shape, self.window_what)
+
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         """Output: (H', W', C) by `window_output_length` with the pool as window; no parameters."""
         (input_shape,) = input_shapes
@@ -357,6 +436,12 @@ class MaxPool2D(_Pool2D):
     spellings: ClassVar = ("maxpool", "maxpool2d", "max_pool", "maxpooling2d")
     keras_class: ClassVar = "MaxPooling2D"
 
+    window_what: ClassVar = "window - 1 comparisons per output element"
+
+    @staticmethod
+    def window_operations(window: int) -> int:
+        return window - 1
+
 
 class AvgPool2D(_Pool2D):
     """Average pooling, Keras `AveragePooling2D`; 'same' averages only the real inputs."""
@@ -364,6 +449,12 @@ class AvgPool2D(_Pool2D):
     kind: Literal["avgpool2d"] = "avgpool2d"
     spellings: ClassVar = ("avgpool", "avgpool2d", "avg_pool", "averagepooling2d")
     keras_class: ClassVar = "AveragePooling2D"
+
+    window_what: ClassVar = "window - 1 adds and a divide per output element"
+
+    @staticmethod
+    def window_operations(window: int) -> int:
+        return window
 
 
 class MinPool2D(_Pool2D):
@@ -373,10 +464,21 @@ class MinPool2D(_Pool2D):
     spellings: ClassVar = ("minpool", "minpool2d", "min_pool")
     keras_class: ClassVar = "MinPooling2D"
 
+    window_what: ClassVar = "window - 1 comparisons per output element"
+
+    @staticmethod
+    def window_operations(window: int) -> int:
+        return window - 1
+
 
 class _GlobalPool2D(LayerBase):
     reads_whole_map: ClassVar = True
     keepdims: bool = Field(False, description="keep height and width, as 1x1")
+
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        """FLOPs: H*W per channel (adds and the divide, or comparisons), over the whole map."""
+        height, width, channels = input_shapes[0]
+        return CostTerms(flops=((height, width, channels),), what="H*W per channel")
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         """Output: (C,), one value per channel over the whole height and width, or (1, 1, C) with keepdims;
@@ -441,6 +543,9 @@ class ZeroPad2D(LayerBase):
         (top, _), (left, _) = self.padding_for(input_shape)
         return AxisWindow(1, 1, top), AxisWindow(1, 1, left)
 
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        return CostTerms(what="zeros are written, nothing computed")
+
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
         if problem := _needs_feature_map(self, input_shape):
@@ -483,6 +588,10 @@ class BatchNorm(LayerBase):
     center: bool = Field(True, description="learn an offset beta")
     scale: bool = Field(True, description="learn a factor gamma")
 
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        """At inference the statistics fold into one scale and one shift: 2 per element."""
+        return _per_element(2, output_shape, "scale and shift per element, statistics folded in")
+
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
         channels = input_shape[-1]
@@ -511,6 +620,11 @@ class Dropout(LayerBase):
 
     rate: Annotated[float, Field(ge=0, lt=1)] = Field(description="fraction of inputs zeroed while training, in [0, 1)")
 
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        return CostTerms(what="the identity at inference")
+
+    allocates_output: ClassVar = False
+
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
         return Inference(input_shape, 0)
@@ -523,6 +637,11 @@ class Flatten(LayerBase):
     spellings: ClassVar = ("flatten",)
     keras_class: ClassVar = "Flatten"
     reads_whole_map: ClassVar = True
+
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        return CostTerms(what="a view of its input")
+
+    allocates_output: ClassVar = False
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
@@ -546,6 +665,11 @@ class Dense(LayerBase):
     units: Extent = Field(description="number of outputs")
     activation: Activation = Field("linear", description="activation applied to the output")
     use_bias: bool = Field(True, description="whether a bias is added per unit")
+
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        """MACs: C_in*units for each position of the input's leading axes (one vector: C_in*units)."""
+        (*leading, features) = input_shapes[0]
+        return CostTerms(macs=((*leading, features, self.units),))
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
@@ -584,6 +708,12 @@ class ActivationLayer(LayerBase):
 
     activation: Activation = Field(description="the activation function")
 
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        """1 per element, whatever the function (linear: 0)."""
+        if self.activation == "linear":
+            return CostTerms(what="linear is the identity")
+        return _per_element(1, output_shape, f"{self.activation} per element")
+
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
         return Inference(input_shape, 0)
@@ -617,6 +747,12 @@ class DepthwiseConv2D(LayerBase):
 
     def axis_windows(self, input_shape: Shape) -> tuple[AxisWindow, AxisWindow]:
         return _sliding_windows(input_shape, self.kernel_size, self.strides, self.padding, self.dilation_rate)
+
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        """MACs: H'*W'*kh*kw*C*depth_multiplier."""
+        height, width, _ = output_shape
+        kh, kw = self.kernel_size
+        return CostTerms(macs=((height, width, kh, kw, input_shapes[0][2], self.depth_multiplier),))
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
@@ -666,6 +802,14 @@ class SeparableConv2D(LayerBase):
     def axis_windows(self, input_shape: Shape) -> tuple[AxisWindow, AxisWindow]:
         """The depthwise step's windows; the pointwise step reads one position."""
         return _sliding_windows(input_shape, self.kernel_size, self.strides, self.padding, self.dilation_rate)
+
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        """MACs: the depthwise step at the output's size, H'*W'*kh*kw*C*m, plus the pointwise one, H'*W'*C*m*filters."""
+        height, width, filters = output_shape
+        (kh, kw), channels, multiplier = self.kernel_size, input_shapes[0][2], self.depth_multiplier
+        return CostTerms(
+            macs=((height, width, kh, kw, channels, multiplier), (height, width, channels, multiplier, filters))
+        )
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
@@ -732,6 +876,13 @@ class Conv2DTranspose(LayerBase):
             before, _ = transposed_cropping(size, f, s, self.padding, output_padding[axis], d)
             found.append(AxisWindow(effective, 1, effective - 1 - before, upsample=s))
         return found[0], found[1]
+
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        """MACs: H_in*W_in*kh*kw*C_in*filters, each input element scattered through the whole kernel (what
+        PyTorch's flop counter counts for a transposed convolution)."""
+        height, width, channels = input_shapes[0]
+        kh, kw = self.kernel_size
+        return CostTerms(macs=((height, width, kh, kw, channels, self.filters),))
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
@@ -820,6 +971,12 @@ class UpSampling2D(LayerBase):
             2 * self.size[1], 1, self.size[1], self.size[1]
         )
 
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        """Nearest copies (0); bilinear weighs four inputs per output element: 4 multiplies and 3 adds, 7."""
+        if self.interpolation == "nearest":
+            return CostTerms(what="nearest copies its inputs")
+        return _per_element(7, output_shape, "bilinear: 4 multiplies and 3 adds per output element")
+
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
         if problem := _needs_feature_map(self, input_shape):
@@ -847,6 +1004,9 @@ class Cropping2D(LayerBase):
     def axis_windows(self, input_shape: Shape) -> tuple[AxisWindow, AxisWindow]:
         (top, _), (left, _) = self.cropping
         return AxisWindow(1, 1, -top), AxisWindow(1, 1, -left)
+
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        return CostTerms(what="a slice of its input")
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
@@ -902,6 +1062,11 @@ class Reshape(LayerBase):
             )
         return self
 
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        return CostTerms(what="a view of its input")
+
+    allocates_output: ClassVar = False
+
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
         elements = math.prod(input_shape)
@@ -942,6 +1107,12 @@ class Rescaling(LayerBase):
     scale: float = Field(description="factor each value is multiplied by")
     offset: float = Field(0.0, description="added after scaling")
 
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        """2 per element (multiply, add), 1 without an offset."""
+        if self.offset == 0:
+            return _per_element(1, output_shape, "a multiply per element")
+        return _per_element(2, output_shape, "a multiply and an add per element")
+
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
         return Inference(input_shape, 0)
@@ -975,6 +1146,10 @@ class Normalization(LayerBase):
                 "statistics_pair", "give both mean and variance, or neither (then they are weights, set by adapt)"
             )
         return self
+
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        """2 per element: subtract the mean, multiply by 1/sqrt(variance) (computed once per channel)."""
+        return _per_element(2, output_shape, "a subtract and a multiply per element")
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
@@ -1014,6 +1189,13 @@ class LayerNorm(LayerBase):
     center: bool = Field(True, description="learn an offset beta")
     scale: bool = Field(True, description="learn a factor gamma")
 
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        """5 per element for the normalisation (an add for the mean; subtract the mean, square and add for the
+        variance; multiply by 1/sqrt(variance + epsilon)), plus 1 for gamma and 1 for beta when present. The
+        per-position divides and square roots are not counted."""
+        operations = 5 + int(self.scale) + int(self.center)
+        return _per_element(operations, output_shape, "5 to normalise, 1 each for gamma and beta, per element")
+
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
         channels = input_shape[-1]
@@ -1037,6 +1219,10 @@ class ReLU(LayerBase):
     max_value: Annotated[float, Field(ge=0)] | None = Field(None, description="the largest output (none: no limit)")
     negative_slope: Annotated[float, Field(ge=0)] = Field(0.0, description="slope below the threshold")
     threshold: Annotated[float, Field(ge=0)] = Field(0.0, description="where the identity starts")
+
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        """1 per element, as any standalone activation."""
+        return _per_element(1, output_shape, "relu per element")
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         (input_shape,) = input_shapes
@@ -1069,6 +1255,11 @@ class _ElementwiseMerge(LayerBase):
     arity: ClassVar = None
     # Keras's Subtract takes exactly two operands; the others two or more.
     exact_operands: ClassVar[int | None] = None
+
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        """k - 1 operations per output element for k operands (Average: k, the divide included)."""
+        operations = len(input_shapes) - 1
+        return _per_element(operations, output_shape, f"{operations} per element for {len(input_shapes)} operands")
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         shape: Shape | None = input_shapes[0]
@@ -1118,6 +1309,11 @@ class Average(_ElementwiseMerge):
     spellings: ClassVar = ("average",)
     keras_class: ClassVar = "Average"
 
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        """k per output element for k operands: k - 1 adds and the divide."""
+        operations = len(input_shapes)
+        return _per_element(operations, output_shape, f"{operations - 1} adds and a divide per element")
+
 
 class Maximum(_ElementwiseMerge):
     """Keras `Maximum`: the element-wise maximum."""
@@ -1145,6 +1341,10 @@ class ScaledAdd(_ElementwiseMerge):
     exact_operands: ClassVar = 2
 
     scale: float = Field(description="the factor the second operand is multiplied by")
+
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        """2 per element: a multiply by scale and an add."""
+        return _per_element(2, output_shape, "a multiply and an add per element")
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         """As the other merges, but of one rank: its call adds the tensors as they come, batch axis included,
@@ -1179,6 +1379,9 @@ class Concat(LayerBase):
         if self.axis == 0:
             raise PydanticCustomError("batch_axis", "axis 0 is the batch axis")
         return self
+
+    def cost_terms(self, input_shapes: tuple[Shape, ...], output_shape: Shape) -> CostTerms:
+        return CostTerms(what="copies its operands")
 
     def infer(self, input_shapes: tuple[Shape, ...]) -> Inference | Problem:
         first = input_shapes[0]
