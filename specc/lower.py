@@ -407,7 +407,7 @@ BYTE_UNITS = {
     "GiB": 2**30,
     "TiB": 2**40,
 }
-_BUDGET_OPTIONS = ("batch", "dtype")
+BUDGET_OPTIONS = ("batch", "dtype")
 BUDGET_DTYPES: tuple[str, ...] = get_args(Budget.model_fields["dtype"].annotation)
 _QUANTITY = re.compile(r"([0-9]+\.?[0-9]*|\.[0-9]+)([A-Za-z]*)\Z")
 
@@ -713,8 +713,8 @@ class _ModelLowering:
         for option in statement.options:
             key = option.key or ""
             value = option.value
-            if key not in _BUDGET_OPTIONS:
-                match = closest(key, _BUDGET_OPTIONS)
+            if key not in BUDGET_OPTIONS:
+                match = closest(key, BUDGET_OPTIONS)
                 self.report(
                     "E202",
                     f"budget has no option `{key}`",

@@ -262,6 +262,9 @@ _VALUE_STARTS = {"NUMBER", "SIZE", "STRING", "LPAR"}
 
 def _describe_expected(expected: set[str]) -> str:
     expected = set(expected)
+    if "NAME" in expected:
+        # Where a statement may start, "a name" says it: a budget line starts with a word, as a layer line does.
+        expected.discard("BUDGET")
     value_word = []
     if _VALUE_STARTS <= expected:
         # Where a line may end, another argument may come; right after `=` only a value may.
