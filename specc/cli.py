@@ -278,10 +278,27 @@ def summary(
     explain: Annotated[
         bool, typer.Option("--explain", "-e", help="Show the arithmetic behind each shape and count.")
     ] = False,
+    costs: Annotated[
+        bool, typer.Option("--costs", help="Add each layer's MACs, output memory and receptive field.")
+    ] = False,
+    dtype: Annotated[
+        str,
+        typer.Option(
+            "--dtype", metavar="float32|float16|bfloat16", help="The number type memory figures are counted in."
+        ),
+    ] = "float32",
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, metavar="N", help="Examples per batch for the memory figures.")
+    ] = 1,
 ) -> None:
-    """Print a table like Keras's model.summary(): each layer's output shape and parameters, and the totals.
+    """Print a table like Keras's model.summary(): each layer's output shape and parameters, and the totals,
+    with the model's MACs and memory (docs/figures.md).
 
     A spec with errors gets its diagnostics, then each table up to the layer the checker stopped at."""
+    from specc.figures import DTYPE_BYTES
+
+    if dtype not in DTYPE_BYTES:
+        raise _usage_error(f"--dtype must be one of {', '.join(DTYPE_BYTES)}, got {dtype!r}")
     checked = check_bytes(_read(file))
     if not checked.ok:
         _print_diagnostics(str(file), checked, use_color())
@@ -293,7 +310,15 @@ def summary(
             raise _usage_error(f"{file} has no model `{model}`; it has: {names}")
     from specc.summary import print_summaries  # rich is loaded only when a table is drawn
 
-    print_summaries(reports, explain, diagnostics=checked.diagnostics, source_lines=checked.lines)
+    print_summaries(
+        reports,
+        explain,
+        diagnostics=checked.diagnostics,
+        source_lines=checked.lines,
+        costs=costs,
+        dtype=dtype,
+        batch=batch,
+    )
     raise typer.Exit(EXIT_CLEAN if checked.ok else EXIT_SPEC_ERRORS)
 
 

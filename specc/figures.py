@@ -59,6 +59,8 @@ class ModelFigures:
     batch: int
     # The arithmetic behind each layer's MACs, FLOPs and receptive field, for --explain, by layer name.
     working: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Each model input's memory for `batch` examples in `dtype`, by name.
+    input_bytes: dict[str, int] = field(default_factory=dict)
 
 
 class _Axis(NamedTuple):
@@ -238,6 +240,7 @@ def model_figures(report: ModelReport, dtype: str = "float32", batch: int = 1) -
         dtype=dtype,
         batch=batch,
         working=working,
+        input_bytes=input_bytes,
     )
 
 
@@ -257,6 +260,18 @@ def format_count(n: int) -> str:
         return str(n)
     digits = 2 if value < 9.995 else 1 if value < 99.95 else 0
     return f"{value:.{digits}f}{_PREFIXES[power]}"
+
+
+def format_receptive_field(field: ReceptiveField | None) -> str:
+    """`7x7 /2`: the size and the jump (one number when both axes agree; `1/2` after upsampling), `whole input`
+    after global pooling or flatten, `-` without a map."""
+    if field is None:
+        return "-"
+    if field.whole:
+        return "whole input"
+    jump_h, jump_w = field.jump
+    jump = str(jump_h) if jump_h == jump_w else f"{jump_h}x{jump_w}"
+    return f"{field.size[0]}x{field.size[1]} /{jump}"
 
 
 def format_bytes(n: int) -> str:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import sys
+from fractions import Fraction
 from typing import Any
 
 from specc.check import ModelReport
 from specc.diagnostics import Diagnostic, Severity, Span
+from specc.figures import LayerFigures, ReceptiveField, model_figures
 from specc.ir import Model
 from specc.layers import Shape, format_shape
 from specc.pipeline import CheckedSource, cycle_collection_paused
@@ -156,10 +158,37 @@ def _known(model: Model, name: str) -> str | None:
     return None if name in model.unknown else name
 
 
+def _number(value: Fraction) -> int | float:
+    """A whole number as an int, a fraction (a jump after upsampling) as a float."""
+    return int(value) if value.denominator == 1 else float(value)
+
+
+def _field_record(field: ReceptiveField | None) -> dict[str, Any] | None:
+    if field is None:
+        return None
+    return {
+        "size": list(field.size),
+        "jump": [_number(j) for j in field.jump],
+        "start": [_number(s) for s in field.start],
+        "whole": field.whole,
+    }
+
+
+def _layer_figures_record(found: LayerFigures) -> dict[str, Any]:
+    """A layer's figures: MACs and FLOPs for one example, its output's bytes in float32 for one example."""
+    return {
+        "macs": found.macs,
+        "flops": found.flops,
+        "output_bytes": found.output_bytes,
+        "receptive_field": _field_record(found.receptive_field),
+    }
+
+
 def model_record(report: ModelReport) -> dict[str, Any]:
     """The JSON form of one checked model: its inputs, every layer inferred (with what it reads, the block
-    use that made it, and whether it counts), its outputs and the totals of what reaches them."""
+    use that made it, whether it counts, and its figures), its outputs and the totals of what reaches them."""
     model = report.model
+    figures = model_figures(report)
     output_shapes = report.output_shapes
     uses = model.block_uses
     return {
@@ -184,6 +213,7 @@ def model_record(report: ModelReport) -> dict[str, Any]:
                 "counted": layer_report.layer.name in report.reachable,
                 "trainable": layer_report.layer.trainable,
                 "block": uses[layer_report.layer.scope].name if layer_report.layer.scope is not None else None,
+                **_layer_figures_record(figures.layers[layer_report.layer.name]),
             }
             for layer_report in report.layers
         ],
@@ -207,6 +237,15 @@ def model_record(report: ModelReport) -> dict[str, Any]:
         "total_params": report.total_params,
         "trainable_params": report.trainable_params,
         "non_trainable_params": report.non_trainable_params,
+        "figures": {
+            "macs": figures.macs,
+            "flops": figures.flops,
+            "parameter_bytes": figures.parameter_bytes,
+            "peak_forward_bytes": figures.peak_forward_bytes,
+            "training_bytes": figures.training_bytes,
+            "dtype": figures.dtype,
+            "batch": figures.batch,
+        },
     }
 
 

@@ -24,12 +24,15 @@ from rich.text import Text
 
 from specc.check import LayerReport, ModelReport
 from specc.diagnostics import Diagnostic, Severity
+from specc.figures import ModelFigures, format_bytes, format_count, format_receptive_field, model_figures
 from specc.ir import Model
 from specc.layers import Layer
 
 HEADERS = ("Layer (type)", "Output Shape", "Param #", "Line")
 # A graph's table: Keras's functional columns, then the line.
 GRAPH_HEADERS = ("Layer (type)", "Output Shape", "Param #", "Connected to", "Line")
+# What --costs adds before the line: MACs for one example, the output's memory, what one output position sees.
+COST_HEADERS = ("MACs", "Memory", "Receptive field")
 # Marks the layer the checker stopped at, in a summary of a spec with errors.
 FAILED = "✗"
 # Marks a layer of a graph that was not inferred because a value it reads is unknown.
@@ -53,11 +56,12 @@ class Row(NamedTuple):
     connected: str = ""
     # Not counted in the totals, or not inferred: shown dim.
     dim: bool = False
+    # The --costs cells: MACs, the output's memory, the receptive field.
+    costs: tuple[str, str, str] = ("", "", "")
 
-    def cells(self, graph: bool) -> tuple[str, ...]:
-        if graph:
-            return self.layer, self.shape, self.params, self.connected, self.line
-        return self.layer, self.shape, self.params, self.line
+    def cells(self, graph: bool, costs: bool = False) -> tuple[str, ...]:
+        first = (self.layer, self.shape, self.params, *((self.connected,) if graph else ()))
+        return (*first, *(self.costs if costs else ()), self.line)
 
     @property
     def style(self) -> str | None:
@@ -66,6 +70,11 @@ class Row(NamedTuple):
 
 def _keras_shape(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(["None", *map(str, shape)]) + ")"
+
+
+def _headers(graph: bool, costs: bool) -> tuple[str, ...]:
+    headers = GRAPH_HEADERS if graph else HEADERS
+    return (*headers[:-1], *(COST_HEADERS if costs else ()), headers[-1])
 
 
 def _label(layer: Layer) -> str:
@@ -208,8 +217,16 @@ class _RowBuilder:
     """The rows of one model's table, walking its layers in order; in a graph, the layers that could not
     be inferred and the lines that failed are rows too, marked."""
 
-    def __init__(self, report: ModelReport, graph: bool, diagnostics: list[Diagnostic], source_lines: list[str]):
+    def __init__(
+        self,
+        report: ModelReport,
+        graph: bool,
+        diagnostics: list[Diagnostic],
+        source_lines: list[str],
+        figures: ModelFigures | None = None,
+    ):
         self.report, self.model, self.graph = report, report.model, graph
+        self.figures = figures or model_figures(report)
         self.diagnostics, self.source_lines = diagnostics, source_lines
         self.inferred = {r.layer.name: r for r in report.layers}
         self.shapes = report.value_shapes
@@ -247,8 +264,30 @@ class _RowBuilder:
                     str(model_input.span.line),
                     connected="-",
                     dim=not counted,
+                    costs=("0", format_bytes(self.figures.input_bytes[model_input.name]), self.seen(model_input.name)),
                 )
             )
+
+    def seen(self, name: str) -> str:
+        """The receptive field cell of a value: its layer's, or for a map input its single pixel."""
+        if name in self.figures.layers:
+            return format_receptive_field(self.figures.layers[name].receptive_field)
+        shape = self.shapes.get(name)
+        return "1x1 /1" if shape is not None and len(shape) == 3 and name not in self.inferred else "-"
+
+    def summed_costs(self, names: list[str], output: str) -> tuple[str, str, str]:
+        """The cost cells of rows that stand for several layers: MACs and memory summed, the field of the output."""
+        found = [self.figures.layers[name] for name in names if name in self.figures.layers]
+        macs = sum(f.macs for f in found)
+        memory = sum(f.output_bytes for f in found)
+        return format_count(macs), format_bytes(memory), self.seen(output)
+
+    def cost_working(self, names: list[str]) -> tuple[str, ...]:
+        """The MACs arithmetic of rows that stand for several layers: each member's MACs added."""
+        found = [self.figures.layers[name].macs for name in names if name in self.figures.layers]
+        if len(found) < 2:
+            return ()
+        return (f"MACs: {' + '.join(f'{m:,}' for m in found if m)} = {sum(found):,}",) if any(found) else ()
 
     def counted(self, name: str) -> bool:
         return self.reaching is None or name in self.reaching
@@ -363,14 +402,16 @@ class _RowBuilder:
         if backbone_freezes and params:
             label += " · " + _freezing(params - frozen, frozen)
         shape = self.shapes.get(output)
+        names = [m.layer.name for m in members]
         working = (f"{len(members)} layers: {params - frozen:,} trainable, {frozen:,} frozen",)
         return Row(
             label,
             _keras_shape(shape) if shape is not None else "?",
             f"{params:,}",
             str(line),
-            working,
+            working + self.cost_working(names),
             connected=_connections(self.model, use.inputs) if unit is None else "",
+            costs=self.summed_costs(names, output),
         )
 
     def failed_line(self, name: str) -> None:
@@ -391,9 +432,10 @@ class _RowBuilder:
             _keras_shape(inference.output_shape),
             f"{inference.params:,}",
             str(layer.span.line),
-            tuple(inference.working),
+            (*inference.working, *self.figures.working.get(layer.name, ())),
             connected=_connections(self.model, layer.inputs),
             dim=not counted,
+            costs=self.summed_costs([layer.name], layer.name),
         )
 
     def fold_row(self, fold: tuple[int, ...]) -> Row:
@@ -414,14 +456,16 @@ class _RowBuilder:
         if len(uses) > 1:
             working.append(f"params: {' + '.join(f'{p:,}' for p in per_use)} = {total:,}")
         shape = self.shapes.get(last.output)
+        names = [m.name for _, m in members if self.counted(m.name)]
         return Row(
             ("" if any_counted else f"{NOT_COUNTED} ") + label,
             _keras_shape(shape) if shape is not None else "?",
             f"{total:,}",
             str(first.span.line),
-            tuple(working),
+            (*working, *self.cost_working(names)),
             connected=_connections(self.model, first.inputs),
             dim=not any_counted,
+            costs=self.summed_costs(names, last.output),
         )
 
 
@@ -430,13 +474,14 @@ def summary_rows(
     stop: Diagnostic | None = None,
     source_lines: list[str] = (),
     diagnostics: list[Diagnostic] = (),
+    figures: ModelFigures | None = None,
 ) -> list[Row]:
     """The rows of a model's table. A stack: its input, every layer the checker inferred, and, where it stopped
     at an error, that layer (or source line) marked. A graph: its inputs, then every layer in order, those that
     could not be inferred marked, and the lines that failed as written."""
     model = report.model
     graph = not is_stack(model)
-    builder = _RowBuilder(report, graph, list(diagnostics), list(source_lines))
+    builder = _RowBuilder(report, graph, list(diagnostics), list(source_lines), figures)
     builder.inputs()
     if graph:
         builder.layers(model.layers)
@@ -470,10 +515,10 @@ def _count_width(rows: list[Row], width: int) -> int | None:
     return longest if longest <= width // 3 else None
 
 
-def summary_table(title: str, rows: list[Row], width: int, graph: bool = False) -> Table:
+def summary_table(title: str, rows: list[Row], width: int, graph: bool = False, costs: bool = False) -> Table:
     """One row per layer, as in model.summary(): name (type), output shape with the batch axis, parameters,
-    and in a graph's table what the layer reads."""
-    headers = GRAPH_HEADERS if graph else HEADERS
+    in a graph's table what the layer reads, and with `costs` its MACs, memory and receptive field."""
+    headers = _headers(graph, costs)
     # A graph's rows may take several lines (a merge reads several values): lines between rows, as Keras draws.
     table = Table(title=title, title_justify="left", show_lines=graph)
     table.add_column(headers[0], overflow="fold")
@@ -483,30 +528,37 @@ def summary_table(title: str, rows: list[Row], width: int, graph: bool = False) 
     table.add_column(headers[2], justify="right", overflow="fold", no_wrap=whole)
     if graph:
         table.add_column(headers[3], overflow="fold")
+    if costs:
+        table.add_column(COST_HEADERS[0], justify="right", overflow="fold")
+        table.add_column(COST_HEADERS[1], justify="right", overflow="fold")
+        table.add_column(COST_HEADERS[2], overflow="fold")
     table.add_column(headers[-1], justify="right", style="dim")
     for row in rows:
-        table.add_row(*row.cells(graph), style=row.style)
+        table.add_row(*row.cells(graph, costs), style=row.style)
     return table
 
 
-def explained_table(title: str, rows: list[Row], width: int, graph: bool = False) -> Table:
+def explained_table(title: str, rows: list[Row], width: int, graph: bool = False, costs: bool = False) -> Table:
     """The summary with each layer's arithmetic on lines of its own under its row, across the whole table.
 
     rich has no cells spanning columns, so each row is a grid of its own inside a one-column table;
     every grid gets the same column widths, which depend on the table's width only, never on the
     row's content, so the columns line up from row to row.
     """
-    headers = GRAPH_HEADERS if graph else HEADERS
+    headers = _headers(graph, costs)
     count_width = _count_width(rows, width) or width // 3
     line_width = max(len(headers[-1]), *(len(row.line) for row in rows))
     name_width = max(len(headers[0]), *(len(row.layer) for row in rows))
     shape_width = max(len(headers[1]), *(len(row.shape) for row in rows))
-    connected_width = max(len(headers[3]), *(len(part) for row in rows for part in row.connected.split("\n")))
+    connected_width = max(len(GRAPH_HEADERS[3]), *(len(part) for row in rows for part in row.connected.split("\n")))
+    cost_widths = [max(len(header), *(len(row.costs[i]) for row in rows)) for i, header in enumerate(COST_HEADERS)]
     working_width = max((len(line) + 2 for row in rows for line in row.working), default=0)
     # Inside the table's borders and padding (4), the grid's gaps (2 between columns).
     columns_width = name_width + shape_width + count_width + line_width + 6
     if graph:
         columns_width += connected_width + 2
+    if costs:
+        columns_width += sum(cost_widths) + 2 * len(cost_widths)
     natural = max(columns_width, working_width) + 4
 
     def grid(cells: tuple[str, ...], style: str | None = None) -> Table:
@@ -524,6 +576,9 @@ def explained_table(title: str, rows: list[Row], width: int, graph: bool = False
                 row.add_column(width=connected_width, overflow="fold")
             else:
                 row.add_column(ratio=1, overflow="fold")
+        if costs:
+            for index, cost_width in enumerate(cost_widths):
+                row.add_column(width=cost_width, justify="left" if index == 2 else "right", overflow="fold")
         row.add_column(width=line_width, justify="right", style="dim")
         row.add_row(*cells, style=style)
         return row
@@ -531,11 +586,22 @@ def explained_table(title: str, rows: list[Row], width: int, graph: bool = False
     table = Table(title=title, title_justify="left", show_lines=True, width=min(width, natural))
     table.add_column(grid(headers))
     for row in rows:
-        parts = [grid(row.cells(graph), row.style)]
+        parts = [grid(row.cells(graph, costs), row.style)]
         if row.working:
             parts.append(Padding(Text("\n".join(row.working), style="dim", overflow="fold"), (0, 0, 0, 2)))
         table.add_row(Group(*parts))
     return table
+
+
+def figures_totals(figures: ModelFigures) -> tuple[str, ...]:
+    """The lines of a complete model's figures under its parameter totals (docs/figures.md says what each counts)."""
+    dtype, batch = figures.dtype, figures.batch
+    return (
+        f"Total MACs: {format_count(figures.macs)} (FLOPs: {format_count(figures.flops)})",
+        f"Parameter memory ({dtype}): {format_bytes(figures.parameter_bytes)}",
+        f"Peak forward memory (batch {batch}, {dtype}): {format_bytes(figures.peak_forward_bytes)} activations",
+        f"Training memory estimate (batch {batch}, {dtype}, Adam): {format_bytes(figures.training_bytes)}",
+    )
 
 
 def _lines(numbers: list[int]) -> str:
@@ -548,16 +614,21 @@ def print_summaries(
     console: Console | None = None,
     diagnostics: list[Diagnostic] = (),
     source_lines: list[str] = (),
+    costs: bool = False,
+    dtype: str = "float32",
+    batch: int = 1,
 ) -> None:
     """Each model's table and totals; a model the checker stopped in gets its table up to the error, marked
-    (a graph: every layer, those not inferred marked)."""
+    (a graph: every layer, those not inferred marked). `costs` adds each row's MACs, memory and receptive
+    field; the figures' totals follow the parameters' for a complete model, in `dtype` for `batch` examples."""
     console = console or Console()
     draw = explained_table if explain else summary_table
     for report in reports:
         graph = not is_stack(report.model)
         stop = None if graph else stopping_error(report, diagnostics)
-        rows = summary_rows(report, stop, source_lines, diagnostics)
-        console.print(draw(f'Model: "{report.model.name}"', rows, console.width, graph))
+        figures = model_figures(report, dtype, batch)
+        rows = summary_rows(report, stop, source_lines, diagnostics, figures)
+        console.print(draw(f'Model: "{report.model.name}"', rows, console.width, graph, costs))
         if stop is not None:
             console.print(f" {FAILED} stopped at line {stop.span.line} (error {stop.code})", style="red")
             console.print(f" Params before line {stop.span.line}: {inferred_params(report, graph):,}")
@@ -572,6 +643,8 @@ def print_summaries(
             console.print(f" Total params: {report.total_params:,}")
             console.print(f" Trainable params: {report.trainable_params:,}")
             console.print(f" Non-trainable params: {report.non_trainable_params:,}")
+            for line in figures_totals(figures):
+                console.print(f" {line}")
         if any(row.layer.startswith(f"{NOT_COUNTED} ") for row in rows):
             console.print(f" {NOT_COUNTED} not connected to an output: not counted")
         console.print()

@@ -3,12 +3,17 @@ by hand, receptive fields on small stacks, and memory liveness on a branching gr
 
 from __future__ import annotations
 
+import json
+import re
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from specc.cli import app
 from specc.figures import (
     DTYPE_BYTES,
     LayerFigures,
@@ -289,3 +294,144 @@ def test_format_count(n, shown):
 )
 def test_format_bytes(n, shown):
     assert format_bytes(n) == shown
+
+
+# The summary's figures
+
+
+REPO = Path(__file__).resolve().parent.parent
+MNIST = REPO / "examples" / "mnist.cnn"
+
+
+def _summary(*args: object, columns: int = 200):
+    return CliRunner().invoke(app, ["summary", *map(str, args)], env={"COLUMNS": str(columns)})
+
+
+def test_summary_prints_the_figures_totals_after_the_params():
+    result = _summary(MNIST)
+    assert result.exit_code == 0, result.output
+    figures = model_figures(check_text(MNIST.read_text(encoding="utf-8")).reports[0])
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    at = lines.index("Non-trainable params: 0")
+    assert lines[at + 1 : at + 5] == [
+        f"Total MACs: {format_count(figures.macs)} (FLOPs: {format_count(figures.flops)})",
+        f"Parameter memory (float32): {format_bytes(figures.parameter_bytes)}",
+        f"Peak forward memory (batch 1, float32): {format_bytes(figures.peak_forward_bytes)} activations",
+        f"Training memory estimate (batch 1, float32, Adam): {format_bytes(figures.training_bytes)}",
+    ]
+    assert "MACs " not in result.stdout.split("Total params")[0]  # the default table keeps Keras's columns
+
+
+def test_summary_costs_adds_macs_memory_and_receptive_field_columns():
+    result = _summary(MNIST, "--costs")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"MACs +┃ +Memory +┃ +Receptive field", result.stdout)
+    # conv2d: 26*26*3*3*1*32 MACs, 26*26*32 float32 values, a 3x3 field
+    assert re.search(r"conv2d \(Conv2D\) .* 195 K │ +86\.5 kB │ 3x3 /1 ", result.stdout)
+    assert re.search(r"flatten \(Flatten\) .* 0 B │ whole input ", result.stdout)
+
+
+def test_summary_dtype_and_batch_scale_the_memory_figures():
+    result = _summary(MNIST, "--costs", "--dtype", "float16", "--batch", "4")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"conv2d \(Conv2D\) .* 173\.1 kB │", result.stdout)  # 26*26*32 * 4 examples * 2 bytes
+    assert "Peak forward memory (batch 4, float16)" in result.stdout
+
+
+@pytest.mark.parametrize("args", [("--dtype", "float64"), ("--batch", "0")])
+def test_summary_refuses_an_unknown_dtype_or_an_empty_batch(args):
+    assert _summary(MNIST, *args).exit_code == 2
+
+
+def test_summary_explain_shows_the_macs_and_receptive_field_arithmetic():
+    result = _summary(MNIST, "--explain")
+    assert "MACs: 26*26*3*3*1*32 = 194,688" in result.stdout
+    assert "rf: 4 + (3-1)*2 = 8, jump 2*1 = 2, start 0 - 0*2 = 0" in result.stdout
+
+
+FOLDED = """block unit(filters) {
+  x = input
+  y = conv filters 3x3 same name=conv
+  add x y name=add
+}
+
+model net {
+  input 8x8x4
+  unit 4 name=stage repeat=3
+}
+"""
+
+
+def test_summary_fold_row_sums_its_members_macs_and_memory(write):
+    result = _summary(write("net.cnn", FOLDED), "--costs")
+    assert result.exit_code == 0, result.output
+    conv_macs, map_bytes = 8 * 8 * 3 * 3 * 4 * 4, 8 * 8 * 4 * 4
+    # stage2..3: two convolutions and two adds
+    row = next(line for line in result.stdout.splitlines() if "stage2..3" in line)
+    assert format_count(2 * conv_macs) in row and format_bytes(4 * map_bytes) in row
+
+
+def test_json_carries_each_layers_figures_and_the_models(write):
+    path = write("up.cnn", "model m {\n  input 8x8x1\n  conv 4 3x3 same\n  conv_transpose 2 3x3 strides=2\n}\n")
+    result = CliRunner().invoke(app, ["check", "--format", "json", str(path)])
+    [model] = json.loads(result.stdout)["files"][0]["models"]
+    figures = model_figures(check_text(path.read_text(encoding="utf-8")).reports[0])
+    conv, transposed = model["layers"]
+    assert (conv["macs"], conv["flops"], conv["output_bytes"]) == (8 * 8 * 9 * 4, 2 * 8 * 8 * 9 * 4, 8 * 8 * 4 * 4)
+    assert conv["receptive_field"] == {"size": [3, 3], "jump": [1, 1], "start": [-1, -1], "whole": False}
+    assert transposed["receptive_field"]["jump"] == [0.5, 0.5]
+    assert model["figures"] == {
+        "macs": figures.macs,
+        "flops": figures.flops,
+        "parameter_bytes": figures.parameter_bytes,
+        "peak_forward_bytes": figures.peak_forward_bytes,
+        "training_bytes": figures.training_bytes,
+        "dtype": "float32",
+        "batch": 1,
+    }
+
+
+def test_resnet50_macs_with_torchvisions_stride_placement_are_its_published_4_09_g():
+    """docs/figures.md's account: Keras's ResNet50 (v1) strides its first block's 1x1 convolution in stages 3-5;
+    torchvision's (v1.5) runs that 1x1 at the input's resolution (4 times the positions) and strides the 3x3.
+    Moved so, specc's count is torchvision's published 4,089,184,256 multiply-accumulates."""
+    report = check_text("model m {\n  image = input 224x224x3\n  backbone resnet50 weights=none\n}\n").reports[0]
+    figures = model_figures(report)
+    strided = [
+        r.layer.name
+        for r in report.layers
+        if r.layer.kind == "conv2d"
+        and r.layer.kernel_size == (1, 1)
+        and r.layer.strides == (2, 2)
+        and r.layer.name.endswith("_1_conv")
+    ]
+    assert strided == ["conv3_block1_1_conv", "conv4_block1_1_conv", "conv5_block1_1_conv"]
+    moved = sum(3 * figures.layers[name].macs for name in strided)
+    assert figures.macs == 3_857_973_248
+    assert figures.macs + moved == 4_089_184_256
+
+
+TORCH_COUNTED = [
+    ("8x8x3", "conv 4 3x3", "Conv2d(3, 4, 3)"),
+    ("9x9x3", "conv 4 3x3 strides=2 dilation=1", "Conv2d(3, 4, 3, stride=2)"),
+    ("12x12x2", "conv 4 3x3 dilation=2", "Conv2d(2, 4, 3, dilation=2)"),
+    ("8x8x3", "depthwise 3x3 depth_multiplier=2", "Conv2d(3, 6, 3, groups=3)"),
+    ("5x5x3", "conv_transpose 2 3x3 strides=2", "ConvTranspose2d(3, 2, 3, stride=2)"),
+    ("20", "dense 10", "Linear(20, 10)"),
+]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(("shape", "line", "module"), TORCH_COUNTED, ids=[c[1] for c in TORCH_COUNTED])
+def test_flops_of_weighted_kinds_are_what_torch_flop_counter_counts(shape, line, module):
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    found = _last(f"input {shape}\n{line}")
+    dims = [int(d) for d in shape.split("x")]
+    # PyTorch is channels-first: (N, C, H, W) for maps.
+    example = torch.zeros(1, dims[-1], *dims[:-1]) if len(dims) == 3 else torch.zeros(1, *dims)
+    layer = eval(f"torch.nn.{module}")  # noqa: S307 - a constant of this table
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        layer(example)
+    assert found.flops == counter.get_total_flops() == 2 * found.macs
