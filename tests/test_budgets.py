@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -451,3 +452,25 @@ def test_the_syntax_tree_of_a_budget_moves_with_the_lines_above_it():
     assert isinstance(moved, syntax.BudgetStatement)
     assert [lim.span.line for lim in moved.limits] == [6]
     assert (moved.span.line, moved.keyword_span.line, moved.options[0].span.line) == (6, 6, 6)
+
+
+# --- the documentation --------------------------------------------------------------------------
+
+DOCS = (REPO / "docs" / "budgets.md").read_text(encoding="utf-8")
+
+
+def test_the_spec_in_docs_budgets_checks_clean_in_the_canonical_layout():
+    [spec] = re.findall(r"```cnn\n(.*?)```", DOCS, flags=re.DOTALL)
+    assert check_text(spec).diagnostics == []
+    assert format_text(spec) == (spec, [])
+
+
+def test_the_e306_samples_in_docs_budgets_are_what_specc_prints():
+    from specc.render import format_diagnostic
+
+    [spec] = re.findall(r"```cnn\n(.*?)```", DOCS, flags=re.DOTALL)
+    spec = spec.replace("macs<=3M", "macs<=2M").replace("memory<=4MB batch=32", "memory<=1MB batch=32")
+    macs, memory = check_text(spec).diagnostics
+    [block] = [b for b in re.findall(r"```text\n(.*?)```", DOCS, flags=re.DOTALL) if "[E306]" in b]
+    assert format_diagnostic("mnist.cnn", spec.splitlines(), macs) == block.rstrip("\n")
+    assert f"`{memory.message}`" in " ".join(DOCS.split())
