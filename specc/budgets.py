@@ -94,7 +94,9 @@ def _evaluated_at(report: ModelReport) -> str:
     return f" at input {', '.join(sizes)}" if sizes else ""
 
 
-def _over(limit: BudgetLimit, figure: int, budget: Budget, report: ModelReport, figures: ModelFigures | None) -> Diagnostic:
+def _over(
+    limit: BudgetLimit, figure: int, budget: Budget, report: ModelReport, figures: ModelFigures | None
+) -> Diagnostic:
     metric = limit.metric
     excess = figure - limit.limit
     if excess > 0:
@@ -129,7 +131,9 @@ def check_budgets(report: ModelReport) -> list[Diagnostic]:
             figures = None
             if limit.metric in _NEEDS_FIGURES:
                 # MACs and FLOPs are per example in any dtype; only memory depends on the line's batch and dtype.
-                key = (budget.dtype, budget.batch) if limit.metric == "memory" else next(iter(evaluated), ("float32", 1))
+                key = (
+                    (budget.dtype, budget.batch) if limit.metric == "memory" else next(iter(evaluated), ("float32", 1))
+                )
                 if key not in evaluated:
                     evaluated[key] = model_figures(report, *key)
                 figures = evaluated[key]

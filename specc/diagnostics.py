@@ -100,7 +100,7 @@ _CATALOGUE: tuple[tuple[str, str, str], ...] = (
     (
         "E223",
         "bad-budget",
-        "A `budget` line in a model limits params, trainable, macs, flops or memory: `budget params<=5M memory<=200MB`.",
+        "A model's `budget` line limits params, trainable, macs, flops or memory: `budget params<=5M macs<=600M`.",
     ),
     ("E301", "size-not-positive", "A layer would produce a spatial size of zero or less."),
     ("E302", "wrong-rank", "The layer needs an input of another rank (height x width x channels for 2-D layers)."),

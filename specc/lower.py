@@ -12,8 +12,8 @@ import difflib
 import functools
 import re
 from collections import Counter
-from decimal import Decimal
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import ValidationError
@@ -426,12 +426,10 @@ def budget_quantity(metric: str, text: str) -> int:
     if unit not in units:
         if bytes_ and unit in COUNT_UNITS:
             meant = f"{number}{unit}B"
-            raise _Unfit(
-                "bytes, with a unit",
-                hint=f"memory is in bytes: write {meant} (decimal, 1 MB = 10**6 bytes) or {number}{unit}iB "
-                "(binary, 1 MiB = 2**20 bytes)" if unit else f"memory is in bytes: write {meant}",
-                replacement=meant,
-            )
+            hint = f"memory is in bytes: write {meant}"
+            if unit:
+                hint += f" (decimal, 1 MB = 10**6 bytes) or {number}{unit}iB (binary, 1 MiB = 2**20 bytes)"
+            raise _Unfit("bytes, with a unit", hint=hint, replacement=meant)
         if not bytes_ and unit in BYTE_UNITS:
             meant = f"{number}{unit[0].upper()}" if unit in ("KB", "kB", "MB", "GB", "TB") else None
             raise _Unfit(
@@ -654,7 +652,11 @@ class _ModelLowering:
                 continue
             for limit in budget.limits:
                 # Counts do not depend on the batch or dtype a line gives; memory does.
-                key = (limit.metric, budget.batch, budget.dtype) if limit.metric in _BYTE_METRICS else (limit.metric, 1, "")
+                key = (
+                    (limit.metric, budget.batch, budget.dtype)
+                    if limit.metric in _BYTE_METRICS
+                    else (limit.metric, 1, "")
+                )
                 if key in limited:
                     self.report(
                         "E206",
@@ -682,7 +684,9 @@ class _ModelLowering:
                     "E223",
                     f"unknown budget metric `{metric}`",
                     written.metric.span,
-                    hint=(f"did you mean `{match}`? " if match else "") + "a budget limits " + ", ".join(BUDGET_METRICS),
+                    hint=(f"did you mean `{match}`? " if match else "")
+                    + "a budget limits "
+                    + ", ".join(BUDGET_METRICS),
                     fixes=_replace(written.metric.span, metric, match),
                 )
                 ok = False
@@ -1297,9 +1301,7 @@ class _ModelLowering:
         if any(d <= 0 or d > MAX_EXTENT for d, name in zip(value.dims, value.open, strict=True) if name is None):
             self.report("E204", f"input sizes must be between 1 and {MAX_EXTENT}, got {value.text}", value.span)
             return None
-        names = tuple(
-            ("H", "W")[axis] if name == "?" else name for axis, name in enumerate(value.open[:2])
-        ) + (None,)
+        names = tuple(("H", "W")[axis] if name == "?" else name for axis, name in enumerate(value.open[:2])) + (None,)
         return value.dims, names
 
     def lower_backbone(self, statement: syntax.LayerStatement, scope: Scope) -> None:

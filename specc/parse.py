@@ -116,7 +116,9 @@ class _ToSyntaxTree(Transformer):
             dims=tuple(syntax.bounded_int(part) if number else 0 for part, number in zip(parts, written, strict=True)),
             span=_span(token),
             text=str(token),
-            open=() if all(written) else tuple(None if number else part for part, number in zip(parts, written, strict=True)),
+            open=()
+            if all(written)
+            else tuple(None if number else part for part, number in zip(parts, written, strict=True)),
         )
 
     def word(self, token: Token) -> syntax.Word:

@@ -220,7 +220,10 @@ class Limit:
         if not lines:
             return self
         return _moved(
-            self, metric=self.metric.shifted(lines), quantity=self.quantity.shifted(lines), span=self.span.shifted(lines)
+            self,
+            metric=self.metric.shifted(lines),
+            quantity=self.quantity.shifted(lines),
+            span=self.span.shifted(lines),
         )
 
 

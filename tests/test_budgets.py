@@ -445,6 +445,20 @@ def test_the_editor_features_pass_over_a_budget_line_without_error():
     assert all(isinstance(action, types.CodeAction) for action in actions)
 
 
+def test_completion_on_a_budget_line_offers_the_metrics_not_yet_limited_then_the_options_and_dtypes():
+    from lsprotocol import types
+
+    text = "model m {\n  input 8x8x1\n  budget params<=5M \n  budget memory<=1MB dtype=\n  \n}\n"
+    checked, lines = check_text(text), Lines(text)
+
+    def labels(line: int, character: int) -> list[str]:
+        return [item.label for item in features.completions(checked, lines, types.Position(line, character))]
+
+    assert labels(2, 20) == ["trainable<=", "macs<=", "flops<=", "memory<=", "batch=", "dtype="]
+    assert labels(3, 27) == ["float32", "float16", "bfloat16"]
+    assert "budget" in labels(4, 2)
+
+
 def test_the_syntax_tree_of_a_budget_moves_with_the_lines_above_it():
     tree, _ = parse(net("params<=1M batch=2"))
     [budget] = tree.models[0].budgets

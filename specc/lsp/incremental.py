@@ -119,9 +119,7 @@ class IncrementalChecker:
         )
         blocks = [
             *last.tree.models[:block_index],
-            replace(
-                block, statements=statements, budgets=budgets, span=_shift_span(block.span, delta, only_end=True)
-            ),
+            replace(block, statements=statements, budgets=budgets, span=_shift_span(block.span, delta, only_end=True)),
             *(self._moved_block(b, delta) for b in last.tree.models[block_index + 1 :]),
         ]
         broken = {n for n in last.tree.broken_lines if n < first} | {
