@@ -97,6 +97,11 @@ _CATALOGUE: tuple[tuple[str, str, str], ...] = (
     ("E220", "bad-block", "A block's name, parameters and values must not clash."),
     ("E221", "unknown-backbone", "`backbone` names a network of specc's zoo (the networks of keras.applications)."),
     ("E222", "unknown-fine-tuning-point", "trainable_from names a layer or block of the backbone's network."),
+    (
+        "E223",
+        "bad-budget",
+        "A model's `budget` line limits params, trainable, macs, flops or memory: `budget params<=5M macs<=600M`.",
+    ),
     ("E301", "size-not-positive", "A layer would produce a spatial size of zero or less."),
     ("E302", "wrong-rank", "The layer needs an input of another rank (height x width x channels for 2-D layers)."),
     ("E303", "tensor-too-large", "A weight or output tensor would have more elements than a framework can allocate."),
@@ -106,6 +111,11 @@ _CATALOGUE: tuple[tuple[str, str, str], ...] = (
         "backbone-input",
         "keras.applications refuses the backbone's input or classes: ImageNet weights need 3 channels, and with the "
         "ImageNet top its default size and 1000 classes; no network takes less than its minimum size.",
+    ),
+    (
+        "E306",
+        "over-budget",
+        "The model's figures (parameters, MACs, FLOPs or peak inference memory) exceed a limit of its budget.",
     ),
     (
         "E307",

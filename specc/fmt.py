@@ -15,6 +15,8 @@ The layout, which docs/fmt.md shows with examples:
   between the kind and each argument; `key=value` without spaces; tuples as `(a, b)` and
   `((a, b), (c, d))`, without a trailing comma; the values read last, `from a, b` (arguments
   written after them move before them, which lowering places the same way).
+- A budget line: `budget`, its limits as `metric<=quantity` without spaces, then its options
+  (`batch=8 dtype=float16`), each in the order written.
 - Every word, number, size and string is written as it was (3x3 stays 3x3, 0.50 stays 0.50,
   `kernel=` stays `kernel=`, a string keeps its escapes): only the layout changes.
 - Every comment is kept, in order, with its text as written less trailing whitespace. A comment
@@ -82,8 +84,10 @@ def _entries(tree: syntax.SourceFile) -> list[_Entry]:
     for model in tree.models:
         header = _header(model)
         header_end = model.open_span.end_line if model.open_span is not None else model.name_span.end_line
-        statements = model.statements
-        if statements and _first_word(statements[0]) in _KEYWORDS:
+        statements: list[syntax.LayerStatement | syntax.BudgetStatement] = list(model.statements)
+        if model.budgets:
+            statements = sorted([*statements, *model.budgets], key=lambda s: (s.span.line, s.span.column))
+        if statements and isinstance(statements[0], syntax.LayerStatement) and _first_word(statements[0]) in _KEYWORDS:
             # The parser takes `model` or `block` for a kind or a value's name only right after `{`; at the
             # start of a line of its own it opens a model, a syntax error. So such a statement stays where it was.
             header = f"{header} {_statement(statements[0])}"
@@ -168,13 +172,21 @@ def _first_word(statement: syntax.LayerStatement) -> str:
     return statement.target.text if statement.target is not None else statement.kind
 
 
-def _statement(statement: syntax.LayerStatement) -> str:
+def _statement(statement: syntax.LayerStatement | syntax.BudgetStatement) -> str:
+    if isinstance(statement, syntax.BudgetStatement):
+        return _budget(statement)
     words = [statement.kind, *(_argument(argument) for argument in statement.arguments)]
     if statement.target is not None:
         words[:0] = [statement.target.text, "="]
     if statement.sources:
         words += ["from", ", ".join(source.text for source in statement.sources)]
     return " ".join(words)
+
+
+def _budget(statement: syntax.BudgetStatement) -> str:
+    """`budget`, the limits as `metric<=quantity` without spaces, then the options: each as written."""
+    limits = [f"{limit.metric.text}{limit.operator}{limit.quantity.text}" for limit in statement.limits]
+    return " ".join(["budget", *limits, *(_argument(option) for option in statement.options)])
 
 
 def _argument(argument: syntax.Argument) -> str:

@@ -92,6 +92,36 @@ class BlockUse(BaseModel):
     backbone: Backbone | None = None
 
 
+BudgetMetric = Literal["params", "trainable", "macs", "flops", "memory"]
+
+
+class BudgetLimit(BaseModel):
+    """`macs<=600M`: a metric, the comparison and the limit, a count (params, trainable, macs, flops: MACs and
+    FLOPs for one example) or bytes (memory). `text` is the quantity as written, for messages."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    metric: BudgetMetric
+    operator: Literal["<=", "<"]
+    limit: int
+    text: str
+    span: Span
+
+    def allows(self, figure: int) -> bool:
+        return figure <= self.limit if self.operator == "<=" else figure < self.limit
+
+
+class Budget(BaseModel):
+    """A `budget` line: limits on the model's figures. Memory is evaluated for `batch` examples in `dtype`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    limits: tuple[BudgetLimit, ...]
+    batch: int = 1
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    span: Span
+
+
 class Model(BaseModel):
     """One `model NAME { ... }` block as a graph: inputs, layers in an order where each reads only what
     comes before it, and the names of the values it outputs."""
@@ -113,6 +143,8 @@ class Model(BaseModel):
     # Values whose line failed to lower or could not be parsed: what reads them is not inferred (and
     # nothing is reported twice for it).
     unknown: frozenset[str] = frozenset()
+    # The `budget` lines, in order, with their limits as lowered (those that failed to lower left out).
+    budgets: tuple[Budget, ...] = ()
 
     @property
     def input_shape(self) -> Shape | None:

@@ -13,14 +13,15 @@ import functools
 import re
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import ValidationError
 
 from specc import syntax
 from specc.backbones import keras_layer_order, network_layers, zoo_layer_names, zoo_model
 from specc.diagnostics import Diagnostic, Fix, Span, once_each
-from specc.ir import Backbone, BlockUse, Model, ModelInput, SpecFile
+from specc.ir import Backbone, BlockUse, Budget, BudgetLimit, BudgetMetric, Model, ModelInput, SpecFile
 from specc.layers import (
     ACTIVATIONS,
     KIND_BY_SPELLING,
@@ -390,6 +391,65 @@ def _inside(span: Span, outer: Span) -> bool:
     return (outer.line, outer.column) <= (span.line, span.column) <= (outer.end_line, outer.end_column)
 
 
+# Budgets: what each metric counts, and the units its quantities take (`5M`, `200MB`, `1.5GiB`).
+BUDGET_METRICS: tuple[str, ...] = get_args(BudgetMetric)
+_BYTE_METRICS = ("memory",)
+COUNT_UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+BYTE_UNITS = {
+    "B": 1,
+    "KB": 10**3,
+    "kB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KiB": 2**10,
+    "MiB": 2**20,
+    "GiB": 2**30,
+    "TiB": 2**40,
+}
+BUDGET_OPTIONS = ("batch", "dtype")
+BUDGET_DTYPES: tuple[str, ...] = get_args(Budget.model_fields["dtype"].annotation)
+_QUANTITY = re.compile(r"([0-9]+\.?[0-9]*|\.[0-9]+)([A-Za-z]*)\Z")
+
+
+def budget_quantity(metric: str, text: str) -> int:
+    """The count or bytes a quantity written for `metric` stands for: 5M -> 5000000, 1.5KiB -> 1536.
+
+    Raises _Unfit (E203) for a unit the metric does not take, or a quantity that is no whole number."""
+    bytes_ = metric in _BYTE_METRICS
+    what = "bytes" if bytes_ else "a count"
+    match = _QUANTITY.match(text)
+    if match is None:
+        raise _Unfit(f"{what} such as {'200MB' if bytes_ else '5M'}")
+    number, unit = match.groups()
+    units = BYTE_UNITS if bytes_ else COUNT_UNITS
+    if unit not in units:
+        if bytes_ and unit in COUNT_UNITS:
+            meant = f"{number}{unit}B"
+            hint = f"memory is in bytes: write {meant}"
+            if unit:
+                hint += f" (decimal, 1 MB = 10**6 bytes) or {number}{unit}iB (binary, 1 MiB = 2**20 bytes)"
+            raise _Unfit("bytes, with a unit", hint=hint, replacement=meant)
+        if not bytes_ and unit in BYTE_UNITS:
+            meant = f"{number}{unit[0].upper()}" if unit in ("KB", "kB", "MB", "GB", "TB") else None
+            raise _Unfit(
+                "a count, not bytes",
+                hint=f"{metric} counts {'weights' if metric in ('params', 'trainable') else 'operations'}"
+                + (f": write {meant}" if meant else ": write a count such as 5M"),
+                replacement=meant,
+            )
+        match_ = closest(unit, [u for u in units if u])
+        raise _Unfit(
+            f"{what} with a unit of " + ", ".join(u for u in units if u),
+            hint=f"did you mean `{number}{match_}`?" if match_ else None,
+            replacement=f"{number}{match_}" if match_ else None,
+        )
+    value = Decimal(number) * units[unit]
+    if value != value.to_integral_value():
+        raise _Unfit(f"a whole number of {'bytes' if bytes_ else metric}")
+    return int(value)
+
+
 class Scope:
     """Where lowering stands in a body: the model's own, or one use of a block inside it.
 
@@ -559,6 +619,7 @@ class _ModelLowering:
                     statement.kind_span,
                     hint="write `image = input 224x224x3`, and read it with `from image`",
                 )
+        budgets = self.lower_budgets()
         outputs, output_spans = self.outputs, self.output_spans
         if outputs is None:
             last = model_scope.previous
@@ -578,7 +639,124 @@ class _ModelLowering:
             block_uses=tuple(self.block_uses),
             unknown=frozenset(self.unknown),
             value_names=self.value_names,
+            budgets=budgets,
         )
+
+    def lower_budgets(self) -> tuple[Budget, ...]:
+        """The model's budget lines as lowered; a metric limited twice at the same batch and dtype is E206."""
+        budgets: list[Budget] = []
+        limited: dict[tuple[str, int, str], BudgetLimit] = {}
+        for statement in self.block.budgets:
+            budget = self.lower_budget(statement)
+            if budget is None:
+                continue
+            for limit in budget.limits:
+                # Counts do not depend on the batch or dtype a line gives; memory does.
+                key = (
+                    (limit.metric, budget.batch, budget.dtype)
+                    if limit.metric in _BYTE_METRICS
+                    else (limit.metric, 1, "")
+                )
+                if key in limited:
+                    self.report(
+                        "E206",
+                        f"{limit.metric} already has a budget on line {limited[key].span.line}",
+                        limit.span,
+                        hint="keep one limit per metric"
+                        + (" (memory may have one per batch and dtype)" if limit.metric in _BYTE_METRICS else ""),
+                    )
+                else:
+                    limited[key] = limit
+            budgets.append(budget)
+        return tuple(budgets)
+
+    def lower_budget(self, statement: syntax.BudgetStatement) -> Budget | None:
+        """One `budget` line: each limit's metric and quantity, and the batch and dtype memory is evaluated at.
+        None when anything on it is wrong (each mistake reported), so that no check runs on half a line."""
+        ok = True
+        limits: list[BudgetLimit] = []
+        seen: set[str] = set()
+        for written in statement.limits:
+            metric = written.metric.text
+            if metric not in BUDGET_METRICS:
+                match = closest(metric, BUDGET_METRICS)
+                self.report(
+                    "E223",
+                    f"unknown budget metric `{metric}`",
+                    written.metric.span,
+                    hint=(f"did you mean `{match}`? " if match else "")
+                    + "a budget limits "
+                    + ", ".join(BUDGET_METRICS),
+                    fixes=_replace(written.metric.span, metric, match),
+                )
+                ok = False
+                continue
+            if metric in seen:
+                self.report("E206", f"{metric} is limited twice on one budget line", written.span, hint="keep one")
+                ok = False
+                continue
+            seen.add(metric)
+            try:
+                value = budget_quantity(metric, written.quantity.text)
+            except _Unfit as unfit:
+                self.report(
+                    "E203",
+                    f"{metric} expects {unfit.expected}, got {written.quantity.text}",
+                    written.quantity.span,
+                    hint=unfit.hint,
+                    fixes=_replace(written.quantity.span, written.quantity.text, unfit.replacement),
+                )
+                ok = False
+                continue
+            limits.append(
+                BudgetLimit(
+                    metric=metric, operator=written.operator, limit=value, text=written.quantity.text, span=written.span
+                )
+            )
+        options: dict[str, Any] = {}
+        for option in statement.options:
+            key = option.key or ""
+            value = option.value
+            if key not in BUDGET_OPTIONS:
+                match = closest(key, BUDGET_OPTIONS)
+                self.report(
+                    "E202",
+                    f"budget has no option `{key}`",
+                    option.key_span or option.span,
+                    hint=(f"did you mean `{match}`? " if match else "")
+                    + "a budget line takes batch=N and dtype=float32|float16|bfloat16 (what memory is evaluated at)",
+                    fixes=_replace(option.key_span, key, match) if option.key_span else (),
+                )
+                ok = False
+            elif key in options:
+                self.report("E206", f"{key} is given twice", option.span, hint=f"keep one `{key}`")
+                ok = False
+            elif key == "batch":
+                if not (isinstance(value, syntax.Number) and value.is_integer):
+                    self.report("E203", f"batch expects an integer, got {render(value)}", value.span)
+                    ok = False
+                elif value.integer < 1:
+                    self.report("E204", f"batch must be at least 1, got {render(value)}", value.span)
+                    ok = False
+                else:
+                    options[key] = value.integer
+            else:
+                text = value.text if isinstance(value, (syntax.Word, syntax.String)) else render(value)
+                if isinstance(value, syntax.Word) and text in BUDGET_DTYPES:
+                    options[key] = text
+                else:
+                    match = closest(text, BUDGET_DTYPES)
+                    self.report(
+                        "E203",
+                        f"dtype expects one of {', '.join(BUDGET_DTYPES)}, got {render(value)}",
+                        value.span,
+                        hint=f"did you mean `{match}`?" if match else None,
+                        fixes=_replace(value.span, render(value), match),
+                    )
+                    ok = False
+        if not ok or not limits:
+            return None
+        return Budget(limits=tuple(limits), span=statement.span, **options)
 
     def lower_statements(self, statements: tuple[syntax.LayerStatement, ...], scope: Scope) -> None:
         """Lower a body, model's or block's, in order: each line's value is named and read by the lines after it."""
@@ -1766,6 +1944,15 @@ def _block_definitions(source: syntax.SourceFile, diagnostics: list[Diagnostic])
                         hint="put the parameters with defaults last, as in Python",
                     )
                 )
+        for budget in block.budgets:
+            diagnostics.append(
+                Diagnostic(
+                    code="E223",
+                    message=f"a budget limits a model; block `{block.name}` cannot have one",
+                    span=budget.keyword_span,
+                    hint="move the budget line into the model that uses the block",
+                )
+            )
         for statement in block.statements:
             if statement.target is not None and statement.target.text in seen:
                 diagnostics.append(

@@ -34,6 +34,8 @@ _TERMINAL_WORDS = {
     "_MODEL": "`model`",
     "_BLOCK": "`block`",
     "_FROM": "`from`",
+    "BUDGET": "`budget`",
+    "QUANTITY": "a quantity such as 5M or 200MB",
     "$END": "end of file",
 }
 
@@ -169,6 +171,24 @@ class _ToSyntaxTree(Transformer):
             sources=sources,
         )
 
+    def limit(self, metric: Token, operator: Token, quantity: Token) -> syntax.Limit:
+        return syntax.Limit(
+            metric=syntax.Word(text=str(metric), span=_span(metric)),
+            operator=str(operator),
+            quantity=syntax.Word(text=str(quantity), span=_span(quantity)),
+            span=_span_between(metric, quantity),
+        )
+
+    @v_args(inline=False)
+    def budget(self, children) -> syntax.BudgetStatement:
+        keyword, *items = children
+        return syntax.BudgetStatement(
+            limits=tuple(item for item in items if isinstance(item, syntax.Limit)),
+            options=tuple(item for item in items if isinstance(item, syntax.Argument)),
+            span=_span_between(keyword, items[-1].span),
+            keyword_span=_span(keyword),
+        )
+
     @v_args(inline=False)
     def parameter(self, children) -> syntax.Parameter:
         name, *default = children
@@ -181,8 +201,9 @@ class _ToSyntaxTree(Transformer):
 
     @v_args(inline=False)
     def block(self, children) -> syntax.ModelBlock:
-        name, *middle, brace, statements, closing = children
+        name, *middle, brace, body, closing = children
         parameters = middle[0] if middle else ()
+        statements, budgets = _split_body(body)
         return syntax.ModelBlock(
             name=str(name),
             name_span=_span(name),
@@ -191,6 +212,7 @@ class _ToSyntaxTree(Transformer):
             open_span=_span(brace),
             keyword="block",
             parameters=parameters,
+            budgets=budgets,
         )
 
     @staticmethod
@@ -199,23 +221,37 @@ class _ToSyntaxTree(Transformer):
         keywords = _comments.keywords
         return keywords[bisect.bisect_left(keywords, name.start_pos, key=lambda token: token.start_pos) - 1]
 
-    def body(self, *statements) -> tuple[syntax.LayerStatement, ...]:
+    def body(self, *statements) -> tuple[syntax.LayerStatement | syntax.BudgetStatement, ...]:
         return statements
 
     @v_args(inline=False)
     def model(self, children) -> syntax.ModelBlock:
-        name, brace, statements, closing = children
+        name, brace, body, closing = children
         keyword = self._keyword_before(name)
+        statements, budgets = _split_body(body)
         return syntax.ModelBlock(
             name=str(name),
             name_span=_span(name),
             statements=statements,
             span=_span_between(keyword, closing),
             open_span=_span(brace),
+            budgets=budgets,
         )
 
     def start(self, *models) -> syntax.SourceFile:
         return syntax.SourceFile(models=models)
+
+
+def _split_body(
+    body: tuple[syntax.LayerStatement | syntax.BudgetStatement, ...],
+) -> tuple[tuple[syntax.LayerStatement, ...], tuple[syntax.BudgetStatement, ...]]:
+    """A body's layer statements and its budget lines, each in order."""
+    if not any(isinstance(statement, syntax.BudgetStatement) for statement in body):
+        return body, ()  # type: ignore[return-value]
+    return (
+        tuple(s for s in body if isinstance(s, syntax.LayerStatement)),
+        tuple(s for s in body if isinstance(s, syntax.BudgetStatement)),
+    )
 
 
 def _span_between(first: Token, last: Token | Span) -> Span:
@@ -228,16 +264,25 @@ _VALUE_STARTS = {"NUMBER", "SIZE", "STRING", "LPAR"}
 
 def _describe_expected(expected: set[str]) -> str:
     expected = set(expected)
+    if "NAME" in expected:
+        # Where a statement may start, "a name" says it: a budget line starts with a word, as a layer line does.
+        expected.discard("BUDGET")
     value_word = []
     if _VALUE_STARTS <= expected:
         # Where a line may end, another argument may come; right after `=` only a value may.
         may_end = bool(expected & {"_NEWLINE", "SEMICOLON", "RBRACE"})
         expected -= _VALUE_STARTS | {"NAME"}
         value_word = ["a value or key=value" if may_end else "a value"]
-    words = sorted({_TERMINAL_WORDS.get(name, f"`{name.lower()}`") for name in expected}) + value_word
+    words = sorted({word for name in expected for word in _terminal_words(name)}) + value_word
     if len(words) == 1:
         return words[0]
     return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _terminal_words(name: str) -> tuple[str, ...]:
+    if name == "COMPARISON":  # one terminal, two spellings, each worth naming
+        return ("`<=`", "`<`")
+    return (_TERMINAL_WORDS.get(name, f"`{name.lower()}`"),)
 
 
 def _describe_token(token: Token) -> str:
@@ -249,26 +294,24 @@ def _describe_token(token: Token) -> str:
 
 
 def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
+    in_budget = _in_budget_line(error)
+    if isinstance(error, UnexpectedToken) and error.token.type == "QUANTITY" and "COMPARISON" not in error.expected:
+        # Only a budget's limit takes a quantity such as `5M`; anywhere else it is a number run into a word,
+        # lexed as a quantity only because the lexer tried every terminal to describe the error.
+        token = error.token
+        return _glued_diagnostic(str(token), token.line, token.column, in_budget)
     if isinstance(error, UnexpectedCharacters):
         glued = _GLUED.match(text, error.pos_in_stream)
         if glued and glued.group()[-1:] not in "+-.":
-            return Diagnostic(
-                code="E101",
-                message=f"`{glued.group()}` is neither a number nor a size",
-                span=Span(
-                    line=error.line,
-                    column=error.column,
-                    end_line=error.line,
-                    end_column=error.column + len(glued.group()),
-                ),
-                hint="separate numbers from words with a space, as in `conv 32 3x3 relu`; sizes are written 3x3",
-            )
+            return _glued_diagnostic(glued.group(), error.line, error.column, in_budget)
         char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
         shown = repr(char) if not char.isprintable() or char.isspace() else f"`{char}`"
         line = text.split("\n")[error.line - 1] if error.line else ""
         # A Keras call trips on its quotes or dots first; the rewrite of the whole line helps more.
         hint, fixes = _help_for_call(line, error.line)
-        if hint is None and char == "'":
+        if hint is None and in_budget and char in "<>=!":
+            hint = _BUDGET_HINT
+        elif hint is None and char == "'":
             hint = "strings take double quotes, and words such as same or relu take none: padding=same"
         elif hint is None and ord(char or " ") > 127:
             hint = "specc source is ASCII outside strings and comments; look for a look-alike character"
@@ -287,7 +330,10 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
             span = Span.point(token.line, token.column)
         line = _line_around(text, token.start_pos) if token.start_pos is not None else ""
         hint, fixes = _help_for_call(line, token.line)
-        hint = hint or _hint_for_token(token, expected)
+        hint = hint or (_budget_hint(error) if in_budget else _hint_for_token(token, expected))
+        described = _describe_expected(expected)
+        if in_budget and expected == {"NAME"}:
+            described = "a limit such as `params<=5M`"
         notes: tuple[Note, ...] = ()
         block = _open_block(error)
         if token.type in ("_MODEL", "_BLOCK") and block is not None:
@@ -296,7 +342,7 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
             notes = (_unclosed(block),)
         return Diagnostic(
             code="E102",
-            message=f"unexpected {_describe_token(token)}; expected {_describe_expected(expected)}",
+            message=f"unexpected {_describe_token(token)}; expected {described}",
             span=span,
             hint=hint,
             fixes=fixes,
@@ -318,6 +364,41 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
         hint=hint,
         notes=(_unclosed(block),) if block else (),
     )
+
+
+_BUDGET_HINT = (
+    "a budget line lists limits, each a metric, `<=` or `<`, and a quantity, then options: "
+    "`budget params<=5M macs<=600M memory<=200MB batch=1 dtype=float32`"
+)
+
+
+def _glued_diagnostic(glued: str, line: int, column: int, in_budget: bool) -> Diagnostic:
+    return Diagnostic(
+        code="E101",
+        message=f"`{glued}` is neither a number nor a size",
+        span=Span(line=line, column=column, end_line=line, end_column=column + len(glued)),
+        hint=_BUDGET_HINT
+        if in_budget
+        else "separate numbers from words with a space, as in `conv 32 3x3 relu`; sizes are written 3x3",
+    )
+
+
+def _budget_hint(error: UnexpectedToken) -> str:
+    stack = getattr(error.state, "value_stack", None) or ()
+    if error.token.type == "EQUAL" and stack and isinstance(stack[-1], Token) and stack[-1].type == "BUDGET":
+        return "`budget` at the start of a line begins a budget line (`budget params<=5M`); name the value otherwise"
+    return _BUDGET_HINT
+
+
+def _in_budget_line(error: UnexpectedInput) -> bool:
+    """Whether the parser failed inside a `budget` line: its keyword is on the stack, not yet reduced to a statement
+    (a finished budget line is a BudgetStatement there, built as it was reduced)."""
+    state = getattr(error, "state", None) or getattr(getattr(error, "interactive_parser", None), "parser_state", None)
+    stack = getattr(state, "value_stack", None) or ()
+    for item in reversed(stack):
+        if isinstance(item, Token) and item.type in ("BUDGET", "LBRACE"):
+            return item.type == "BUDGET"
+    return False
 
 
 def _line_around(text: str, position: int) -> str:

@@ -208,6 +208,50 @@ class LayerStatement:
 
 
 @dataclass(frozen=True)
+class Limit:
+    """`macs<=600M`: a metric, a comparison and a quantity as written (number and unit, `200MB`), each with its span."""
+
+    metric: Word
+    operator: str
+    quantity: Word
+    span: Span
+
+    def shifted(self, lines: int) -> Limit:
+        if not lines:
+            return self
+        return _moved(
+            self,
+            metric=self.metric.shifted(lines),
+            quantity=self.quantity.shifted(lines),
+            span=self.span.shifted(lines),
+        )
+
+
+@dataclass(frozen=True)
+class BudgetStatement:
+    """`budget params<=5M memory<=200MB batch=8`: limits on a model's figures, and the options (`key=value`)
+    that say at what batch and dtype its memory is evaluated. A model keeps these apart from its layer
+    statements (ModelBlock.budgets): they make no value, and every pass over the layer lines can ignore them."""
+
+    limits: tuple[Limit, ...]
+    options: tuple[Argument, ...]
+    span: Span
+    keyword_span: Span
+
+    def shifted(self, lines: int) -> BudgetStatement:
+        """This statement `lines` lines further down, every span inside it moved."""
+        if not lines:
+            return self
+        return _moved(
+            self,
+            limits=tuple(limit.shifted(lines) for limit in self.limits),
+            options=tuple(option.shifted(lines) for option in self.options),
+            span=self.span.shifted(lines),
+            keyword_span=self.keyword_span.shifted(lines),
+        )
+
+
+@dataclass(frozen=True)
 class Parameter:
     """A block's parameter, `filters` or `strides=1`, with its default value when it has one."""
 
@@ -234,6 +278,8 @@ class ModelBlock:
     open_span: Span | None = field(default=None, compare=False)
     keyword: str = "model"
     parameters: tuple[Parameter, ...] = ()
+    # The `budget` lines of the body, in order; lowering refuses them in a block.
+    budgets: tuple[BudgetStatement, ...] = ()
 
     @property
     def is_block(self) -> bool:

@@ -386,3 +386,32 @@ def test_a_bare_word_that_a_block_parameter_stands_for_is_a_word_not_plain_text(
     lines = tokenize_text("block b(filters, s=1) {\n  conv filters 3x3 strides=s\n}")
     assert scopes_of(lines, 2, "filters")[-1] == "variable.other.word.cnn"
     assert scopes_of(lines, 2, "s")[-1] == "variable.other.word.cnn"
+
+
+def test_a_budget_line_highlights_the_keyword_metrics_comparisons_quantities_and_options(tokenize_text):
+    lines = tokenize_text(
+        "model m {\n  budget params<=5M macs < 600M memory<=1.5GiB batch=8 dtype=float16  # at most\n"
+        "  budget parms<=5M; dense 2\n}\n"
+    )
+    assert scopes_of(lines, 2, "budget")[-1] == "keyword.other.budget.cnn"
+    for metric in ("params", "macs", "memory"):
+        assert scopes_of(lines, 2, metric)[-1] == "support.variable.metric.cnn"
+    assert scopes_of(lines, 2, "<=")[-1] == scopes_of(lines, 2, "<")[-1] == "keyword.operator.comparison.cnn"
+    for quantity in ("5M", "600M", "1.5GiB"):
+        assert scopes_of(lines, 2, quantity)[-1] == "constant.numeric.quantity.cnn"
+    assert scopes_of(lines, 2, "batch")[-1] == scopes_of(lines, 2, "dtype")[-1] == PARAMETER
+    assert scopes_of(lines, 2, "8")[-1] == "constant.numeric.integer.cnn"
+    assert scopes_of(lines, 2, "float16")[-1] == "support.type.dtype.cnn"
+    assert scopes_of(lines, 2, " at most")[-1] == "comment.line.number-sign.cnn"
+    # A misspelt metric is a key specc does not know, and the budget line ends at `;`.
+    assert scopes_of(lines, 3, "parms")[-1] == "variable.other.key.cnn"
+    assert scopes_of(lines, 3, "dense")[-1] == KIND
+
+
+def test_the_grammar_knows_every_budget_metric_option_and_dtype():
+    from specc.lower import BUDGET_DTYPES, BUDGET_METRICS, BUDGET_OPTIONS
+
+    limit, option, dtype = GRAMMAR["repository"]["budget"]["patterns"][1:4]
+    assert set(re.findall(r"\(\?:\(([a-z|]+)\)", limit["match"])[0].split("|")) == set(BUDGET_METRICS)
+    assert set(re.findall(r"\(\?:\(([a-z|]+)\)", option["match"])[0].split("|")) == set(BUDGET_OPTIONS)
+    assert set(re.findall(r"\(\?:([a-z0-9|]+)\)", dtype["match"])[0].split("|")) == set(BUDGET_DTYPES)

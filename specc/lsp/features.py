@@ -28,7 +28,7 @@ from specc.layers import (
     format_shape,
     parameter_names,
 )
-from specc.lower import documented_kind, placed_parameters, render
+from specc.lower import BUDGET_DTYPES, BUDGET_METRICS, documented_kind, placed_parameters, render
 from specc.lsp.positions import Lines, contains
 from specc.lsp.symbols import Occurrence, SymbolIndex, build_index, rename_problem, values_above
 from specc.parse import parse
@@ -957,6 +957,11 @@ def _kind_items(inside_model: bool, tree: syntax.SourceFile | None = None) -> li
             kind=types.CompletionItemKind.Keyword,
             detail="the values the model outputs: output a b",
         ),
+        types.CompletionItem(
+            label="budget",
+            kind=types.CompletionItemKind.Keyword,
+            detail="limits on the model's figures: budget params<=5M macs<=600M memory<=200MB",
+        ),
         *blocks,
     ]
     for cls in LAYER_KINDS:
@@ -1064,6 +1069,8 @@ def completions(
         return _block_use_items(block, context.head) if context.key is None else []
     if context.kind == "backbone" and context.inside_model:
         return _backbone_items(context)
+    if context.kind == "budget" and context.inside_model:
+        return _budget_items(context)
     cls = documented_kind(context.kind)
     if cls is None:
         return []
@@ -1124,6 +1131,50 @@ _BACKBONE_KEYS = {
     "trainable_from": "fine-tuning: the layer or block of the network from which on it trains",
     "name": "the backbone's name in the model (default: the network's)",
 }
+
+
+_BUDGET_METRIC_DETAILS = {
+    "params": "every weight, trainable or not: params<=5M",
+    "trainable": "the trainable weights: trainable<=1M",
+    "macs": "multiply-accumulates for one example: macs<=600M",
+    "flops": "floating-point operations for one example: flops<=1.2G",
+    "memory": "peak forward memory, activations plus weights, in bytes: memory<=200MB",
+}
+
+
+def _budget_items(context: _Context) -> list[types.CompletionItem]:
+    """On a budget line: the metrics not limited on it yet, then batch= and dtype= (what memory is evaluated at)."""
+    if context.key == "dtype":
+        return [types.CompletionItem(label=d, kind=types.CompletionItemKind.EnumMember) for d in BUDGET_DTYPES]
+    if context.key is not None:
+        return []
+    given = set(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:<|=)", context.head))
+    items = [
+        types.CompletionItem(
+            label=f"{metric}<=",
+            kind=types.CompletionItemKind.Property,
+            detail=_BUDGET_METRIC_DETAILS.get(metric),
+            insert_text=f"{metric}<=",
+            sort_text=f"0{metric}",
+        )
+        for metric in BUDGET_METRICS
+        if metric not in given
+    ]
+    for option, detail in (
+        ("batch", "examples memory is evaluated for (default 1)"),
+        ("dtype", "float32 (default), float16 or bfloat16"),
+    ):
+        if option not in given:
+            items.append(
+                types.CompletionItem(
+                    label=f"{option}=",
+                    kind=types.CompletionItemKind.Property,
+                    detail=detail,
+                    insert_text=f"{option}=",
+                    sort_text=f"1{option}",
+                )
+            )
+    return items
 
 
 def _backbone_items(context: _Context) -> list[types.CompletionItem]:

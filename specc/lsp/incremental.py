@@ -112,9 +112,14 @@ class IncrementalChecker:
             *(s.shifted(offset) for s in tree.models[0].statements),
             *(self._moved(s, delta) for s in block.statements if s.span.line > last_line),
         )
+        budgets = (
+            *(b for b in block.budgets if b.span.end_line < first),
+            *(b.shifted(offset) for b in tree.models[0].budgets),
+            *(b.shifted(delta) for b in block.budgets if b.span.line > last_line),
+        )
         blocks = [
             *last.tree.models[:block_index],
-            replace(block, statements=statements, span=_shift_span(block.span, delta, only_end=True)),
+            replace(block, statements=statements, budgets=budgets, span=_shift_span(block.span, delta, only_end=True)),
             *(self._moved_block(b, delta) for b in last.tree.models[block_index + 1 :]),
         ]
         broken = {n for n in last.tree.broken_lines if n < first} | {
@@ -155,6 +160,7 @@ class IncrementalChecker:
             open_span=_shift_span(block.open_span, delta) if block.open_span is not None else None,
             keyword=block.keyword,
             parameters=tuple(parameter.shifted(delta) for parameter in block.parameters),
+            budgets=tuple(budget.shifted(delta) for budget in block.budgets),
         )
 
 

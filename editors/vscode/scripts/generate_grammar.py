@@ -3,7 +3,8 @@
 Layer kinds (merges, whose operands follow the kind, apart), parameter names, activations and
 padding modes come from specc.layers, so the highlighting cannot drift from what the checker
 accepts; tests/test_textmate_grammar.py fails when the committed grammar differs from what this
-prints. The language's own words (`model`, `block`, `input`, `output`, `from`, `backbone`) are written here.
+prints. The language's own words (`model`, `block`, `input`, `output`, `from`, `backbone`, `budget`) are written
+here; a budget line's metrics, units and dtypes come from specc.lower, which reads them.
 Block names are the user's, so a block's use is not highlighted as a kind: a grammar cannot know
 them. Regenerate with:
 
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from specc.layers import ACTIVATIONS, KIND_BY_SPELLING, LAYER_KINDS, PARAMETER_SHORT_FORMS, parameter_names
+from specc.lower import BUDGET_DTYPES, BUDGET_METRICS, BUDGET_OPTIONS, BYTE_UNITS, COUNT_UNITS
 from specc.zoo import ZOO
 
 # A backbone line's keys: keras.applications' arguments and the freezing (specc.lower's backbone_arguments).
@@ -61,6 +63,11 @@ def padding_modes() -> list[str]:
     return sorted({mode for cls in LAYER_KINDS for mode in cls.padding_modes})
 
 
+def budget_units() -> list[str]:
+    """The units a budget's quantities take, longest first so that `MiB` is not read as `M`."""
+    return sorted({unit for unit in (*COUNT_UNITS, *BYTE_UNITS) if unit}, key=lambda unit: (-len(unit), unit))
+
+
 def _words(words: list[str]) -> str:
     return "|".join(re.escape(word) for word in words)
 
@@ -86,6 +93,7 @@ def grammar() -> dict[str, Any]:
             {"include": "#model"},
             {"include": "#block-with-parameters"},
             {"include": "#block"},
+            {"include": "#budget"},
             {"include": "#target"},
             {"include": "#input"},
             {"include": "#output"},
@@ -154,6 +162,35 @@ def grammar() -> dict[str, Any]:
                     "1": {"name": "keyword.other.block.cnn"},
                     "2": {"name": "entity.name.type.block.cnn"},
                 },
+            },
+            "budget": {
+                "comment": "`budget params<=5M memory<=200MB batch=8 dtype=float16`: limits on a model's figures.",
+                "begin": f"{statement_start}(budget){_END}",
+                "end": "(?=[;}]|$)",
+                "beginCaptures": {"1": {"name": "keyword.other.budget.cnn"}},
+                "patterns": [
+                    {"include": "#comment"},
+                    {
+                        "match": f"{_START}(?:({_words(list(BUDGET_METRICS))})|({_NAME}))\\s*(<=|<)\\s*"
+                        f"((?:[0-9]+\\.?[0-9]*|\\.[0-9]+)(?:{_words(budget_units())})?(?![A-Za-z0-9_.]))?",
+                        "captures": {
+                            "1": {"name": "support.variable.metric.cnn"},
+                            "2": {"name": "variable.other.key.cnn"},
+                            "3": {"name": "keyword.operator.comparison.cnn"},
+                            "4": {"name": "constant.numeric.quantity.cnn"},
+                        },
+                    },
+                    {
+                        "match": f"{_START}(?:({_words(list(BUDGET_OPTIONS))})|({_NAME}))\\s*(=)",
+                        "captures": {
+                            "1": {"name": "variable.parameter.cnn"},
+                            "2": {"name": "variable.other.key.cnn"},
+                            "3": {"name": "keyword.operator.assignment.cnn"},
+                        },
+                    },
+                    {"match": f"{_START}(?:{_words(list(BUDGET_DTYPES))}){_END}", "name": "support.type.dtype.cnn"},
+                    {"include": "#number"},
+                ],
             },
             "target": {
                 "comment": "`y = conv ...`: the name of the value a line makes, then its kind (\\G is the end of `=`).",
