@@ -479,15 +479,13 @@ def diff_markdown(diff: ModelDiff, before_label: str, after_label: str) -> str:
     lines = [f"### `{before_label}` → `{after_label}`", "", verdict(diff), ""]
     if note := evaluation_note(diff):
         lines += [note, ""]
-    headers = HEADERS
-    changes = [row for row in diff_rows(diff) if row.status != "unchanged" or diff.differs]
-    if any(row.status != "unchanged" for row in changes):
-        lines += [_markdown_row(headers), _markdown_row(["---"] * len(headers))]
-        for row in changes:
-            cells = _row_cells(row)
-            if row.status == "unchanged":
-                cells = ["", f"*{row.layer}*", *([""] * (len(headers) - 2))]
-            lines.append(_markdown_row(cells))
+    rows = diff_rows(diff)
+    if any(row.status != "unchanged" for row in rows):
+        # Counts align right, as in the text table.
+        lines += [_markdown_row(HEADERS), _markdown_row(["---:" if h in NUMERIC else "---" for h in HEADERS])]
+        for row in rows:
+            folded = ["", f"*{row.layer}*", *([""] * (len(HEADERS) - 2))]
+            lines.append(_markdown_row(folded if row.status == "unchanged" else _row_cells(row)))
         lines.append("")
     lines += [_markdown_row(["", "before", "after", "Δ"]), _markdown_row(["---", "---:", "---:", "---:"])]
     for total in diff.totals:
@@ -512,6 +510,7 @@ def _markdown_row(cells: list[str]) -> str:
 
 
 HEADERS = ["", "Layer (type)", "Output shape", "Params", "MACs", "Receptive field", "Other changes"]
+NUMERIC = {"Params", "MACs"}
 
 
 def _row_cells(row: DiffRow) -> list[str]:
@@ -533,11 +532,10 @@ def print_diff(diff: ModelDiff, before_label: str, after_label: str, console: An
     if note := evaluation_note(diff):
         console.print(note, style="dim", highlight=False)
     if any(change.status != "unchanged" for change in diff.layers):
-        headers = HEADERS
         table = Table(title="Layers", title_justify="left")
         rows = diff_rows(diff)
-        for header in headers:
-            table.add_column(header, justify="right" if header in ("Params", "MACs") else "left", overflow="fold")
+        for header in HEADERS:
+            table.add_column(header, justify="right" if header in NUMERIC else "left", overflow="fold")
         for row in rows:
             table.add_row(*_row_cells(row), style=_STYLES[row.status])
         console.print(table)

@@ -193,7 +193,7 @@ def test_markdown_format_is_a_changes_table_and_a_totals_table_with_signed_delta
     lines = result.stdout.splitlines()
     assert lines[0] == f"### `{BASE}` → `{DIFFS / 'removed_block.cnn'}`"
     assert "|   | Layer (type) | Output shape | Params | MACs | Receptive field | Other changes |" in lines
-    assert "| --- | --- | --- | --- | --- | --- | --- |" in lines
+    assert "| --- | --- | --- | ---: | ---: | --- | --- |" in lines
     removed = next(r for r in report(BASE).layers if r.layer.name == "stage2_add")
     field = format_receptive_field(model_figures(report(BASE)).layers["stage2_add"].receptive_field)
     assert (
