@@ -453,16 +453,31 @@ def check_open_model(
         first = next(i for i in model.inputs if i.open_axes)
         chosen = {name: extent for name, extent in zip(first.open_axes, evaluate_at, strict=False) if name}
         sizes = replace(sizes, evaluated_at={**(sizes.evaluated_at or dict.fromkeys(names, PREFERRED_SIZE)), **chosen})
+    if sizes.unanalysed:
+        sizes = replace(sizes, evaluated_at={**dict.fromkeys(names, PREFERRED_SIZE), **(sizes.evaluated_at or {})})
     at = sizes.evaluated_at or dict.fromkeys(names, PREFERRED_SIZE)
     report, diagnostics = check_model(with_sizes(model, at), cache)
-    if sizes.evaluated_at is None:
+    if sizes.unanalysed:
+        span = next(i.span for i in model.inputs if i.open_axes)
+        shown = "x".join(str(at[name]) for name in names)
+        diagnostics.insert(
+            0,
+            Diagnostic(
+                code="W305",
+                message=f"the sizes model `{model.name}` accepts were not worked out: {sizes.reason}; it is checked at "
+                f"{shown} only",
+                span=span,
+                hint="write the input's size, or check the sizes you mean with `specc summary --input HxWxC`",
+            ),
+        )
+    elif sizes.evaluated_at is None:
         span = next(i.span for i in model.inputs if i.open_axes)
         shown = "x".join(str(at[name]) for name in names)
         diagnostics.insert(
             0,
             Diagnostic(
                 code="E307",
-                message=f"no input size fits model `{model.name}`: {sizes.reason}",
+                message=f"model `{model.name}`: {sizes.reason}",
                 span=span,
                 hint=f"the errors below are those at {shown}; merged branches must downsample alike, and "
                 "a size that fits one branch must fit the other",

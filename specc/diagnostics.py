@@ -127,6 +127,11 @@ _CATALOGUE: tuple[tuple[str, str, str], ...] = (
     ("W302", "empty-model", "The model has no layers after its input."),
     ("W303", "unused-value", "A layer, branch or input whose value reaches no output computes nothing."),
     ("W304", "unused-block", "A block that no model uses is never checked."),
+    (
+        "W305",
+        "input-sizes-unknown",
+        "The sizes an open input accepts were not worked out (the network's strides repeat too rarely); one is checked.",
+    ),
 )
 # fmt: on
 

@@ -79,6 +79,8 @@ class InputSizes:
     output_formulas: tuple[tuple[str, ...], ...] = ()
     # Why no size fits or why the analysis was not done, for people.
     reason: str | None = None
+    # True when the sizes were not worked out (too many to try): the model is then evaluated at one size only.
+    unanalysed: bool = False
 
     def describe(self) -> str:
         """`H, W >= 32, divisible by 16` (extents that accept alike share one clause)."""
@@ -166,7 +168,12 @@ def analyse(model: Model, evaluate: Evaluate, preferred: dict[str, int] | None =
     names = open_extents(model)
     step = period(model)
     if step > MAX_PERIOD:
-        return InputSizes((), None, reason=f"its strides repeat only every {step} pixels, too many sizes to try")
+        return InputSizes(
+            (),
+            None,
+            reason=f"its strides repeat only every {step} pixels, too many sizes to try (at most {MAX_PERIOD})",
+            unanalysed=True,
+        )
     large = _LARGE + (-_LARGE) % step
     # A base where every extent fits, found by moving all of them together.
     base = None
@@ -175,7 +182,17 @@ def analyse(model: Model, evaluate: Evaluate, preferred: dict[str, int] | None =
             base = large + residue
             break
     if base is None:
-        return InputSizes((), None, reason="no height and width make every layer fit")
+        # Floors can make branches agree at a few small sizes by coincidence; a network is not meant for them.
+        few = [n for n in range(1, 2 * step + 1) if _passes(evaluate(with_sizes(model, dict.fromkeys(names, n))))]
+        shown = ", ".join(f"{n}x{n}" for n in few[:4])
+        return InputSizes(
+            (),
+            None,
+            reason="no input height and width make every layer fit"
+            if not few
+            else f"no input size above {few[-1]}x{few[-1]} fits: its merged branches line up only at {shown}, "
+            "by coincidence of rounding",
+        )
     rules = []
     formulas_by_name = {}
     mirrored = _mirrored(model)

@@ -753,8 +753,8 @@ def test_json_of_a_graph_lists_its_inputs_outputs_and_what_each_layer_reads(writ
     (file,) = json.loads(invoke("check", "--format", "json", write("g.cnn", GRAPH_SPEC)).stdout)["files"]
     (model,) = file["models"]
     assert model["inputs"] == [
-        {"name": "image", "input_shape": [8, 8, 4], "line": 2},
-        {"name": "meta", "input_shape": [4], "line": 3},
+        {"name": "image", "input_shape": [8, 8, 4], "line": 2, "open_axes": []},
+        {"name": "meta", "input_shape": [4], "line": 3, "open_axes": []},
     ]
     assert model["input_shape"] == [8, 8, 4]
     assert model["outputs"] == ["dense", "dense_1"]

@@ -265,3 +265,20 @@ def test_json_gives_the_accepted_sizes_the_output_formulas_and_the_evaluation_si
     assert sizes["accepts"][0] == {"name": "H", "minimum": 8, "modulus": 8, "residues": [0], "every_from": 8}
     assert sizes["output_formulas"] == [["H", "W", "2"]]
     assert sizes["evaluated_at"] == {"H": 224, "W": 224}
+
+
+def test_a_stride_period_too_long_to_search_is_checked_at_one_size_with_a_warning():
+    strides = "".join(f"  conv 4 3x3 strides={s} same\n" for s in (3, 5, 7, 11))
+    checked = check_text(f"model m {{\n  input ?x?x3\n{strides}}}\n")
+    assert [d.code for d in checked.diagnostics] == ["W305"]
+    assert "1155 pixels" in checked.diagnostics[0].message
+    assert checked.reports[0].model.inputs[0].shape == (224, 224, 3)
+
+
+def test_branches_that_agree_only_at_tiny_sizes_say_so():
+    _, checked = sizes_of(
+        "model m {\n  a = input ?x?x3\n  x = conv 8 3x3 strides=2 same from a\n  y = conv 8 3x3 same from a\n"
+        "  add x y\n}\n"
+    )
+    assert checked.diagnostics[0].code == "E307"
+    assert "line up only at 1x1, 2x2" in checked.diagnostics[0].message
