@@ -466,3 +466,17 @@ def test_freezing_a_backbones_last_block_moves_its_weights_to_non_trainable_and_
     assert totals["non_trainable_params"].delta == -totals["trainable_params"].delta > 0
     out = wide("diff", tuned, frozen).stdout
     assert f"trainable true → false; trainable {conv.before.trainable_params:,} → 0" in out
+
+
+def test_an_open_model_is_compared_at_the_size_the_first_is_evaluated_at_when_the_second_accepts_it():
+    odd, any_size = DIFFS / "open_odd_sizes.cnn", DIFFS / "open_any_size.cnn"
+    at_odd, at_own = report(odd).input_sizes.evaluated_at, report(any_size).input_sizes.evaluated_at
+    assert at_odd != at_own  # alone, each is evaluated at a size of its own
+    document = json.loads(invoke("diff", odd, any_size, "-f", "json").stdout)
+    assert document["before"]["evaluated_at"] == document["after"]["evaluated_at"] == at_odd
+    # The layer both have is alike at one size; only the pooled branch and the merge are gone.
+    assert document["unchanged"] == ["strided"]
+    assert {layer["name"]: layer["status"] for layer in document["layers"]} == {
+        "pooled": "removed",
+        "joined": "removed",
+    }
