@@ -480,3 +480,9 @@ def test_an_open_model_is_compared_at_the_size_the_first_is_evaluated_at_when_th
         "pooled": "removed",
         "joined": "removed",
     }
+
+
+def test_a_side_written_file_colon_model_keeps_its_model_whatever_model_option_says():
+    two = DIFFS / "two_models.cnn"
+    document = json.loads(invoke("diff", f"{two}:large", two, "--model", "small", "-f", "json").stdout)
+    assert (document["before"]["model"], document["after"]["model"]) == ("large", "small")
