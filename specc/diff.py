@@ -20,6 +20,7 @@ from specc.figures import (
     ModelFigures,
     ReceptiveField,
     format_bytes,
+    format_count,
     format_receptive_field,
     model_figures,
 )
@@ -371,6 +372,15 @@ def _count_cell(before: int, after: int) -> str:
     return f"{before:,} → {after:,} ({signed(after - before)})"
 
 
+def _macs_cell(before: int, after: int) -> str:
+    """_count_cell in SI units (`2.23 M → 3.35 M (+1.12 M)`): a layer's MACs run to billions; the totals and the
+    JSON give them exactly."""
+    if before == after:
+        return format_count(after)
+    delta = after - before
+    return f"{format_count(before)} → {format_count(after)} ({'+' if delta > 0 else MINUS}{format_count(abs(delta))})"
+
+
 def _value(value: Any) -> str:
     """An argument's value as a spec writes it: `2x2`, `true`, `same`."""
     if isinstance(value, bool):
@@ -384,7 +394,7 @@ def _facts_cells(facts: LayerFacts) -> tuple[str, str, str, str]:
     return (
         format_shape(facts.output_shape),
         f"{facts.params:,}",
-        f"{facts.figures.macs:,}",
+        format_count(facts.figures.macs),
         format_receptive_field(facts.figures.receptive_field),
     )
 
@@ -421,7 +431,7 @@ def _row(change: LayerChange) -> DiffRow:
         label,
         _change_cell(old[0], new[0]),
         _count_cell(change.before.params, change.after.params),
-        _count_cell(change.before.figures.macs, change.after.figures.macs),
+        _macs_cell(change.before.figures.macs, change.after.figures.macs),
         _change_cell(old[3], new[3]),
         _other_changes(change),
     )

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from specc.cli import app
 from specc.diff import MINUS, diff_models, diff_rows, signed
-from specc.figures import format_bytes, format_receptive_field, model_figures
+from specc.figures import format_bytes, format_count, format_receptive_field, model_figures
 from specc.layers import format_shape
 from specc.pipeline import check_bytes
 from specc.render import format_diagnostic
@@ -403,8 +403,10 @@ def test_text_format_has_macs_and_receptive_field_columns_and_memory_in_bytes_un
     old, new = model_figures(before), model_figures(after)
     out = wide("diff", BASE, DIFFS / "strided_stem.cnn").stdout
     assert "MACs" in out and "Receptive field" in out
-    stem_macs = f"{old.layers['stem'].macs:,} → {new.layers['stem'].macs:,}"
-    assert f"{stem_macs} ({signed(new.layers['stem'].macs - old.layers['stem'].macs)})" in out
+    # A layer's MACs in SI units, its change signed; the totals below give them exactly.
+    was, now = old.layers["stem"].macs, new.layers["stem"].macs
+    change = f"{'+' if now > was else MINUS}{format_count(abs(now - was))}"
+    assert f"{format_count(was)} → {format_count(now)} ({change})" in out
     fields = (format_receptive_field(f.layers["head_conv"].receptive_field) for f in (old, new))
     assert " → ".join(fields) in out
     assert signed(new.macs - old.macs) in out
