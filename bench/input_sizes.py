@@ -75,7 +75,10 @@ def main() -> None:
     print(f"{os.cpu_count()} CPUs; median of {args.runs} runs (Keras: the least)")
     header = ("network", "period", "open", "one size", "Keras", "open/one", "Keras/open")
     widths = (-20, 7, 11, 11, 11, 10, 12)
-    print("".join(f"{cell:<{-w}}" if w < 0 else f"{cell:>{w}}" for cell, w in zip(header, widths, strict=True)) + "  sizes")
+    print(
+        "".join(f"{cell:<{-w}}" if w < 0 else f"{cell:>{w}}" for cell, w in zip(header, widths, strict=True))
+        + "  sizes"
+    )
     for network in networks:
         open_text, fixed_text = spec(network, "?x?x3"), spec(network, "224x224x3")
         open_seconds = median_seconds(lambda text=open_text: check_text(text), args.runs)

@@ -130,7 +130,7 @@ _CATALOGUE: tuple[tuple[str, str, str], ...] = (
     (
         "W305",
         "input-sizes-unknown",
-        "The sizes an open input accepts were not worked out (the network's strides repeat too rarely); one is checked.",
+        "The sizes an open input accepts were not worked out (its strides repeat too rarely); one size is checked.",
     ),
 )
 # fmt: on
