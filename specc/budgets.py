@@ -9,6 +9,7 @@ its spec allows, as it fails one that breaks a shape. docs/budgets.md defines ev
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from specc.check import LayerReport, ModelReport
 from specc.diagnostics import Diagnostic
@@ -116,15 +117,28 @@ def _over(
     return Diagnostic(code="E306", message=message, span=limit.span, hint=_contributors(metric, report, figures))
 
 
-def check_budgets(report: ModelReport) -> list[Diagnostic]:
-    """An E306 for each limit of the model's budget lines that its figures exceed. A model whose shapes could
-    not all be inferred has no figures, so its budgets are not checked (its shape errors say why)."""
+class BudgetUse(NamedTuple):
+    """One limit of a budget line and the model's figure for it."""
+
+    budget: Budget
+    limit: BudgetLimit
+    figure: int
+    figures: ModelFigures | None
+
+    @property
+    def within(self) -> bool:
+        return self.limit.allows(self.figure)
+
+
+def budget_uses(report: ModelReport) -> list[BudgetUse]:
+    """Each limit of the model's budget lines with the figure it limits; none for a model whose shapes could not
+    all be inferred (it has no figures; its shape errors say why)."""
     model = report.model
     if not model.budgets or not report.complete:
         return []
     if any(0 in i.shape for i in model.inputs):  # an open input the checker chose no size for
         return []
-    diagnostics: list[Diagnostic] = []
+    uses: list[BudgetUse] = []
     evaluated: dict[tuple[str, int], ModelFigures] = {}
     for budget in model.budgets:
         for limit in budget.limits:
@@ -137,7 +151,12 @@ def check_budgets(report: ModelReport) -> list[Diagnostic]:
                 if key not in evaluated:
                     evaluated[key] = model_figures(report, *key)
                 figures = evaluated[key]
-            figure = _figure(limit.metric, report, figures)
-            if not limit.allows(figure):
-                diagnostics.append(_over(limit, figure, budget, report, figures))
-    return diagnostics
+            uses.append(BudgetUse(budget, limit, _figure(limit.metric, report, figures), figures))
+    return uses
+
+
+def check_budgets(report: ModelReport) -> list[Diagnostic]:
+    """An E306 for each limit of the model's budget lines that its figures exceed."""
+    return [
+        _over(use.limit, use.figure, use.budget, report, use.figures) for use in budget_uses(report) if not use.within
+    ]

@@ -12,6 +12,7 @@ import sys
 from fractions import Fraction
 from typing import Any
 
+from specc.budgets import budget_uses
 from specc.check import ModelReport
 from specc.diagnostics import Diagnostic, Severity, Span
 from specc.figures import LayerFigures, ReceptiveField, model_figures
@@ -271,6 +272,20 @@ def model_record(report: ModelReport) -> dict[str, Any]:
         "total_params": report.total_params,
         "trainable_params": report.trainable_params,
         "non_trainable_params": report.non_trainable_params,
+        "budgets": [
+            {
+                "line": use.limit.span.line,
+                "metric": use.limit.metric,
+                "operator": use.limit.operator,
+                "limit": use.limit.limit,
+                "written": use.limit.text,
+                "figure": use.figure,
+                "within": use.within,
+                "batch": use.budget.batch,
+                "dtype": use.budget.dtype,
+            }
+            for use in budget_uses(report)
+        ],
         "figures": {
             "macs": figures.macs,
             "flops": figures.flops,

@@ -488,3 +488,19 @@ def test_the_e306_samples_in_docs_budgets_are_what_specc_prints():
     [block] = [b for b in re.findall(r"```text\n(.*?)```", DOCS, flags=re.DOTALL) if "[E306]" in b]
     assert format_diagnostic("mnist.cnn", spec.splitlines(), macs) == block.rstrip("\n")
     assert f"`{memory.message}`" in " ".join(DOCS.split())
+
+
+def test_json_lists_each_limit_with_the_figure_it_limits_and_whether_it_is_met(tmp_path):
+    text = (
+        "model small {\n  input 28x28x1\n  budget params<=1K macs<=10M\n  conv 32 3x3 relu\n  flatten\n  dense 10\n}\n"
+    )
+    path = tmp_path / "small.cnn"
+    path.write_text(text)
+    (model,) = json.loads(invoke("check", path, "--format", "json").stdout)["files"][0]["models"]
+    (report,) = check_text(text).reports
+    params, macs = model["budgets"]
+    assert params == {
+        "line": 3, "metric": "params", "operator": "<=", "limit": 1000, "written": "1K",
+        "figure": report.total_params, "within": False, "batch": 1, "dtype": "float32",
+    }  # fmt: skip
+    assert (macs["figure"], macs["within"]) == (model_figures(report).macs, True)
