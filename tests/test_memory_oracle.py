@@ -110,7 +110,7 @@ def test_a_zoo_network_peaks_within_the_bounds_of_specc_s_figure(name):
     assert estimated <= measured <= GRAPH_FACTOR * estimated
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.cuda
 @pytest.mark.parametrize("name", ["mnist", "resnet_stages"])
 def test_on_a_gpu_the_allocator_s_peak_is_at_least_specc_s_figure(name):
     """CUDA's caching allocator: the most it held during the pass beyond what it held before (the weights). It
