@@ -91,6 +91,18 @@ class InputSizes:
             clauses.setdefault(rule.describe().removeprefix(f"{rule.name} "), []).append(rule.name)
         return "; ".join(f"{', '.join(names)} {clause}" for clause, names in clauses.items())
 
+    def built_for(self) -> tuple[str, ...]:
+        """For generated code, lines saying what the spec leaves open and the size the code is built for; none
+        when the sizes were not worked out or none fits. Made of the extents' names (validated capitals) and
+        numbers only."""
+        if not self.rules or self.evaluated_at is None:
+            return ()
+        shown = ", ".join(f"{name}={size}" for name, size in self.evaluated_at.items())
+        return (
+            f"The spec leaves the input's height and width open: it accepts {self.describe()},",
+            f"giving {self.describe_outputs()}. This code is built for {shown}.",
+        )
+
     def describe_outputs(self) -> str:
         return ", ".join(written_shape(formula) for formula in self.output_formulas)
 

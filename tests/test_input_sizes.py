@@ -282,3 +282,14 @@ def test_branches_that_agree_only_at_tiny_sizes_say_so():
     )
     assert checked.diagnostics[0].code == "E307"
     assert "line up only at 1x1, 2x2" in checked.diagnostics[0].message
+
+
+@pytest.mark.parametrize("backend", ["keras", "torch"])
+def test_generated_code_says_what_the_spec_leaves_open_and_the_size_it_is_built_for(backend):
+    from specc.backends.keras import emit_keras
+    from specc.backends.torch import emit_torch
+
+    checked = check_text(open_unet(), evaluate_at=(64, 96, 3))
+    source = (emit_keras if backend == "keras" else emit_torch)(checked.reports, "unet.cnn")
+    assert "it accepts H, W >= 8, divisible by 8," in source
+    assert "giving HxWx2. This code is built for H=64, W=96." in source

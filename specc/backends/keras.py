@@ -822,10 +822,14 @@ def _model_docstring(report: ModelReport) -> str:
         return f'"""Model {word(model.name)}."""'
     inputs = ", ".join(format_shape(i.shape) for i in model.inputs)
     outputs = ", ".join(format_shape(shape) for shape in shapes)
-    return (
-        f'"""Model {word(model.name)}: {inputs} -> {outputs}, {report.total_params:,} parameters '
-        f'({report.non_trainable_params:,} non-trainable)."""'
+    summary = (
+        f"Model {word(model.name)}: {inputs} -> {outputs}, {report.total_params:,} parameters "
+        f"({report.non_trainable_params:,} non-trainable)."
     )
+    built_for = report.input_sizes.built_for() if report.input_sizes is not None else ()
+    if not built_for:
+        return f'"""{summary}"""'
+    return f'"""{summary}\n\n' + "".join(f"    {line}\n" for line in built_for) + '    """'
 
 
 class _BodyWriter:

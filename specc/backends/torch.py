@@ -851,11 +851,13 @@ def _model_docstring(report: ModelReport) -> list[str]:
         keras_output = ", ".join(format_shape(shape) for shape in output_shapes)
         torch_input, torch_output = f"[{torch_input}]", f"[{torch_output}]"
         keras_input, keras_output = f"[{keras_input}]", f"[{keras_output}]"
+    built_for = report.input_sizes.built_for() if report.input_sizes is not None else ()
     return [
         f'"""Model {word(model.name)}: {torch_input} -> {torch_output}; {report.trainable_params:,} parameters{extra}.',
         "",
         f"In the spec's channels-last order, as Keras writes it: {keras_input} -> "
         f"{keras_output}, {report.total_params:,} parameters.",
+        *(["", *built_for] if built_for else []),
         '"""',
     ]
 
