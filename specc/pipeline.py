@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from specc.budgets import check_budgets
 from specc.check import InferenceCache, ModelReport, check
 from specc.diagnostics import Diagnostic, Span, has_errors
 from specc.ir import SpecFile
@@ -114,7 +113,11 @@ def check_tree(
     with cycle_collection_paused():
         spec, lowering = lower(tree, lowering_cache)
         reports, checking = check(spec, inference_cache, evaluate_at)
-        checking += [diagnostic for report in reports for diagnostic in check_budgets(report)]
+        if any(report.model.budgets for report in reports):
+            # The figures a budget needs are computed only for a spec that has one (a check imports no more).
+            from specc.budgets import check_budgets
+
+            checking += [diagnostic for report in reports for diagnostic in check_budgets(report)]
     diagnostics = parse_diagnostics + lowering + checking
     if not tree.models and not diagnostics:
         diagnostics.append(

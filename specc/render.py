@@ -10,16 +10,17 @@ from __future__ import annotations
 import os
 import sys
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from specc.budgets import budget_uses
 from specc.check import ModelReport
 from specc.diagnostics import Diagnostic, Severity, Span
-from specc.figures import LayerFigures, ReceptiveField, model_figures
 from specc.input_sizes import written_shape
 from specc.ir import Model
 from specc.layers import Shape, format_shape
 from specc.pipeline import CheckedSource, cycle_collection_paused
+
+if TYPE_CHECKING:
+    from specc.figures import LayerFigures, ReceptiveField
 
 _STYLES = {"error": "1;31", "warning": "1;33", "hint": "1;36", "caret": "1;31", "path": "1", "ok": "32"}
 
@@ -219,6 +220,10 @@ def model_record(report: ModelReport) -> dict[str, Any]:
     """The JSON form of one checked model: its inputs, every layer inferred (with what it reads, the block
     use that made it, whether it counts, and its figures), its outputs and the totals of what reaches them."""
     model = report.model
+    # The figures are computed only for JSON, never for a check's text (which imports no more than it needs).
+    from specc.budgets import budget_uses
+    from specc.figures import model_figures
+
     figures = model_figures(report)
     output_shapes = report.output_shapes
     uses = model.block_uses

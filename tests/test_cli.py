@@ -1135,6 +1135,9 @@ def test_check_imports_and_builds_only_what_checking_the_spec_needs():
     # The other commands' modules, and the libraries only they use, stay unloaded.
     for module in ("rich", "pygls", "lsprotocol", "specc.backends", "specc.lsp", "specc.summary", "specc.fmt"):
         assert module not in modules
+    # Figures, budgets, pictures and diffs are for the commands and specs that ask for them.
+    for module in ("specc.figures", "specc.budgets", "specc.drawing", "specc.diff", "graphviz"):
+        assert module not in modules
     assert not {m for m in modules if m.startswith(("specc.sarif", "specc.write", "specc.backends.", "specc.lsp."))}
     # The Keras-call patterns are compiled only for a spec that has a line written as a call.
     assert "specc.call_lines" not in modules
