@@ -55,7 +55,8 @@ def _layer_share(metric: str, figures: ModelFigures | None) -> Callable[[LayerRe
     return lambda r: figures.layers[r.layer.name].output_bytes
 
 
-def _shown(metric: str, amount: int) -> str:
+def shown_amount(metric: str, amount: int) -> str:
+    """A figure as messages show it: bytes for memory (`3.0 MB`), else a count (`54.4 K`)."""
     return format_bytes(amount) if metric == "memory" else format_count(amount)
 
 
@@ -79,7 +80,7 @@ def _contributors(metric: str, report: ModelReport, figures: ModelFigures | None
     share = _layer_share(metric, figures)
     ranked = sorted(((share(r), index, r) for index, r in enumerate(report.counted)), key=lambda t: (-t[0], t[1]))
     named = [
-        f"`{r.layer.name}` (line {r.layer.span.line}, {_shown(metric, amount)})"
+        f"`{r.layer.name}` (line {r.layer.span.line}, {shown_amount(metric, amount)})"
         for amount, _, r in ranked[:CONTRIBUTORS]
         if amount > 0
     ]
@@ -102,11 +103,11 @@ def _over(
     excess = figure - limit.limit
     if excess > 0:
         message = (
-            f"{metric} {_shown(metric, figure)} exceeds the budget of {_limit_shown(limit)} "
-            f"(by {_shown(metric, excess)}{_percent(excess, limit.limit)})"
+            f"{metric} {shown_amount(metric, figure)} exceeds the budget of {_limit_shown(limit)} "
+            f"(by {shown_amount(metric, excess)}{_percent(excess, limit.limit)})"
         )
     else:  # equal to a `<` limit
-        message = f"{metric} {_shown(metric, figure)} is not below the budget of < {_limit_shown(limit)}"
+        message = f"{metric} {shown_amount(metric, figure)} is not below the budget of < {_limit_shown(limit)}"
     if metric == "memory":
         assert figures is not None
         message += (

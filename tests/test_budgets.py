@@ -504,3 +504,17 @@ def test_json_lists_each_limit_with_the_figure_it_limits_and_whether_it_is_met(t
         "figure": report.total_params, "within": False, "batch": 1, "dtype": "float32",
     }  # fmt: skip
     assert (macs["figure"], macs["within"]) == (model_figures(report).macs, True)
+
+
+def test_hovering_a_budget_line_shows_each_figure_against_its_limit():
+    text = (
+        "model small {\n  input 28x28x1\n  budget params<=1K macs<=10M\n  conv 32 3x3 relu\n  flatten\n  dense 10\n}\n"
+    )
+    checked = check_text(text)
+    (report,) = checked.reports
+    hover, span = features.hover_text(checked, 3, 5)
+    assert span.line == 3
+    params = format_count(report.total_params)
+    assert f"params: {params} (limit <= 1K, {100 * report.total_params / 1000:.0f}% of it): over budget" in hover
+    macs = model_figures(report).macs
+    assert f"macs: {format_count(macs)} (limit <= 10M, {100 * macs / 10_000_000:.0f}% of it)\n" in hover + "\n"

@@ -399,6 +399,26 @@ def _model_hover_text(report: ModelReport, figures: ModelFigures | None = None) 
     return "\n".join([text, *_input_sizes_text(report), *(model_figures_text(figures) if figures else ())])
 
 
+def budget_hover_text(report: ModelReport, budget) -> str:
+    """Each limit of a budget line beside the model's figure for it, and how much of the limit it uses."""
+    from specc.budgets import budget_uses, shown_amount
+
+    uses = [use for use in budget_uses(report) if use.budget is budget]
+    if not uses:
+        return "budget: the model's figures are known once its shapes check"
+    lines = ["budget:"]
+    for use in uses:
+        limit = use.limit
+        share = f", {100 * use.figure / limit.limit:.0f}% of it" if limit.limit else ""
+        lines.append(
+            f"  {limit.metric}: {shown_amount(limit.metric, use.figure)} (limit {limit.operator} {limit.text}{share})"
+            + ("" if use.within else ": over budget")
+        )
+    if any(use.limit.metric == "memory" for use in uses):
+        lines.append(f"  memory for batch {budget.batch} in {budget.dtype}: peak activations + weights")
+    return "\n".join(lines)
+
+
 def hover_text(
     checked: CheckedSource, line: int, column: int, figures: tuple[ModelFigures, ...] | None = None
 ) -> tuple[str, Span] | None:
@@ -416,6 +436,9 @@ def hover_text(
                 return None
             text = f"input: {format_shape(model.input_shape)} (height x width x channels)"
             return "\n".join([text, "", _model_hover_text(report, model_figures_)]), model.input_span
+        for budget in model.budgets:
+            if contains(budget.span, line, column):
+                return budget_hover_text(report, budget), budget.span
         for index, use in enumerate(model.block_uses):
             if use is not None and use.backbone is not None and contains(use.span, line, column):
                 return backbone_hover_text(report, index, model_figures_), use.span
