@@ -513,19 +513,6 @@ def _graph_output(output: str | None, output_format: GraphFormat | None) -> tupl
     return target, written
 
 
-def _write_bytes_atomically(path: Path, data: bytes) -> None:
-    """specc.write.write_atomically for bytes (a PNG or PDF): the same rename, or in-place rewrite of a file with
-    other hard links. write_atomically takes text only; this reaches for its two steps until it takes bytes."""
-    from specc import write
-
-    target = write.real_path(path)
-    existing = write._stat_regular(target)
-    if existing is not None and existing.st_nlink > 1:
-        write._write_in_place(target, data)
-    else:
-        write._replace(target, data, existing)
-
-
 @app.command(cls=_Command, short_help="Draw a spec's network: Graphviz (svg, png, pdf, dot) or Mermaid.")
 def graph(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="The spec file.", show_default=False)],
@@ -593,12 +580,7 @@ def graph(
         sys.stdout.flush()
         raise typer.Exit(exit_code)
     try:
-        if written == "svg":
-            write_atomically(target, drawing.render(text, written).decode("utf-8"))
-        elif rendered:
-            _write_bytes_atomically(target, drawing.render(text, written))
-        else:
-            write_atomically(target, text)
+        write_atomically(target, drawing.render(text, written) if rendered else text)
     except drawing.DotNotFound:
         raise _usage_error(f"writing {target} needs Graphviz's `dot` program; {drawing.INSTALL_DOT}") from None
     except drawing.DotFailed as error:

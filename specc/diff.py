@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any, NamedTuple
 
 from specc.check import LayerReport, ModelReport
@@ -245,19 +244,7 @@ def signed(n: int) -> str:
 
 
 def receptive_field_record(field: ReceptiveField | None) -> dict[str, Any] | None:
-    """The JSON form of a receptive field; fractions (after upsampling) as strings such as "1/2"."""
-    if field is None:
-        return None
-    return {
-        "size": list(field.size),
-        "jump": [_json_number(j) for j in field.jump],
-        "start": [_json_number(s) for s in field.start],
-        "whole": field.whole,
-    }
-
-
-def _json_number(value: Fraction | int) -> int | str:
-    return int(value) if Fraction(value).denominator == 1 else str(value)
+    return None if field is None else field.record()
 
 
 def format_shapes(shapes: tuple[tuple[int | str, ...], ...] | None) -> str:

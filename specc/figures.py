@@ -33,6 +33,20 @@ class ReceptiveField(NamedTuple):
     # True after global pooling or flatten: every output sees the whole input, `size` being all of it.
     whole: bool
 
+    def record(self) -> dict[str, object]:
+        """The JSON form (check --format json, diff): whole numbers as ints, a fraction (after upsampling) as
+        a float."""
+        return {
+            "size": list(self.size),
+            "jump": [_json_number(j) for j in self.jump],
+            "start": [_json_number(s) for s in self.start],
+            "whole": self.whole,
+        }
+
+
+def _json_number(value: Fraction) -> int | float:
+    return int(value) if value.denominator == 1 else float(value)
+
 
 class LayerFigures(NamedTuple):
     """One layer's figures: its cost for one example, its output's memory, and what it sees."""

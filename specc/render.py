@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from specc.check import ModelReport
@@ -190,20 +189,8 @@ def _known(model: Model, name: str) -> str | None:
     return None if name in model.unknown else name
 
 
-def _number(value: Fraction) -> int | float:
-    """A whole number as an int, a fraction (a jump after upsampling) as a float."""
-    return int(value) if value.denominator == 1 else float(value)
-
-
-def _field_record(field: ReceptiveField | None) -> dict[str, Any] | None:
-    if field is None:
-        return None
-    return {
-        "size": list(field.size),
-        "jump": [_number(j) for j in field.jump],
-        "start": [_number(s) for s in field.start],
-        "whole": field.whole,
-    }
+def _receptive_field_record(field: ReceptiveField | None) -> dict[str, Any] | None:
+    return None if field is None else field.record()
 
 
 def _layer_figures_record(found: LayerFigures) -> dict[str, Any]:
@@ -212,7 +199,7 @@ def _layer_figures_record(found: LayerFigures) -> dict[str, Any]:
         "macs": found.macs,
         "flops": found.flops,
         "output_bytes": found.output_bytes,
-        "receptive_field": _field_record(found.receptive_field),
+        "receptive_field": _receptive_field_record(found.receptive_field),
     }
 
 

@@ -90,15 +90,16 @@ def was_generated_by_specc(path: Path) -> bool:
     return first_line.startswith(GENERATED_MARK.encode())
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace the file at `path` (through symlinks) with `text` (UTF-8, newlines as given), keeping its mode.
+def write_atomically(path: Path, text: str | bytes) -> None:
+    """Replace the file at `path` (through symlinks) with `text` (UTF-8, newlines as given; or bytes as they are,
+    a rendered picture), keeping its mode.
 
     One rename, or an in-place rewrite where the file has other hard links (see the module's docstring).
     Raises NotARegularFile for anything but a regular file, and OSError when the file cannot be written;
     the old file is then as it was."""
     target = real_path(path)
     existing = _stat_regular(target)
-    data = text.encode("utf-8")
+    data = text if isinstance(text, bytes) else text.encode("utf-8")
     if existing is not None and existing.st_nlink > 1:
         _write_in_place(target, data)
     else:
