@@ -415,3 +415,10 @@ def test_the_grammar_knows_every_budget_metric_option_and_dtype():
     assert set(re.findall(r"\(\?:\(([a-z|]+)\)", limit["match"])[0].split("|")) == set(BUDGET_METRICS)
     assert set(re.findall(r"\(\?:\(([a-z|]+)\)", option["match"])[0].split("|")) == set(BUDGET_OPTIONS)
     assert set(re.findall(r"\(\?:([a-z0-9|]+)\)", dtype["match"])[0].split("|")) == set(BUDGET_DTYPES)
+
+
+@pytest.mark.parametrize("written", ["?x?x3", "HxWx3", "28x28x1"])
+def test_an_input_size_with_open_extents_is_one_size_token(tokenize_text, written):
+    (line,) = tokenize_text(f"  input {written}\n")[:1]
+    scopes = {token["text"].strip(): token["scopes"][-1] for token in line if token["text"].strip()}
+    assert scopes[written] == "constant.numeric.size.cnn"

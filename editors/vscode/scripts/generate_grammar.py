@@ -31,6 +31,8 @@ GRAMMAR = Path(__file__).resolve().parent.parent / "syntaxes" / "cnn.tmLanguage.
 # A word ends where lark's NAME would: the next character is not a letter, digit or underscore.
 _END = "(?![A-Za-z0-9_])"
 _START = "(?<![A-Za-z0-9_])"
+# One extent of a size: digits, or left open (`?`, or a name in capitals), as the grammar's SIZE token has it.
+_EXTENT = "(?:[0-9]+|\\?|[A-Z][A-Z0-9_]*)"
 _NAME = "[A-Za-z_][A-Za-z0-9_]*"
 
 
@@ -107,8 +109,9 @@ def grammar() -> dict[str, Any]:
             {"include": "#boolean"},
             {"include": "#padding-mode"},
             {"include": "#activation"},
-            {"include": "#word"},
+            # A size before a word: `HxWx3` (an input's open extents) is one size, as lark lexes it.
             {"include": "#size"},
+            {"include": "#word"},
             {"include": "#number"},
             {"include": "#punctuation"},
         ],
@@ -287,8 +290,9 @@ def grammar() -> dict[str, Any]:
                 "name": "variable.other.word.cnn",
             },
             "size": {
-                "comment": "Height x width (x channels), as lark's SIZE token: 28x28x1, 3x3.",
-                "match": f"{_START}[0-9]+(?:x[0-9]+)+(?![A-Za-z0-9_.])",
+                "comment": "Height x width (x channels), as lark's SIZE token: 28x28x1, 3x3, and an input's open "
+                "extents, ?x?x3 or HxWx3.",
+                "match": f"{_START}{_EXTENT}(?:x{_EXTENT})+(?![A-Za-z0-9_.])",
                 "name": "constant.numeric.size.cnn",
             },
             "number": {
