@@ -47,13 +47,19 @@ class SizeRule:
     # The smallest accepted size of each accepted residue class modulo `period`.
     class_minimums: dict[int, int] = field(default_factory=dict)
     period: int = 1
+    # For a network that takes a few sizes only (a backbone with its ImageNet top), those sizes.
+    only: tuple[int, ...] = ()
 
     def accepts(self, size: int) -> bool:
+        if self.only:
+            return size in self.only
         start = self.class_minimums.get(size % self.period)
         return start is not None and size >= start
 
     def describe(self) -> str:
-        """`H >= 32, divisible by 16`, `H >= 75`, `H >= 3, odd`."""
+        """`H >= 32, divisible by 16`, `H >= 75`, `H >= 3, odd`, `H = 224 only`."""
+        if self.only:
+            return f"{self.name} = {' or '.join(map(str, self.only))} only"
         text = f"{self.name} >= {self.minimum}"
         if self.modulus > 1:
             if self.residues == (0,):
@@ -194,6 +200,14 @@ def analyse(model: Model, evaluate: Evaluate, preferred: dict[str, int] | None =
             base = large + residue
             break
     if base is None:
+        # A network may take one size only: a backbone with its ImageNet top takes its default size.
+        exact = [n for n in _usual_sizes(model) if _passes(evaluate(with_sizes(model, dict.fromkeys(names, n))))]
+        if exact:
+            rules = tuple(SizeRule(name, exact[0], 1, (0,), exact[0], only=tuple(exact)) for name in names)
+            at = dict.fromkeys(names, exact[0])
+            shapes = evaluate(with_sizes(model, at))[0].value_shapes
+            formulas = tuple(tuple(str(extent) for extent in shapes.get(output, ())) for output in model.outputs)
+            return InputSizes(rules, {**at, **(preferred or {})}, formulas)
         # Floors can make branches agree at a few small sizes by coincidence; a network is not meant for them.
         few = [n for n in range(1, 2 * step + 1) if _passes(evaluate(with_sizes(model, dict.fromkeys(names, n))))]
         shown = ", ".join(f"{n}x{n}" for n in few[:4])
@@ -252,8 +266,22 @@ def analyse(model: Model, evaluate: Evaluate, preferred: dict[str, int] | None =
         rules.append(SizeRule(name, lowest, modulus, residues, every_from, class_minimums, step))
         formulas_by_name[name] = (passing, slopes, large, step, None)
     evaluated_at = {rule.name: _preferred_size(rule) for rule in rules}
+    # Each extent was searched with the others held at one size; unequal sizes must fit too, or the extents are
+    # tied to each other (a merge of `HxW` with `WxH`), which this search does not describe.
+    apart = {rule.name: evaluated_at[rule.name] + index * rule.period for index, rule in enumerate(rules)}
+    if len(rules) > 1 and not _passes(evaluate(with_sizes(model, apart))):
+        return InputSizes(
+            (), None, reason="its open extents are tied to each other (a merge joins one with another)", unanalysed=True
+        )
     evaluated_at.update(preferred or {})
     return InputSizes(tuple(rules), evaluated_at, _output_formulas(model, rules, formulas_by_name))
+
+
+def _usual_sizes(model: Model) -> list[int]:
+    """Sizes worth trying when no large size fits: PREFERRED_SIZE and the default size of each backbone."""
+    found = {PREFERRED_SIZE}
+    found.update(use.backbone.default_size for use in model.block_uses if use.backbone is not None)
+    return sorted(found)
 
 
 def _mirrored(model: Model) -> dict[str, str]:

@@ -293,3 +293,17 @@ def test_generated_code_says_what_the_spec_leaves_open_and_the_size_it_is_built_
     source = (emit_keras if backend == "keras" else emit_torch)(checked.reports, "unet.cnn")
     assert "it accepts H, W >= 8, divisible by 8," in source
     assert "giving HxWx2. This code is built for H=64, W=96." in source
+
+
+def test_a_backbone_with_its_imagenet_top_takes_its_default_size_only():
+    sizes, checked = sizes_of("model m {\n  input ?x?x3\n  backbone vgg16 weights=imagenet\n}\n")
+    assert checked.ok
+    assert sizes.describe() == "H, W = 224 only"
+    assert sizes.output_formulas == (("1000",),)
+    assert sizes.rules[0].accepts(224) and not sizes.rules[0].accepts(256)
+
+
+def test_extents_tied_to_each_other_are_checked_at_one_size_with_a_warning():
+    _, checked = sizes_of("model m {\n  a = input HxWx3\n  b = input WxHx3\n  add a b\n}\n")
+    assert [d.code for d in checked.diagnostics] == ["W305"]
+    assert "tied to each other" in checked.diagnostics[0].message
