@@ -447,8 +447,16 @@ def check_open_model(
     """A model whose input's height and width are open: the sizes it accepts (specc.input_sizes), then the
     model checked at `evaluate_at` (the first open input's shape) or at a size it accepts. When no size
     fits, E307 at the input, and the model checked at PREFERRED_SIZE shows why."""
-    sizes = analyse(model, check_model)
     names = open_extents(model)
+    if model.unknown:
+        # A line that failed leaves part of the network unknown, so which sizes fit is unknown too: the model is
+        # checked at one size, and the failed line's own error says what to fix first.
+        first = next(i for i in model.inputs if i.open_axes)
+        chosen = dict.fromkeys(names, PREFERRED_SIZE)
+        if evaluate_at is not None:
+            chosen.update({name: extent for name, extent in zip(first.open_axes, evaluate_at, strict=False) if name})
+        return check_model(with_sizes(model, chosen), cache)
+    sizes = analyse(model, check_model)
     if evaluate_at is not None:
         first = next(i for i in model.inputs if i.open_axes)
         chosen = {name: extent for name, extent in zip(first.open_axes, evaluate_at, strict=False) if name}

@@ -307,3 +307,17 @@ def test_extents_tied_to_each_other_are_checked_at_one_size_with_a_warning():
     _, checked = sizes_of("model m {\n  a = input HxWx3\n  b = input WxHx3\n  add a b\n}\n")
     assert [d.code for d in checked.diagnostics] == ["W305"]
     assert "tied to each other" in checked.diagnostics[0].message
+
+
+def test_the_readme_shows_what_check_prints_for_the_open_example(monkeypatch):
+    monkeypatch.chdir(EXAMPLES.parent)
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    result = run_cli("check", "examples/segment_any_size.cnn")
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("examples/segment_any_size.cnn:")]
+    assert f"$ specc check examples/segment_any_size.cnn\n{line}\n" in readme
+
+
+def test_a_line_that_failed_leaves_the_sizes_unknown_and_only_its_own_error_is_reported():
+    checked = check_text("model m {\n  input ?x?x3\n  a = conv 8 3x3\n  concat a\n}\n")
+    assert [d.code for d in checked.diagnostics] == ["E216"]
+    assert checked.reports[0].input_sizes is None
