@@ -58,7 +58,8 @@ def test_errors_are_not_silenced():
 
 
 def test_a_from_logits_loss_after_softmax_is_w401():
-    text = "model m {\n  input 4\n  dense 3 softmax\n  train {\n    loss sparse_categorical_crossentropy from_logits=true\n  }\n}\n"
+    loss = "loss sparse_categorical_crossentropy from_logits=true"
+    text = f"model m {{\n  input 4\n  dense 3 softmax\n  train {{\n    {loss}\n  }}\n}}\n"
     assert lints(text) == [("W401", 5)]
 
 
