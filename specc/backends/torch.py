@@ -53,6 +53,7 @@ from specc.backends.python_source import (
     write_header,
     write_models_table,
 )
+from specc.backends.torch_augmentation import AUGMENTATION_HELPER, is_augmentation, kornia_augmentation
 from specc.backends.torch_backbones import (
     backbone_class_name,
     backbone_class_title,
@@ -72,6 +73,7 @@ from specc.backends.torch_training import (
     logits_report,
     taken_activation,
     training_helpers,
+    training_of,
     write_training_members,
     write_training_script,
 )
@@ -102,6 +104,12 @@ from specc.layers import (
     Multiply,
     Normalization,
     Problem,
+    RandomBrightness,
+    RandomContrast,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
     ReLU,
     Rescaling,
     Reshape,
@@ -234,8 +242,9 @@ class KerasReLU(nn.Module):
         if self.max_value is not None:
             y = y.clamp(max=self.max_value)
         return y - self.negative_slope * F.relu(self.threshold - x)''',
+    "Augmentation": AUGMENTATION_HELPER,
 }
-MODULE_NAMES = frozenset({"torch", "nn", "F", "MODELS", *HELPER_CLASSES})
+MODULE_NAMES = frozenset({"torch", "nn", "F", "K", "MODELS", *HELPER_CLASSES})
 # What a module with a training section defines besides (see torch_training): no model class may take these names.
 TRAINING_NAMES = frozenset(
     {
@@ -307,7 +316,7 @@ def torch_attribute_names(model: Model) -> dict[str, str]:
     """Each spec layer's attribute on the emitted module: its own name, or `<name>_layer` where that is taken."""
     names = FreeNames({layer.name for layer in model.layers})
     # A model with a training section has its settings and methods (probabilities, optimizer...) too.
-    reserved = RESERVED_ATTRIBUTES | (TRAINING_ATTRIBUTES if model.training is not None else frozenset())
+    reserved = RESERVED_ATTRIBUTES | (TRAINING_ATTRIBUTES if training_of(model) is not None else frozenset())
     attributes = {}
     for layer in model.layers:
         usable = not (
@@ -766,6 +775,12 @@ def _concat(layer: Concat, context: _Context) -> TorchLayer:
     return TorchLayer((), expression=f"torch.cat([{operands}], dim={torch_dim(layer.axis, len(shapes[0]))})")
 
 
+def _augmentation(layer: LayerBase, context: _Context) -> TorchLayer:
+    """A Keras random preprocessing layer: a kornia augmentation (torch_augmentation), in training only."""
+    arguments, note = kornia_augmentation(layer)
+    return TorchLayer((TorchModule(context.attribute, "Augmentation", arguments, note),), helpers=("Augmentation",))
+
+
 TORCH_EMITTERS: dict[type[LayerBase], Callable] = {
     Conv2D: _conv2d,
     MaxPool2D: _pool2d("max"),
@@ -797,6 +812,8 @@ TORCH_EMITTERS: dict[type[LayerBase], Callable] = {
     Minimum: _elementwise_merge,
     ScaledAdd: _scaled_add,
     Concat: _concat,
+    **{kind: _augmentation for kind in (RandomFlip, RandomRotation, RandomZoom, RandomTranslation)},
+    **{kind: _augmentation for kind in (RandomContrast, RandomBrightness)},
 }
 
 
@@ -836,7 +853,7 @@ def _camel_case(name: str) -> str:
 
 def module_names(reports: Sequence[ModelReport]) -> set[str]:
     """The names the module defines itself: a model's or a block's class never takes one."""
-    trained = any(report.model.training is not None for report in reports)
+    trained = any(training_of(report.model) is not None for report in reports)
     return set(MODULE_NAMES) | (set(TRAINING_NAMES) if trained else set())
 
 
@@ -940,7 +957,7 @@ def _emit_stack(
             writer.line(f"x = {applied}", comment=where)
     writer.line("return x")
     writer.dedent()
-    if model.training is not None:
+    if training_of(model) is not None:
         write_training_members(writer, report, label)
     writer.dedent()
 
@@ -1631,11 +1648,11 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
     """
     label = source_label(source_path)
     for report in reports:
-        if report.model.training is not None:
+        if training_of(report.model) is not None:
             check_trainable(report)
     # A model whose loss applies its output's softmax (sigmoid) itself is emitted without it: forward gives logits.
     reports = [logits_report(report) for report in reports]
-    trained = [report for report in reports if report.model.training is not None]
+    trained = [report for report in reports if training_of(report.model) is not None]
     class_names = model_class_names(reports)
     graph_reports = [report for report in reports if not is_straight_stack(report)]
     emission = _GraphEmission(graph_reports, label, module_names(reports) | set(class_names.values()))
@@ -1669,7 +1686,9 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
     training_helper_names = set().union(*(training_helpers(report) for report in trained))
     uses_functional |= any("F." in TRAINING_HELPERS[helper] for helper in training_helper_names)
     uses_functional |= any(PROBABILITIES.get(taken_activation(r) or "", "").startswith("F.") for r in trained)
-    uses_functional |= any(r.model.training.from_logits and r.model.training.loss in CLASS_LOSSES for r in trained)
+    uses_functional |= any(
+        training_of(r.model).from_logits and training_of(r.model).loss in CLASS_LOSSES for r in trained
+    )
     augments = any(is_augmentation(r.layer) for report in reports for r in report.layers)
 
     writer = SourceWriter()
@@ -1793,6 +1812,6 @@ def _emit_graph(
     writer.line()
     _write_forward(writer, body.arguments, body.lines, body.returns)
     write_frozen_batchnorm_mode(writer, report, body.places)
-    if model.training is not None:
+    if training_of(model) is not None:
         write_training_members(writer, report, label)
     writer.dedent()

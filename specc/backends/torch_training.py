@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from specc.backends.python_source import SourceWriter, call, identifier, literal
 from specc.check import ModelReport
-from specc.layers import ActivationLayer, LayerBase
+from specc.layers import LayerBase
 
 # Names a model class with a training section defines besides its layers: a layer may not take them.
 TRAINING_ATTRIBUTES = frozenset(
@@ -373,7 +373,8 @@ def train(model_class, data: Data, epochs: int, checkpoint: Path | None, rank: i
             dist.all_reduce(sums)
         logs = logs_of(model, sums)
         if data.validation is not None:
-            logs.update(logs_of(model, evaluate(model, data.validation, loss_function, rank, world_size, device), 'val_'))
+            sums = evaluate(model, data.validation, loss_function, rank, world_size, device)
+            logs.update(logs_of(model, sums, 'val_'))
         if schedule is not None:
             schedule.step()
         if rank == 0:
@@ -437,12 +438,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0'''
 
 # The imports the training runtime needs, before and after the torch imports every module has.
-STANDARD_IMPORTS = ("import argparse", "import math", "import os", "import sys", "import time", "from pathlib import Path")
+STANDARD_IMPORTS = (
+    "import argparse",
+    "import math",
+    "import os",
+    "import sys",
+    "import time",
+    "from pathlib import Path",
+)
 TORCH_IMPORTS = (
     "import torch.distributed as dist",
     "from torch.nn.parallel import DistributedDataParallel",
     "from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset, TensorDataset",
 )
+
+
+def training_of(model) -> object | None:
+    """The model's training section (Model.training), or None."""
+    return getattr(model, "training", None)
 
 
 def output_layer(report: ModelReport) -> LayerBase | None:
@@ -460,7 +473,7 @@ def output_activation(layer: LayerBase | None) -> str:
 
 def taken_activation(report: ModelReport) -> str | None:
     """The output's activation that the loss takes over (softmax, sigmoid): forward then returns logits."""
-    training = report.model.training
+    training = training_of(report.model)
     activation = output_activation(output_layer(report))
     if training is None or training.from_logits or LOSS_ACTIVATION.get(training.loss) != activation:
         return None
@@ -483,7 +496,7 @@ def logits_report(report: ModelReport) -> ModelReport:
 
 def training_helpers(report: ModelReport) -> set[str]:
     """The helper classes (TRAINING_HELPERS) the model's training code uses."""
-    training = report.model.training
+    training = training_of(report.model)
     helpers = set()
     if training.optimizer.name == "rmsprop":
         helpers.add("KerasRMSprop")
@@ -497,7 +510,7 @@ TRAINING_HELPERS = {"KerasRMSprop": KERAS_RMSPROP, "ProbabilityCrossEntropy": PR
 
 def _loss(report: ModelReport) -> tuple[str, str, bool]:
     """(the loss module, why, whether the model returns logits)."""
-    training = report.model.training
+    training = training_of(report.model)
     taken = taken_activation(report)
     activation = output_activation(output_layer(report))
     if training.loss in CLASS_LOSSES:
@@ -521,7 +534,7 @@ def _loss(report: ModelReport) -> tuple[str, str, bool]:
 
 def _optimizer(report: ModelReport) -> tuple[str, list[str], str]:
     """(the optimizer's class, its arguments after the parameters, why they differ from PyTorch's defaults)."""
-    spec = report.model.training.optimizer
+    spec = training_of(report.model).optimizer
     lr = ["lr=" + literal(spec.learning_rate)]
     if spec.name in ("adam", "adamw"):
         arguments = [*lr, "betas=" + literal((spec.beta_1, spec.beta_2)), "eps=" + literal(spec.epsilon)]
@@ -547,13 +560,18 @@ def _optimizer(report: ModelReport) -> tuple[str, list[str], str]:
             arguments.append("nesterov=True")
         return "torch.optim.SGD", arguments, "Keras's SGD; its momentum is PyTorch's at a constant learning rate"
     if spec.name == "rmsprop":
-        arguments = [*lr, "rho=" + literal(spec.rho), "momentum=" + literal(spec.momentum), "eps=" + literal(spec.epsilon)]
+        arguments = [
+            *lr,
+            "rho=" + literal(spec.rho),
+            "momentum=" + literal(spec.momentum),
+            "eps=" + literal(spec.epsilon),
+        ]
         return "KerasRMSprop", arguments, "Keras's update: epsilon inside the square root"
     raise NotImplementedError(f"the PyTorch backend cannot emit the optimizer `{spec.name}`")
 
 
 def _schedule(report: ModelReport) -> tuple[str, str] | None:
-    training = report.model.training
+    training = training_of(report.model)
     schedule = training.schedule
     if schedule is None:
         return None
@@ -574,7 +592,7 @@ def _schedule(report: ModelReport) -> tuple[str, str] | None:
 
 def trained_classes(report: ModelReport) -> tuple[int | None, int | None]:
     """(the classes the output tells apart, its units): None for a loss without classes or a feature-map output."""
-    loss = report.model.training.loss
+    loss = training_of(report.model).loss
     shape = report.output_shape
     if loss not in LOSS_ACTIVATION or shape is None or len(shape) != 1:
         return None, None
@@ -593,7 +611,7 @@ def check_trainable(report: ModelReport) -> None:
 
 
 def default_checkpoint(report: ModelReport) -> str | None:
-    checkpoint = report.model.training.checkpoint
+    checkpoint = training_of(report.model).checkpoint
     if checkpoint is None:
         return None
     return checkpoint.path or f"{report.model.name}_best.pt"
@@ -601,7 +619,7 @@ def default_checkpoint(report: ModelReport) -> str | None:
 
 def write_training_members(writer: SourceWriter, report: ModelReport, label: str) -> None:
     """The class attributes and methods a model with a training section gains, after its forward."""
-    training = report.model.training
+    training = training_of(report.model)
     where = f"{label}:{training.span.line}"
     loss, loss_why, logits = _loss(report)
     classes, units = trained_classes(report)
@@ -679,4 +697,3 @@ def write_training_script(writer: SourceWriter, trained: list[tuple[ModelReport,
     writer.indent()
     writer.line("sys.exit(main())")
     writer.dedent()
-
