@@ -918,6 +918,7 @@ def _emit_stack(
     label: str,
     layers: list[tuple[LayerReport, TorchLayer]],
     several_inputs: bool = False,
+    trained: ModelReport | None = None,
 ) -> None:
     """A straight stack (one input, each layer reading the one before, the last one output): `forward` passes
     one `x` down the layers, as a person writes a sequential model."""
@@ -957,8 +958,8 @@ def _emit_stack(
             writer.line(f"x = {applied}", comment=where)
     writer.line("return x")
     writer.dedent()
-    if training_of(model) is not None:
-        write_training_members(writer, report, label)
+    if trained is not None:  # the report as the spec has it: the training code needs the output's activation
+        write_training_members(writer, trained, label)
     writer.dedent()
 
 
@@ -1651,8 +1652,9 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
         if training_of(report.model) is not None:
             check_trainable(report)
     # A model whose loss applies its output's softmax (sigmoid) itself is emitted without it: forward gives logits.
-    reports = [logits_report(report) for report in reports]
     trained = [report for report in reports if training_of(report.model) is not None]
+    as_written = {report.model.name: report for report in trained}  # with the output's activation, for the loss
+    reports = [logits_report(report) for report in reports]
     class_names = model_class_names(reports)
     graph_reports = [report for report in reports if not is_straight_stack(report)]
     emission = _GraphEmission(graph_reports, label, module_names(reports) | set(class_names.values()))
@@ -1738,9 +1740,9 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
         writer.line()
         class_name = class_names[report.model.name]
         if isinstance(emitted, _Body):
-            _emit_graph(writer, report, class_name, emitted, several_inputs, label)
+            _emit_graph(writer, report, class_name, emitted, several_inputs, label, as_written.get(report.model.name))
         else:
-            _emit_stack(writer, report, class_name, label, emitted, several_inputs)
+            _emit_stack(writer, report, class_name, label, emitted, several_inputs, as_written.get(report.model.name))
     graphs = [(report, emitted.places) for report, emitted in emitted_models if isinstance(emitted, _Body)]
     write_loaders(writer, graphs, class_names, emission)
     writer.line()
@@ -1790,7 +1792,13 @@ def _write_input_shapes(writer: SourceWriter, report: ModelReport) -> None:
 
 
 def _emit_graph(
-    writer: SourceWriter, report: ModelReport, class_name: str, body: _Body, several_inputs: bool, label: str
+    writer: SourceWriter,
+    report: ModelReport,
+    class_name: str,
+    body: _Body,
+    several_inputs: bool,
+    label: str,
+    trained: ModelReport | None = None,
 ) -> None:
     model = report.model
     writer.line(f"class {class_name}(nn.Module):")
@@ -1812,6 +1820,6 @@ def _emit_graph(
     writer.line()
     _write_forward(writer, body.arguments, body.lines, body.returns)
     write_frozen_batchnorm_mode(writer, report, body.places)
-    if training_of(model) is not None:
-        write_training_members(writer, report, label)
+    if trained is not None:  # the report as the spec has it: the training code needs the output's activation
+        write_training_members(writer, trained, label)
     writer.dedent()

@@ -380,6 +380,7 @@ def train(model_class, data: Data, epochs: int, checkpoint: Path | None, rank: i
         if rank == 0:
             show(f'{progress(len(loader), len(loader), logs)} - {time.monotonic() - started:.1f}s')
         if saving is not None and saving.improved(logs, rank) and rank == 0:
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
             torch.save(model.state_dict(), checkpoint)
             show(f'{saving.monitor} improved to {saving.best:.4f}: saved {checkpoint}')
         if stopping is not None:
@@ -430,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     output = arguments.output or Path(f'{arguments.model}.pt')
     if rank == 0:
         show(f'Evaluation on the {name} set: ' + ' - '.join(f'{k}: {v:.4f}' for k, v in logs.items()))
+        output.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), output)
         show(f'Saved {output}')
     if world_size > 1:
