@@ -73,7 +73,6 @@ from specc.backends.torch_training import (
     logits_report,
     taken_activation,
     training_helpers,
-    training_of,
     write_training_members,
     write_training_script,
 )
@@ -316,7 +315,7 @@ def torch_attribute_names(model: Model) -> dict[str, str]:
     """Each spec layer's attribute on the emitted module: its own name, or `<name>_layer` where that is taken."""
     names = FreeNames({layer.name for layer in model.layers})
     # A model with a training section has its settings and methods (probabilities, optimizer...) too.
-    reserved = RESERVED_ATTRIBUTES | (TRAINING_ATTRIBUTES if training_of(model) is not None else frozenset())
+    reserved = RESERVED_ATTRIBUTES | (TRAINING_ATTRIBUTES if model.training is not None else frozenset())
     attributes = {}
     for layer in model.layers:
         usable = not (
@@ -853,7 +852,7 @@ def _camel_case(name: str) -> str:
 
 def module_names(reports: Sequence[ModelReport]) -> set[str]:
     """The names the module defines itself: a model's or a block's class never takes one."""
-    trained = any(training_of(report.model) is not None for report in reports)
+    trained = any(report.model.training is not None for report in reports)
     return set(MODULE_NAMES) | (set(TRAINING_NAMES) if trained else set())
 
 
@@ -1649,10 +1648,10 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
     """
     label = source_label(source_path)
     for report in reports:
-        if training_of(report.model) is not None:
+        if report.model.training is not None:
             check_trainable(report)
     # A model whose loss applies its output's softmax (sigmoid) itself is emitted without it: forward gives logits.
-    trained = [report for report in reports if training_of(report.model) is not None]
+    trained = [report for report in reports if report.model.training is not None]
     as_written = {report.model.name: report for report in trained}  # with the output's activation, for the loss
     reports = [logits_report(report) for report in reports]
     class_names = model_class_names(reports)
@@ -1688,9 +1687,7 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
     training_helper_names = set().union(*(training_helpers(report) for report in trained))
     uses_functional |= any("F." in TRAINING_HELPERS[helper] for helper in training_helper_names)
     uses_functional |= any(PROBABILITIES.get(taken_activation(r) or "", "").startswith("F.") for r in trained)
-    uses_functional |= any(
-        training_of(r.model).from_logits and training_of(r.model).loss in CLASS_LOSSES for r in trained
-    )
+    uses_functional |= any(r.model.training.from_logits and r.model.training.loss in CLASS_LOSSES for r in trained)
     augments = any(is_augmentation(r.layer) for report in reports for r in report.layers)
 
     writer = SourceWriter()
