@@ -102,6 +102,11 @@ _CATALOGUE: tuple[tuple[str, str, str], ...] = (
         "bad-budget",
         "A model's `budget` line limits params, trainable, macs, flops or memory: `budget params<=5M macs<=600M`.",
     ),
+    (
+        "E224",
+        "bad-training-setting",
+        "A model's one `train { ... }` section holds known settings (optimizer, loss, epochs...) with fitting values.",
+    ),
     ("E301", "size-not-positive", "A layer would produce a spatial size of zero or less."),
     ("E302", "wrong-rank", "The layer needs an input of another rank (height x width x channels for 2-D layers)."),
     ("E303", "tensor-too-large", "A weight or output tensor would have more elements than a framework can allocate."),
@@ -132,6 +137,17 @@ _CATALOGUE: tuple[tuple[str, str, str], ...] = (
         "input-sizes-unknown",
         "The sizes an open input accepts were not worked out (its strides repeat too rarely); one size is checked.",
     ),
+    ("W401", "loss-does-not-fit-output", "The training loss does not fit the output's activation and units."),
+    ("W402", "softmax-not-at-output", "Softmax belongs on an output; inside the network it squashes features."),
+    ("W403", "dropout-before-output", "A dropout whose value is the output zeroes predictions while training."),
+    ("W404", "classes-differ-from-units", "The output has another number of units than the data has classes."),
+    (
+        "W405",
+        "learning-rate-for-freezing",
+        "Fine-tuning wants a small learning rate; a frozen backbone's new head wants a usual one.",
+    ),
+    ("W406", "batchnorm-after-dropout", "Batch normalization right after dropout sees other statistics in training."),
+    ("W407", "dense-holds-most-parameters", "A dense layer on a flattened feature map holds most of the parameters."),
 )
 # fmt: on
 
