@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ import pytest
 from specc.backends.torch import emit_torch
 from specc.backends.verify import run_module
 from specc.diagnostics import Span
+from specc.ir import CheckpointSpec, EarlyStoppingSpec, OptimizerSpec, ScheduleSpec, Training
 from specc.pipeline import check_text
 
 pytestmark = pytest.mark.torch
@@ -55,49 +55,26 @@ model augmented {
 """
 
 
-def training(**settings) -> SimpleNamespace:
-    """A training section as the IR holds it (TRAINING.md), with the contract's defaults."""
-    optimizer = {
-        "name": "adam",
-        "learning_rate": 0.001,
-        "momentum": 0.0,
-        "nesterov": False,
-        "weight_decay": None,
-        "beta_1": 0.9,
-        "beta_2": 0.999,
-        "epsilon": 1e-7,
-        "rho": 0.9,
-        "span": SPAN,
-    }
-    optimizer.update(settings.pop("optimizer", {}))
-    values = {
-        "optimizer": SimpleNamespace(**optimizer),
-        "schedule": None,
-        "loss": "sparse_categorical_crossentropy",
-        "from_logits": False,
-        "metrics": ("accuracy",),
-        "epochs": 10,
-        "batch_size": 32,
-        "validation_split": 0.0,
-        "early_stopping": None,
-        "checkpoint": None,
-        "classes": None,
-        "span": SPAN,
-        "setting_spans": {},
-    }
-    values.update(settings)
-    return SimpleNamespace(**values)
+def training(**settings) -> Training:
+    """A training section as the IR holds it, the contract's defaults where a setting is not given."""
+    optimizer = {"name": "adam", "learning_rate": 0.001, "span": SPAN, **settings.pop("optimizer", {})}
+    settings = {"loss": "sparse_categorical_crossentropy", **settings}
+    return Training(optimizer=OptimizerSpec(**optimizer), span=SPAN, **settings)
 
 
-def stopping(patience: int = 3, monitor: str = "val_loss") -> SimpleNamespace:
-    return SimpleNamespace(monitor=monitor, patience=patience, restore_best_weights=True, span=SPAN)
+def stopping(patience: int = 3, monitor: str = "val_loss") -> EarlyStoppingSpec:
+    return EarlyStoppingSpec(monitor=monitor, patience=patience, span=SPAN)
 
 
-def checkpoint(path: str | None = None) -> SimpleNamespace:
-    return SimpleNamespace(monitor="val_loss", path=path, span=SPAN)
+def checkpoint(path: str | None = None) -> CheckpointSpec:
+    return CheckpointSpec(path=path, span=SPAN)
 
 
-def trained_report(spec: str, section: SimpleNamespace):
+def schedule_of(name: str, **settings) -> ScheduleSpec:
+    return ScheduleSpec(name=name, span=SPAN, **settings)
+
+
+def trained_report(spec: str, section: Training):
     checked = check_text(spec)
     assert checked.ok, checked.diagnostics
     (report,) = checked.reports
@@ -105,16 +82,16 @@ def trained_report(spec: str, section: SimpleNamespace):
     return type(report)(model, report.layers, report.complete, report.reachable, report.input_sizes)
 
 
-def module_source(spec: str, section: SimpleNamespace) -> str:
+def module_source(spec: str, section: Training) -> str:
     report = trained_report(spec, section)
     return emit_torch([report], f"{report.model.name}.cnn")
 
 
-def module(spec: str, section: SimpleNamespace):
+def module(spec: str, section: Training):
     return run_module(module_source(spec, section), "<generated torch>")
 
 
-def write_module(tmp_path: Path, spec: str, section: SimpleNamespace) -> Path:
+def write_module(tmp_path: Path, spec: str, section: Training) -> Path:
     path = tmp_path / "model_torch.py"
     path.write_text(module_source(spec, section))
     return path
@@ -230,7 +207,7 @@ def test_a_model_without_a_training_section_keeps_its_softmax_and_has_no_trainin
     ("optimizer", "expected", "settings"),
     [
         ({"name": "adam"}, torch.optim.Adam, {"lr": 0.001, "eps": 1e-7, "weight_decay": 0}),
-        ({"name": "adamw"}, torch.optim.AdamW, {"eps": 1e-7, "weight_decay": 0.004}),
+        ({"name": "adamw", "weight_decay": 0.004}, torch.optim.AdamW, {"eps": 1e-7, "weight_decay": 0.004}),
         ({"name": "adam", "weight_decay": 0.01}, torch.optim.AdamW, {"weight_decay": 0.01}),
         ({"name": "sgd", "learning_rate": 0.01, "momentum": 0.9, "nesterov": True}, torch.optim.SGD, {"lr": 0.01}),
     ],
@@ -270,7 +247,7 @@ def test_rmsprop_puts_epsilon_inside_the_square_root_as_keras_does_even_for_tiny
 
 
 def test_cosine_schedule_ends_at_alpha_times_the_rate_and_step_multiplies_by_gamma():
-    cosine = SimpleNamespace(name="cosine", step_size=10, gamma=0.1, alpha=0.1, span=SPAN)
+    cosine = schedule_of("cosine", alpha=0.1)
     toy = module(TOY, training(schedule=cosine, optimizer={"learning_rate": 0.01})).MODELS["toy"]()
     optimizer = toy.optimizer(toy.parameters())
     schedule = toy.schedule(optimizer, 4)
@@ -278,7 +255,7 @@ def test_cosine_schedule_ends_at_alpha_times_the_rate_and_step_multiplies_by_gam
         optimizer.step()
         schedule.step()
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.001)
-    step = SimpleNamespace(name="step", step_size=2, gamma=0.5, alpha=0.0, span=SPAN)
+    step = schedule_of("step", step_size=2, gamma=0.5)
     toy = module(TOY, training(schedule=step)).MODELS["toy"]()
     optimizer = toy.optimizer(toy.parameters())
     schedule = toy.schedule(optimizer, 10)
@@ -445,3 +422,40 @@ def test_torchrun_with_two_processes_on_cpu_trains_and_rank_0_alone_writes_the_c
     assert logs[-1]["loss"] < logs[0]["loss"]
     assert result.stdout.count("Saved toy.pt") == 1
     assert (tmp_path / "toy_best.pt").exists() and (tmp_path / "toy.pt").exists()
+
+
+SPEC_WITH_TRAINING = """\
+model toy {
+  input 8x8x3
+  random_flip horizontal
+  rescaling 0.00392156862745098
+  conv 8 3x3 relu same
+  global_avgpool
+  dense 3 softmax
+
+  train {
+    optimizer sgd learning_rate=0.05 momentum=0.9 nesterov=true
+    schedule step step_size=2 gamma=0.5
+    loss sparse_categorical_crossentropy
+    epochs 2
+    batch_size 16
+    validation_split 0.25
+    early_stopping patience=2
+    checkpoint
+  }
+}
+"""
+
+
+def test_a_spec_s_training_section_builds_a_module_that_trains_from_its_own_settings(tmp_path, monkeypatch, capsys):
+    checked = check_text(SPEC_WITH_TRAINING)
+    assert checked.ok, checked.diagnostics
+    source = emit_torch(checked.reports, "toy.cnn")
+    assert "# toy.cnn:9: the spec's training section" in source
+    assert "torch.optim.SGD(parameters, lr=0.05, momentum=0.9, nesterov=True)" in source
+    assert "StepLR(optimizer, step_size=2, gamma=0.5)" in source
+    generated = run_module(source, "<generated torch>")
+    monkeypatch.chdir(tmp_path)
+    assert generated.main(["--data", str(write_npz(tmp_path / "data.npz", count=96))]) == 0
+    out = capsys.readouterr().out
+    assert len(epoch_logs(out)) == 2 and (tmp_path / "toy_best.pt").exists() and (tmp_path / "toy.pt").exists()
