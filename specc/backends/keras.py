@@ -34,6 +34,14 @@ from specc.backends.keras_backbones import (
     within_backbone,
     write_backbone,
 )
+from specc.backends.keras_training import (
+    FRAMEWORK_IMPORTS,
+    STANDARD_IMPORTS,
+    training_names,
+    training_of,
+    write_script,
+    write_training,
+)
 from specc.backends.python_source import (
     FreeNames,
     SourceWriter,
@@ -573,6 +581,7 @@ class _Emission:
         self.reports = list(reports)
         self.bodies = [model_bodies(report.model) for report in self.reports]
         self.module_names = FreeNames(set(MODULE_NAMES) | {build_function_name(r.model.name) for r in self.reports})
+        self.module_names.taken |= training_names(self.reports)
         self.calls: list[dict[str, list[KerasCall]]] = []
         for report in self.reports:
             # In the model's order, so that the names of helper layers are those a model of one stack gets.
@@ -1019,7 +1028,17 @@ def emit_keras(reports: Sequence[ModelReport], source_path: str) -> str:
         + header_note(emission.backbones.plans.values()),
     )
     writer.line()
+    trained = [report for report in reports if training_of(report) is not None]
+    if trained:
+        cosine = any(getattr(training_of(report).schedule, "name", None) == "cosine" for report in trained)
+        for line in STANDARD_IMPORTS:
+            if line != "import math" or cosine:
+                writer.line(line)
+        writer.line()
     writer.line("import keras")
+    if trained:
+        for line in FRAMEWORK_IMPORTS:
+            writer.line(line)
     if uses_layers:
         writer.line("from keras import layers")
     for kind, helper_source in ((MinPool2D, MIN_POOLING_SOURCE), (ScaledAdd, SCALED_ADD_SOURCE)):
@@ -1036,10 +1055,15 @@ def emit_keras(reports: Sequence[ModelReport], source_path: str) -> str:
         writer.line()
         writer.line()
         _emit_model(writer, emission, index, label)
+        if training_of(reports[index]) is not None:
+            write_training(writer, reports[index], build_function_name(reports[index].model.name), label)
     writer.line()
     writer.line()
     write_models_table(writer, [(r.model.name, build_function_name(r.model.name)) for r in reports])
     writer.line()
+    if trained:
+        write_script(writer, reports)
+        return writer.text()
     writer.line("if __name__ == '__main__':")
     writer.indent()
     writer.line("for build in MODELS.values():")
