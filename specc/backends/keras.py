@@ -80,6 +80,12 @@ from specc.layers import (
     MinPool2D,
     Multiply,
     Normalization,
+    RandomBrightness,
+    RandomContrast,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
     ReLU,
     Rescaling,
     Reshape,
@@ -124,6 +130,16 @@ class CustomScaleLayer(layers.Layer):
 KERAS_BATCHNORM_DEFAULTS = {"epsilon": 1e-3, "momentum": 0.99, "center": True, "scale": True}
 KERAS_LAYERNORM_DEFAULTS = {"epsilon": 1e-3, "center": True, "scale": True}
 KERAS_RELU_DEFAULTS = {"max_value": None, "negative_slope": 0.0, "threshold": 0.0}
+# The random preprocessing layers' optional arguments, at Keras's defaults (value_range is (0, 255) there).
+_GEOMETRIC_DEFAULTS = {"fill_mode": "reflect", "interpolation": "bilinear", "fill_value": 0.0}
+KERAS_AUGMENTATION_DEFAULTS: dict[type[LayerBase], dict[str, object]] = {
+    RandomFlip: {"mode": "horizontal_and_vertical"},
+    RandomRotation: _GEOMETRIC_DEFAULTS,
+    RandomZoom: {"width_factor": None, **_GEOMETRIC_DEFAULTS},
+    RandomTranslation: _GEOMETRIC_DEFAULTS,
+    RandomContrast: {"value_range": (0.0, 255.0)},
+    RandomBrightness: {"value_range": (0.0, 255.0)},
+}
 
 
 @dataclass(frozen=True)
@@ -338,6 +354,15 @@ def _scaled_add(layer: ScaledAdd, context: _Context) -> list[KerasCall]:
     return [KerasCall(SCALED_ADD_CLASS, _named(literal(layer.scale), name=layer.name))]
 
 
+def _augmentation(layer: LayerBase, context: _Context) -> list[KerasCall]:
+    """A random preprocessing layer: its ranges (the arguments Keras requires) in order, then the optional
+    arguments that differ from Keras's defaults. Keras itself makes it active in training only."""
+    defaults = KERAS_AUGMENTATION_DEFAULTS[type(layer)]
+    required = [literal(getattr(layer, key)) for key in type(layer).positional if key not in defaults]
+    arguments = [*required, *_changed(layer, defaults)]
+    return [KerasCall(f"layers.{type(layer).keras_class}", _named(*arguments, name=layer.name))]
+
+
 def _concat(layer: Concat, context: _Context) -> list[KerasCall]:
     arguments = () if layer.axis == -1 else (_keyword("axis", layer.axis),)
     return [KerasCall("layers.Concatenate", _named(*arguments, name=layer.name))]
@@ -375,6 +400,7 @@ KERAS_EMITTERS: dict[type[LayerBase], Callable] = {
     Minimum: _without_arguments("layers.Minimum"),
     ScaledAdd: _scaled_add,
     Concat: _concat,
+    **dict.fromkeys(KERAS_AUGMENTATION_DEFAULTS, _augmentation),
 }
 
 
@@ -420,6 +446,7 @@ KERAS_KEYWORD_DEFAULTS: dict[str, dict[str, object]] = {
     "layers.BatchNormalization": KERAS_BATCHNORM_DEFAULTS,
     "layers.Dense": {"activation": None, "use_bias": True},
     "layers.Concatenate": {"axis": -1},
+    **{f"layers.{kind.keras_class}": defaults for kind, defaults in KERAS_AUGMENTATION_DEFAULTS.items()},
 }
 
 # The positional arguments the emitters write, by Keras's names: what a block function's parameter is called
@@ -442,6 +469,11 @@ KERAS_POSITIONAL_NAMES: dict[str, tuple[str, ...]] = {
     "layers.Reshape": ("target_shape",),
     "layers.Rescaling": ("scale",),
     SCALED_ADD_CLASS: ("scale",),
+    "layers.RandomRotation": ("factor",),
+    "layers.RandomZoom": ("height_factor",),
+    "layers.RandomTranslation": ("height_factor", "width_factor"),
+    "layers.RandomContrast": ("factor",),
+    "layers.RandomBrightness": ("factor",),
 }
 
 # What every Keras layer takes: a block whose uses freeze a layer in some uses only passes True in the others.
