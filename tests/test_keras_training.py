@@ -331,3 +331,17 @@ def test_names_the_training_code_takes_are_kept_from_blocks_and_layers():
     assert generated.main.__doc__.startswith("Train a model") and generated.train_m.__name__ == "train_m"
     assert generated.TRAINING["m"]["train"] is generated.train_m
     assert generated.build_m().count_params() > 0
+
+
+def test_build_verify_passes_for_a_spec_with_augmentation_and_a_training_section(tmp_path):
+    from typer.testing import CliRunner
+
+    from specc.cli import app
+
+    lines = ("random_rotation 0.1 fill_mode=constant", "random_zoom 0.1 width_factor=(-0.2, 0.3)")
+    text = spec(*TRAINED, "checkpoint").replace("  conv 4", "".join(f"  {line}\n" for line in lines) + "  conv 4")
+    path = tmp_path / "tiny.cnn"
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(app, ["build", str(path), "--backend", "keras", "--verify"])
+    assert result.exit_code == 0, result.output
+    assert "every shape and count as checked" in result.output
