@@ -81,7 +81,11 @@ OPTIMIZERS = [
     ("optimizer adamw learning_rate=0.002", "AdamW", {"learning_rate": 0.002, "weight_decay": 0.004}),
     ("optimizer adamw weight_decay=0.01", "AdamW", {"learning_rate": 0.001, "weight_decay": 0.01}),
     ("optimizer sgd", "SGD", {"learning_rate": 0.01}),
-    ("optimizer sgd learning_rate=0.05 momentum=0.9 nesterov=true", "SGD", {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}),
+    (
+        "optimizer sgd learning_rate=0.05 momentum=0.9 nesterov=true",
+        "SGD",
+        {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True},
+    ),
     ("optimizer rmsprop 0.0005 rho=0.8", "RMSprop", {"learning_rate": 0.0005, "rho": 0.8}),
     ("optimizer rmsprop momentum=0.5", "RMSprop", {"learning_rate": 0.001, "momentum": 0.5}),
 ]
@@ -295,7 +299,9 @@ def test_mnist_like_arrays_without_a_channel_axis_take_one(tmp_path):
     assert validation[0].shape == (2, 8, 8, 1) and test is None
 
 
-@pytest.mark.parametrize("output, mode, labels", [("dense 2 softmax", "categorical", (2,)), ("dense 1 sigmoid", "binary", (1,))])
+@pytest.mark.parametrize(
+    "output, mode, labels", [("dense 2 softmax", "categorical", (2,)), ("dense 1 sigmoid", "binary", (1,))]
+)
 def test_labels_are_made_as_the_loss_takes_them(tmp_path, output, mode, labels):
     settings = ("loss categorical_crossentropy",) if mode == "categorical" else ()
     generated = module(spec(*settings, output=output))
@@ -323,9 +329,12 @@ def test_each_setting_is_emitted_with_the_spec_line_it_comes_from():
 
 
 def test_names_the_training_code_takes_are_kept_from_blocks_and_layers():
-    blocks = "".join(f"block {name}(f) {{\n  conv f 3x3 same\n}}\n" for name in ("main", "load_data", "train_m", "TRAINING"))
+    blocks = "".join(
+        f"block {name}(f) {{\n  conv f 3x3 same\n}}\n" for name in ("main", "load_data", "train_m", "TRAINING")
+    )
     uses = "".join(f"  {name} 2 name={name}_use\n" for name in ("main", "load_data", "train_m", "TRAINING"))
-    text = blocks + f"model m {{\n  input 8x8x1\n{uses}  conv 2 1 name=tf\n  flatten name=np\n  dense 2 softmax\n  train {{\n  }}\n}}\n"
+    layers = "  conv 2 1 name=tf\n  flatten name=np\n  dense 2 softmax\n"
+    text = blocks + f"model m {{\n  input 8x8x1\n{uses}{layers}  train {{\n  }}\n}}\n"
     source = emitted(text)
     generated = run_module(source, "m_keras.py")
     assert generated.main.__doc__.startswith("Train a model") and generated.train_m.__name__ == "train_m"

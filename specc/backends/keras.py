@@ -1065,7 +1065,7 @@ def emit_keras(reports: Sequence[ModelReport], source_path: str) -> str:
     writer.line()
     trained = [report for report in reports if training_of(report) is not None]
     if trained:
-        cosine = any(getattr(training_of(report).schedule, "name", None) == "cosine" for report in trained)
+        cosine = any(r.model.training.schedule and r.model.training.schedule.name == "cosine" for r in trained)
         for line in STANDARD_IMPORTS:
             if line != "import math" or cosine:
                 writer.line(line)
