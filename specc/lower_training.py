@@ -8,6 +8,7 @@ the loss chosen by the model's output (see default_loss).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, get_args
 
@@ -51,7 +52,10 @@ class _Unfit(ValueError):
 
 def _number(value: syntax.Value) -> float:
     if isinstance(value, syntax.Number):
-        return float(value.text)
+        number = float(value.text)
+        if not math.isfinite(number):  # 1e400 reads as inf, which no optimizer takes
+            raise _Unfit("a finite number")
+        return number
     raise _Unfit("a number")
 
 

@@ -45,7 +45,8 @@ def test_check_on_a_shipped_example_exits_0_with_a_result_line_and_no_diagnostic
     result = invoke("check", EXAMPLES / example)
     assert result.exit_code == 0, result.output
     assert "error[" not in result.stdout and "warning[" not in result.stdout
-    assert re.search(r": model \w+: \d+x\d+x\d+ -> \d+(x\d+)*, [\d,]+ params", result.stdout)
+    # An open input is written as the spec writes it (HxWx3) and its output as formulas, then what it accepts.
+    assert re.search(r": model \w+: \w+x\w+x\d+ -> \w+(x\w+)*(, |; accepts .*; )[\d,]+ params", result.stdout)
     assert "checked 1 file: 0 errors, 0 warnings" in result.stderr
 
 
