@@ -115,11 +115,11 @@ def small(tmp_path) -> Path:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("form", ["folders", "npz"])
-def test_train_on_synthetic_images_makes_the_loss_fall_and_the_accuracy_rise_above_chance(
-    small, images, backend, form
-):
-    data = write_folders(small.parent / "data", *images) if form == "folders" else write_npz(
-        small.parent / "data.npz", *images, test=12
+def test_train_on_synthetic_images_makes_the_loss_fall_and_the_accuracy_rise_above_chance(small, images, backend, form):
+    data = (
+        write_folders(small.parent / "data", *images)
+        if form == "folders"
+        else write_npz(small.parent / "data.npz", *images, test=12)
     )
     result = specc_train(small, backend, data)
     epochs, (final_loss, final_accuracy) = epochs_and_final(result)
