@@ -24,6 +24,8 @@ from specc.diagnostics import Diagnostic, Fix, Span, once_each
 from specc.ir import Backbone, BlockUse, Budget, BudgetLimit, BudgetMetric, Model, ModelInput, SpecFile
 from specc.layers import (
     ACTIVATIONS,
+    FILL_MODES,
+    FLIP_MODES,
     KIND_BY_SPELLING,
     LAYER_KINDS,
     MAX_EXTENT,
@@ -284,6 +286,43 @@ def _target_shape(value: syntax.Value) -> tuple[int, ...]:
     return dims
 
 
+def _choice(expected: tuple[str, ...]) -> Callable[[syntax.Value], str]:
+    """A converter for a word out of `expected`, with the closest one as the hint."""
+
+    def convert(value: syntax.Value) -> str:
+        word = _word(value)
+        if word in expected and isinstance(value, syntax.Word):
+            return word
+        match = closest(word, expected)
+        raise _Unfit(
+            f"{', '.join(expected[:-1])} or {expected[-1]}",
+            hint=f"did you mean `{match}`?" if match else None,
+            replacement=match,
+        )
+
+    return convert
+
+
+def _factor(value: syntax.Value) -> float | tuple[float, ...]:
+    """An augmentation's range: a number f (for [-f, f]) or numbers (low, high); the kind checks how many."""
+    if isinstance(value, syntax.Tuple):
+        try:
+            return tuple(_number(item) for item in value.items)
+        except _Unfit:
+            pass
+    elif isinstance(value, syntax.Number):
+        return _number(value)
+    raise _Unfit("a number or a pair (low, high)")
+
+
+def _value_range(value: syntax.Value) -> tuple[float, float]:
+    """(low, high): Keras takes a pair and nothing else."""
+    if isinstance(value, syntax.Tuple) and len(value.items) == 2:
+        low, high = (_number(item) for item in value.items)
+        return (low, high)
+    raise _Unfit("a pair of numbers (low, high), such as (0, 255)")
+
+
 def _interpolation(value: syntax.Value) -> str:
     if isinstance(value, syntax.Word) and value.text in ("nearest", "bilinear"):
         return value.text
@@ -321,6 +360,13 @@ CONVERTERS: dict[str, Callable[[syntax.Value], Any]] = {
     "threshold": _number,
     "correct_pad": _pair,
     "trainable": _boolean,
+    "factor": _factor,
+    "height_factor": _factor,
+    "width_factor": _factor,
+    "mode": _choice(FLIP_MODES),
+    "fill_mode": _choice(FILL_MODES),
+    "fill_value": _number,
+    "value_range": _value_range,
 }
 
 # Parameters whose form depends on the kind, by the kind's IR name: Rescaling's scale is a factor, where
@@ -1860,6 +1906,8 @@ class _ModelLowering:
                     spans.get("axis", statement.kind_span),
                     hint="axis counts as Keras counts it: 1 is height, 2 width, -1 (or 3) channels",
                 )
+            elif kind_of_error == "keras_range":
+                self.report("E204", f"{kind}: {item['msg']}, got {shown}", span)
             elif kind_of_error in ("statistics_pair", "padding_twice"):
                 self.report("E203", f"{kind}: {item['msg']}", span)
             elif kind_of_error in _PYDANTIC_COMPARISONS:
