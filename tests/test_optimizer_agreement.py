@@ -3,8 +3,9 @@ given the same weights and one training step on the same batch with the same los
 (within 1e-5), for each optimizer a training section can name. What differs between the frameworks' defaults
 (Adam's epsilon, AdamW's weight decay, RMSprop's rho and epsilon, where epsilon goes) shows up here.
 
-Each module is used through the factories it emits for its model (TRAINING.md): `make_optimizer_<model>` and
-`make_loss_<model>`; the step itself is written here, as a training loop or `fit` takes it.
+Each module is used through what it emits for its model: Keras's `compile_<model>(model)`, PyTorch's
+`make_optimizer_<model>(parameters)` and `make_loss_<model>()`; the step itself is written here, as `fit`
+and a training loop take it.
 """
 
 from __future__ import annotations
@@ -64,9 +65,9 @@ def batch() -> tuple[np.ndarray, np.ndarray]:
 
 
 def keras_step(keras_module, keras_model, x, y) -> float:
-    """One step as fit takes it: the module's optimizer and loss, compiled, on one batch."""
-    keras_model.compile(optimizer=keras_module.make_optimizer_step(), loss=keras_module.make_loss_step())
-    return float(keras_model.train_on_batch(x, y))
+    """One step as fit takes it: the model compiled by the module (its optimizer and loss), on one batch."""
+    keras_module.compile_step(keras_model)
+    return float(keras_model.train_on_batch(x, y, return_dict=True)["loss"])
 
 
 def torch_step(torch_module, torch_model, x, y) -> float:
