@@ -503,6 +503,17 @@ class _TrainCommand(_Command):
         return [*super().collect_usage_pieces(ctx), "[-- SCRIPT_ARG...]"]
 
 
+def _default_training(model):
+    """The training section a model without one trains with: every setting at its default, the loss the one
+    its output calls for (as a section that names none gets)."""
+    from specc.ir import OptimizerSpec, Training
+    from specc.lower_training import DEFAULT_LEARNING_RATE, default_loss, output_head
+
+    loss, from_logits = default_loss(*output_head(model.layers, model.outputs[0]))
+    optimizer = OptimizerSpec(name="adam", learning_rate=DEFAULT_LEARNING_RATE["adam"], span=model.span)
+    return Training(optimizer=optimizer, loss=loss, from_logits=from_logits, span=model.span)
+
+
 def _trained_report(file: Path, checked: CheckedSource, model: str | None):
     """The report of the model `train` trains: the one --model names, or the file's only one."""
     reports = checked.reports
@@ -584,14 +595,14 @@ def train(
     if trained.model.training is None:
         import dataclasses
 
-        from specc.training import default_training, describe_training
-
-        defaults = default_training(trained)
+        defaults = _default_training(trained.model)
         given = dataclasses.replace(trained, model=trained.model.model_copy(update={"training": defaults}))
         reports = [given if report is trained else report for report in reports]
+        loss = f"{defaults.loss}{' from_logits=true' * defaults.from_logits}"
         typer.echo(
             f"specc: model {trained.model.name} has no train section; training with the defaults: "
-            f"{describe_training(defaults)}",
+            f"optimizer adam learning_rate={defaults.optimizer.learning_rate:g}, loss {loss}, metrics accuracy, "
+            f"epochs {defaults.epochs}, batch_size {defaults.batch_size}",
             err=True,
         )
     target = _build_target(file, output, backend)
