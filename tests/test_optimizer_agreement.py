@@ -3,9 +3,9 @@ given the same weights and one training step on the same batch with the same los
 (within 1e-5), for each optimizer a training section can name. What differs between the frameworks' defaults
 (Adam's epsilon, AdamW's weight decay, RMSprop's rho and epsilon, where epsilon goes) shows up here.
 
-Each module is used through what it emits for its model: Keras's `compile_<model>(model)`, PyTorch's
-`make_optimizer_<model>(parameters)` and `make_loss_<model>()`; the step itself is written here, as `fit`
-and a training loop take it.
+Each module is used through what it emits for its model: Keras's `compile_<model>(model)`, the PyTorch
+module's `optimizer(parameters)` and `loss_function()`; the step itself is written here, as `fit` and a
+training loop take it.
 """
 
 from __future__ import annotations
@@ -70,14 +70,14 @@ def keras_step(keras_module, keras_model, x, y) -> float:
     return float(keras_model.train_on_batch(x, y, return_dict=True)["loss"])
 
 
-def torch_step(torch_module, torch_model, x, y) -> float:
+def torch_step(torch_model, x, y) -> float:
     """One step as a training loop takes it: zero the gradients, the loss of the batch, backward, step."""
     import torch
 
     from specc.backends.transfer import keras_input_to_torch
 
-    optimizer = torch_module.make_optimizer_step(torch_model.parameters())
-    loss_function = torch_module.make_loss_step()
+    optimizer = torch_model.optimizer(torch_model.parameters())
+    loss_function = torch_model.loss_function()
     torch_model.train()
     optimizer.zero_grad()
     inputs = torch.from_numpy(np.ascontiguousarray(keras_input_to_torch(x)))
@@ -98,7 +98,7 @@ def test_one_step_from_the_same_weights_gives_the_same_weights_in_both_backends(
     initial = keras_model.get_weights()
 
     keras_loss = keras_step(keras_module, keras_model, x, y)
-    torch_loss = torch_step(torch_module, torch_model, x, y)
+    torch_loss = torch_step(torch_model, x, y)
     assert abs(keras_loss - torch_loss) < TOLERANCE, (keras_loss, torch_loss)
 
     # PyTorch's weights after its step, in Keras's layout, beside Keras's after its own.
