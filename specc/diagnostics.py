@@ -102,6 +102,11 @@ _CATALOGUE: tuple[tuple[str, str, str], ...] = (
         "bad-budget",
         "A model's `budget` line limits params, trainable, macs, flops or memory: `budget params<=5M macs<=600M`.",
     ),
+    (
+        "E224",
+        "bad-training-setting",
+        "A model's one `train { ... }` section holds known settings (optimizer, loss, epochs...) with fitting values.",
+    ),
     ("E301", "size-not-positive", "A layer would produce a spatial size of zero or less."),
     ("E302", "wrong-rank", "The layer needs an input of another rank (height x width x channels for 2-D layers)."),
     ("E303", "tensor-too-large", "A weight or output tensor would have more elements than a framework can allocate."),

@@ -17,6 +17,8 @@ The layout, which docs/fmt.md shows with examples:
   written after them move before them, which lowering places the same way).
 - A budget line: `budget`, its limits as `metric<=quantity` without spaces, then its options
   (`batch=8 dtype=float16`), each in the order written.
+- A training section: `train {` on a line of its own, one setting per line indented two spaces more,
+  `}` alone at the body's indentation; settings keep the order written, each laid out as a layer line.
 - Every word, number, size and string is written as it was (3x3 stays 3x3, 0.50 stays 0.50,
   `kernel=` stays `kernel=`, a string keeps its escapes): only the layout changes.
 - Every comment is kept, in order, with its text as written less trailing whitespace. A comment
@@ -74,7 +76,8 @@ class _Entry:
     end_line: int
     depth: int
     text: str
-    # "open" and "close" for a model's first and last line, "comment" for a comment, "line" for a statement.
+    # "open" and "close" for a model's first and last line, "comment" for a comment, "line" for a statement;
+    # "train_open", "setting" and "train_close" for a training section's lines.
     role: str = "line"
 
 
@@ -84,9 +87,13 @@ def _entries(tree: syntax.SourceFile) -> list[_Entry]:
     for model in tree.models:
         header = _header(model)
         header_end = model.open_span.end_line if model.open_span is not None else model.name_span.end_line
-        statements: list[syntax.LayerStatement | syntax.BudgetStatement] = list(model.statements)
-        if model.budgets:
-            statements = sorted([*statements, *model.budgets], key=lambda s: (s.span.line, s.span.column))
+        statements: list[syntax.LayerStatement | syntax.BudgetStatement | syntax.TrainingSection] = list(
+            model.statements
+        )
+        if model.budgets or model.trainings:
+            statements = sorted(
+                [*statements, *model.budgets, *model.trainings], key=lambda s: (s.span.line, s.span.column)
+            )
         if statements and isinstance(statements[0], syntax.LayerStatement) and _first_word(statements[0]) in _KEYWORDS:
             # The parser takes `model` or `block` for a kind or a value's name only right after `{`; at the
             # start of a line of its own it opens a model, a syntax error. So such a statement stays where it was.
@@ -95,10 +102,27 @@ def _entries(tree: syntax.SourceFile) -> list[_Entry]:
         entries.append(_Entry(model.span.line, model.span.column, header_end, 0, header, role="open"))
         for statement in statements:
             span = statement.span
+            if isinstance(statement, syntax.TrainingSection):
+                entries.extend(_training_entries(statement))
+                continue
             entries.append(_Entry(span.line, span.column, span.end_line, 1, _statement(statement)))
         end_line, end_column = model.span.end_line, model.span.end_column - 1
         entries.append(_Entry(end_line, end_column, end_line, 0, "}", role="close"))
     return entries
+
+
+def _training_entries(section: syntax.TrainingSection) -> list[_Entry]:
+    """`train {`, each setting a line deeper, and `}`."""
+    keyword = section.keyword_span
+    end_line, end_column = section.span.end_line, section.span.end_column - 1
+    return [
+        _Entry(keyword.line, keyword.column, keyword.end_line, 1, "train {", role="train_open"),
+        *(
+            _Entry(s.span.line, s.span.column, s.span.end_line, 2, _statement(s), role="setting")
+            for s in section.settings
+        ),
+        _Entry(end_line, end_column, end_line, 1, "}", role="train_close"),
+    ]
 
 
 def _layout(tree: syntax.SourceFile, blank_lines: set[int]) -> str:
@@ -117,8 +141,8 @@ def _layout(tree: syntax.SourceFile, blank_lines: set[int]) -> str:
             code_end_line = entry.end_line
         if previous is not None and _blank_line_between(previous, entry, blank_lines):
             out.append(_Line(""))
-        out.append(_Line(INDENT * entry.depth + entry.text, in_body=entry.role == "line"))
-        depth = {"open": 1, "close": 0}.get(entry.role, depth)
+        out.append(_Line(INDENT * entry.depth + entry.text, in_body=entry.role in ("line", "setting")))
+        depth = {"open": 1, "close": 0, "train_open": 2, "train_close": 1}.get(entry.role, depth)
         previous = entry
     return "".join(line + "\n" for line in _aligned(out))
 
@@ -154,7 +178,7 @@ def _aligned(lines: list[_Line]) -> list[str]:
 
 
 def _blank_line_between(previous: _Entry, entry: _Entry, blank_lines: set[int]) -> bool:
-    if entry.role == "close" or previous.role == "open":
+    if entry.role in ("close", "train_close") or previous.role in ("open", "train_open"):
         return False  # no blank line at the start or end of a body
     if previous.role == "close":
         return True  # one after each model

@@ -122,6 +122,85 @@ class Budget(BaseModel):
     span: Span
 
 
+OptimizerName = Literal["adam", "adamw", "sgd", "rmsprop"]
+LossName = Literal["sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy", "mse"]
+
+
+class OptimizerSpec(BaseModel):
+    """`optimizer adam learning_rate=0.001`: the optimizer and its settings, Keras 3's defaults where not written
+    (learning_rate 0.001, sgd 0.01; AdamW's weight_decay 0.004; epsilon 1e-7)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    name: OptimizerName
+    learning_rate: float
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float | None = None
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-7
+    rho: float = 0.9
+    span: Span
+
+
+class ScheduleSpec(BaseModel):
+    """`schedule step step_size=10 gamma=0.1` (the rate times gamma every step_size epochs) or `schedule cosine`
+    (cosine decay over the epochs, down to alpha times the rate)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    name: Literal["step", "cosine"]
+    step_size: int = 10
+    gamma: float = 0.1
+    alpha: float = 0.0
+    span: Span
+
+
+class EarlyStoppingSpec(BaseModel):
+    """`early_stopping patience=3`: stop after `patience` epochs without improvement of `monitor`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    monitor: str = "val_loss"
+    patience: int = 3
+    restore_best_weights: bool = True
+    span: Span
+
+
+class CheckpointSpec(BaseModel):
+    """`checkpoint`: keep the best model by `monitor`, at `path` (default `<model>_best.*`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    monitor: str = "val_loss"
+    path: str | None = None
+    span: Span
+
+
+class Training(BaseModel):
+    """A model's `train { ... }` section as lowered, every setting filled (TRAINING.md's defaults where absent).
+
+    `setting_spans` maps each setting written to its line (`optimizer`, `loss`, ...), and `learning_rate` to its
+    argument when written, for diagnostics; `span` is the whole section."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    optimizer: OptimizerSpec
+    schedule: ScheduleSpec | None = None
+    loss: LossName
+    from_logits: bool = False
+    metrics: tuple[str, ...] = ("accuracy",)
+    epochs: int = 10
+    batch_size: int = 32
+    validation_split: float = 0.0
+    early_stopping: EarlyStoppingSpec | None = None
+    checkpoint: CheckpointSpec | None = None
+    classes: int | None = None
+    span: Span
+    setting_spans: dict[str, Span] = {}
+
+
 class Model(BaseModel):
     """One `model NAME { ... }` block as a graph: inputs, layers in an order where each reads only what
     comes before it, and the names of the values it outputs."""
@@ -145,6 +224,8 @@ class Model(BaseModel):
     unknown: frozenset[str] = frozenset()
     # The `budget` lines, in order, with their limits as lowered (those that failed to lower left out).
     budgets: tuple[Budget, ...] = ()
+    # The `train { ... }` section as lowered; None when the model has none (or it failed to lower).
+    training: Training | None = None
 
     @property
     def input_shape(self) -> Shape | None:

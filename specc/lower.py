@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from specc import syntax
 from specc.backbones import keras_layer_order, network_layers, zoo_layer_names, zoo_model
 from specc.diagnostics import Diagnostic, Fix, Span, once_each
-from specc.ir import Backbone, BlockUse, Budget, BudgetLimit, BudgetMetric, Model, ModelInput, SpecFile
+from specc.ir import Backbone, BlockUse, Budget, BudgetLimit, BudgetMetric, Model, ModelInput, SpecFile, Training
 from specc.layers import (
     ACTIVATIONS,
     FILL_MODES,
@@ -671,6 +671,7 @@ class _ModelLowering:
             last = model_scope.previous
             outputs = (last,) if last is not None else ()
             output_spans = tuple((self.layers[-1].span if self.layers else self.block.name_span) for _ in outputs)
+        training = self.lower_training(outputs)
         # Built without validation: the layers were validated one by one as they were built and the
         # inputs by lower_input, and validating the model again would first build the schema of
         # the whole layer union, a large share of a `specc check` run, only to accept them.
@@ -686,7 +687,27 @@ class _ModelLowering:
             unknown=frozenset(self.unknown),
             value_names=self.value_names,
             budgets=budgets,
+            training=training,
         )
+
+    def lower_training(self, outputs: tuple[str, ...]) -> Training | None:
+        """The model's training section as lowered (specc.lower_training); a second section is E224."""
+        if not self.block.trainings:
+            return None
+        from specc.lower_training import lower_training, output_head
+
+        first, *others = self.block.trainings
+        for section in others:
+            self.report(
+                "E224",
+                f"model `{self.block.name}` already has a training section, on line {first.span.line}",
+                section.keyword_span,
+                hint="write every setting in one `train { ... }`",
+            )
+        head = output_head(self.layers, outputs[0]) if outputs else ("linear", None)
+        training, diagnostics = lower_training(first, self.block.name, head)
+        self.diagnostics.extend(diagnostics)
+        return training
 
     def lower_budgets(self) -> tuple[Budget, ...]:
         """The model's budget lines as lowered; a metric limited twice at the same batch and dtype is E206."""
@@ -1992,6 +2013,15 @@ def _block_definitions(source: syntax.SourceFile, diagnostics: list[Diagnostic])
                         hint="put the parameters with defaults last, as in Python",
                     )
                 )
+        for section in block.trainings:
+            diagnostics.append(
+                Diagnostic(
+                    code="E224",
+                    message=f"a training section trains a model; block `{block.name}` cannot have one",
+                    span=section.keyword_span,
+                    hint="move the `train { ... }` section into the model that uses the block",
+                )
+            )
         for budget in block.budgets:
             diagnostics.append(
                 Diagnostic(

@@ -35,6 +35,7 @@ _TERMINAL_WORDS = {
     "_BLOCK": "`block`",
     "_FROM": "`from`",
     "BUDGET": "`budget`",
+    "TRAIN": "`train`",
     "QUANTITY": "a quantity such as 5M or 200MB",
     "$END": "end of file",
 }
@@ -190,6 +191,21 @@ class _ToSyntaxTree(Transformer):
         )
 
     @v_args(inline=False)
+    def setting(self, children) -> syntax.LayerStatement:
+        return self.layer(children)
+
+    @v_args(inline=False)
+    def training_body(self, settings) -> tuple[syntax.LayerStatement, ...]:
+        return tuple(settings)
+
+    @v_args(inline=False)
+    def training(self, children) -> syntax.TrainingSection:
+        keyword, _brace, settings, closing = children
+        return syntax.TrainingSection(
+            settings=settings, span=_span_between(keyword, closing), keyword_span=_span(keyword)
+        )
+
+    @v_args(inline=False)
     def parameter(self, children) -> syntax.Parameter:
         name, *default = children
         end = default[0].span if default else name
@@ -203,7 +219,7 @@ class _ToSyntaxTree(Transformer):
     def block(self, children) -> syntax.ModelBlock:
         name, *middle, brace, body, closing = children
         parameters = middle[0] if middle else ()
-        statements, budgets = _split_body(body)
+        statements, budgets, trainings = _split_body(body)
         return syntax.ModelBlock(
             name=str(name),
             name_span=_span(name),
@@ -213,6 +229,7 @@ class _ToSyntaxTree(Transformer):
             keyword="block",
             parameters=parameters,
             budgets=budgets,
+            trainings=trainings,
         )
 
     @staticmethod
@@ -228,7 +245,7 @@ class _ToSyntaxTree(Transformer):
     def model(self, children) -> syntax.ModelBlock:
         name, brace, body, closing = children
         keyword = self._keyword_before(name)
-        statements, budgets = _split_body(body)
+        statements, budgets, trainings = _split_body(body)
         return syntax.ModelBlock(
             name=str(name),
             name_span=_span(name),
@@ -236,6 +253,7 @@ class _ToSyntaxTree(Transformer):
             span=_span_between(keyword, closing),
             open_span=_span(brace),
             budgets=budgets,
+            trainings=trainings,
         )
 
     def start(self, *models) -> syntax.SourceFile:
@@ -243,14 +261,15 @@ class _ToSyntaxTree(Transformer):
 
 
 def _split_body(
-    body: tuple[syntax.LayerStatement | syntax.BudgetStatement, ...],
-) -> tuple[tuple[syntax.LayerStatement, ...], tuple[syntax.BudgetStatement, ...]]:
-    """A body's layer statements and its budget lines, each in order."""
-    if not any(isinstance(statement, syntax.BudgetStatement) for statement in body):
-        return body, ()  # type: ignore[return-value]
+    body: tuple[syntax.LayerStatement | syntax.BudgetStatement | syntax.TrainingSection, ...],
+) -> tuple[tuple[syntax.LayerStatement, ...], tuple[syntax.BudgetStatement, ...], tuple[syntax.TrainingSection, ...]]:
+    """A body's layer statements, its budget lines and its training sections, each in order."""
+    if all(isinstance(statement, syntax.LayerStatement) for statement in body):
+        return body, (), ()  # type: ignore[return-value]
     return (
         tuple(s for s in body if isinstance(s, syntax.LayerStatement)),
         tuple(s for s in body if isinstance(s, syntax.BudgetStatement)),
+        tuple(s for s in body if isinstance(s, syntax.TrainingSection)),
     )
 
 
@@ -267,6 +286,7 @@ def _describe_expected(expected: set[str]) -> str:
     if "NAME" in expected:
         # Where a statement may start, "a name" says it: a budget line starts with a word, as a layer line does.
         expected.discard("BUDGET")
+        expected.discard("TRAIN")
     value_word = []
     if _VALUE_STARTS <= expected:
         # Where a line may end, another argument may come; right after `=` only a value may.

@@ -252,6 +252,28 @@ class BudgetStatement:
 
 
 @dataclass(frozen=True)
+class TrainingSection:
+    """`train { ... }` in a model: how it is trained. Each setting is written as a layer line (a word, then
+    arguments), so it is held as one, `kind` being the setting's word (`optimizer`, `epochs`). A model keeps
+    these apart from its layer statements (ModelBlock.trainings), as it keeps its budgets."""
+
+    settings: tuple[LayerStatement, ...]
+    span: Span
+    keyword_span: Span
+
+    def shifted(self, lines: int) -> TrainingSection:
+        """This section `lines` lines further down, every span inside it moved."""
+        if not lines:
+            return self
+        return _moved(
+            self,
+            settings=tuple(setting.shifted(lines) for setting in self.settings),
+            span=self.span.shifted(lines),
+            keyword_span=self.keyword_span.shifted(lines),
+        )
+
+
+@dataclass(frozen=True)
 class Parameter:
     """A block's parameter, `filters` or `strides=1`, with its default value when it has one."""
 
@@ -280,6 +302,8 @@ class ModelBlock:
     parameters: tuple[Parameter, ...] = ()
     # The `budget` lines of the body, in order; lowering refuses them in a block.
     budgets: tuple[BudgetStatement, ...] = ()
+    # The `train { ... }` sections, in order; lowering takes one per model and refuses them in a block.
+    trainings: tuple[TrainingSection, ...] = ()
 
     @property
     def is_block(self) -> bool:

@@ -110,7 +110,11 @@ RANGES = [
     ("random_translation -1 1", "RandomTranslation", {"height_factor": -1.0, "width_factor": 1.0}),
     ("random_translation 1.5 0.1", "RandomTranslation", {"height_factor": 1.5, "width_factor": 0.1}),
     ("random_translation 0.1 -1.01", "RandomTranslation", {"height_factor": 0.1, "width_factor": -1.01}),
-    ("random_translation (-1, 1) (0, 0.5)", "RandomTranslation", {"height_factor": (-1.0, 1.0), "width_factor": (0.0, 0.5)}),
+    (
+        "random_translation (-1, 1) (0, 0.5)",
+        "RandomTranslation",
+        {"height_factor": (-1.0, 1.0), "width_factor": (0.0, 0.5)},
+    ),
     ("random_translation (-1.2, 0) 0", "RandomTranslation", {"height_factor": (-1.2, 0.0), "width_factor": 0.0}),
 ]
 

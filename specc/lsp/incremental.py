@@ -107,6 +107,8 @@ class IncrementalChecker:
         offset = start - 1  # fragment line 2 is line start + 1
         delta = end_new - end_old
         block = last.tree.models[block_index]
+        if any(section.span.line <= last_line and first <= section.span.end_line for section in block.trainings):
+            return None  # a training section's lines parse as settings, which the fragment's model would not see
         statements = (
             *(s for s in block.statements if s.span.end_line < first),
             *(s.shifted(offset) for s in tree.models[0].statements),
@@ -119,7 +121,16 @@ class IncrementalChecker:
         )
         blocks = [
             *last.tree.models[:block_index],
-            replace(block, statements=statements, budgets=budgets, span=_shift_span(block.span, delta, only_end=True)),
+            replace(
+                block,
+                statements=statements,
+                budgets=budgets,
+                trainings=(
+                    *(t for t in block.trainings if t.span.end_line < first),
+                    *(t.shifted(delta) for t in block.trainings if t.span.line > last_line),
+                ),
+                span=_shift_span(block.span, delta, only_end=True),
+            ),
             *(self._moved_block(b, delta) for b in last.tree.models[block_index + 1 :]),
         ]
         broken = {n for n in last.tree.broken_lines if n < first} | {
@@ -161,6 +172,7 @@ class IncrementalChecker:
             keyword=block.keyword,
             parameters=tuple(parameter.shifted(delta) for parameter in block.parameters),
             budgets=tuple(budget.shifted(delta) for budget in block.budgets),
+            trainings=tuple(section.shifted(delta) for section in block.trainings),
         )
 
 

@@ -3,8 +3,9 @@
 Layer kinds (merges, whose operands follow the kind, apart), parameter names, activations and
 padding modes come from specc.layers, so the highlighting cannot drift from what the checker
 accepts; tests/test_textmate_grammar.py fails when the committed grammar differs from what this
-prints. The language's own words (`model`, `block`, `input`, `output`, `from`, `backbone`, `budget`) are written
-here; a budget line's metrics, units and dtypes come from specc.lower, which reads them.
+prints. The language's own words (`model`, `block`, `input`, `output`, `from`, `backbone`, `budget`, `train`) are
+written here; a budget line's metrics, units and dtypes come from specc.lower, which reads them, and a training
+section's settings and the words they take from specc.lower_training.
 Block names are the user's, so a block's use is not highlighted as a kind: a grammar cannot know
 them. Regenerate with:
 
@@ -21,6 +22,7 @@ from typing import Any
 
 from specc.layers import ACTIVATIONS, KIND_BY_SPELLING, LAYER_KINDS, PARAMETER_SHORT_FORMS, parameter_names
 from specc.lower import BUDGET_DTYPES, BUDGET_METRICS, BUDGET_OPTIONS, BYTE_UNITS, COUNT_UNITS
+from specc.lower_training import LOSSES, METRICS, MONITORS, OPTIMIZERS, SCHEDULES, TRAINING_SETTINGS
 from specc.zoo import ZOO
 
 # A backbone line's keys: keras.applications' arguments and the freezing (specc.lower's backbone_arguments).
@@ -74,6 +76,11 @@ def _words(words: list[str]) -> str:
     return "|".join(re.escape(word) for word in words)
 
 
+def training_words() -> list[str]:
+    """The words a training section's settings take: optimizers, losses, schedules, metrics, monitors."""
+    return sorted({*OPTIMIZERS, *LOSSES, *SCHEDULES, *METRICS, *MONITORS})
+
+
 def grammar() -> dict[str, Any]:
     """The grammar as a JSON-ready dict, its rules in the order they are tried."""
     # Where a kind may stand: the start of a line, after `{` or `;`, or (\\G, inside the `target` rule)
@@ -96,6 +103,7 @@ def grammar() -> dict[str, Any]:
             {"include": "#block-with-parameters"},
             {"include": "#block"},
             {"include": "#budget"},
+            {"include": "#training"},
             {"include": "#target"},
             {"include": "#input"},
             {"include": "#output"},
@@ -193,6 +201,38 @@ def grammar() -> dict[str, Any]:
                     },
                     {"match": f"{_START}(?:{_words(list(BUDGET_DTYPES))}){_END}", "name": "support.type.dtype.cnn"},
                     {"include": "#number"},
+                ],
+            },
+            "training": {
+                "comment": "`train { optimizer adam learning_rate=0.001 ... }`: how the model is trained.",
+                "begin": f"{statement_start}(train){_END}\\s*(\\{{)",
+                "end": "\\}",
+                "beginCaptures": {
+                    "1": {"name": "keyword.other.train.cnn"},
+                    "2": {"name": "punctuation.section.braces.begin.cnn"},
+                },
+                "endCaptures": {"0": {"name": "punctuation.section.braces.end.cnn"}},
+                "patterns": [
+                    {"include": "#comment"},
+                    {"include": "#string"},
+                    {
+                        "match": f"{statement_start}({_words(list(TRAINING_SETTINGS))}){_END}",
+                        "captures": {"1": {"name": "support.function.setting.cnn"}},
+                    },
+                    {
+                        "match": f"{_START}({_NAME})\\s*(=)",
+                        "captures": {
+                            "1": {"name": "variable.parameter.cnn"},
+                            "2": {"name": "keyword.operator.assignment.cnn"},
+                        },
+                    },
+                    {
+                        "match": f"{_START}(?:{_words(training_words())}){_END}",
+                        "name": "support.constant.training.cnn",
+                    },
+                    {"include": "#boolean"},
+                    {"include": "#number"},
+                    {"include": "#punctuation"},
                 ],
             },
             "target": {
