@@ -34,6 +34,14 @@ from specc.backends.keras_backbones import (
     within_backbone,
     write_backbone,
 )
+from specc.backends.keras_training import (
+    FRAMEWORK_IMPORTS,
+    STANDARD_IMPORTS,
+    training_names,
+    training_of,
+    write_script,
+    write_training,
+)
 from specc.backends.python_source import (
     FreeNames,
     SourceWriter,
@@ -72,6 +80,12 @@ from specc.layers import (
     MinPool2D,
     Multiply,
     Normalization,
+    RandomBrightness,
+    RandomContrast,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
     ReLU,
     Rescaling,
     Reshape,
@@ -116,6 +130,16 @@ class CustomScaleLayer(layers.Layer):
 KERAS_BATCHNORM_DEFAULTS = {"epsilon": 1e-3, "momentum": 0.99, "center": True, "scale": True}
 KERAS_LAYERNORM_DEFAULTS = {"epsilon": 1e-3, "center": True, "scale": True}
 KERAS_RELU_DEFAULTS = {"max_value": None, "negative_slope": 0.0, "threshold": 0.0}
+# The random preprocessing layers' optional arguments, at Keras's defaults (value_range is (0, 255) there).
+_GEOMETRIC_DEFAULTS = {"fill_mode": "reflect", "interpolation": "bilinear", "fill_value": 0.0}
+KERAS_AUGMENTATION_DEFAULTS: dict[type[LayerBase], dict[str, object]] = {
+    RandomFlip: {"mode": "horizontal_and_vertical"},
+    RandomRotation: _GEOMETRIC_DEFAULTS,
+    RandomZoom: {"width_factor": None, **_GEOMETRIC_DEFAULTS},
+    RandomTranslation: _GEOMETRIC_DEFAULTS,
+    RandomContrast: {"value_range": (0.0, 255.0)},
+    RandomBrightness: {"value_range": (0.0, 255.0)},
+}
 
 
 @dataclass(frozen=True)
@@ -330,6 +354,15 @@ def _scaled_add(layer: ScaledAdd, context: _Context) -> list[KerasCall]:
     return [KerasCall(SCALED_ADD_CLASS, _named(literal(layer.scale), name=layer.name))]
 
 
+def _augmentation(layer: LayerBase, context: _Context) -> list[KerasCall]:
+    """A random preprocessing layer: its ranges (the arguments Keras requires) in order, then the optional
+    arguments that differ from Keras's defaults. Keras itself makes it active in training only."""
+    defaults = KERAS_AUGMENTATION_DEFAULTS[type(layer)]
+    required = [literal(getattr(layer, key)) for key in type(layer).positional if key not in defaults]
+    arguments = [*required, *_changed(layer, defaults)]
+    return [KerasCall(f"layers.{type(layer).keras_class}", _named(*arguments, name=layer.name))]
+
+
 def _concat(layer: Concat, context: _Context) -> list[KerasCall]:
     arguments = () if layer.axis == -1 else (_keyword("axis", layer.axis),)
     return [KerasCall("layers.Concatenate", _named(*arguments, name=layer.name))]
@@ -367,6 +400,7 @@ KERAS_EMITTERS: dict[type[LayerBase], Callable] = {
     Minimum: _without_arguments("layers.Minimum"),
     ScaledAdd: _scaled_add,
     Concat: _concat,
+    **dict.fromkeys(KERAS_AUGMENTATION_DEFAULTS, _augmentation),
 }
 
 
@@ -412,6 +446,7 @@ KERAS_KEYWORD_DEFAULTS: dict[str, dict[str, object]] = {
     "layers.BatchNormalization": KERAS_BATCHNORM_DEFAULTS,
     "layers.Dense": {"activation": None, "use_bias": True},
     "layers.Concatenate": {"axis": -1},
+    **{f"layers.{kind.keras_class}": defaults for kind, defaults in KERAS_AUGMENTATION_DEFAULTS.items()},
 }
 
 # The positional arguments the emitters write, by Keras's names: what a block function's parameter is called
@@ -434,6 +469,11 @@ KERAS_POSITIONAL_NAMES: dict[str, tuple[str, ...]] = {
     "layers.Reshape": ("target_shape",),
     "layers.Rescaling": ("scale",),
     SCALED_ADD_CLASS: ("scale",),
+    "layers.RandomRotation": ("factor",),
+    "layers.RandomZoom": ("height_factor",),
+    "layers.RandomTranslation": ("height_factor", "width_factor"),
+    "layers.RandomContrast": ("factor",),
+    "layers.RandomBrightness": ("factor",),
 }
 
 # What every Keras layer takes: a block whose uses freeze a layer in some uses only passes True in the others.
@@ -573,6 +613,7 @@ class _Emission:
         self.reports = list(reports)
         self.bodies = [model_bodies(report.model) for report in self.reports]
         self.module_names = FreeNames(set(MODULE_NAMES) | {build_function_name(r.model.name) for r in self.reports})
+        self.module_names.taken |= training_names(self.reports)
         self.calls: list[dict[str, list[KerasCall]]] = []
         for report in self.reports:
             # In the model's order, so that the names of helper layers are those a model of one stack gets.
@@ -1019,7 +1060,17 @@ def emit_keras(reports: Sequence[ModelReport], source_path: str) -> str:
         + header_note(emission.backbones.plans.values()),
     )
     writer.line()
+    trained = [report for report in reports if training_of(report) is not None]
+    if trained:
+        cosine = any(getattr(training_of(report).schedule, "name", None) == "cosine" for report in trained)
+        for line in STANDARD_IMPORTS:
+            if line != "import math" or cosine:
+                writer.line(line)
+        writer.line()
     writer.line("import keras")
+    if trained:
+        for line in FRAMEWORK_IMPORTS:
+            writer.line(line)
     if uses_layers:
         writer.line("from keras import layers")
     for kind, helper_source in ((MinPool2D, MIN_POOLING_SOURCE), (ScaledAdd, SCALED_ADD_SOURCE)):
@@ -1036,10 +1087,15 @@ def emit_keras(reports: Sequence[ModelReport], source_path: str) -> str:
         writer.line()
         writer.line()
         _emit_model(writer, emission, index, label)
+        if training_of(reports[index]) is not None:
+            write_training(writer, reports[index], build_function_name(reports[index].model.name), label)
     writer.line()
     writer.line()
     write_models_table(writer, [(r.model.name, build_function_name(r.model.name)) for r in reports])
     writer.line()
+    if trained:
+        write_script(writer, reports)
+        return writer.text()
     writer.line("if __name__ == '__main__':")
     writer.indent()
     writer.line("for build in MODELS.values():")
