@@ -53,6 +53,7 @@ from specc.backends.python_source import (
     write_header,
     write_models_table,
 )
+from specc.backends.torch_augmentation import AUGMENTATION_HELPER, is_augmentation, kornia_augmentation
 from specc.backends.torch_backbones import (
     backbone_class_name,
     backbone_class_title,
@@ -61,6 +62,21 @@ from specc.backends.torch_backbones import (
     write_loaders,
 )
 from specc.backends.torch_module_names import NN_MODULE_ATTRIBUTES
+from specc.backends.torch_training import (
+    CLASS_LOSSES,
+    PROBABILITIES,
+    STANDARD_IMPORTS,
+    TORCH_IMPORTS,
+    TRAINING_ATTRIBUTES,
+    TRAINING_HELPERS,
+    check_trainable,
+    logits_report,
+    taken_activation,
+    training_helpers,
+    training_of,
+    write_training_members,
+    write_training_script,
+)
 from specc.check import LayerReport, ModelReport
 from specc.ir import Model
 from specc.layers import (
@@ -88,6 +104,12 @@ from specc.layers import (
     Multiply,
     Normalization,
     Problem,
+    RandomBrightness,
+    RandomContrast,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
     ReLU,
     Rescaling,
     Reshape,
@@ -220,8 +242,19 @@ class KerasReLU(nn.Module):
         if self.max_value is not None:
             y = y.clamp(max=self.max_value)
         return y - self.negative_slope * F.relu(self.threshold - x)''',
+    "Augmentation": AUGMENTATION_HELPER,
 }
-MODULE_NAMES = frozenset({"torch", "nn", "F", "MODELS", *HELPER_CLASSES})
+MODULE_NAMES = frozenset({"torch", "nn", "F", "K", "MODELS", *HELPER_CLASSES})
+# What a module with a training section defines besides (see torch_training): no model class may take these names.
+TRAINING_NAMES = frozenset(
+    {
+        *("argparse", "math", "os", "sys", "time", "Path", "dist", "DistributedDataParallel", "DataLoader"),
+        *("Dataset", "DistributedSampler", "Subset", "TensorDataset", "K", "TRAINED", "IMAGE_SUFFIXES", "COLOR_MODES"),
+        *("DataError", "ImageFolder", "Data", "Watch", "targets_of", "class_count", "check_classes", "split"),
+        *("read_folder", "images_of", "read_arrays", "read_data", "start_processes", "batch_sums", "logs_of"),
+        *("evaluate", "show", "progress", "train", "main", "Augmentation", *TRAINING_HELPERS),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -282,10 +315,12 @@ def _attribute_for(name: str) -> str:
 def torch_attribute_names(model: Model) -> dict[str, str]:
     """Each spec layer's attribute on the emitted module: its own name, or `<name>_layer` where that is taken."""
     names = FreeNames({layer.name for layer in model.layers})
+    # A model with a training section has its settings and methods (probabilities, optimizer...) too.
+    reserved = RESERVED_ATTRIBUTES | (TRAINING_ATTRIBUTES if training_of(model) is not None else frozenset())
     attributes = {}
     for layer in model.layers:
         usable = not (
-            layer.name in RESERVED_ATTRIBUTES
+            layer.name in reserved
             or layer.name.startswith("__")
             or keyword.iskeyword(layer.name)
             or keyword.issoftkeyword(layer.name)
@@ -740,6 +775,12 @@ def _concat(layer: Concat, context: _Context) -> TorchLayer:
     return TorchLayer((), expression=f"torch.cat([{operands}], dim={torch_dim(layer.axis, len(shapes[0]))})")
 
 
+def _augmentation(layer: LayerBase, context: _Context) -> TorchLayer:
+    """A Keras random preprocessing layer: a kornia augmentation (torch_augmentation), in training only."""
+    arguments, note = kornia_augmentation(layer)
+    return TorchLayer((TorchModule(context.attribute, "Augmentation", arguments, note),), helpers=("Augmentation",))
+
+
 TORCH_EMITTERS: dict[type[LayerBase], Callable] = {
     Conv2D: _conv2d,
     MaxPool2D: _pool2d("max"),
@@ -771,6 +812,8 @@ TORCH_EMITTERS: dict[type[LayerBase], Callable] = {
     Minimum: _elementwise_merge,
     ScaledAdd: _scaled_add,
     Concat: _concat,
+    **{kind: _augmentation for kind in (RandomFlip, RandomRotation, RandomZoom, RandomTranslation)},
+    **{kind: _augmentation for kind in (RandomContrast, RandomBrightness)},
 }
 
 
@@ -808,9 +851,15 @@ def _camel_case(name: str) -> str:
     return camel if camel[:1].isalpha() else f"Model{camel}"
 
 
+def module_names(reports: Sequence[ModelReport]) -> set[str]:
+    """The names the module defines itself: a model's or a block's class never takes one."""
+    trained = any(training_of(report.model) is not None for report in reports)
+    return set(MODULE_NAMES) | (set(TRAINING_NAMES) if trained else set())
+
+
 def model_class_names(reports: Sequence[ModelReport]) -> dict[str, str]:
     """Each model's class name: its name in CamelCase, made unique and kept clear of the module's other names."""
-    names = FreeNames(set(MODULE_NAMES))
+    names = FreeNames(module_names(reports))
     classes = {}
     for report in reports:
         wanted = _camel_case(report.model.name)
@@ -908,6 +957,8 @@ def _emit_stack(
             writer.line(f"x = {applied}", comment=where)
     writer.line("return x")
     writer.dedent()
+    if training_of(model) is not None:
+        write_training_members(writer, report, label)
     writer.dedent()
 
 
@@ -1596,9 +1647,15 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
     when it is made of ordinary path characters, by repr() otherwise.
     """
     label = source_label(source_path)
+    for report in reports:
+        if training_of(report.model) is not None:
+            check_trainable(report)
+    # A model whose loss applies its output's softmax (sigmoid) itself is emitted without it: forward gives logits.
+    reports = [logits_report(report) for report in reports]
+    trained = [report for report in reports if training_of(report.model) is not None]
     class_names = model_class_names(reports)
     graph_reports = [report for report in reports if not is_straight_stack(report)]
-    emission = _GraphEmission(graph_reports, label, set(MODULE_NAMES) | set(class_names.values()))
+    emission = _GraphEmission(graph_reports, label, module_names(reports) | set(class_names.values()))
     several_inputs = any(len(report.model.inputs) != 1 or len(report.model.outputs) > 1 for report in reports)
     emitted_models = []
     helpers: set[str] = set()
@@ -1626,6 +1683,13 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
         emitted_models.append((report, layers))
     helpers |= emission.helpers
     uses_functional |= emission.functional or any("F." in HELPER_CLASSES[helper] for helper in helpers)
+    training_helper_names = set().union(*(training_helpers(report) for report in trained))
+    uses_functional |= any("F." in TRAINING_HELPERS[helper] for helper in training_helper_names)
+    uses_functional |= any(PROBABILITIES.get(taken_activation(r) or "", "").startswith("F.") for r in trained)
+    uses_functional |= any(
+        training_of(r.model).from_logits and training_of(r.model).loss in CLASS_LOSSES for r in trained
+    )
+    augments = any(is_augmentation(r.layer) for report in reports for r in report.layers)
 
     writer = SourceWriter()
     write_header(
@@ -1637,15 +1701,32 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
         "computes; specc.backends.transfer copies weights between the two.\n",
     )
     writer.line()
+    if trained:
+        for line in STANDARD_IMPORTS:
+            writer.line(line)
+        writer.line()
+    if augments:
+        writer.line("import kornia.augmentation as K")
     writer.line("import torch")
+    if trained:
+        writer.line(TORCH_IMPORTS[0])
     if uses_functional:
         writer.line("import torch.nn.functional as F")
     writer.line("from torch import nn")
+    if trained:
+        for line in TORCH_IMPORTS[1:]:
+            writer.line(line)
     for helper in HELPER_CLASSES:
         if helper in helpers:
             writer.line()
             writer.line()
             for source_line in HELPER_CLASSES[helper].splitlines():
+                writer.line(source_line)
+    for helper in TRAINING_HELPERS:
+        if helper in training_helper_names:
+            writer.line()
+            writer.line()
+            for source_line in TRAINING_HELPERS[helper].splitlines():
                 writer.line(source_line)
     for _, source_lines in emission.classes:
         writer.line()
@@ -1657,7 +1738,7 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
         writer.line()
         class_name = class_names[report.model.name]
         if isinstance(emitted, _Body):
-            _emit_graph(writer, report, class_name, emitted, several_inputs)
+            _emit_graph(writer, report, class_name, emitted, several_inputs, label)
         else:
             _emit_stack(writer, report, class_name, label, emitted, several_inputs)
     graphs = [(report, emitted.places) for report, emitted in emitted_models if isinstance(emitted, _Body)]
@@ -1665,6 +1746,9 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
     writer.line()
     writer.line()
     write_models_table(writer, [(r.model.name, class_names[r.model.name]) for r in reports])
+    if trained:
+        write_training_script(writer, [(report, class_names[report.model.name]) for report in trained])
+        return writer.text()
     writer.line()
     writer.line("if __name__ == '__main__':")
     writer.indent()
@@ -1705,7 +1789,9 @@ def _write_input_shapes(writer: SourceWriter, report: ModelReport) -> None:
     writer.line(f"INPUT_SHAPES = {literal(shapes)}", comment="every input, in order, channels-first")
 
 
-def _emit_graph(writer: SourceWriter, report: ModelReport, class_name: str, body: _Body, several_inputs: bool) -> None:
+def _emit_graph(
+    writer: SourceWriter, report: ModelReport, class_name: str, body: _Body, several_inputs: bool, label: str
+) -> None:
     model = report.model
     writer.line(f"class {class_name}(nn.Module):")
     writer.indent()
@@ -1726,4 +1812,6 @@ def _emit_graph(writer: SourceWriter, report: ModelReport, class_name: str, body
     writer.line()
     _write_forward(writer, body.arguments, body.lines, body.returns)
     write_frozen_batchnorm_mode(writer, report, body.places)
+    if training_of(model) is not None:
+        write_training_members(writer, report, label)
     writer.dedent()
