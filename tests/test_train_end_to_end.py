@@ -3,7 +3,7 @@ a glance tells apart), as PNG class folders and as an npz; the loss falls and th
 chance, read from the lines every emitted script prints (TRAINING.md):
 
     epoch N/M: loss=... accuracy=... [val_loss=... val_accuracy=...]
-    final: loss=... accuracy=...
+    final: loss=... accuracy=...          (after the epochs; a line saying where the model was saved may follow)
 
 The shipped examples with a training section (the augmented CIFAR-10 model and the feature-extraction recipe)
 check, build and train on such data too; data the script refuses stops it before any epoch, with exit 2.
@@ -48,7 +48,7 @@ model small {
 """
 
 EPOCH = re.compile(r"^epoch (\d+)/(\d+): loss=(\S+) accuracy=(\S+)", re.MULTILINE)
-FINAL = re.compile(r"^final: loss=(\S+) accuracy=(\S+)$")
+FINAL = re.compile(r"^final: loss=(\S+) accuracy=(\S+)", re.MULTILINE)
 
 
 def synthetic_images(count: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -95,10 +95,11 @@ def epochs_and_final(result) -> tuple[list[tuple[float, float]], tuple[float, fl
     """Each epoch's (loss, accuracy) and the final (loss, accuracy), from the script's standard output."""
     assert result.returncode == 0, result.stdout + result.stderr
     epochs = [(float(loss), float(accuracy)) for _, _, loss, accuracy in EPOCH.findall(result.stdout)]
-    last = result.stdout.strip().splitlines()[-1]
-    final = FINAL.match(last)
-    assert final, f"the script's last line is not `final: loss=... accuracy=...`: {last!r}"
-    return epochs, (float(final[1]), float(final[2]))
+    finals = FINAL.findall(result.stdout)
+    assert len(finals) == 1, f"not one line `final: loss=... accuracy=...` in:\n{result.stdout}"
+    assert result.stdout.index("final: ") > result.stdout.rindex("epoch "), "the final line comes after the epochs"
+    ((loss, accuracy),) = finals
+    return epochs, (float(loss), float(accuracy))
 
 
 @pytest.fixture(scope="module")
