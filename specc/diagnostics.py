@@ -137,6 +137,17 @@ _CATALOGUE: tuple[tuple[str, str, str], ...] = (
         "input-sizes-unknown",
         "The sizes an open input accepts were not worked out (its strides repeat too rarely); one size is checked.",
     ),
+    ("W401", "loss-does-not-fit-output", "The training loss does not fit the output's activation and units."),
+    ("W402", "softmax-not-at-output", "Softmax belongs on an output; inside the network it squashes features."),
+    ("W403", "dropout-before-output", "A dropout whose value is the output zeroes predictions while training."),
+    ("W404", "classes-differ-from-units", "The output has another number of units than the data has classes."),
+    (
+        "W405",
+        "learning-rate-for-freezing",
+        "Fine-tuning wants a small learning rate; a frozen backbone's new head wants a usual one.",
+    ),
+    ("W406", "batchnorm-after-dropout", "Batch normalization right after dropout sees other statistics in training."),
+    ("W407", "dense-holds-most-parameters", "A dense layer on a flattened feature map holds most of the parameters."),
 )
 # fmt: on
 

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import codecs
 import gc
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from specc.check import InferenceCache, ModelReport, check
-from specc.diagnostics import Diagnostic, Span, has_errors
+from specc.diagnostics import Diagnostic, Severity, Span, has_errors
 from specc.ir import SpecFile
+from specc.lints import lint
 from specc.lower import LoweringCache, lower
 from specc.parse import parse
-from specc.syntax import SourceFile
+from specc.syntax import Comment, SourceFile
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,10 @@ def check_tree(
 
             checking += [diagnostic for report in reports for diagnostic in check_budgets(report)]
     diagnostics = parse_diagnostics + lowering + checking
+    if not has_errors(diagnostics):
+        # Lints are about a model that checks: on one with errors they would be noise beside what must be fixed.
+        diagnostics += [diagnostic for report in reports if report.complete for diagnostic in lint(report)]
+    diagnostics = silenced(diagnostics, tree.comments)
     if not tree.models and not diagnostics:
         diagnostics.append(
             Diagnostic(
@@ -130,6 +136,31 @@ def check_tree(
         )
     diagnostics.sort(key=lambda d: (d.span.line, d.span.column))
     return CheckedSource(text=text, spec=spec, reports=reports, diagnostics=diagnostics)
+
+
+# `# specc: ignore`, `# specc: ignore[W401]` or `# specc: ignore[W401, W403]` after the code on a line.
+_IGNORE = re.compile(r"#.*\bspecc:\s*ignore\b(?:\[([A-Za-z0-9_,\s]*)\])?")
+
+
+def silenced(diagnostics: list[Diagnostic], comments: tuple[Comment, ...]) -> list[Diagnostic]:
+    """The diagnostics less the warnings that a `# specc: ignore[...]` comment on their line silences (all of
+    them when it names no code). Errors are never silenced: a spec with one cannot be built."""
+    ignored: dict[int, frozenset[str] | None] = {}
+    for comment in comments:
+        if match := _IGNORE.match(comment.text):
+            codes = match.group(1)
+            ignored[comment.span.line] = (
+                None if codes is None else frozenset(c.strip().upper() for c in codes.split(",") if c.strip())
+            )
+    if not ignored:
+        return diagnostics
+    return [
+        d
+        for d in diagnostics
+        if d.severity is not Severity.WARNING
+        or d.span.line not in ignored
+        or (ignored[d.span.line] is not None and d.code not in ignored[d.span.line])  # type: ignore[operator]
+    ]
 
 
 def check_bytes(data: bytes, evaluate_at: tuple[int, ...] | None = None) -> CheckedSource:
