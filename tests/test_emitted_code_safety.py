@@ -314,3 +314,70 @@ def test_literal_writes_repr_of_safe_values():
     assert literal('it\'s "quoted"\n') == repr('it\'s "quoted"\n')
     assert literal(((0, 1), (2, 3))) == "((0, 1), (2, 3))"
     assert literal(1e-05) == "1e-05" and literal(False) == "False" and literal(None) == "None"
+
+
+# --- Training sections (Keras): what a spec gives them reaches the source as repr()'d constants only ---------
+
+TRAINING_IMPORTS = {"argparse", "math", "sys", "keras", "numpy", "tensorflow"}
+TRAINING_FROM_IMPORTS = {("pathlib", ("Path",)), ("keras", ("layers",))}
+
+
+def _trained(setting: str, model: str = "m") -> str:
+    return f"model {model} {{\n  input 8x8x1\n  flatten\n  dense 2 softmax\n  train {{\n    {setting}\n  }}\n}}\n"
+
+
+HOSTILE_TRAINING_SPECS = [
+    *(_trained(f"checkpoint path={text!r}") for text in INJECTIONS),
+    *(_trained(f'checkpoint path="{text}"') for text in INJECTIONS),
+    *(_trained(f"metrics {text}") for text in INJECTIONS),
+    *(_trained(f'metrics "{text}"') for text in INJECTIONS),
+    *(_trained(f'early_stopping monitor="{text}"') for text in INJECTIONS),
+    *(_trained(f'checkpoint monitor="{text}"') for text in INJECTIONS),
+    *(_trained(f"loss {text}") for text in (*INJECTIONS, *LOOKALIKES)),
+    *(_trained(f"optimizer {text}") for text in (*INJECTIONS, *LOOKALIKES)),
+    *(_trained("epochs 2", model=name) for name in ("main", "TRAINING", "tf", "np", "sys", "load_data", "DataError")),
+    _trained("optimizer sgd learning_rate=nan"),
+    _trained("validation_split 1e-400"),
+    pytest.param(
+        _trained("optimizer adam learning_rate=1e400"),
+        # The training section's lowering takes 1e400 (inf) as a learning rate; literal() then refuses it.
+        marks=pytest.mark.xfail(strict=True, raises=UnsafeSource, reason="lowering should refuse a rate of inf (E224)"),
+    ),
+]
+
+
+def _assert_training_harmless(source: str) -> None:
+    """The module parses, imports only what training needs, and outside string constants and comments holds
+    nothing a payload would need (os, __import__, exec, eval, system)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            assert {alias.name for alias in node.names} <= TRAINING_IMPORTS, ast.dump(node)
+        elif isinstance(node, ast.ImportFrom):
+            assert (node.module, tuple(alias.name for alias in node.names)) in TRAINING_FROM_IMPORTS, ast.dump(node)
+        elif isinstance(node, ast.Name | ast.Attribute):
+            name = node.id if isinstance(node, ast.Name) else node.attr
+            assert name not in {"os", "__import__", "exec", "eval", "system", "subprocess", "open"}, name
+    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+    code = [token.string for token in tokens if token.type not in (tokenize.STRING, tokenize.COMMENT)]
+    assert not any(text in {"os", "__import__", "exec", "eval", "system"} for text in code)
+
+
+@pytest.mark.parametrize(
+    "text", HOSTILE_TRAINING_SPECS, ids=[f"training{i}" for i in range(len(HOSTILE_TRAINING_SPECS))]
+)
+def test_hostile_training_settings_are_rejected_or_reach_the_keras_module_only_as_string_constants(text):
+    checked = check_text(text)
+    if not checked.ok:
+        assert checked.diagnostics and all(d.code and d.span.line >= 1 for d in checked.diagnostics)
+        return
+    source = emit_keras(checked.reports, "spec.cnn")
+    _assert_training_harmless(source)
+    training = checked.reports[0].model.training
+    if training.checkpoint is not None and training.checkpoint.path is not None:
+        assert f"keras.callbacks.ModelCheckpoint({training.checkpoint.path!r}, save_best_only=True)" in source
+
+
+def test_the_training_corpus_has_specs_of_both_fates():
+    fates = [check_text(getattr(text, "values", (text,))[0]).ok for text in HOSTILE_TRAINING_SPECS]
+    assert fates.count(True) >= 10 and fates.count(False) >= 40

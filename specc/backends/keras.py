@@ -13,7 +13,10 @@ a person would write it. Explicit convolution padding becomes ZeroPadding2D then
 Conv2D; min pooling, which Keras lacks, becomes a small MaxPooling2D subclass, and scaled_add the
 CustomScaleLayer that keras.applications' Inception-ResNet defines (Keras does not export it), each
 defined at the top of a module that uses it. Arguments that depend on the layer's input (correct_pad's
-zeros) are written as the amounts they come to. This module imports no framework: it only writes text.
+zeros) are written as the amounts they come to. Augmentation kinds are Keras's random preprocessing layers
+(RandomFlip...), which Keras itself makes active in training only. A model with a training section also gets
+compile_<model>, train_<model> and a script's `main` (specc.backends.keras_training); a module without one
+ends as it always has. This module imports no framework: it only writes text.
 """
 
 from __future__ import annotations
@@ -1062,7 +1065,7 @@ def emit_keras(reports: Sequence[ModelReport], source_path: str) -> str:
     writer.line()
     trained = [report for report in reports if training_of(report) is not None]
     if trained:
-        cosine = any(getattr(training_of(report).schedule, "name", None) == "cosine" for report in trained)
+        cosine = any(r.model.training.schedule and r.model.training.schedule.name == "cosine" for r in trained)
         for line in STANDARD_IMPORTS:
             if line != "import math" or cosine:
                 writer.line(line)

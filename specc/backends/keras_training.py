@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Sequence
-from typing import Protocol
 
 from specc.backends.python_source import SourceWriter, identifier, literal, word
 from specc.check import ModelReport
-from specc.diagnostics import Span
+from specc.ir import OptimizerSpec, Training
 
 # Each optimizer's Keras class and the defaults Keras 3 gives the arguments the spec may set; an argument
 # equal to its default is left out, the learning rate never (it is the figure a reader looks for).
@@ -56,23 +55,6 @@ LABEL_MODES = {
 # The imports of a module that trains, after `import keras`; math only where a cosine schedule needs it.
 STANDARD_IMPORTS = ("import argparse", "import math", "import sys", "from pathlib import Path")
 FRAMEWORK_IMPORTS = ("import numpy as np", "import tensorflow as tf")
-
-
-class _Training(Protocol):
-    """What this module reads of specc.ir.Training (see TRAINING.md)."""
-
-    optimizer: object
-    schedule: object | None
-    loss: str
-    from_logits: bool
-    metrics: tuple[str, ...]
-    epochs: int
-    batch_size: int
-    validation_split: float
-    early_stopping: object | None
-    checkpoint: object | None
-    span: Span
-    setting_spans: dict[str, Span]
 
 
 def compile_function_name(model_name: str) -> str:
@@ -120,21 +102,22 @@ def _template_names() -> frozenset[str]:
     return frozenset(names)
 
 
-def training_of(report: ModelReport) -> _Training | None:
-    return getattr(report.model, "training", None)
+def training_of(report: ModelReport) -> Training | None:
+    return report.model.training
 
 
 def _keyword(key: str, value) -> str:
     return f"{identifier(key)}={literal(value)}"
 
 
-def _line_of(training: _Training, setting: str, label: str) -> str:
+def _line_of(training: Training, setting: str, label: str) -> str:
     """`m.cnn:14`: where the setting is written, or the training section's line when it is left at its default."""
     return f"{label}:{training.setting_spans.get(setting, training.span).line}"
 
 
-def optimizer_source(optimizer) -> str:
-    """`keras.optimizers.Adam(learning_rate=0.001, ...)`: the spec's optimizer, its arguments that differ from Keras's."""
+def optimizer_source(optimizer: OptimizerSpec) -> str:
+    """`keras.optimizers.Adam(learning_rate=0.001, ...)`: the spec's optimizer, with the arguments that differ
+    from Keras's defaults."""
     if optimizer.name not in KERAS_OPTIMIZERS:
         raise NotImplementedError(f"the Keras backend cannot emit optimizer `{optimizer.name}`")
     class_name, defaults = KERAS_OPTIMIZERS[optimizer.name]
@@ -146,7 +129,7 @@ def optimizer_source(optimizer) -> str:
     return f"keras.optimizers.{class_name}({', '.join(arguments)})"
 
 
-def loss_source(training: _Training) -> str:
+def loss_source(training: Training) -> str:
     """The loss compile takes: Keras's class for the spec's name (with from_logits=True when the spec says so)."""
     class_name = KERAS_LOSSES.get(training.loss)
     if class_name is None:
@@ -157,7 +140,7 @@ def loss_source(training: _Training) -> str:
     return f"keras.losses.{class_name}({arguments})"
 
 
-def _write_compile(writer: SourceWriter, report: ModelReport, training: _Training, label: str) -> None:
+def _write_compile(writer: SourceWriter, report: ModelReport, training: Training, label: str) -> None:
     model = report.model.name
     writer.line(f"def {compile_function_name(model)}(model: keras.Model) -> keras.Model:")
     writer.indent()
@@ -174,7 +157,7 @@ def _write_compile(writer: SourceWriter, report: ModelReport, training: _Trainin
     writer.dedent()
 
 
-def _write_learning_rate(writer: SourceWriter, report: ModelReport, training: _Training, label: str) -> None:
+def _write_learning_rate(writer: SourceWriter, report: ModelReport, training: Training, label: str) -> None:
     schedule = training.schedule
     rate = literal(float(training.optimizer.learning_rate))
     name = learning_rate_function_name(report.model.name)
@@ -186,7 +169,9 @@ def _write_learning_rate(writer: SourceWriter, report: ModelReport, training: _T
             f'"""The learning rate of an epoch (0 for the first): multiplied by {literal(float(schedule.gamma))} '
             f'every {literal(int(schedule.step_size))} epochs."""'
         )
-        writer.line(f"return {rate} * {literal(float(schedule.gamma))} ** (epoch // {literal(int(schedule.step_size))})")
+        writer.line(
+            f"return {rate} * {literal(float(schedule.gamma))} ** (epoch // {literal(int(schedule.step_size))})"
+        )
     elif schedule.name == "cosine":
         alpha = float(schedule.alpha)
         writer.line(f"def {name}(epoch: int, epochs: int) -> float:", comment=comment)
@@ -205,7 +190,7 @@ def _write_learning_rate(writer: SourceWriter, report: ModelReport, training: _T
     writer.dedent()
 
 
-def _callbacks(report: ModelReport, training: _Training, label: str) -> list[tuple[str, str]]:
+def _callbacks(report: ModelReport, training: Training, label: str) -> list[tuple[str, str]]:
     """Each callback fit takes, as source text, with the spec line it comes from."""
     callbacks = []
     stopping = training.early_stopping
@@ -234,14 +219,14 @@ def _callbacks(report: ModelReport, training: _Training, label: str) -> list[tup
     return callbacks
 
 
-def checkpoint_path(report: ModelReport, training: _Training) -> str | None:
+def checkpoint_path(report: ModelReport, training: Training) -> str | None:
     """Where the best model is saved: the spec's path, else `<model>_best.keras` (None without a checkpoint)."""
     if training.checkpoint is None:
         return None
     return training.checkpoint.path or f"{report.model.name}_best.keras"
 
 
-def _write_train(writer: SourceWriter, report: ModelReport, build_function: str, training: _Training, label: str):
+def _write_train(writer: SourceWriter, report: ModelReport, build_function: str, training: Training, label: str):
     model = word(report.model.name)
     split = literal(float(training.validation_split))
     writer.line(
@@ -250,7 +235,9 @@ def _write_train(writer: SourceWriter, report: ModelReport, build_function: str,
         comment=f"{label}:{training.span.line}",
     )
     writer.indent()
-    writer.line(f'"""Build model {model}, compile it and fit it as its training section says; returns it and the History.')
+    writer.line(
+        f'"""Build model {model}, compile it and fit it as its training section says; returns it and the History.'
+    )
     writer.line()
     writer.line("train_data and validation_data are each a pair of arrays (images, labels), or a tf.data.Dataset of")
     writer.line("batches of them (it keeps its own batch size). Without validation_data, fit holds back the last")
@@ -319,7 +306,7 @@ def write_training(writer: SourceWriter, report: ModelReport, build_function: st
     _write_train(writer, report, build_function, training, label)
 
 
-def _data_figures(report: ModelReport, training: _Training) -> list[tuple[str, str]]:
+def _data_figures(report: ModelReport, training: Training) -> list[tuple[str, str]]:
     """What the script needs of one model to load and check its data, as (key, source text)."""
     model = report.model
     output_shape = report.output_shape
