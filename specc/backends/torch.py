@@ -73,7 +73,6 @@ from specc.backends.torch_training import (
     logits_report,
     taken_activation,
     training_helpers,
-    training_of,
     write_training_members,
     write_training_script,
 )
@@ -316,7 +315,7 @@ def torch_attribute_names(model: Model) -> dict[str, str]:
     """Each spec layer's attribute on the emitted module: its own name, or `<name>_layer` where that is taken."""
     names = FreeNames({layer.name for layer in model.layers})
     # A model with a training section has its settings and methods (probabilities, optimizer...) too.
-    reserved = RESERVED_ATTRIBUTES | (TRAINING_ATTRIBUTES if training_of(model) is not None else frozenset())
+    reserved = RESERVED_ATTRIBUTES | (TRAINING_ATTRIBUTES if model.training is not None else frozenset())
     attributes = {}
     for layer in model.layers:
         usable = not (
@@ -853,7 +852,7 @@ def _camel_case(name: str) -> str:
 
 def module_names(reports: Sequence[ModelReport]) -> set[str]:
     """The names the module defines itself: a model's or a block's class never takes one."""
-    trained = any(training_of(report.model) is not None for report in reports)
+    trained = any(report.model.training is not None for report in reports)
     return set(MODULE_NAMES) | (set(TRAINING_NAMES) if trained else set())
 
 
@@ -918,6 +917,7 @@ def _emit_stack(
     label: str,
     layers: list[tuple[LayerReport, TorchLayer]],
     several_inputs: bool = False,
+    trained: ModelReport | None = None,
 ) -> None:
     """A straight stack (one input, each layer reading the one before, the last one output): `forward` passes
     one `x` down the layers, as a person writes a sequential model."""
@@ -957,8 +957,8 @@ def _emit_stack(
             writer.line(f"x = {applied}", comment=where)
     writer.line("return x")
     writer.dedent()
-    if training_of(model) is not None:
-        write_training_members(writer, report, label)
+    if trained is not None:  # the report as the spec has it: the training code needs the output's activation
+        write_training_members(writer, trained, label)
     writer.dedent()
 
 
@@ -1648,11 +1648,12 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
     """
     label = source_label(source_path)
     for report in reports:
-        if training_of(report.model) is not None:
+        if report.model.training is not None:
             check_trainable(report)
     # A model whose loss applies its output's softmax (sigmoid) itself is emitted without it: forward gives logits.
+    trained = [report for report in reports if report.model.training is not None]
+    as_written = {report.model.name: report for report in trained}  # with the output's activation, for the loss
     reports = [logits_report(report) for report in reports]
-    trained = [report for report in reports if training_of(report.model) is not None]
     class_names = model_class_names(reports)
     graph_reports = [report for report in reports if not is_straight_stack(report)]
     emission = _GraphEmission(graph_reports, label, module_names(reports) | set(class_names.values()))
@@ -1686,9 +1687,7 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
     training_helper_names = set().union(*(training_helpers(report) for report in trained))
     uses_functional |= any("F." in TRAINING_HELPERS[helper] for helper in training_helper_names)
     uses_functional |= any(PROBABILITIES.get(taken_activation(r) or "", "").startswith("F.") for r in trained)
-    uses_functional |= any(
-        training_of(r.model).from_logits and training_of(r.model).loss in CLASS_LOSSES for r in trained
-    )
+    uses_functional |= any(r.model.training.from_logits and r.model.training.loss in CLASS_LOSSES for r in trained)
     augments = any(is_augmentation(r.layer) for report in reports for r in report.layers)
 
     writer = SourceWriter()
@@ -1738,9 +1737,9 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
         writer.line()
         class_name = class_names[report.model.name]
         if isinstance(emitted, _Body):
-            _emit_graph(writer, report, class_name, emitted, several_inputs, label)
+            _emit_graph(writer, report, class_name, emitted, several_inputs, label, as_written.get(report.model.name))
         else:
-            _emit_stack(writer, report, class_name, label, emitted, several_inputs)
+            _emit_stack(writer, report, class_name, label, emitted, several_inputs, as_written.get(report.model.name))
     graphs = [(report, emitted.places) for report, emitted in emitted_models if isinstance(emitted, _Body)]
     write_loaders(writer, graphs, class_names, emission)
     writer.line()
@@ -1790,7 +1789,13 @@ def _write_input_shapes(writer: SourceWriter, report: ModelReport) -> None:
 
 
 def _emit_graph(
-    writer: SourceWriter, report: ModelReport, class_name: str, body: _Body, several_inputs: bool, label: str
+    writer: SourceWriter,
+    report: ModelReport,
+    class_name: str,
+    body: _Body,
+    several_inputs: bool,
+    label: str,
+    trained: ModelReport | None = None,
 ) -> None:
     model = report.model
     writer.line(f"class {class_name}(nn.Module):")
@@ -1812,6 +1817,6 @@ def _emit_graph(
     writer.line()
     _write_forward(writer, body.arguments, body.lines, body.returns)
     write_frozen_batchnorm_mode(writer, report, body.places)
-    if training_of(model) is not None:
-        write_training_members(writer, report, label)
+    if trained is not None:  # the report as the spec has it: the training code needs the output's activation
+        write_training_members(writer, trained, label)
     writer.dedent()

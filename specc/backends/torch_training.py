@@ -380,6 +380,7 @@ def train(model_class, data: Data, epochs: int, checkpoint: Path | None, rank: i
         if rank == 0:
             show(f'{progress(len(loader), len(loader), logs)} - {time.monotonic() - started:.1f}s')
         if saving is not None and saving.improved(logs, rank) and rank == 0:
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
             torch.save(model.state_dict(), checkpoint)
             show(f'{saving.monitor} improved to {saving.best:.4f}: saved {checkpoint}')
         if stopping is not None:
@@ -430,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     output = arguments.output or Path(f'{arguments.model}.pt')
     if rank == 0:
         show(f'Evaluation on the {name} set: ' + ' - '.join(f'{k}: {v:.4f}' for k, v in logs.items()))
+        output.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), output)
         show(f'Saved {output}')
     if world_size > 1:
@@ -449,13 +451,14 @@ STANDARD_IMPORTS = (
 TORCH_IMPORTS = (
     "import torch.distributed as dist",
     "from torch.nn.parallel import DistributedDataParallel",
-    "from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset, TensorDataset",
+    "from torch.utils.data import (",
+    "    DataLoader,",
+    "    Dataset,",
+    "    DistributedSampler,",
+    "    Subset,",
+    "    TensorDataset,",
+    ")",
 )
-
-
-def training_of(model) -> object | None:
-    """The model's training section (Model.training), or None."""
-    return getattr(model, "training", None)
 
 
 def output_layer(report: ModelReport) -> LayerBase | None:
@@ -473,7 +476,7 @@ def output_activation(layer: LayerBase | None) -> str:
 
 def taken_activation(report: ModelReport) -> str | None:
     """The output's activation that the loss takes over (softmax, sigmoid): forward then returns logits."""
-    training = training_of(report.model)
+    training = report.model.training
     activation = output_activation(output_layer(report))
     if training is None or training.from_logits or LOSS_ACTIVATION.get(training.loss) != activation:
         return None
@@ -496,7 +499,7 @@ def logits_report(report: ModelReport) -> ModelReport:
 
 def training_helpers(report: ModelReport) -> set[str]:
     """The helper classes (TRAINING_HELPERS) the model's training code uses."""
-    training = training_of(report.model)
+    training = report.model.training
     helpers = set()
     if training.optimizer.name == "rmsprop":
         helpers.add("KerasRMSprop")
@@ -510,7 +513,7 @@ TRAINING_HELPERS = {"KerasRMSprop": KERAS_RMSPROP, "ProbabilityCrossEntropy": PR
 
 def _loss(report: ModelReport) -> tuple[str, str, bool]:
     """(the loss module, why, whether the model returns logits)."""
-    training = training_of(report.model)
+    training = report.model.training
     taken = taken_activation(report)
     activation = output_activation(output_layer(report))
     if training.loss in CLASS_LOSSES:
@@ -534,7 +537,7 @@ def _loss(report: ModelReport) -> tuple[str, str, bool]:
 
 def _optimizer(report: ModelReport) -> tuple[str, list[str], str]:
     """(the optimizer's class, its arguments after the parameters, why they differ from PyTorch's defaults)."""
-    spec = training_of(report.model).optimizer
+    spec = report.model.training.optimizer
     lr = ["lr=" + literal(spec.learning_rate)]
     if spec.name in ("adam", "adamw"):
         arguments = [*lr, "betas=" + literal((spec.beta_1, spec.beta_2)), "eps=" + literal(spec.epsilon)]
@@ -571,7 +574,7 @@ def _optimizer(report: ModelReport) -> tuple[str, list[str], str]:
 
 
 def _schedule(report: ModelReport) -> tuple[str, str] | None:
-    training = training_of(report.model)
+    training = report.model.training
     schedule = training.schedule
     if schedule is None:
         return None
@@ -592,7 +595,7 @@ def _schedule(report: ModelReport) -> tuple[str, str] | None:
 
 def trained_classes(report: ModelReport) -> tuple[int | None, int | None]:
     """(the classes the output tells apart, its units): None for a loss without classes or a feature-map output."""
-    loss = training_of(report.model).loss
+    loss = report.model.training.loss
     shape = report.output_shape
     if loss not in LOSS_ACTIVATION or shape is None or len(shape) != 1:
         return None, None
@@ -611,7 +614,7 @@ def check_trainable(report: ModelReport) -> None:
 
 
 def default_checkpoint(report: ModelReport) -> str | None:
-    checkpoint = training_of(report.model).checkpoint
+    checkpoint = report.model.training.checkpoint
     if checkpoint is None:
         return None
     return checkpoint.path or f"{report.model.name}_best.pt"
@@ -619,7 +622,7 @@ def default_checkpoint(report: ModelReport) -> str | None:
 
 def write_training_members(writer: SourceWriter, report: ModelReport, label: str) -> None:
     """The class attributes and methods a model with a training section gains, after its forward."""
-    training = training_of(report.model)
+    training = report.model.training
     where = f"{label}:{training.span.line}"
     loss, loss_why, logits = _loss(report)
     classes, units = trained_classes(report)
@@ -669,7 +672,9 @@ def write_training_members(writer: SourceWriter, report: ModelReport, label: str
     writer.lines(call(f"return {constructor}", ["parameters", *arguments], indent=2))
     writer.dedent()
     writer.line()
-    writer.line("def schedule(self, optimizer: torch.optim.Optimizer, epochs: int):")
+    writer.line("def schedule(")
+    writer.line("    self, optimizer: torch.optim.Optimizer, epochs: int")
+    writer.line(") -> torch.optim.lr_scheduler.LRScheduler | None:")
     writer.indent()
     writer.line('"""The learning-rate schedule, stepped once per epoch; None: the rate stays."""')
     schedule = _schedule(report)
