@@ -172,3 +172,15 @@ def test_help_shows_the_separator_for_the_scripts_arguments():
 def test_train_is_listed_right_after_build():
     names = [command.name or command.callback.__name__ for command in app.registered_commands]
     assert names.index("train") == names.index("build") + 1
+
+
+def test_what_a_backend_cannot_train_is_said_with_exit_1_and_nothing_is_written(write, data, ran):
+    spec = write(
+        "two.cnn",
+        "model two {\n  a = input 8x8x3\n  b = input 8x8x3\n  m = concat a b\n  global_avgpool\n  dense 2 softmax\n}\n",
+    )
+    result = invoke("train", spec, "-b", "torch", "--data", data)
+    assert result.exit_code == 1, result.output
+    assert "the PyTorch backend cannot train" in result.stderr and "one input" in result.stderr
+    assert not spec.with_name("two_torch.py").exists()
+    assert ran == []
