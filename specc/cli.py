@@ -572,7 +572,6 @@ def train(
     without a `train` section trains with the defaults (docs/training.md). Arguments after `--` go to the
     script, e.g. `-- --output model.keras`."""
     import importlib.util
-    import subprocess
 
     from specc.write import NotARegularFile, WouldOverwrite, write_generated
 
@@ -629,8 +628,23 @@ def train(
     # The script's output goes straight to the terminal (progress as it happens); its exit code is ours.
     sys.stdout.flush()
     sys.stderr.flush()
-    code = subprocess.run(command, check=False).returncode
-    raise typer.Exit(128 - code if code < 0 else code)  # killed by signal N: 128 + N, as a shell reports it
+    raise typer.Exit(_run_script(command))
+
+
+def _run_script(command: list[str]) -> int:
+    """Run the training script to its end and return its exit code (128 + N when signal N killed it, as a shell
+    says). Ctrl-C reaches the script too, from the terminal: it is left to stop as it chooses (a checkpoint
+    written, a message), not killed under it."""
+    import subprocess
+
+    process = subprocess.Popen(command)
+    while True:
+        try:
+            code = process.wait()
+            break
+        except KeyboardInterrupt:
+            continue
+    return 128 - code if code < 0 else code
 
 
 class GraphFormat(StrEnum):

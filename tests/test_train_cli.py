@@ -1,6 +1,6 @@
 """`specc train` as a command line: what it refuses before building (exit 2), a spec with errors (exit 1), which
 model it trains, the module it writes (build's), and the script command it runs, whose exit code it returns.
-The script is not run here (subprocess.run is replaced); tests/test_train_end_to_end.py runs it."""
+The script is not run here (subprocess.Popen is replaced); tests/test_train_end_to_end.py runs it."""
 
 from __future__ import annotations
 
@@ -44,11 +44,14 @@ def ran(monkeypatch):
 
     commands = Ran()
 
-    def run(command, **kwargs):
-        commands.append(command)
-        return subprocess.CompletedProcess(command, commands.exit_code)
+    class Process:
+        def __init__(self, command):
+            commands.append(command)
 
-    monkeypatch.setattr(subprocess, "run", run)
+        def wait(self):
+            return commands.exit_code
+
+    monkeypatch.setattr(subprocess, "Popen", Process)
     return commands
 
 
@@ -167,6 +170,7 @@ def test_help_shows_the_separator_for_the_scripts_arguments():
     result = invoke("train", "--help")
     assert result.exit_code == 0
     assert result.stdout.splitlines()[0].endswith("train [OPTIONS] FILE [-- SCRIPT_ARG...]")
+    assert all(len(line) <= 80 for line in result.stdout.splitlines())
 
 
 def test_train_is_listed_right_after_build():
@@ -184,3 +188,10 @@ def test_what_a_backend_cannot_train_is_said_with_exit_1_and_nothing_is_written(
     assert "the PyTorch backend cannot train" in result.stderr and "one input" in result.stderr
     assert not spec.with_name("two_torch.py").exists()
     assert ran == []
+
+
+def test_a_real_script_killed_by_a_signal_gives_128_plus_the_signal():
+    from specc.cli import _run_script
+
+    assert _run_script([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]) == 137
+    assert _run_script([sys.executable, "-c", "raise SystemExit(2)"]) == 2
