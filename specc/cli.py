@@ -1,8 +1,10 @@
-"""Command line: check, summary, build, graph, fmt, diff, lsp. Exit codes: 0 clean, 1 errors in a spec, 2 usage errors.
+"""Command line: check, summary, build, train, graph, fmt, diff, lsp.
+
+Exit codes: 0 clean, 1 errors in a spec, 2 usage errors; `train` exits with its training script's code.
 
 Only the check path is imported at start-up. Each other command imports what it needs when it
-runs: rich for tables and progress, the backend for `build`, Keras only for `build --verify`,
-pygls for `lsp`.
+runs: rich for tables and progress, the backend for `build` and `train`, Keras only for `build --verify`,
+pygls for `lsp`; `train` runs the module it writes in a process of its own, which loads the framework.
 """
 
 # No `from __future__ import annotations`: typer reads every command's annotations on each start-up,
@@ -485,6 +487,164 @@ def build(
             err=True,
         )
     raise typer.Exit(EXIT_CLEAN)
+
+
+class _TrainCommand(_Command):
+    """`train`'s command: what follows `--` on its command line goes to the training script unchanged, and
+    anything else click does not know stays an error (a second FILE is not quietly handed to the script)."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        if "--" in args:
+            cut = args.index("--")
+            args, ctx.meta["script_args"] = args[:cut], args[cut + 1 :]
+        return super().parse_args(ctx, args)
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [*super().collect_usage_pieces(ctx), "[-- SCRIPT_ARG...]"]
+
+
+def _default_training(model):
+    """The training section a model without one trains with: every setting at its default, the loss the one
+    its output calls for (as a section that names none gets)."""
+    from specc.ir import OptimizerSpec, Training
+    from specc.lower_training import DEFAULT_LEARNING_RATE, default_loss, output_head
+
+    loss, from_logits = default_loss(*output_head(model.layers, model.outputs[0]))
+    optimizer = OptimizerSpec(name="adam", learning_rate=DEFAULT_LEARNING_RATE["adam"], span=model.span)
+    return Training(optimizer=optimizer, loss=loss, from_logits=from_logits, span=model.span)
+
+
+def _trained_report(file: Path, checked: CheckedSource, model: str | None):
+    """The report of the model `train` trains: the one --model names, or the file's only one."""
+    reports = checked.reports
+    names = ", ".join(report.model.name for report in reports) or "none"
+    if model is not None:
+        found = [report for report in reports if report.model.name == model]
+        if not found:
+            raise _usage_error(f"{file} has no model `{model}`; it has: {names}")
+        return found[0]
+    if len(reports) != 1:
+        raise _usage_error(f"{file} has {len(reports)} models ({names}); name the one to train with --model")
+    return reports[0]
+
+
+@app.command(cls=_TrainCommand, short_help="Build a spec and train its model on a folder of images or an npz.")
+def train(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The spec file.", show_default=False)],
+    backend: Annotated[
+        Backend,
+        typer.Option("--backend", "-b", metavar="BACKEND", help="The framework to train with: keras or torch."),
+    ],
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data",
+            "-d",
+            metavar="PATH",
+            help="A folder of class subfolders of images, or an .npz with x_train, y_train (and x_test, y_test).",
+            show_default=False,
+        ),
+    ],
+    epochs: Annotated[
+        int | None,
+        typer.Option("--epochs", min=1, metavar="N", help="Train this many epochs instead of the spec's."),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", metavar="NAME", help="The model to train, when the file has several."),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Where to write the module, as `build` does. Default: <spec>_<backend>.py beside it.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite the module even if specc did not generate it.")
+    ] = False,
+) -> None:
+    """Build a spec that checks clean as `build` does and run the module as a training script with this Python:
+    its output is streamed and its exit code is train's (2 for data it refuses before any epoch). A model
+    without a `train` section trains with the defaults (docs/training.md). Arguments after `--` go to the
+    script, e.g. `-- --output model.keras`."""
+    import importlib.util
+
+    from specc.write import NotARegularFile, WouldOverwrite, write_generated
+
+    if not data.exists():
+        raise _usage_error(f"--data {data}: no such file or directory")
+    if output == "-":
+        raise _usage_error("train runs the module it writes, so it needs a file: -o - is for `build`")
+    framework = FRAMEWORKS[backend]
+    if importlib.util.find_spec(backend.value) is None:
+        raise _usage_error(f"training with {framework.name} needs it installed; install it with: {framework.install}")
+    checked = check_bytes(_read(file))
+    color = use_color()
+    for diagnostic in checked.diagnostics[:MAX_PRINTED_DIAGNOSTICS]:
+        typer.echo(format_diagnostic(str(file), checked.lines, diagnostic, color), err=True)
+    if not checked.ok:
+        typer.echo(f"specc: {file} has errors; nothing was built or trained", err=True)
+        raise typer.Exit(EXIT_SPEC_ERRORS)
+    trained = _trained_report(file, checked, model)
+    reports = checked.reports
+    if trained.model.training is None:
+        import dataclasses
+
+        defaults = _default_training(trained.model)
+        given = dataclasses.replace(trained, model=trained.model.model_copy(update={"training": defaults}))
+        reports = [given if report is trained else report for report in reports]
+        loss = f"{defaults.loss}{' from_logits=true' * defaults.from_logits}"
+        typer.echo(
+            f"specc: model {trained.model.name} has no train section; training with the defaults: "
+            f"optimizer adam learning_rate={defaults.optimizer.learning_rate:g}, loss {loss}, metrics accuracy, "
+            f"epochs {defaults.epochs}, batch_size {defaults.batch_size}",
+            err=True,
+        )
+    target = _build_target(file, output, backend)
+    try:
+        source = _emit(backend, reports, str(file))
+    except NotImplementedError as error:  # what a backend cannot express, said, never dropped
+        typer.echo(f"specc: the {framework.name} backend cannot train {file}: {error}", err=True)
+        raise typer.Exit(EXIT_SPEC_ERRORS) from None
+    try:
+        write_generated(target, source, force=force, inputs=[file])
+    except WouldOverwrite:
+        raise _usage_error(f"{target} exists and was not generated by specc; use --force to overwrite it") from None
+    except NotARegularFile as error:
+        raise _usage_error(f"cannot write {target}: {error.strerror}") from None
+    except OSError as error:
+        raise _usage_error(f"cannot write {target}: {error.strerror or error}") from None
+    typer.echo(f"wrote {target}; training model {trained.model.name} with {framework.name}", err=True)
+    command = [sys.executable, str(target), "--data", str(data)]
+    if epochs is not None:
+        command += ["--epochs", str(epochs)]
+    if len(reports) > 1:
+        command += ["--model", trained.model.name]
+    command += ctx.meta.get("script_args", [])
+    # The script's output goes straight to the terminal (progress as it happens); its exit code is ours.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    raise typer.Exit(_run_script(command))
+
+
+def _run_script(command: list[str]) -> int:
+    """Run the training script to its end and return its exit code (128 + N when signal N killed it, as a shell
+    says). Ctrl-C reaches the script too, from the terminal: it is left to stop as it chooses (a checkpoint
+    written, a message), not killed under it."""
+    import subprocess
+
+    process = subprocess.Popen(command)
+    while True:
+        try:
+            code = process.wait()
+            break
+        except KeyboardInterrupt:
+            continue
+    return 128 - code if code < 0 else code
 
 
 class GraphFormat(StrEnum):

@@ -6,7 +6,13 @@ Backbones are keras.applications models. A build function with one takes backbon
 (the spec's; Keras downloads them once) or None (random weights, as `specc build --verify` builds it).
 """
 
+import argparse
+import sys
+from pathlib import Path
+
 import keras
+import numpy as np
+import tensorflow as tf
 from keras import layers
 
 
@@ -28,8 +34,241 @@ def build_feature_extraction(backbone_weights='imagenet') -> keras.Model:
     return keras.Model(inputs, x, name='feature_extraction')
 
 
+def compile_feature_extraction(model: keras.Model) -> keras.Model:
+    """Compile model feature_extraction with its training section's optimizer, loss and metrics."""
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate=2e-05),  # feature_extraction.cnn:14
+        loss=keras.losses.BinaryCrossentropy(),  # feature_extraction.cnn:15
+        metrics=['accuracy'],  # feature_extraction.cnn:16
+    )
+    return model
+
+
+# feature_extraction.cnn:13
+def train_feature_extraction(train_data, validation_data=None, epochs=30, batch_size=20, distribute=False):
+    """Build model feature_extraction, compile it and fit it as its training section says; returns it and the History.
+
+    train_data and validation_data are each a pair of arrays (images, labels), or a tf.data.Dataset of
+    batches of them (it keeps its own batch size). Without validation_data, fit holds back the last
+    0.33 of arrays for it. distribute=True builds and compiles the model in the scope of
+    tf.distribute.MirroredStrategy: a replica on each GPU of this machine, each batch split among them
+    (one replica on the CPU where there is no GPU).
+    """
+    # The default strategy's scope, when not distributing, changes nothing.
+    strategy = tf.distribute.MirroredStrategy() if distribute else tf.distribute.get_strategy()
+    with strategy.scope():
+        model = compile_feature_extraction(build_feature_extraction())
+    callbacks = []
+    if isinstance(train_data, tf.data.Dataset):
+        history = model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks)
+    else:
+        images, labels = train_data
+        history = model.fit(
+            images,
+            labels,
+            batch_size=batch_size,
+            epochs=epochs,
+            validation_data=validation_data,
+            validation_split=0.33,  # feature_extraction.cnn:19
+            callbacks=callbacks,
+        )
+    return model, history
+
+
 MODELS = {'feature_extraction': build_feature_extraction}
 
+# What the script needs of each model it trains: the function, and the figures its data must fit.
+TRAINING = {
+    'feature_extraction': {
+        'train': train_feature_extraction,
+        'input_shape': (150, 150, 3),
+        'label_mode': 'binary',
+        'classes': 2,
+        'validation_split': 0.33,
+        'epochs': 30,
+        'batch_size': 20,
+        'checkpoint': None,
+    },
+}
+
+
+class DataError(Exception):
+    """Data that does not fit the model, found before any epoch: the script says so and exits with status 2."""
+
+
+IMAGE_SUFFIXES = ('.bmp', '.gif', '.jpeg', '.jpg', '.png')  # what image_dataset_from_directory reads
+COLOR_MODES = {1: 'grayscale', 3: 'rgb', 4: 'rgba'}
+
+
+def load_data(path, input_shape, label_mode, classes, validation_split, batch_size, seed):
+    """(train, validation, test) from a folder of class subfolders (tf.data.Datasets; validation None without a
+    split, test None) or an .npz file of x_train, y_train and perhaps x_test, y_test (pairs of arrays).
+
+    The images must have the model's input size and the labels as many classes as its output: else DataError.
+    A folder's first image is checked (image_dataset_from_directory would resize any other to the input size).
+    """
+    path = Path(path)
+    if path.is_dir():
+        return _load_folder(path, input_shape, label_mode, classes, validation_split, batch_size, seed)
+    if not path.exists():
+        raise DataError(f'{path}: no such folder or file')
+    if path.suffix != '.npz':
+        raise DataError(f'{path} is neither a folder of class subfolders nor an .npz file')
+    return _load_arrays(path, input_shape, label_mode, classes, validation_split, seed)
+
+
+def _size(shape):
+    return 'x'.join(str(extent) for extent in shape)
+
+
+def _load_folder(path, input_shape, label_mode, classes, validation_split, batch_size, seed):
+    if label_mode is None:
+        raise DataError(f'{path}: a folder of class subfolders gives class labels, which this loss does not take')
+    if input_shape[-1] not in COLOR_MODES:
+        raise DataError(f'{path}: images have 1, 3 or 4 channels; the model takes {input_shape[-1]}')
+    folders = sorted(entry for entry in path.iterdir() if entry.is_dir())
+    if len(folders) != classes:
+        names = ', '.join(folder.name for folder in folders) or 'none'
+        raise DataError(
+            f'{path} has {len(folders)} class subfolders ({names}), but the model is built for {classes} classes'
+        )
+    images = sorted(
+        entry for folder in folders for entry in folder.iterdir() if entry.suffix.lower() in IMAGE_SUFFIXES
+    )
+    if not images:
+        raise DataError(f'{path}: its class subfolders hold no images ({", ".join(IMAGE_SUFFIXES)})')
+    first = tf.io.decode_image(tf.io.read_file(str(images[0])), expand_animations=False)
+    size = tuple(first.shape[:2])
+    if any(wanted and found != wanted for found, wanted in zip(size, input_shape[:2])):
+        raise DataError(f'{images[0]} is {_size(size)}, but the model takes {_size(input_shape[:2])} images')
+    image_size = tuple(wanted or found for found, wanted in zip(size, input_shape[:2]))
+    options = dict(
+        label_mode=label_mode,
+        color_mode=COLOR_MODES[input_shape[-1]],
+        image_size=image_size,
+        batch_size=batch_size,
+        seed=seed,
+    )
+    if not validation_split:
+        return keras.utils.image_dataset_from_directory(path, **options), None, None
+    train, validation = keras.utils.image_dataset_from_directory(
+        path, validation_split=validation_split, subset='both', **options
+    )
+    return train, validation, None
+
+
+def _load_arrays(path, input_shape, label_mode, classes, validation_split, seed):
+    try:
+        data = np.load(path)
+    except (OSError, ValueError) as error:
+        raise DataError(f'cannot read {path}: {error}') from None
+    missing = [key for key in ('x_train', 'y_train') if key not in data.files]
+    if missing:
+        held = ', '.join(data.files) or 'nothing'
+        raise DataError(f'{path} has no {" or ".join(missing)} (it holds {held})')
+    train = _arrays(path, data, 'train', input_shape, label_mode, classes)
+    test = None
+    if 'x_test' in data.files and 'y_test' in data.files:
+        test = _arrays(path, data, 'test', input_shape, label_mode, classes)
+    # Shuffled before the split, so that data stored class by class gives a validation set of every class.
+    order = np.random.default_rng(seed).permutation(len(train[0]))
+    images, labels = train[0][order], train[1][order]
+    count = int(len(images) * validation_split)
+    if not count:
+        return (images, labels), None, test
+    return (images[:-count], labels[:-count]), (images[-count:], labels[-count:]), test
+
+
+def _arrays(path, data, part, input_shape, label_mode, classes):
+    """x_<part> and y_<part> as the model takes them: float32 images, labels for the loss."""
+    images, labels = data[f'x_{part}'], data[f'y_{part}']
+    if images.ndim == len(input_shape) and input_shape[-1] == 1:
+        images = images[..., np.newaxis]  # one channel, stored without its axis (as MNIST is)
+    found = images.shape[1:]
+    if len(found) != len(input_shape) or any(want and got != want for got, want in zip(found, input_shape)):
+        raise DataError(f'{path}: x_{part} holds {_size(found)} images, but the model takes {_size(input_shape)}')
+    if len(labels) != len(images):
+        raise DataError(f'{path}: y_{part} has {len(labels)} labels for {len(images)} images')
+    return images.astype('float32'), _labels(path, labels, f'y_{part}', label_mode, classes, part == 'train')
+
+
+def _labels(path, labels, name, label_mode, classes, every_class):
+    if label_mode is None:
+        return labels
+    if labels.ndim == 2 and labels.shape[1] > 1:  # one-hot
+        found, indices = labels.shape[1], labels.argmax(axis=1)
+    else:
+        indices = labels.reshape(len(labels))
+        if len(indices) and (indices.min() < 0 or np.any(indices != np.round(indices))):
+            raise DataError(f'{path}: {name} holds labels that are not class numbers 0, 1, ...')
+        indices = indices.astype('int64')
+        found = int(indices.max()) + 1 if len(indices) else 0
+    if found > classes or (every_class and found != classes):
+        raise DataError(f'{path}: {name} has {found} classes, but the model is built for {classes} classes')
+    if label_mode == 'categorical':
+        return np.eye(classes, dtype='float32')[indices]
+    if label_mode == 'binary':
+        return indices.astype('float32').reshape(-1, 1)
+    return indices
+
+
+def main(argv=None) -> int:
+    """Train a model of this module on a folder or an .npz file, print its evaluation and save it."""
+    parser = argparse.ArgumentParser(description='Train a model as its spec says, evaluate it and save it.')
+    parser.add_argument(
+        '--data', required=True, help='a folder of class subfolders of images, or an .npz of x_train, y_train'
+    )
+    parser.add_argument('--model', choices=list(TRAINING), default=next(iter(TRAINING)), help='the model to train')
+    parser.add_argument('--epochs', type=int, help="the number of epochs (default: the spec's)")
+    parser.add_argument('--output', help='where to save the trained model, a .keras file (default: <model>.keras)')
+    parser.add_argument(
+        '--distribute', action='store_true', help='train on every GPU of this machine (MirroredStrategy)'
+    )
+    parser.add_argument('--seed', type=int, default=0, help='the seed of the split, the shuffling and the weights')
+    arguments = parser.parse_args(argv)
+    setup = TRAINING[arguments.model]
+    output = Path(arguments.output or f'{arguments.model}.keras')
+    try:
+        for saved in (output, setup['checkpoint']):
+            if saved is not None and Path(saved).suffix != '.keras':
+                raise DataError(f'{saved}: Keras saves a whole model only to a .keras file')
+            if saved is not None and not Path(saved).parent.is_dir():
+                raise DataError(f'{saved}: no folder {Path(saved).parent}')
+        train, validation, test = load_data(
+            arguments.data,
+            setup['input_shape'],
+            setup['label_mode'],
+            setup['classes'],
+            setup['validation_split'],
+            setup['batch_size'],
+            arguments.seed,
+        )
+    except DataError as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 2
+    keras.utils.set_random_seed(arguments.seed)
+    model, history = setup['train'](
+        train,
+        validation,
+        epochs=arguments.epochs or setup['epochs'],
+        batch_size=setup['batch_size'],
+        distribute=arguments.distribute,
+    )
+    losses = history.history['loss']
+    print(f'loss {losses[0]:.4f} after the first epoch, {losses[-1]:.4f} after the last ({len(losses)})')
+    evaluated, on = (test, 'the test data') if test is not None else (validation, 'the validation data')
+    if evaluated is None:
+        evaluated, on = train, 'the training data (there is no test or validation data)'
+    if isinstance(evaluated, tf.data.Dataset):
+        results = model.evaluate(evaluated, return_dict=True, verbose=0)
+    else:
+        results = model.evaluate(*evaluated, batch_size=setup['batch_size'], return_dict=True, verbose=0)
+    figures = ', '.join(f'{name} {value:.4f}' for name, value in results.items())
+    print(f'evaluation on {on}: {figures}')
+    model.save(output)
+    print(f'saved {output}')
+    return 0
+
+
 if __name__ == '__main__':
-    for build in MODELS.values():
-        build().summary()
+    sys.exit(main())

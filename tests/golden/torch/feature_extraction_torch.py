@@ -6,9 +6,55 @@ Inputs are channels-first, (N, C, H, W). Each model computes what the Keras buil
 computes; specc.backends.transfer copies weights between the two.
 """
 
+import argparse
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import (
+    DataLoader,
+    Dataset,
+    DistributedSampler,
+    Subset,
+    TensorDataset,
+)
+
+
+class KerasRMSprop(torch.optim.Optimizer):
+    """Keras's RMSprop: lr * g / sqrt(v + epsilon), epsilon inside the square root. torch.optim.RMSprop divides
+    by sqrt(v) + eps, a much larger step where gradients are small; momentum accumulates the step, as Keras."""
+
+    def __init__(self, params, lr: float = 0.001, rho: float = 0.9, momentum: float = 0.0, eps: float = 1e-7):
+        super().__init__(params, {'lr': lr, 'rho': rho, 'momentum': momentum, 'eps': eps})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for parameter in group['params']:
+                if parameter.grad is None:
+                    continue
+                state = self.state[parameter]
+                if not state:
+                    state['velocity'] = torch.zeros_like(parameter)
+                    state['momentum'] = torch.zeros_like(parameter)
+                gradient, velocity = parameter.grad, state['velocity']
+                velocity.mul_(group['rho']).addcmul_(gradient, gradient, value=1 - group['rho'])
+                increment = group['lr'] * gradient / (velocity + group['eps']).sqrt()
+                if group['momentum'] > 0:
+                    increment = state['momentum'].mul_(group['momentum']).add_(increment)
+                parameter.sub_(increment)
+        return loss
 
 
 class TwoConvs(nn.Module):
@@ -85,8 +131,40 @@ class FeatureExtraction(nn.Module):
         vgg16 = self.vgg16(input)  # feature_extraction.cnn:6
         flatten = self.flatten(vgg16)  # feature_extraction.cnn:7
         dense = F.relu(self.dense(flatten))  # feature_extraction.cnn:8
-        dense_1 = torch.sigmoid(self.dense_1(dense))  # feature_extraction.cnn:9
+        dense_1 = self.dense_1(dense)  # feature_extraction.cnn:9
         return dense_1
+
+    # feature_extraction.cnn:13: the spec's training section, which train() below reads.
+    LOSS = 'binary_crossentropy'
+    LOGITS = True  # whether forward returns logits
+    CLASSES = 2  # the classes the data must have (None: not checked)
+    OUTPUT_UNITS = 1
+    METRICS = ('accuracy',)
+    EPOCHS = 30
+    BATCH_SIZE = 20  # over all processes, as Keras's
+    VALIDATION_SPLIT = 0.33
+    MONITOR = 'val_loss'
+    PATIENCE = None  # epochs; None: no early stopping
+    RESTORE_BEST_WEIGHTS = False
+    CHECKPOINT = None  # the best weights; None: none saved
+    CHECKPOINT_MONITOR = 'val_loss'
+
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """The spec's output as probabilities: sigmoid of the logits forward returns."""
+        return torch.sigmoid(self(x))
+
+    def loss_function(self) -> nn.Module:
+        return nn.BCEWithLogitsLoss()  # forward returns logits; the loss applies the sigmoid
+
+    def optimizer(self, parameters) -> torch.optim.Optimizer:
+        # feature_extraction.cnn:13: Keras's update: epsilon inside the square root
+        return KerasRMSprop(parameters, lr=2e-05, rho=0.9, momentum=0.0, eps=1e-07)
+
+    def schedule(
+        self, optimizer: torch.optim.Optimizer, epochs: int
+    ) -> torch.optim.lr_scheduler.LRScheduler | None:
+        """The learning-rate schedule, stepped once per epoch; None: the rate stays."""
+        return None
 
 
 def load_keras_imagenet_weights(model: FeatureExtraction, keras_model=None) -> None:
@@ -118,17 +196,351 @@ def load_keras_imagenet_weights(model: FeatureExtraction, keras_model=None) -> N
 
 MODELS = {'feature_extraction': FeatureExtraction}
 
+
+TRAINED = {'feature_extraction': FeatureExtraction}  # the models with a training section; --model picks one
+
+
+IMAGE_SUFFIXES = ('.bmp', '.gif', '.jpeg', '.jpg', '.png')  # what keras.utils.image_dataset_from_directory reads
+COLOR_MODES = {1: 'L', 3: 'RGB', 4: 'RGBA'}  # Keras's grayscale, rgb and rgba
+
+
+class DataError(Exception):
+    """Data that does not fit the model, found before any epoch: the script says so and exits with status 2."""
+
+
+class ImageFolder(Dataset):
+    """Images of class subfolders, as keras.utils.image_dataset_from_directory reads them: float32 pixels
+    0..255 (no scaling: the model's own layers rescale, as in Keras), channels-first."""
+
+    def __init__(self, files: list[Path], targets: torch.Tensor, mode: str) -> None:
+        self.files, self.targets, self.mode = files, targets, mode
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        import numpy as np
+        from PIL import Image
+
+        with Image.open(self.files[index]) as image:
+            pixels = np.asarray(image.convert(self.mode), dtype=np.float32)
+        pixels = pixels[:, :, None] if pixels.ndim == 2 else pixels
+        return torch.from_numpy(pixels).permute(2, 0, 1).contiguous(), self.targets[index]
+
+
+class Data:
+    """The training set, and the validation and test sets where there are any."""
+
+    def __init__(self, train: Dataset, validation: Dataset | None, test: Dataset | None, source: str) -> None:
+        self.train, self.validation, self.test, self.source = train, validation, test, source
+
+
+def targets_of(labels, model_class) -> torch.Tensor:
+    """Labels as the loss takes them: class numbers for (sparse) categorical cross-entropy (one-hot rows become
+    their class), floats shaped as the output for binary cross-entropy, the output's shape for the rest."""
+    import numpy as np
+
+    labels = np.asarray(labels)
+    if model_class.LOSS in ('sparse_categorical_crossentropy', 'categorical_crossentropy'):
+        if labels.ndim == 2 and labels.shape[1] > 1:
+            labels = labels.argmax(axis=1)
+        labels = labels.reshape(len(labels))
+        if labels.size and (labels.min() < 0 or not np.all(np.equal(np.mod(labels, 1), 0))):
+            raise DataError('the labels are not class numbers 0, 1, ...')
+        return torch.as_tensor(labels.astype(np.int64))
+    return torch.as_tensor(labels.astype(np.float32).reshape(len(labels), -1))
+
+
+def class_count(targets: torch.Tensor, model_class) -> int:
+    if model_class.LOSS == 'binary_crossentropy':
+        return 2 if targets.numel() else 0
+    return int(targets.max()) + 1 if targets.numel() else 0
+
+
+def check_classes(found: int, model_class, what: str) -> None:
+    if model_class.CLASSES is not None and found != model_class.CLASSES:
+        raise DataError(
+            f'{what} {found} classes, but the model tells {model_class.CLASSES} apart '
+            f'(its output has {model_class.OUTPUT_UNITS} unit{"s" * (model_class.OUTPUT_UNITS != 1)})'
+        )
+
+
+def split(dataset: Dataset, fraction: float) -> tuple[Dataset, Dataset | None]:
+    """The first part to train on, the last `fraction` to validate on, as Keras's validation_split."""
+    training = math.floor(len(dataset) * (1.0 - fraction))
+    if training == len(dataset):
+        return dataset, None
+    return Subset(dataset, range(training)), Subset(dataset, range(training, len(dataset)))
+
+
+def read_folder(root: Path, model_class) -> Data:
+    """A folder of class subfolders: the classes are the subfolders in sorted order, labelled 0, 1, ...; the
+    files are shuffled once (seeded) before the validation split, as image_dataset_from_directory does."""
+    from PIL import Image
+
+    classes = sorted(entry.name for entry in root.iterdir() if entry.is_dir())
+    if not classes:
+        raise DataError(f'{root} has no class subfolders (one folder of images per class)')
+    files, labels = [], []
+    for label, name in enumerate(classes):
+        found = sorted(p for p in (root / name).rglob('*') if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        files += found
+        labels += [label] * len(found)
+    if not files:
+        raise DataError(f'{root} has no images ({", ".join(IMAGE_SUFFIXES)}) in its class subfolders')
+    check_classes(len(classes), model_class, f'{root} has')
+    channels, height, width = model_class.INPUT_SHAPE
+    if channels not in COLOR_MODES:
+        raise DataError(f'the model takes {channels} channels; images have 1 (grayscale), 3 (rgb) or 4 (rgba)')
+    for path in files:
+        with Image.open(path) as image:
+            if image.size != (width, height):
+                raise DataError(
+                    f"{path} is {image.width}x{image.height}; the model takes {width}x{height} images "
+                    "(the spec's input)"
+                )
+    order = torch.randperm(len(files), generator=torch.Generator().manual_seed(1337)).tolist()
+    files = [files[i] for i in order]
+    targets = targets_of([labels[i] for i in order], model_class)
+    train, validation = split(ImageFolder(files, targets, COLOR_MODES[channels]), model_class.VALIDATION_SPLIT)
+    return Data(train, validation, None, str(root))
+
+
+def images_of(array, model_class, name: str) -> torch.Tensor:
+    """Channels-last images, as Keras takes them, channels-first as float32; (N, H, W) for one channel."""
+    channels, height, width = model_class.INPUT_SHAPE
+    if array.ndim == 3 and channels == 1:
+        array = array[..., None]
+    if array.ndim != 4 or tuple(array.shape[1:]) != (height, width, channels):
+        raise DataError(
+            f"{name} holds images of shape {tuple(array.shape[1:])}; the model takes {(height, width, channels)} "
+            "(the spec's input, channels-last as Keras)"
+        )
+    return torch.as_tensor(array, dtype=torch.float32).permute(0, 3, 1, 2).contiguous()
+
+
+def read_arrays(path: Path, model_class) -> Data:
+    """An npz of x_train and y_train (channels-last, as Keras takes them), and x_test and y_test if present."""
+    import numpy as np
+
+    with np.load(path) as arrays:
+        missing = [name for name in ('x_train', 'y_train') if name not in arrays.files]
+        if missing:
+            raise DataError(f'{path} has no {" or ".join(missing)} (it has {", ".join(arrays.files) or "nothing"})')
+        sets = {'train': (arrays['x_train'], arrays['y_train'])}
+        if 'x_test' in arrays.files and 'y_test' in arrays.files:
+            sets['test'] = (arrays['x_test'], arrays['y_test'])
+    datasets = {}
+    for name, (x, y) in sets.items():
+        if len(x) != len(y):
+            raise DataError(f'{path}: x_{name} has {len(x)} images but y_{name} {len(y)} labels')
+        images, targets = images_of(x, model_class, f'{path}: x_{name}'), targets_of(y, model_class)
+        check_classes(class_count(targets, model_class), model_class, f'{path}: y_{name} has')
+        datasets[name] = TensorDataset(images, targets)
+    train, validation = split(datasets['train'], model_class.VALIDATION_SPLIT)
+    return Data(train, validation, datasets.get('test'), str(path))
+
+
+def read_data(path: Path, model_class) -> Data:
+    if not path.exists():
+        raise DataError(f'{path} does not exist (give a folder of class subfolders or an .npz file)')
+    if path.is_dir():
+        return read_folder(path, model_class)
+    if path.suffix != '.npz':
+        raise DataError(f'{path} is neither a folder of class subfolders nor an .npz file')
+    return read_arrays(path, model_class)
+
+
+def start_processes() -> tuple[int, int, torch.device]:
+    """This process's rank, the number of processes and its device. torchrun sets RANK, WORLD_SIZE and
+    LOCAL_RANK: then the processes join one group (nccl between GPUs, gloo on CPUs); else there is one."""
+    if 'RANK' not in os.environ or 'WORLD_SIZE' not in os.environ:
+        return 0, 1, torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    local_rank = int(os.environ.get('LOCAL_RANK', '0'))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local_rank)
+        device = torch.device('cuda', local_rank)
+    else:
+        device = torch.device('cpu')
+    dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
+    return dist.get_rank(), dist.get_world_size(), device
+
+
+def batch_sums(model_class, outputs: torch.Tensor, targets: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
+    """(loss summed over the batch, correct predictions, examples): sums, so that processes can add theirs."""
+    count = len(targets)
+    if model_class.LOSS in ('sparse_categorical_crossentropy', 'categorical_crossentropy'):
+        correct = (outputs.argmax(dim=1) == targets).sum()
+    elif model_class.LOSS == 'binary_crossentropy':
+        threshold = 0.0 if model_class.LOGITS else 0.5
+        correct = ((outputs > threshold) == (targets > 0.5)).all(dim=1).sum()
+    else:
+        correct = torch.zeros(())
+    return torch.stack([loss.detach() * count, correct.to(loss.dtype), loss.new_tensor(float(count))]).double()
+
+
+def logs_of(model_class, sums: torch.Tensor, prefix: str = '') -> dict[str, float]:
+    loss, correct, count = sums.tolist()
+    logs = {f'{prefix}loss': loss / max(count, 1)}
+    if 'accuracy' in model_class.METRICS:
+        logs[f'{prefix}accuracy'] = correct / max(count, 1)
+    return logs
+
+
+def evaluate(model, dataset: Dataset, loss_function, rank: int, world_size: int, device) -> torch.Tensor:
+    """The sums over a dataset, each process taking every world_size-th example (none twice), added up."""
+    model.eval()
+    shard = Subset(dataset, range(rank, len(dataset), world_size)) if world_size > 1 else dataset
+    sums = torch.zeros(3, dtype=torch.float64, device=device)
+    with torch.no_grad():
+        for images, targets in DataLoader(shard, batch_size=model.BATCH_SIZE):
+            images, targets = images.to(device), targets.to(device)
+            outputs = model(images)
+            sums += batch_sums(model, outputs, targets, loss_function(outputs, targets))
+    if world_size > 1:
+        dist.all_reduce(sums)
+    return sums
+
+
+def show(line: str, end: str = '\n') -> None:
+    print(line, end=end, flush=True)
+
+
+def progress(batch: int, batches: int, logs: dict[str, float]) -> str:
+    done = 30 * batch // batches
+    bar = '=' * max(done - 1, 0) + ('>' if batch < batches else '=') * (done > 0) + '.' * (30 - done)
+    width = len(str(batches))
+    return f'{batch:{width}d}/{batches} [{bar}] ' + ' - '.join(f'{k}: {v:.4f}' for k, v in logs.items())
+
+
+class Watch:
+    """The best value of one monitored quantity: lowest, or highest for an accuracy (Keras's mode 'auto')."""
+
+    def __init__(self, monitor: str) -> None:
+        self.monitor, self.highest = monitor, 'acc' in monitor
+        self.best: float | None = None
+        self.missing_said = False
+
+    def improved(self, logs: dict[str, float], rank: int) -> bool | None:
+        """Whether this epoch improved on the best; None when the quantity is not logged."""
+        value = logs.get(self.monitor)
+        if value is None:
+            if rank == 0 and not self.missing_said:
+                show(f'warning: {self.monitor} is not computed (no validation data?); nothing is monitored by it')
+            self.missing_said = True
+            return None
+        if self.best is None or (value > self.best if self.highest else value < self.best):
+            self.best = value
+            return True
+        return False
+
+
+def train(model_class, data: Data, epochs: int, checkpoint: Path | None, rank: int, world_size: int, device):
+    """Trains a new model_class on the data; returns the model (not wrapped), with the best weights restored
+    when early stopping says so, as Keras's EarlyStopping does at the end of training."""
+    model = model_class().to(device)
+    trained = model
+    if world_size > 1:
+        trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == 'cuda' else None)
+    loss_function = model.loss_function()
+    optimizer = model.optimizer(trained.parameters())
+    schedule = model.schedule(optimizer, epochs)
+    # The spec's batch size is the global batch, split between the processes as Keras's MirroredStrategy does.
+    batch_size = max(1, model.BATCH_SIZE // world_size)
+    sampler = DistributedSampler(data.train, world_size, rank, shuffle=True) if world_size > 1 else None
+    loader = DataLoader(data.train, batch_size=batch_size, shuffle=sampler is None, sampler=sampler)
+    stopping = Watch(model.MONITOR) if model.PATIENCE is not None else None
+    saving = Watch(model.CHECKPOINT_MONITOR) if checkpoint is not None else None
+    waited, best_weights = 0, None
+    every = max(1, len(loader) // 10)  # a line per tenth of an epoch where the output is no terminal
+    on_terminal = sys.stdout.isatty()
+    for epoch in range(epochs):
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        if rank == 0:
+            show(f'Epoch {epoch + 1}/{epochs}')
+        model.train()
+        started, sums = time.monotonic(), torch.zeros(3, dtype=torch.float64, device=device)
+        for batch, (images, targets) in enumerate(loader, start=1):
+            images, targets = images.to(device), targets.to(device)
+            optimizer.zero_grad()
+            outputs = trained(images)
+            loss = loss_function(outputs, targets)
+            loss.backward()
+            optimizer.step()
+            sums += batch_sums(model, outputs, targets, loss)
+            if rank == 0 and (on_terminal or batch % every == 0) and batch < len(loader):
+                show(progress(batch, len(loader), logs_of(model, sums)), end='\r' if on_terminal else '\n')
+        if world_size > 1:
+            dist.all_reduce(sums)
+        logs = logs_of(model, sums)
+        if data.validation is not None:
+            sums = evaluate(model, data.validation, loss_function, rank, world_size, device)
+            logs.update(logs_of(model, sums, 'val_'))
+        if schedule is not None:
+            schedule.step()
+        if rank == 0:
+            show(f'{progress(len(loader), len(loader), logs)} - {time.monotonic() - started:.1f}s')
+        if saving is not None and saving.improved(logs, rank) and rank == 0:
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(model.state_dict(), checkpoint)
+            show(f'{saving.monitor} improved to {saving.best:.4f}: saved {checkpoint}')
+        if stopping is not None:
+            improved = stopping.improved(logs, rank)
+            if improved is None:
+                continue
+            waited = 0 if improved else waited + 1
+            if improved and model.RESTORE_BEST_WEIGHTS:
+                best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if waited >= model.PATIENCE:
+                if rank == 0:
+                    show(f'Epoch {epoch + 1}: early stopping ({stopping.monitor} has not improved for {waited} epochs)')
+                break
+    if best_weights is not None:
+        if rank == 0:
+            show(f'Restoring the weights of the best epoch ({stopping.monitor} {stopping.best:.4f})')
+        model.load_state_dict(best_weights)
+    return model
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description='Train a model of this module on images.')
+    parser.add_argument('--data', type=Path, required=True, help='a folder of class subfolders, or an .npz file')
+    parser.add_argument('--model', choices=sorted(TRAINED), default=next(iter(TRAINED)))
+    parser.add_argument('--epochs', type=int, help="the number of epochs (default: the spec's)")
+    parser.add_argument('--output', type=Path, help='where the trained weights go (default: <model>.pt)')
+    parser.add_argument('--checkpoint', type=Path, help="the best model's weights (default: the spec's)")
+    arguments = parser.parse_args(argv)
+    model_class = TRAINED[arguments.model]
+    rank, world_size, device = start_processes()
+    try:
+        data = read_data(arguments.data, model_class)
+    except (DataError, OSError, ValueError) as error:
+        if rank == 0:
+            print(f'error: {error}', file=sys.stderr)
+        if world_size > 1:
+            dist.destroy_process_group()
+        return 2
+    epochs = model_class.EPOCHS if arguments.epochs is None else arguments.epochs
+    checkpoint = arguments.checkpoint or (Path(model_class.CHECKPOINT) if model_class.CHECKPOINT else None)
+    if rank == 0:
+        sizes = f'{len(data.train)} training' + (f', {len(data.validation)} validation' if data.validation else '')
+        show(f'{arguments.model}: {sizes} examples from {data.source}; {world_size} process(es) on {device}')
+    model = train(model_class, data, epochs, checkpoint, rank, world_size, device)
+    final, name = data.test or data.validation or data.train, 'test' if data.test else 'validation'
+    name = name if data.test or data.validation else 'training'
+    logs = logs_of(model, evaluate(model, final, model.loss_function(), rank, world_size, device))
+    output = arguments.output or Path(f'{arguments.model}.pt')
+    if rank == 0:
+        show(f'Evaluation on the {name} set: ' + ' - '.join(f'{k}: {v:.4f}' for k, v in logs.items()))
+        output.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), output)
+        show(f'Saved {output}')
+    if world_size > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return 0
+
+
 if __name__ == '__main__':
-    for model_class in MODELS.values():
-        model = model_class().eval()
-        print(model)
-        with torch.no_grad():
-            output = model(torch.zeros(1, *model_class.INPUT_SHAPE))
-        print('output shape:', tuple(output.shape))
-        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
-        # Buffers are non-trainable parameters to Keras and specc (batch norm's running statistics...),
-        # all but batch norm's num_batches_tracked, a counter Keras does not keep.
-        statistics = sum(b.numel() for name, b in model.named_buffers() if not name.endswith('num_batches_tracked'))
-        total = trainable + frozen + statistics
-        print(f'parameters: {total:,} ({trainable:,} trainable, {frozen + statistics:,} non-trainable)')
+    sys.exit(main())
