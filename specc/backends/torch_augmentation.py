@@ -113,7 +113,8 @@ def kornia_augmentation(layer: LayerBase) -> tuple[tuple[str, ...], str]:
         else:
             widths = pair_factor(layer.width_factor)
             scale = (1.0 / (1.0 + widths[1]), 1.0 / (1.0 + widths[0]), *height_scale)
-        arguments = ["degrees=0.0", f"scale={literal(scale)}"]
+        # Twelve significant digits (1/1.1 is 0.909090909091) keep the line readable; the rest is below 1e-12.
+        arguments = ["degrees=0.0", f"scale={literal(tuple(float(f'{factor:.12g}') for factor in scale))}"]
         return (_geometric(layer, arguments),), "RandomZoom: kornia's scale is 1 / (1 + Keras's factor)"
     if isinstance(layer, RandomTranslation):
         shifts = []

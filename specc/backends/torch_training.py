@@ -87,6 +87,43 @@ class KerasRMSprop(torch.optim.Optimizer):
                 parameter.sub_(increment)
         return loss'''
 
+KERAS_ADAM = '''\
+class KerasAdam(torch.optim.Optimizer):
+    """Keras's Adam (and AdamW, with weight_decay): lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + eps),
+    epsilon added to sqrt(v) before the bias correction. torch.optim.Adam adds it after (to sqrt(v_hat)), a
+    different step where gradients are small. The decay, decoupled as Keras 3 applies it to every optimizer,
+    comes first: w -= w * weight_decay * lr."""
+
+    def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.0):
+        super().__init__(params, {'lr': lr, 'betas': betas, 'eps': eps, 'weight_decay': weight_decay})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            beta_1, beta_2 = group['betas']
+            for parameter in group['params']:
+                if parameter.grad is None:
+                    continue
+                state = self.state[parameter]
+                if not state:
+                    state['step'] = 0
+                    state['m'] = torch.zeros_like(parameter)
+                    state['v'] = torch.zeros_like(parameter)
+                state['step'] += 1
+                if group['weight_decay']:
+                    parameter.sub_(parameter * group['weight_decay'] * group['lr'])
+                gradient, m, v = parameter.grad, state['m'], state['v']
+                m.add_((gradient - m) * (1 - beta_1))
+                v.add_((gradient * gradient - v) * (1 - beta_2))
+                step = state['step']
+                alpha = group['lr'] * (1 - beta_2**step) ** 0.5 / (1 - beta_1**step)
+                parameter.sub_(m * alpha / (v.sqrt() + group['eps']))
+        return loss'''
+
 PROBABILITY_CROSS_ENTROPY = '''\
 class ProbabilityCrossEntropy(nn.Module):
     """Keras's categorical cross-entropy of probabilities (from_logits=false on an output without softmax):
@@ -379,6 +416,7 @@ def train(model_class, data: Data, epochs: int, checkpoint: Path | None, rank: i
             schedule.step()
         if rank == 0:
             show(f'{progress(len(loader), len(loader), logs)} - {time.monotonic() - started:.1f}s')
+            show(f'epoch {epoch + 1}/{epochs}: ' + ' '.join(f'{k}={v:.4f}' for k, v in logs.items()))
         if saving is not None and saving.improved(logs, rank) and rank == 0:
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
             torch.save(model.state_dict(), checkpoint)
@@ -430,7 +468,8 @@ def main(argv: list[str] | None = None) -> int:
     logs = logs_of(model, evaluate(model, final, model.loss_function(), rank, world_size, device))
     output = arguments.output or Path(f'{arguments.model}.pt')
     if rank == 0:
-        show(f'Evaluation on the {name} set: ' + ' - '.join(f'{k}: {v:.4f}' for k, v in logs.items()))
+        show(f'Evaluation on the {name} set')
+        show('final: ' + ' '.join(f'{k}={v:.4f}' for k, v in logs.items()))
         output.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), output)
         show(f'Saved {output}')
@@ -503,12 +542,18 @@ def training_helpers(report: ModelReport) -> set[str]:
     helpers = set()
     if training.optimizer.name == "rmsprop":
         helpers.add("KerasRMSprop")
+    if training.optimizer.name in ("adam", "adamw"):
+        helpers.add("KerasAdam")
     if _loss(report)[0].startswith("ProbabilityCrossEntropy"):
         helpers.add("ProbabilityCrossEntropy")
     return helpers
 
 
-TRAINING_HELPERS = {"KerasRMSprop": KERAS_RMSPROP, "ProbabilityCrossEntropy": PROBABILITY_CROSS_ENTROPY}
+TRAINING_HELPERS = {
+    "KerasAdam": KERAS_ADAM,
+    "KerasRMSprop": KERAS_RMSPROP,
+    "ProbabilityCrossEntropy": PROBABILITY_CROSS_ENTROPY,
+}
 
 
 def _loss(report: ModelReport) -> tuple[str, str, bool]:
@@ -542,14 +587,10 @@ def _optimizer(report: ModelReport) -> tuple[str, list[str], str]:
     if spec.name in ("adam", "adamw"):
         arguments = [*lr, "betas=" + literal((spec.beta_1, spec.beta_2)), "eps=" + literal(spec.epsilon)]
         decay = spec.weight_decay if spec.weight_decay is not None else (0.004 if spec.name == "adamw" else None)
-        if decay is None:
-            return "torch.optim.Adam", arguments, "Keras's epsilon (PyTorch's default is 1e-8)"
-        # Keras 3 decays every optimizer's weights decoupled from the gradient, as AdamW (Adam's is L2).
-        return (
-            "torch.optim.AdamW",
-            [*arguments, "weight_decay=" + literal(decay)],
-            "Keras's epsilon and weight decay (AdamW's default decay is 0.01, Keras 3's 0.004)",
-        )
+        if decay is not None:
+            # Keras 3 decays every optimizer's weights decoupled from the gradient, as AdamW does.
+            arguments.append("weight_decay=" + literal(decay))
+        return "KerasAdam", arguments, "Keras's update: epsilon added before the bias correction"
     if spec.weight_decay is not None:
         raise NotImplementedError(
             f"the PyTorch backend cannot emit {spec.name} with weight_decay: Keras decays the weights decoupled "

@@ -139,16 +139,16 @@ def _load_folder(path, input_shape, label_mode, classes, validation_split, batch
         raise DataError(f'{path}: its class subfolders hold no images ({", ".join(IMAGE_SUFFIXES)})')
     first = tf.io.decode_image(tf.io.read_file(str(images[0])), expand_animations=False)
     size = tuple(first.shape[:2])
-    if any(wanted and found != wanted for found, wanted in zip(size, input_shape[:2])):
+    if any(wanted and found != wanted for found, wanted in zip(size, input_shape[:2], strict=True)):
         raise DataError(f'{images[0]} is {_size(size)}, but the model takes {_size(input_shape[:2])} images')
-    image_size = tuple(wanted or found for found, wanted in zip(size, input_shape[:2]))
-    options = dict(
-        label_mode=label_mode,
-        color_mode=COLOR_MODES[input_shape[-1]],
-        image_size=image_size,
-        batch_size=batch_size,
-        seed=seed,
-    )
+    image_size = tuple(wanted or found for found, wanted in zip(size, input_shape[:2], strict=True))
+    options = {
+        'label_mode': label_mode,
+        'color_mode': COLOR_MODES[input_shape[-1]],
+        'image_size': image_size,
+        'batch_size': batch_size,
+        'seed': seed,
+    }
     if not validation_split:
         return keras.utils.image_dataset_from_directory(path, **options), None, None
     train, validation = keras.utils.image_dataset_from_directory(
@@ -185,7 +185,8 @@ def _arrays(path, data, part, input_shape, label_mode, classes):
     if images.ndim == len(input_shape) and input_shape[-1] == 1:
         images = images[..., np.newaxis]  # one channel, stored without its axis (as MNIST is)
     found = images.shape[1:]
-    if len(found) != len(input_shape) or any(want and got != want for got, want in zip(found, input_shape)):
+    differs = len(found) != len(input_shape)
+    if differs or any(want and got != want for got, want in zip(found, input_shape, strict=True)):
         raise DataError(f'{path}: x_{part} holds {_size(found)} images, but the model takes {_size(input_shape)}')
     if len(labels) != len(images):
         raise DataError(f'{path}: y_{part} has {len(labels)} labels for {len(images)} images')
@@ -254,8 +255,10 @@ def main(argv=None) -> int:
         batch_size=setup['batch_size'],
         distribute=arguments.distribute,
     )
-    losses = history.history['loss']
-    print(f'loss {losses[0]:.4f} after the first epoch, {losses[-1]:.4f} after the last ({len(losses)})')
+    trained = history.history
+    for epoch in range(len(trained['loss'])):
+        figures = ' '.join(f'{name}={values[epoch]:.4f}' for name, values in trained.items() if name != 'learning_rate')
+        print(f"epoch {epoch + 1}/{len(trained['loss'])}: {figures}")
     evaluated, on = (test, 'the test data') if test is not None else (validation, 'the validation data')
     if evaluated is None:
         evaluated, on = train, 'the training data (there is no test or validation data)'
@@ -263,8 +266,9 @@ def main(argv=None) -> int:
         results = model.evaluate(evaluated, return_dict=True, verbose=0)
     else:
         results = model.evaluate(*evaluated, batch_size=setup['batch_size'], return_dict=True, verbose=0)
-    figures = ', '.join(f'{name} {value:.4f}' for name, value in results.items())
-    print(f'evaluation on {on}: {figures}')
+    ordered = {'loss': results['loss'], **{name: value for name, value in results.items() if name != 'loss'}}
+    print(f'evaluation on {on}')
+    print('final: ' + ' '.join(f'{name}={value:.4f}' for name, value in ordered.items()))
     model.save(output)
     print(f'saved {output}')
     return 0

@@ -57,6 +57,43 @@ class Augmentation(nn.Module):
         return self.augment((x - low) / (high - low)) * (high - low) + low
 
 
+class KerasAdam(torch.optim.Optimizer):
+    """Keras's Adam (and AdamW, with weight_decay): lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + eps),
+    epsilon added to sqrt(v) before the bias correction. torch.optim.Adam adds it after (to sqrt(v_hat)), a
+    different step where gradients are small. The decay, decoupled as Keras 3 applies it to every optimizer,
+    comes first: w -= w * weight_decay * lr."""
+
+    def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.0):
+        super().__init__(params, {'lr': lr, 'betas': betas, 'eps': eps, 'weight_decay': weight_decay})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            beta_1, beta_2 = group['betas']
+            for parameter in group['params']:
+                if parameter.grad is None:
+                    continue
+                state = self.state[parameter]
+                if not state:
+                    state['step'] = 0
+                    state['m'] = torch.zeros_like(parameter)
+                    state['v'] = torch.zeros_like(parameter)
+                state['step'] += 1
+                if group['weight_decay']:
+                    parameter.sub_(parameter * group['weight_decay'] * group['lr'])
+                gradient, m, v = parameter.grad, state['m'], state['v']
+                m.add_((gradient - m) * (1 - beta_1))
+                v.add_((gradient * gradient - v) * (1 - beta_2))
+                step = state['step']
+                alpha = group['lr'] * (1 - beta_2**step) ** 0.5 / (1 - beta_1**step)
+                parameter.sub_(m * alpha / (v.sqrt() + group['eps']))
+        return loss
+
+
 class Cifar10Augmented(nn.Module):
     """Model cifar10_augmented: (N, 3, 32, 32) -> (N, 10); 122,570 parameters.
 
@@ -75,7 +112,7 @@ class Cifar10Augmented(nn.Module):
         )
         # cifar10_augmented.cnn:11: RandomZoom: kornia's scale is 1 / (1 + Keras's factor)
         self.random_zoom = Augmentation(
-            K.RandomAffine(degrees=0.0, scale=(0.9090909090909091, 1.1111111111111112), padding_mode='reflection', p=1.0),
+            K.RandomAffine(degrees=0.0, scale=(0.909090909091, 1.11111111111), padding_mode='reflection', p=1.0),
         )
         self.rescaling = Rescaling(0.00392156862745098)  # cifar10_augmented.cnn:12
         self.conv2d = nn.Conv2d(3, 32, 3)  # cifar10_augmented.cnn:13
@@ -125,8 +162,8 @@ class Cifar10Augmented(nn.Module):
         return nn.CrossEntropyLoss()  # forward returns logits; the loss applies the softmax
 
     def optimizer(self, parameters) -> torch.optim.Optimizer:
-        # cifar10_augmented.cnn:22: Keras's epsilon (PyTorch's default is 1e-8)
-        return torch.optim.Adam(parameters, lr=0.001, betas=(0.9, 0.999), eps=1e-07)
+        # cifar10_augmented.cnn:22: Keras's update: epsilon added before the bias correction
+        return KerasAdam(parameters, lr=0.001, betas=(0.9, 0.999), eps=1e-07)
 
     def schedule(
         self, optimizer: torch.optim.Optimizer, epochs: int
@@ -422,6 +459,7 @@ def train(model_class, data: Data, epochs: int, checkpoint: Path | None, rank: i
             schedule.step()
         if rank == 0:
             show(f'{progress(len(loader), len(loader), logs)} - {time.monotonic() - started:.1f}s')
+            show(f'epoch {epoch + 1}/{epochs}: ' + ' '.join(f'{k}={v:.4f}' for k, v in logs.items()))
         if saving is not None and saving.improved(logs, rank) and rank == 0:
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
             torch.save(model.state_dict(), checkpoint)
@@ -473,7 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     logs = logs_of(model, evaluate(model, final, model.loss_function(), rank, world_size, device))
     output = arguments.output or Path(f'{arguments.model}.pt')
     if rank == 0:
-        show(f'Evaluation on the {name} set: ' + ' - '.join(f'{k}: {v:.4f}' for k, v in logs.items()))
+        show(f'Evaluation on the {name} set')
+        show('final: ' + ' '.join(f'{k}={v:.4f}' for k, v in logs.items()))
         output.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), output)
         show(f'Saved {output}')

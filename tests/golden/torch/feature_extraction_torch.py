@@ -481,6 +481,7 @@ def train(model_class, data: Data, epochs: int, checkpoint: Path | None, rank: i
             schedule.step()
         if rank == 0:
             show(f'{progress(len(loader), len(loader), logs)} - {time.monotonic() - started:.1f}s')
+            show(f'epoch {epoch + 1}/{epochs}: ' + ' '.join(f'{k}={v:.4f}' for k, v in logs.items()))
         if saving is not None and saving.improved(logs, rank) and rank == 0:
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
             torch.save(model.state_dict(), checkpoint)
@@ -532,7 +533,8 @@ def main(argv: list[str] | None = None) -> int:
     logs = logs_of(model, evaluate(model, final, model.loss_function(), rank, world_size, device))
     output = arguments.output or Path(f'{arguments.model}.pt')
     if rank == 0:
-        show(f'Evaluation on the {name} set: ' + ' - '.join(f'{k}: {v:.4f}' for k, v in logs.items()))
+        show(f'Evaluation on the {name} set')
+        show('final: ' + ' '.join(f'{k}={v:.4f}' for k, v in logs.items()))
         output.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), output)
         show(f'Saved {output}')
