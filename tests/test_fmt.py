@@ -107,8 +107,16 @@ def assert_canonical_layout(text: str) -> None:
             if number + 1 < len(lines):
                 assert lines[number + 1] == "", "one blank line after each model"
             depth = 0
+        elif depth == 2 and line.startswith("  }"):
+            # The end of a model's training section.
+            assert re.match(r"  \}(  #.*)?\Z", line), line
+            depth = 1
+        elif depth == 2:
+            assert line.startswith("    ") and not line[4].isspace(), f"setting not indented by four spaces: {line!r}"
         elif depth == 1:
             assert line.startswith("  ") and not line[2].isspace(), f"body line not indented by two spaces: {line!r}"
+            if re.match(r"  train \{(  #.*)?\Z", line):
+                depth = 2
         else:
             assert line.startswith("#"), f"only comments stand outside models: {line!r}"
 

@@ -499,7 +499,8 @@ def sweep() -> tuple[tuple[str, ...], tuple[str, ...]]:
         text = generate_spec(rng, index)
         checked = check_text(text)
         errors = {d.code for d in checked.diagnostics if d.severity is Severity.ERROR}
-        warnings = {d.code for d in checked.diagnostics if d.severity is Severity.WARNING}
+        # The teacher's lints (W4xx: a dropout right before the output...) say nothing about shapes.
+        warnings = {d.code for d in checked.diagnostics if d.severity is Severity.WARNING and d.code[:2] != "W4"}
         assert errors <= {"E301"} and warnings <= {"W301"}, f"generator wrote a spec with {errors | warnings}:\n{text}"
         (rejected if errors else clean).append(text)
     return tuple(clean), tuple(rejected)

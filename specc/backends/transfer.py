@@ -365,7 +365,10 @@ def output_difference(
     try:
         with torch.no_grad():
             arguments = [torch.from_numpy(np.ascontiguousarray(keras_input_to_torch(b))) for b in batches]
-            got = torch_module(*arguments)
+            # A module trained with a loss that applies the softmax returns logits from forward; its probabilities,
+            # what the Keras model outputs, come from probabilities().
+            returns_logits = getattr(torch_module, "LOGITS", False)
+            got = torch_module.probabilities(*arguments) if returns_logits else torch_module(*arguments)
     finally:
         torch_module.train(was_training)
     got = [tensor.numpy() for tensor in (got if isinstance(got, tuple) else (got,))]
