@@ -255,9 +255,11 @@ def main(argv=None) -> int:
         batch_size=setup['batch_size'],
         distribute=arguments.distribute,
     )
-    trained = history.history
+    trained = {name: values for name, values in history.history.items() if name != 'learning_rate'}
+    # As the PyTorch script prints them: the loss first, then the metrics, then the same for validation.
+    names = sorted(trained, key=lambda name: (name.startswith('val_'), name.removeprefix('val_') != 'loss', name))
     for epoch in range(len(trained['loss'])):
-        figures = ' '.join(f'{name}={values[epoch]:.4f}' for name, values in trained.items() if name != 'learning_rate')
+        figures = ' '.join(f'{name}={trained[name][epoch]:.4f}' for name in names)
         print(f"epoch {epoch + 1}/{len(trained['loss'])}: {figures}")
     evaluated, on = (test, 'the test data') if test is not None else (validation, 'the validation data')
     if evaluated is None:
