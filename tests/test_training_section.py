@@ -200,8 +200,7 @@ def test_formatting_keeps_what_the_section_means():
 def test_a_learning_rate_too_large_to_be_finite_is_refused_at_the_argument():
     from specc.pipeline import check_text
 
-    checked = check_text(
-        "model m {\n  input 8x8x1\n  flatten\n  dense 2 softmax\n  train {\n    optimizer adam learning_rate=1e400\n  }\n}\n"
-    )
+    text = "model m {\n  input 8x8x1\n  flatten\n  dense 2 softmax\n  train {\n"
+    checked = check_text(text + "    optimizer adam learning_rate=1e400\n  }\n}\n")
     assert [(d.code, d.span.line) for d in checked.diagnostics] == [("E224", 6)]
     assert "finite" in checked.diagnostics[0].message
