@@ -448,45 +448,37 @@ def check_open_model(
     model checked at `evaluate_at` (the first open input's shape) or at a size it accepts. When no size
     fits, E307 at the input, and the model checked at PREFERRED_SIZE shows why."""
     names = open_extents(model)
+    first = next(i for i in model.inputs if i.open_axes)
+    asked = {name: extent for name, extent in zip(first.open_axes, evaluate_at or (), strict=False) if name}
+    fallback = {**dict.fromkeys(names, PREFERRED_SIZE), **asked}
     if model.unknown:
         # A line that failed leaves part of the network unknown, so which sizes fit is unknown too: the model is
         # checked at one size, and the failed line's own error says what to fix first.
-        first = next(i for i in model.inputs if i.open_axes)
-        chosen = dict.fromkeys(names, PREFERRED_SIZE)
-        if evaluate_at is not None:
-            chosen.update({name: extent for name, extent in zip(first.open_axes, evaluate_at, strict=False) if name})
-        return check_model(with_sizes(model, chosen), cache)
+        return check_model(with_sizes(model, fallback), cache)
     sizes = analyse(model, check_model)
-    if evaluate_at is not None:
-        first = next(i for i in model.inputs if i.open_axes)
-        chosen = {name: extent for name, extent in zip(first.open_axes, evaluate_at, strict=False) if name}
-        sizes = replace(sizes, evaluated_at={**(sizes.evaluated_at or dict.fromkeys(names, PREFERRED_SIZE)), **chosen})
-    if sizes.unanalysed:
-        sizes = replace(sizes, evaluated_at={**dict.fromkeys(names, PREFERRED_SIZE), **(sizes.evaluated_at or {})})
-    at = sizes.evaluated_at or dict.fromkeys(names, PREFERRED_SIZE)
+    at = {**(sizes.evaluated_at or fallback), **asked}
+    if sizes.evaluated_at is not None or sizes.unanalysed:
+        sizes = replace(sizes, evaluated_at=at)
     report, diagnostics = check_model(with_sizes(model, at), cache)
+    shown = "x".join(str(at[name]) for name in names)
     if sizes.unanalysed:
-        span = next(i.span for i in model.inputs if i.open_axes)
-        shown = "x".join(str(at[name]) for name in names)
         diagnostics.insert(
             0,
             Diagnostic(
                 code="W305",
                 message=f"the sizes model `{model.name}` accepts were not worked out: {sizes.reason}; it is checked at "
                 f"{shown} only",
-                span=span,
+                span=first.span,
                 hint="write the input's size, or check the sizes you mean with `specc summary --input HxWxC`",
             ),
         )
     elif sizes.evaluated_at is None:
-        span = next(i.span for i in model.inputs if i.open_axes)
-        shown = "x".join(str(at[name]) for name in names)
         diagnostics.insert(
             0,
             Diagnostic(
                 code="E307",
                 message=f"model `{model.name}`: {sizes.reason}",
-                span=span,
+                span=first.span,
                 hint=f"the errors below are those at {shown}; merged branches must downsample alike, and "
                 "a size that fits one branch must fit the other",
             ),

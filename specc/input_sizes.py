@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from typing import NamedTuple
 
 from specc.ir import Model
 from specc.layers import Shape
@@ -180,9 +181,21 @@ def _passes(outcome) -> bool:
     return report.complete and not any(d.severity.value == "error" for d in diagnostics)
 
 
-def analyse(model: Model, evaluate: Evaluate, preferred: dict[str, int] | None = None) -> InputSizes:
+class _Scan(NamedTuple):
+    """What the tries of one open extent found: every value's shape at `large + residue` for each residue
+    that fits, each spatial extent's growth per `step` pixels, and (for a width mirroring a height) the axis
+    of the height's scan to read it on."""
+
+    shapes: dict[int, dict[str, Shape]]
+    slopes: dict[str, tuple[int, ...]]
+    large: int
+    step: int
+    read_axis: int | None = None
+
+
+def analyse(model: Model, evaluate: Evaluate) -> InputSizes:
     """The sizes the model's open extents accept, found with `evaluate` (check_model), and the sizes to
-    evaluate it at: `preferred` where given, else the first accepted size from PREFERRED_SIZE on."""
+    evaluate it at: the first accepted size from PREFERRED_SIZE on."""
     names = open_extents(model)
     step = period(model)
     if step > MAX_PERIOD:
@@ -207,7 +220,7 @@ def analyse(model: Model, evaluate: Evaluate, preferred: dict[str, int] | None =
             at = dict.fromkeys(names, exact[0])
             shapes = evaluate(with_sizes(model, at))[0].value_shapes
             formulas = tuple(tuple(str(extent) for extent in shapes.get(output, ())) for output in model.outputs)
-            return InputSizes(rules, {**at, **(preferred or {})}, formulas)
+            return InputSizes(rules, at, formulas)
         # Floors can make branches agree at a few small sizes by coincidence; a network is not meant for them.
         few = [n for n in range(1, 2 * step + 1) if _passes(evaluate(with_sizes(model, dict.fromkeys(names, n))))]
         shown = ", ".join(f"{n}x{n}" for n in few[:4])
@@ -220,15 +233,15 @@ def analyse(model: Model, evaluate: Evaluate, preferred: dict[str, int] | None =
             "by coincidence of rounding",
         )
     rules = []
-    formulas_by_name = {}
+    scans: dict[str, _Scan] = {}
     mirrored = _mirrored(model)
     for name in names:
-        if name in mirrored and mirrored[name] in formulas_by_name:
+        if name in mirrored and mirrored[name] in scans:
             # A network that treats height and width alike accepts for W what it accepts for H.
             rule = next(r for r in rules if r.name == mirrored[name])
             rules.append(replace(rule, name=name))
-            # The width follows W as the height follows H: the height's data, read on the height's axis.
-            formulas_by_name[name] = (*formulas_by_name[mirrored[name]][:4], 0)
+            # The width follows W as the height follows H: the height's scan, read on the height's axis.
+            scans[name] = scans[mirrored[name]]._replace(read_axis=0)
             continue
         others = dict.fromkeys(names, base)
         passing: dict[int, dict[str, Shape]] = {}
@@ -258,13 +271,13 @@ def analyse(model: Model, evaluate: Evaluate, preferred: dict[str, int] | None =
                 candidate += step
             minimums[residue] = candidate
         modulus, residues = _lattice(tuple(sorted(passing)), step)
-        class_minimums = {(large + residue) % step: minimum for residue, minimum in minimums.items()}
+        # `large` is a multiple of the period, so a residue is also the class of the sizes it stands for.
         lowest = min(minimums.values())
         gaps = [size for size in range(lowest, max(minimums.values())) if size % modulus in residues]
-        failing = [size for size in gaps if size < class_minimums.get(size % step, size + 1)]
+        failing = [size for size in gaps if size < minimums.get(size % step, size + 1)]
         every_from = failing[-1] + modulus if failing else lowest
-        rules.append(SizeRule(name, lowest, modulus, residues, every_from, class_minimums, step))
-        formulas_by_name[name] = (passing, slopes, large, step, None)
+        rules.append(SizeRule(name, lowest, modulus, residues, every_from, minimums, step))
+        scans[name] = _Scan(passing, slopes, large, step)
     evaluated_at = {rule.name: _preferred_size(rule) for rule in rules}
     # Each extent was searched with the others held at one size; unequal sizes must fit too, or the extents are
     # tied to each other (a merge of `HxW` with `WxH`), which this search does not describe.
@@ -273,8 +286,7 @@ def analyse(model: Model, evaluate: Evaluate, preferred: dict[str, int] | None =
         return InputSizes(
             (), None, reason="its open extents are tied to each other (a merge joins one with another)", unanalysed=True
         )
-    evaluated_at.update(preferred or {})
-    return InputSizes(tuple(rules), evaluated_at, _output_formulas(model, rules, formulas_by_name))
+    return InputSizes(tuple(rules), evaluated_at, _output_formulas(model, scans))
 
 
 def _usual_sizes(model: Model) -> list[int]:
@@ -318,7 +330,7 @@ def _lattice(residues: tuple[int, ...], step: int) -> tuple[int, tuple[int, ...]
     return step, tuple(sorted(chosen))
 
 
-def _output_formulas(model: Model, rules: list[SizeRule], data: dict) -> tuple[tuple[str, ...], ...]:
+def _output_formulas(model: Model, scans: dict[str, _Scan]) -> tuple[tuple[str, ...], ...]:
     """Each output's shape with its height and width written as formulas of the open extents (axis i of the
     output following the first open input's axis i), its other extents as numbers."""
     axis_names: list[str | None] = [None, None]
@@ -331,21 +343,23 @@ def _output_formulas(model: Model, rules: list[SizeRule], data: dict) -> tuple[t
         reference = None
         shown = []
         for name in axis_names:
-            if name in data:
-                reference = reference or next(iter(data[name][0].values())).get(output)
+            if name in scans:
+                reference = reference or next(iter(scans[name].shapes.values())).get(output)
         if reference is None:
             formulas.append(("?",))
             continue
         for axis, extent in enumerate(reference):
             name = axis_names[axis] if axis < 2 and len(reference) == 3 else None
-            if name is None or name not in data:
+            if name is None or name not in scans:
                 shown.append(str(extent))
                 continue
-            passing, slopes, large, step, read_axis = data[name]
-            read_axis = axis if read_axis is None else read_axis
-            samples = [(large + r, shapes[output][read_axis]) for r, shapes in passing.items() if output in shapes]
-            rate = slopes.get(output)
-            formula = _formula(name, samples, Fraction(rate[read_axis], step)) if rate is not None else str(extent)
+            scan = scans[name]
+            read_axis = axis if scan.read_axis is None else scan.read_axis
+            samples = [
+                (scan.large + r, shapes[output][read_axis]) for r, shapes in scan.shapes.items() if output in shapes
+            ]
+            rate = scan.slopes.get(output)
+            formula = _formula(name, samples, Fraction(rate[read_axis], scan.step)) if rate is not None else str(extent)
             shown.append(f"({formula})" if _is_sum(formula) else formula)
         formulas.append(tuple(shown))
     return tuple(formulas)
