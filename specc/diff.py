@@ -24,7 +24,7 @@ from specc.figures import (
     model_figures,
 )
 from specc.input_sizes import written_shape
-from specc.layers import Shape, format_shape
+from specc.layers import Shape, format_shape, written_value
 
 # What a layer's arguments leave out: where it was written and how it is wired (compared on their own), its name.
 _NOT_ARGUMENTS = frozenset({"kind", "name", "span", "argument_spans", "inputs", "scope"})
@@ -368,15 +368,6 @@ def _macs_cell(before: int, after: int) -> str:
     return f"{format_count(before)} → {format_count(after)} ({'+' if delta > 0 else MINUS}{format_count(abs(delta))})"
 
 
-def _value(value: Any) -> str:
-    """An argument's value as a spec writes it: `2x2`, `true`, `same`."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, tuple):
-        return "x".join(map(str, value)) if all(isinstance(v, int) for v in value) else str(value)
-    return str(value)
-
-
 def _facts_cells(facts: LayerFacts) -> tuple[str, str, str, str]:
     return (
         format_shape(facts.output_shape),
@@ -391,7 +382,7 @@ def _other_changes(change: LayerChange) -> str:
     if "type" in change.changed:
         parts.append(f"type {change.before.type} → {change.after.type}")
     for name, old, new in change.changed_arguments():
-        parts.append(f"{name} {_value(old)} → {_value(new)}")
+        parts.append(f"{name} {written_value(old)} → {written_value(new)}")
     if "inputs" in change.changed:
         parts.append(f"reads {', '.join(change.before.inputs)} → {', '.join(change.after.inputs)}")
     # A change of the trainable count alone is the Params column's; the split matters once frozen weights change.

@@ -164,6 +164,17 @@ def _per_element(operations: int, output_shape: Shape, what: str) -> CostTerms:
     return CostTerms(flops=((operations, *output_shape),) if operations else (), what=what)
 
 
+def written_value(value: object) -> str:
+    """An argument's value as a spec writes it: `3x3`, `((1, 1), (2, 2))`, `true`, `same`."""
+    if isinstance(value, tuple) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return "x".join(map(str, value))
+    if isinstance(value, tuple):
+        return "(" + ", ".join(written_value(v) for v in value) + ")"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
 def format_shape(shape: Shape) -> str:
     return "x".join(str(d) for d in shape) if shape else "()"
 

@@ -27,6 +27,7 @@ from specc.layers import (
     LayerBase,
     format_shape,
     parameter_names,
+    written_value,
 )
 from specc.lower import BUDGET_DTYPES, BUDGET_METRICS, documented_kind, placed_parameters, render
 from specc.lsp.positions import Lines, contains
@@ -313,18 +314,8 @@ def _input_sizes_text(report: ModelReport) -> list[str]:
 # Hover
 
 
-def _shown(value: object) -> str:
-    if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
-        return "x".join(map(str, value))
-    if isinstance(value, tuple):
-        return "(" + ", ".join(_shown(v) for v in value) + ")"
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(value)
-
-
 def _settings(layer: LayerBase) -> str:
-    return ", ".join(f"{name}={_shown(getattr(layer, name))}" for name in parameter_names(type(layer)))
+    return ", ".join(f"{name}={written_value(getattr(layer, name))}" for name in parameter_names(type(layer)))
 
 
 def layer_hover_text(layer_report: LayerReport, figures: ModelFigures | None = None) -> str:
@@ -361,7 +352,7 @@ def backbone_hover_text(report: ModelReport, index: int, figures: ModelFigures |
     frozen = sum(r.inference.params for r in members if not r.layer.trainable)
     statistics = sum(r.inference.non_trainable_params for r in members if r.layer.trainable)
     known = lambda name: format_shape(shapes[name]) if name in shapes else "?"  # noqa: E731
-    arguments = f"include_top={_shown(backbone.include_top)}, weights={backbone.weights or 'none'}"
+    arguments = f"include_top={written_value(backbone.include_top)}, weights={backbone.weights or 'none'}"
     if backbone.pooling:
         arguments += f", pooling={backbone.pooling}"
     lines = [
