@@ -15,7 +15,7 @@ import os
 from specc.backends.keras import emit_keras
 from specc.backends.keras_backbones import offline_arguments
 from specc.backends.keras_verify import keras_figures, load_keras
-from specc.backends.verify import ModelFigures, run_module
+from specc.backends.verify import BuiltModelFigures, run_module
 from specc.check import ModelReport
 from specc.diagnostics import Severity
 from specc.layers import format_shape
@@ -68,7 +68,7 @@ def built_layer_names(report: ModelReport) -> list[str]:
     return [layer.name for layer in report.model.layers if layer.name in report.reachable]
 
 
-def keras_model_figures(report: ModelReport) -> ModelFigures:
+def keras_model_figures(report: ModelReport) -> BuiltModelFigures:
     """Emit `report`'s model, build it with Keras, and read back the figures of every layer it builds."""
     keras = keras_module()
     # free_memory=False skips a full gc.collect, which costs far more than building a small model.
@@ -88,7 +88,7 @@ def _errors(checked: CheckedSource) -> list[str]:
     return [f"{d.code} line {d.span.line}: {d.message}" for d in checked.diagnostics if d.severity is Severity.ERROR]
 
 
-def assert_figures_equal(report: ModelReport, built: ModelFigures, framework: str = "Keras") -> None:
+def assert_figures_equal(report: ModelReport, built: BuiltModelFigures, framework: str = "Keras") -> None:
     """Every layer that reaches an output, and the totals, as the framework built them (Keras's by default)."""
     model = report.model.name
     missing = [ours.layer.name for ours in report.counted if ours.layer.name not in built.layers]

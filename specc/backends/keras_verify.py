@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from specc.backends.keras_backbones import find_layer, offline_arguments
-from specc.backends.verify import LayerFigures, ModelFigures, compare_figures, could_not_build
+from specc.backends.verify import BuiltLayerFigures, BuiltModelFigures, compare_figures, could_not_build
 from specc.check import ModelReport
 from specc.diagnostics import Diagnostic
 from specc.layers import Shape
@@ -48,7 +48,7 @@ def _shape(tensor) -> Shape:
     return tuple(tensor.shape[1:])
 
 
-def keras_figures(keras_model, layer_names: Sequence[str]) -> ModelFigures:
+def keras_figures(keras_model, layer_names: Sequence[str]) -> BuiltModelFigures:
     """Shapes and weight counts of the named layers of a built Keras model, and the model's totals.
 
     Helper layers a specc layer is made of (the zero padding before a padded convolution) have no
@@ -57,13 +57,13 @@ def keras_figures(keras_model, layer_names: Sequence[str]) -> ModelFigures:
     figures = {}
     for name in layer_names:
         layer = find_layer(keras_model, name)
-        figures[name] = LayerFigures(
+        figures[name] = BuiltLayerFigures(
             name=name,
             output_shape=_shape(layer.output),
             trainable_params=_size(layer.trainable_weights),
             non_trainable_params=_size(layer.non_trainable_weights),
         )
-    return ModelFigures(
+    return BuiltModelFigures(
         layers=figures,
         # The first output's, as the checker's report.output_shape is.
         output_shape=_shape(keras_model.outputs[0]),
@@ -73,7 +73,7 @@ def keras_figures(keras_model, layer_names: Sequence[str]) -> ModelFigures:
     )
 
 
-def compare(report: ModelReport, keras: ModelFigures) -> list[Diagnostic]:
+def compare(report: ModelReport, keras: BuiltModelFigures) -> list[Diagnostic]:
     """One E401 per figure where Keras and the checker disagree, at the layer (or model) concerned; only
     the layers that reach an output are compared, the others being built by neither."""
     model = report.model

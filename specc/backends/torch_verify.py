@@ -15,7 +15,7 @@ import types
 from dataclasses import replace
 
 from specc.backends.torch import channels_first, channels_last, torch_layout
-from specc.backends.verify import LayerFigures, ModelFigures, compare_figures, could_not_build
+from specc.backends.verify import BuiltLayerFigures, BuiltModelFigures, compare_figures, could_not_build
 from specc.check import ModelReport
 from specc.diagnostics import Diagnostic
 
@@ -38,7 +38,7 @@ def _non_trainable(module) -> int:
     return frozen + sum(b.numel() for b in kept)
 
 
-def torch_figures(model_class: type, report: ModelReport) -> ModelFigures:
+def torch_figures(model_class: type, report: ModelReport) -> BuiltModelFigures:
     """Build `model_class`, run one example of zeros through it in inference mode, and read every layer's figures.
 
     A layer's output shape is caught by a forward hook on its submodule. A merge has none (it is arithmetic
@@ -92,10 +92,10 @@ def torch_figures(model_class: type, report: ModelReport) -> ModelFigures:
             raise RuntimeError(f"layer `{name}` ({place.module or place.local}) never ran in forward")
         submodule = submodules.get(name)
         counts = (_trainable(submodule), _non_trainable(submodule)) if submodule is not None else (0, 0)
-        layers[name] = LayerFigures(name, shapes[name], *counts)
+        layers[name] = BuiltLayerFigures(name, shapes[name], *counts)
     trainable, non_trainable = _trainable(module), _non_trainable(module)
     first = output[0] if isinstance(output, tuple) else output
-    return ModelFigures(
+    return BuiltModelFigures(
         layers=layers,
         output_shape=channels_last(tuple(first.shape[1:])),
         total_params=trainable + non_trainable,
@@ -104,7 +104,7 @@ def torch_figures(model_class: type, report: ModelReport) -> ModelFigures:
     )
 
 
-def compare(report: ModelReport, figures: ModelFigures) -> list[Diagnostic]:
+def compare(report: ModelReport, figures: BuiltModelFigures) -> list[Diagnostic]:
     """One E401 per figure where PyTorch and the checker disagree, at the layer (or model) concerned. Only the
     layers that reach an output are built, so only those are compared (the totals count only those anyway)."""
     return compare_figures(replace(report, layers=report.counted), figures, FRAMEWORK)

@@ -1,7 +1,7 @@
 """Emit stage, verified: what a framework reports for a built model, and where it disagrees with the checker.
 
 Framework-neutral: each *_verify module builds the emitted module with its framework and reads its
-figures into ModelFigures (shapes channels-last, as the checker writes them); `compare_figures`
+figures into BuiltModelFigures (shapes channels-last, as the checker writes them); `compare_figures`
 turns every disagreement into an E401 at the layer or model concerned. Imports no framework.
 """
 
@@ -26,7 +26,7 @@ def run_module(source: str, filename: str) -> types.ModuleType:
 
 
 @dataclass(frozen=True)
-class LayerFigures:
+class BuiltLayerFigures:
     """What a framework reports for the part of its model that computes one specc layer."""
 
     name: str
@@ -36,8 +36,8 @@ class LayerFigures:
 
 
 @dataclass(frozen=True)
-class ModelFigures:
-    layers: dict[str, LayerFigures]
+class BuiltModelFigures:
+    layers: dict[str, BuiltLayerFigures]
     output_shape: Shape
     total_params: int
     trainable_params: int
@@ -58,7 +58,7 @@ def _disagreements(framework: str, subject: str, span: Span, figures) -> list[Di
     ]
 
 
-def compare_figures(report: ModelReport, built: ModelFigures, framework: str) -> list[Diagnostic]:
+def compare_figures(report: ModelReport, built: BuiltModelFigures, framework: str) -> list[Diagnostic]:
     """One E401 per figure where the framework and the checker disagree, at the layer (or model) concerned."""
     found = []
     for layer_report in report.layers:
