@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from specc.check import ModelReport
 from specc.diagnostics import Diagnostic
-from specc.layers import ActivationLayer, BatchNorm, Dense, Dropout, Flatten, LayerBase
+from specc.layers import ActivationLayer, BatchNorm, Dense, Dropout, Flatten, LayerBase, Problem
 from specc.lower_training import output_head
 
 # Fine-tuning pre-trained features wants a small rate; a frozen backbone's head learns too slowly below this.
@@ -111,7 +111,10 @@ def _dense_holding_most_parameters(report: ModelReport, in_backbone: set[str]) -
         if params <= MOST_PARAMETERS * total:
             continue
         height, width, channels = feature_map
-        with_pooling = channels * layer.units + (layer.units if layer.use_bias else 0)
+        # The dense layer's own rule, on the channels global pooling would give it.
+        pooled = layer.infer(((channels,),))
+        assert not isinstance(pooled, Problem)  # a dense layer takes any vector
+        with_pooling = pooled.params
         found.append(
             Diagnostic(
                 code="W407",
