@@ -14,10 +14,11 @@ import functools
 from collections.abc import Sequence
 
 from specc.ir import Model
-from specc.layers import GlobalAvgPool2D, GlobalMaxPool2D, LayerBase
+from specc.layers import KIND_BY_SPELLING, LayerBase
 from specc.zoo import ZooNetwork
 
-_POOLING_KINDS = {"avg": GlobalAvgPool2D, "max": GlobalMaxPool2D}
+# A backbone's `pooling=` argument to the global pooling kind that ends its features.
+_POOLING_KINDS = {"avg": "global_avgpool", "max": "global_maxpool"}
 
 
 @functools.cache
@@ -67,7 +68,7 @@ def network_layers(
     kept = ancestors(model.layers, network.features)
     layers = [layer for layer in model.layers if layer.name in kept]
     if pooling is not None:
-        pool = _POOLING_KINDS[pooling]
+        pool = KIND_BY_SPELLING[_POOLING_KINDS[pooling]]
         layers.append(
             pool.model_construct(
                 name=network.pooling[pooling], span=layers[-1].span, inputs=(network.features,), keepdims=False

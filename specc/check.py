@@ -17,7 +17,7 @@ from specc.layers import (
     MAX_TENSOR_ELEMENTS,
     MAX_TENSOR_ELEMENTS_TEXT,
     Inference,
-    Layer,
+    LayerBase,
     Problem,
     Shape,
     format_shape,
@@ -29,7 +29,7 @@ class LayerReport(NamedTuple):
 
     A named tuple, like Inference, because the editor builds one per layer on every keystroke."""
 
-    layer: Layer
+    layer: LayerBase
     input_shapes: tuple[Shape, ...]
     inference: Inference
 
@@ -95,7 +95,7 @@ class ModelReport:
         return self.trainable_params + self.non_trainable_params
 
 
-def _diagnostic(problem: Problem, layer: Layer, shares_line: bool = False) -> Diagnostic:
+def _diagnostic(problem: Problem, layer: LayerBase, shares_line: bool = False) -> Diagnostic:
     """A layer's problem as a diagnostic at the argument it is about, with its fixes where they are mechanical."""
     fixes: tuple[Fix, ...] = ()
     if problem.code == "W301":
@@ -122,7 +122,7 @@ def _without_channels(diagnostic: Diagnostic, input_shape: Shape, input_span: Sp
     )
 
 
-def _flatten_before(layer: Layer, shares_line: bool) -> Fix:
+def _flatten_before(layer: LayerBase, shares_line: bool) -> Fix:
     """Insert `flatten` just before the layer: as a line of its own, or with `;` when the layer does not
     start its line. The new line is indented to the layer's column (with spaces)."""
     at = Span.empty(layer.span.line, layer.span.column)
@@ -150,7 +150,7 @@ def _too_large(what: str, elements: int, span: Span) -> Diagnostic | None:
     )
 
 
-def _tensors_too_large(layer: Layer, inference: Inference) -> list[Diagnostic]:
+def _tensors_too_large(layer: LayerBase, inference: Inference) -> list[Diagnostic]:
     """The layer's largest weight tensor and its output for one example, where either cannot be allocated."""
     found = [
         _too_large(f"the weights of {layer.spellings[0]} `{layer.name}`", inference.largest_weight, layer.span),
@@ -175,10 +175,10 @@ class InferenceCache:
     for unchanged lines. Layers are matched by identity; entries not used by a run are dropped."""
 
     def __init__(self) -> None:
-        self._entries: dict[int, tuple[Layer, dict[tuple[Shape, ...], Inference | Problem]]] = {}
-        self._used: dict[int, tuple[Layer, dict[tuple[Shape, ...], Inference | Problem]]] = {}
+        self._entries: dict[int, tuple[LayerBase, dict[tuple[Shape, ...], Inference | Problem]]] = {}
+        self._used: dict[int, tuple[LayerBase, dict[tuple[Shape, ...], Inference | Problem]]] = {}
 
-    def infer(self, layer: Layer, shape: tuple[Shape, ...]) -> Inference | Problem:
+    def infer(self, layer: LayerBase, shape: tuple[Shape, ...]) -> Inference | Problem:
         entry = self._used.get(id(layer)) or self._entries.get(id(layer))
         if entry is None or entry[0] is not layer:
             entry = (layer, {})
@@ -190,7 +190,7 @@ class InferenceCache:
             outcome = entry[1][shape] = layer.infer(shape)
         return outcome
 
-    def carry(self, old: Layer, new: Layer) -> None:
+    def carry(self, old: LayerBase, new: LayerBase) -> None:
         """Let `new`, a copy of `old` with its spans moved, reuse `old`'s inferences (which hold no spans)."""
         entry = self._entries.get(id(old))
         if entry is not None and entry[0] is old:
@@ -352,7 +352,9 @@ def _unused(model: Model, reachable: frozenset[str]) -> list[Diagnostic]:
     return diagnostics
 
 
-def _with_operands(diagnostic: Diagnostic, model: Model, layer: Layer, input_shapes: tuple[Shape, ...]) -> Diagnostic:
+def _with_operands(
+    diagnostic: Diagnostic, model: Model, layer: LayerBase, input_shapes: tuple[Shape, ...]
+) -> Diagnostic:
     """A merge's error naming each operand (by the name the spec gave it), its shape and the line where it
     was made, with a note there."""
     made_at = {i.name: i.span for i in model.inputs}
@@ -364,7 +366,7 @@ def _with_operands(diagnostic: Diagnostic, model: Model, layer: Layer, input_sha
     return replace(diagnostic, message=f"{diagnostic.message}; operands: {operands}", notes=diagnostic.notes + notes)
 
 
-def _with_call_sites(diagnostic: Diagnostic, model: Model, layer: Layer) -> Diagnostic:
+def _with_call_sites(diagnostic: Diagnostic, model: Model, layer: LayerBase) -> Diagnostic:
     """A diagnostic at a line inside a block, with a note at each use of a block that led there. Inside a
     backbone, whose layers all stand at the backbone's line, the message names the network's layer."""
     uses = model.enclosing_uses(layer.scope)

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from specc.check import LayerReport
-    from specc.layers import Layer, Shape
+    from specc.layers import LayerBase, Shape
 
 # The program that renders DOT, and where to get it, for the error a user sees without it.
 DOT_PROGRAM = "dot"
@@ -140,14 +140,14 @@ def drawing(report: ModelReport, collapse: bool = False, source_lines: list[str]
         return counted_names is None or name in counted_names
 
     # A fold with a layer not inferred is drawn unfolded, as the summary shows it.
-    members: dict[tuple[int, ...], list[Layer]] = {}
+    members: dict[tuple[int, ...], list[LayerBase]] = {}
     for layer in model.layers:
         found = fold_of(model, layer, folds)
         if found:
             members.setdefault(found[0], []).append(layer)
     foldable = {fold for fold, layers in members.items() if all(m.name in inferred for m in layers)}
 
-    def group_of(layer: Layer) -> tuple[str, object] | None:
+    def group_of(layer: LayerBase) -> tuple[str, object] | None:
         """The fold or collapsed use a layer is drawn in, or None when it has a box of its own."""
         if collapse and layer.scope is not None:
             outermost = model.scope_chain(layer.scope)[-1]
@@ -162,7 +162,7 @@ def drawing(report: ModelReport, collapse: bool = False, source_lines: list[str]
     title = f"model {model.name}"
     result = Drawing(f"{title} · {_params(report.total_params)}" if report.complete else title)
     node_of: dict[str, str] = {}
-    groups: dict[tuple[str, object], list[Layer]] = {}
+    groups: dict[tuple[str, object], list[LayerBase]] = {}
     for layer in model.layers:
         group = group_of(layer)
         if group is not None:
@@ -254,7 +254,7 @@ def drawing(report: ModelReport, collapse: bool = False, source_lines: list[str]
 def _group_box(
     model: Model,
     group: tuple[str, object],
-    layers: list[Layer],
+    layers: list[LayerBase],
     node_of: dict[str, str],
     inferred: dict[str, LayerReport],
     shapes: dict[str, Shape],

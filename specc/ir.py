@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from specc.diagnostics import Span
-from specc.layers import Layer, Shape
+from specc.layers import LayerBase, Shape
 
 
 class ModelInput(BaseModel):
@@ -211,7 +211,7 @@ class Model(BaseModel):
     span: Span
     name_span: Span
     inputs: tuple[ModelInput, ...]
-    layers: tuple[Layer, ...]
+    layers: tuple[LayerBase, ...]
     # The values the model outputs, in order: those an `output` line names, or the last line's value.
     outputs: tuple[str, ...]
     # Where each output was named (the `output` line's words); the last layer's span when implied.
@@ -252,7 +252,7 @@ class Model(BaseModel):
         """The block uses a scope (a layer's or a use's) sits in, innermost first: where it came from."""
         return tuple(self.block_uses[index] for index in self.scope_chain(scope))
 
-    def layers_within(self, use: int) -> list[Layer]:
+    def layers_within(self, use: int) -> list[LayerBase]:
         """The layers a block use made, those of the uses inside it included."""
         return [layer for layer in self.layers if use in self.scope_chain(layer.scope)]
 

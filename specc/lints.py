@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from specc.check import ModelReport
 from specc.diagnostics import Diagnostic
-from specc.layers import ActivationLayer, BatchNorm, Dense, Dropout, Flatten, LayerBase, Problem
+from specc.layers import LayerBase, Problem
 from specc.lower_training import output_head
 
 # Fine-tuning pre-trained features wants a small rate; a frozen backbone's head learns too slowly below this.
@@ -41,8 +41,9 @@ def lint(report: ModelReport) -> list[Diagnostic]:
     return found
 
 
+# Layers are told apart by kind, not class, here: a check imports only the kinds its spec uses.
 def _is_softmax(layer: LayerBase) -> bool:
-    return isinstance(layer, (Dense, ActivationLayer)) and layer.activation == "softmax"
+    return layer.kind in ("dense", "activation") and layer.activation == "softmax"
 
 
 def _softmax_not_at_output(layers: list[LayerBase], outputs: tuple[str, ...]) -> list[Diagnostic]:
@@ -70,7 +71,7 @@ def _dropout_at_output(outputs: tuple[str, ...], by_name: dict[str, LayerBase]) 
             hint="put dropout before the last dense layer, not after it",
         )
         for name in outputs
-        if isinstance(layer := by_name.get(name), Dropout)
+        if (layer := by_name.get(name)) is not None and layer.kind == "dropout"
     ]
 
 
@@ -86,7 +87,9 @@ def _batchnorm_after_dropout(layers: list[LayerBase], by_name: dict[str, LayerBa
             hint="put dropout after the batch normalization (or drop one of them)",
         )
         for layer in layers
-        if isinstance(layer, BatchNorm) and layer.inputs and isinstance(by_name.get(layer.inputs[0]), Dropout)
+        if layer.kind == "batchnorm"
+        and layer.inputs
+        and getattr(by_name.get(layer.inputs[0]), "kind", None) == "dropout"
     ]
 
 
@@ -99,10 +102,10 @@ def _dense_holding_most_parameters(report: ModelReport, in_backbone: set[str]) -
     found = []
     for item in counted:
         layer = item.layer
-        if not isinstance(layer, Dense) or layer.name in in_backbone or not layer.inputs or total == 0:
+        if layer.kind != "dense" or layer.name in in_backbone or not layer.inputs or total == 0:
             continue
         flatten = shapes.get(layer.inputs[0])
-        if flatten is None or not isinstance(flatten.layer, Flatten):
+        if flatten is None or flatten.layer.kind != "flatten":
             continue
         feature_map = flatten.input_shapes[0]
         if len(feature_map) != 3 or feature_map[0] * feature_map[1] <= 1:

@@ -27,7 +27,7 @@ from specc.layers import (
     FILL_MODES,
     FLIP_MODES,
     KIND_BY_SPELLING,
-    LAYER_KINDS,
+    KINDS,
     MAX_EXTENT,
     PARAMETER_SHORT_FORMS,
     LayerBase,
@@ -1620,7 +1620,7 @@ class _ModelLowering:
             hint = f"did you mean `{meant}`?"
         else:
             hint = (
-                f"specc's layer kinds: {', '.join(cls.spellings[0] for cls in LAYER_KINDS)} "
+                f"specc's layer kinds: {', '.join(kind.spellings[0] for kind in KINDS)} "
                 "(Keras class names such as `Conv2D` work too)"
             )
         fixes = _replace(statement.kind_span, statement.kind, meant)

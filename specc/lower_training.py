@@ -23,7 +23,7 @@ from specc.ir import (
     ScheduleSpec,
     Training,
 )
-from specc.layers import ActivationLayer, Dense, Dropout, LayerBase
+from specc.layers import LayerBase
 
 OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
 LOSSES: tuple[str, ...] = get_args(LossName)
@@ -188,11 +188,12 @@ def output_head(layers: list[LayerBase] | tuple[LayerBase, ...], name: str) -> t
     layer = by_name.get(name)
     activation = None
     while layer is not None:
-        if isinstance(layer, Dense):
+        # By kind, not class: a check imports only the kinds its spec uses.
+        if layer.kind == "dense":
             return (activation or layer.activation, layer.units)
-        if isinstance(layer, ActivationLayer) and activation is None:
+        if layer.kind == "activation" and activation is None:
             activation = layer.activation
-        elif not isinstance(layer, (ActivationLayer, Dropout)):
+        elif layer.kind not in ("activation", "dropout"):
             break
         layer = by_name.get(layer.inputs[0]) if layer.inputs else None
     return (activation or "linear", None)

@@ -26,7 +26,7 @@ from specc.check import LayerReport, ModelReport
 from specc.diagnostics import Diagnostic, Severity
 from specc.figures import ModelFigures, format_bytes, format_count, format_receptive_field, model_figures
 from specc.ir import Model
-from specc.layers import Layer
+from specc.layers import LayerBase
 
 HEADERS = ("Layer (type)", "Output Shape", "Param #", "Line")
 # A graph's table: Keras's functional columns, then the line.
@@ -77,7 +77,7 @@ def _headers(graph: bool, costs: bool) -> tuple[str, ...]:
     return (*headers[:-1], *(COST_HEADERS if costs else ()), headers[-1])
 
 
-def _label(layer: Layer) -> str:
+def _label(layer: LayerBase) -> str:
     return f"{layer.name} ({layer.keras_class})"
 
 
@@ -147,7 +147,7 @@ def repeat_folds(model: Model) -> dict[int, tuple[int, ...]]:
     return {index: tuple(run[1:]) for run in runs.values() if len(run) > 1 for index in run[1:]}
 
 
-def fold_of(model: Model, layer: Layer, folds: dict[int, tuple[int, ...]]) -> tuple[tuple[int, ...], int] | None:
+def fold_of(model: Model, layer: LayerBase, folds: dict[int, tuple[int, ...]]) -> tuple[tuple[int, ...], int] | None:
     """The fold a layer is shown in, with the use of it the layer belongs to; the outermost one, since a
     block repeated inside a repetition folds with it. None when the layer has a row of its own."""
     found = None
@@ -233,7 +233,7 @@ class _RowBuilder:
         self.folds = repeat_folds(self.model)
         self.reaching = reaching(report, graph)
         # Each fold's layers, with the use each belongs to; a fold with a layer not inferred is not folded.
-        self.fold_members: dict[tuple[int, ...], list[tuple[int, Layer]]] = {}
+        self.fold_members: dict[tuple[int, ...], list[tuple[int, LayerBase]]] = {}
         for layer in self.model.layers:
             found = fold_of(self.model, layer, self.folds) if self.folds else None
             if found:
@@ -292,7 +292,7 @@ class _RowBuilder:
     def counted(self, name: str) -> bool:
         return self.reaching is None or name in self.reaching
 
-    def position(self, layer: Layer) -> tuple[int, int]:
+    def position(self, layer: LayerBase) -> tuple[int, int]:
         """Where a layer stands in the model's text: its line, or for a layer a block made, the use's line."""
         span = layer.span
         scope = layer.scope
@@ -301,7 +301,7 @@ class _RowBuilder:
             scope = self.model.block_uses[scope].parent
         return span.line, span.column
 
-    def layers(self, layers: tuple[Layer, ...]) -> None:
+    def layers(self, layers: tuple[LayerBase, ...]) -> None:
         # Lines of the model's own text that failed, in order, to be shown where they stand among the layers
         # (a failed line inside a block is shown before the first layer that reads it).
         model_span = self.model.span
@@ -349,7 +349,7 @@ class _RowBuilder:
             for name in sorted(self.model.unknown, key=lambda n: failed_line_position(n) or (0, 0)):
                 self.failed_line(name)
 
-    def backbone_unit(self, layer: Layer) -> tuple[int, int | str] | None:
+    def backbone_unit(self, layer: LayerBase) -> tuple[int, int | str] | None:
         """The backbone a layer belongs to (its use's index) and the row it is shown in: the network's block
         use it is in (the outermost one), or the layer's own name outside any; None outside backbones."""
         backbone = self.model.backbone_of(layer.scope)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from specc.ir import BlockUse, Model
-from specc.layers import Layer
+from specc.layers import LayerBase
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Statement:
 
     reads: tuple[str, ...]
     value: str
-    layer: Layer | None = None
+    layer: LayerBase | None = None
     use: int | None = None
 
 
