@@ -5,8 +5,10 @@ Run from the repository root:  python bench/check_speed.py [--runs 7] [--keras-r
 Every figure is the median of several runs taken in this one invocation, printed with ratios
 against baselines measured here too, so numbers from different machines compare as ratios.
 The Keras baseline builds the same network as examples/mnist.cnn and calls summary(), which is
-what a user runs today to learn its shapes. The benchmark also lists any framework module
-that the check path imports (there must be none), and where specc's import time goes, by library.
+what a user runs today to learn its shapes. A third baseline runs typer, pydantic and lark with no
+specc at all: what any program on them pays, so Keras over it is the most specc's ratio could be.
+The benchmark also lists any framework module that the check path imports (there must be none), and
+where specc's import time goes, by library.
 
 Every command runs with bytecode caching allowed (PYTHONDONTWRITEBYTECODE removed), as an installed
 package has its .pyc files: the warm-up run writes specc's, which a checkout may otherwise lack
