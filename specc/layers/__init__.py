@@ -6,14 +6,14 @@ output shape and parameters. The checker, the summary, the editor's hover and th
 call `infer`. Shapes leave out the batch axis and are channels-last, as in Keras.
 
 Each kind's class lives in a module of this package named by its IR kind (`specc/layers/conv2d.py`), or by its
-family where kinds share a base (`pooling`, `merging`, `augmentation`); `specc.layers.base` holds what all share.
+family where kinds share a base (`pooling`, `global_pooling`, `merging`, `augmentation`); `specc.layers.base`
+holds what all share.
 A kind's module is imported the first time a spec uses the kind, or anything names its class here
 (`specc.layers.Conv2D`): creating a pydantic class costs most of a millisecond, and a check of a small spec
 uses a handful of the kinds.
 """
 
 import functools
-import importlib
 import operator
 from collections.abc import Iterator, Mapping
 from typing import Annotated, NamedTuple
@@ -90,13 +90,13 @@ KINDS: tuple[KindEntry, ...] = (
     KindEntry("MinPool2D", "pooling", ("minpool", "minpool2d", "min_pool"), "MinPooling2D"),
     KindEntry(
         "GlobalAvgPool2D",
-        "pooling",
+        "global_pooling",
         ("global_avgpool", "global_avgpool2d", "globalavgpool", "globalaveragepooling2d"),
         "GlobalAveragePooling2D",
     ),
     KindEntry(
         "GlobalMaxPool2D",
-        "pooling",
+        "global_pooling",
         ("global_maxpool", "global_maxpool2d", "globalmaxpool", "globalmaxpooling2d"),
         "GlobalMaxPooling2D",
     ),
@@ -136,7 +136,10 @@ _KIND_BY_CLASS_NAME = {entry.class_name: entry for entry in KINDS}
 
 def kind_class(entry: KindEntry) -> type[LayerBase]:
     """The class of a kind, its module imported if this is the first use."""
-    return getattr(importlib.import_module(f"specc.layers.{entry.module}"), entry.class_name)
+    # __import__, not importlib.import_module: only the former is timed by `python -X importtime`, whose profile
+    # bench/check_speed.py reports.
+    module = __import__(f"specc.layers.{entry.module}", fromlist=[entry.class_name])
+    return getattr(module, entry.class_name)
 
 
 class _KindsBySpelling(Mapping[str, type[LayerBase]]):
