@@ -1078,10 +1078,7 @@ def emit_keras(reports: Sequence[ModelReport], source_path: str) -> str:
         writer.line("from keras import layers")
     for kind, helper_source in ((MinPool2D, MIN_POOLING_SOURCE), (ScaledAdd, SCALED_ADD_SOURCE)):
         if kind in used_kinds:
-            writer.line()
-            writer.line()
-            for source_line in helper_source.splitlines():
-                writer.line(source_line)
+            writer.top_level_block(helper_source)
     for function in emission.functions:
         writer.line()
         writer.line()

@@ -348,10 +348,7 @@ def write_script(writer: SourceWriter, reports: Sequence[ModelReport]) -> None:
     writer.dedent()
     writer.line("}")
     for source in (DATA_SOURCE, SCRIPT_SOURCE):
-        writer.line()
-        writer.line()
-        for source_line in source.splitlines():
-            writer.line(source_line)
+        writer.top_level_block(source)
     writer.line()
     writer.line()
     writer.line("if __name__ == '__main__':")

@@ -102,6 +102,14 @@ class SourceWriter:
         for text in texts:
             self.line(text)
 
+    def top_level_block(self, source: str) -> None:
+        """Fixed source (a helper class, the training runtime) after two blank lines, each line at the current
+        depth."""
+        self.line()
+        self.line()
+        for text in source.splitlines():
+            self.line(text)
+
     def indent(self) -> None:
         self._depth += 1
 

@@ -1717,16 +1717,10 @@ def emit_torch(reports: Sequence[ModelReport], source_path: str) -> str:
             writer.line(line)
     for helper in HELPER_CLASSES:
         if helper in helpers:
-            writer.line()
-            writer.line()
-            for source_line in HELPER_CLASSES[helper].splitlines():
-                writer.line(source_line)
+            writer.top_level_block(HELPER_CLASSES[helper])
     for helper in TRAINING_HELPERS:
         if helper in training_helper_names:
-            writer.line()
-            writer.line()
-            for source_line in TRAINING_HELPERS[helper].splitlines():
-                writer.line(source_line)
+            writer.top_level_block(TRAINING_HELPERS[helper])
     for _, source_lines in emission.classes:
         writer.line()
         writer.line()

@@ -733,10 +733,7 @@ def write_training_script(writer: SourceWriter, trained: list[tuple[ModelReport,
     writer.line()
     items = ", ".join(f"{literal(report.model.name)}: {identifier(name)}" for report, name in trained)
     writer.line(f"TRAINED = {{{items}}}", comment="the models with a training section; --model picks one")
-    writer.line()
-    writer.line()
-    for source_line in TRAINING_RUNTIME.splitlines():
-        writer.line(source_line)
+    writer.top_level_block(TRAINING_RUNTIME)
     writer.line()
     writer.line()
     writer.line("if __name__ == '__main__':")
