@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -38,16 +37,7 @@ from specc.figures import format_count, model_figures  # noqa: E402
 from specc.pipeline import check_text  # noqa: E402
 from specc.zoo import ZOO_BY_NAME  # noqa: E402
 
-
-def median_seconds(action, runs: int) -> float:
-    """Median wall seconds of `action()` over `runs` calls, after one untimed call."""
-    action()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import median_seconds  # noqa: E402
 
 
 def milliseconds(seconds: float) -> str:

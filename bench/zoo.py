@@ -41,6 +41,8 @@ from specc.diagnostics import Severity  # noqa: E402
 from specc.pipeline import check_text  # noqa: E402
 from specc.zoo import ZOO, ZOO_BY_NAME, ZooNetwork  # noqa: E402
 
+from timing import median_seconds  # noqa: E402
+
 ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "NO_COLOR": "1"}
 KERAS_ENV = {**ENV, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
 TARGET_NETWORK, TARGET_RATIO = "resnet50", 20.0
@@ -89,13 +91,7 @@ def keras_inside(completed: subprocess.CompletedProcess) -> dict:
 
 def in_process_seconds(text: str, runs: int) -> float:
     """Median seconds of check_text on `text`, after one untimed call."""
-    check_text(text)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        check_text(text)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_seconds(lambda: check_text(text), runs)
 
 
 def measure(network: ZooNetwork, runs: int, keras_runs: int, text_runs: int) -> Figures:
