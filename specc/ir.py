@@ -7,7 +7,7 @@ made them. Facts derived from that (who reads a value, what reaches an output) a
 checker, never stored here twice.
 """
 
-# Annotations are objects, not strings, for pydantic to read without evaluating (see specc.layers).
+# Annotations are objects, not strings, for pydantic to read without evaluating (see specc.layers.base).
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -211,6 +211,8 @@ class Model(BaseModel):
     span: Span
     name_span: Span
     inputs: tuple[ModelInput, ...]
+    # Each of a kind of specc.layers (their union is specc.layers.Layer); a Model is assembled from layers already
+    # validated and never validated again, so naming the union here would only create every kind's class.
     layers: tuple[LayerBase, ...]
     # The values the model outputs, in order: those an `output` line names, or the last line's value.
     outputs: tuple[str, ...]
